@@ -1,1 +1,3 @@
-//! gantry-core
+//! gantry-core: the one API every front end calls.
+
+pub mod settings;

@@ -1,0 +1,816 @@
+//! The one settings model used by the VM, the CLI and the desktop app.
+//!
+//! Settings live in `settings.json` in the instance directory (see [`settings_path`]); they are
+//! validated against facts about this computer ([`HostFacts`]) before they are saved, and a
+//! corrupt file is reported, never silently replaced.
+//!
+//! Rules enforced by [`Settings::validate`]:
+//! - `vm.cpus`: 1 ..= the host's CPUs;
+//! - `vm.memory_mib`: 1024 ..= the host's memory minus [`MEMORY_HEADROOM_MIB`];
+//! - `vm.disk_gib`: 8 ..= 2048, and not more than the free space (plus what the existing data
+//!   disk already uses) in the instance directory;
+//! - `vm.shared_folders`: absolute, existing directories, no duplicates, none inside another;
+//! - `vm.port_bind_address`: a loopback address, the unspecified address (`0.0.0.0` / `::`,
+//!   which publishes ports to the whole network — the docs warn about it), or an address that
+//!   exists on this computer;
+//! - `engine` (existing engine): the endpoint must parse as `unix:///path`, `tcp://host:port`
+//!   or `npipe://./pipe/name`.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Memory left to the host when choosing the VM's memory.
+pub const MEMORY_HEADROOM_MIB: u64 = 1024;
+/// Smallest memory a VM may have.
+pub const MIN_MEMORY_MIB: u64 = 1024;
+/// Smallest data disk.
+pub const MIN_DISK_GIB: u64 = 8;
+/// Largest data disk.
+pub const MAX_DISK_GIB: u64 = 2048;
+
+/// All settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub engine: EngineSource,
+    pub vm: VmSettings,
+    pub ui: UiSettings,
+    pub registries: Vec<RegistryLogin>,
+}
+
+/// Where the Docker engine comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineSource {
+    /// The engine inside Gantry's own VM.
+    #[default]
+    GantryVm,
+    /// An engine that already runs somewhere (`unix:///var/run/docker.sock`, `tcp://host:2376`,
+    /// `npipe://./pipe/docker_engine`).
+    Existing { endpoint: String },
+}
+
+/// The VM's resources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VmSettings {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    /// Host directories shared into the guest at the same path.
+    pub shared_folders: Vec<PathBuf>,
+    /// Host address published container ports are bound to.
+    pub port_bind_address: IpAddr,
+}
+
+impl Default for VmSettings {
+    fn default() -> Self {
+        Self {
+            cpus: 2,
+            memory_mib: 2048,
+            disk_gib: 60,
+            shared_folders: home_dir().into_iter().collect(),
+            port_bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+}
+
+/// The desktop app's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiSettings {
+    pub theme: Theme,
+    pub start_at_login: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// A registry the user logged in to. Secrets are kept by the credential store, never here.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RegistryLogin {
+    pub server: String,
+    pub username: String,
+}
+
+/// Facts about this computer that settings are checked against. A field that could not be
+/// detected is 0 and its rule is not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub free_disk_gib: u64,
+}
+
+impl HostFacts {
+    /// Detects the host's CPUs, memory and the free space for the data disk in `dir` (the
+    /// instance directory, or its nearest existing ancestor). Space already used by an existing
+    /// data disk in `dir` counts as free: that disk only grows.
+    pub fn detect(dir: &Path) -> Self {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+            .unwrap_or(0);
+        let existing_disk = gantry_machine::instance::Instance::at(dir).disk();
+        let used_by_disk = std::fs::metadata(&existing_disk)
+            .map(|m| allocated_bytes(&m))
+            .unwrap_or(0);
+        let free = free_bytes(dir).map(|b| b.saturating_add(used_by_disk));
+        Self {
+            cpus,
+            memory_mib: total_memory_mib().unwrap_or(0),
+            free_disk_gib: free.map(|b| b / (1024 * 1024 * 1024)).unwrap_or(0),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn allocated_bytes(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.blocks().saturating_mul(512)
+}
+#[cfg(not(unix))]
+fn allocated_bytes(m: &std::fs::Metadata) -> u64 {
+    m.len()
+}
+
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let mut p = dir;
+    loop {
+        if p.exists() {
+            let st = rustix::fs::statvfs(p).ok()?;
+            return Some(st.f_bavail.saturating_mul(st.f_frsize));
+        }
+        p = p.parent()?;
+    }
+}
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
+}
+
+fn total_memory_mib() -> Option<u64> {
+    if cfg!(target_os = "linux") {
+        let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024)
+    } else if cfg!(target_os = "macos") {
+        let out = std::process::Command::new("sysctl")
+            .args(["-n", "hw.memsize"])
+            .output()
+            .ok()?;
+        let bytes: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+        Some(bytes / (1024 * 1024))
+    } else {
+        None
+    }
+}
+
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// One rule a setting breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{field}: {message} ({hint})")]
+pub struct SettingsError {
+    /// Dotted path of the field, e.g. `vm.memory_mib`, `vm.shared_folders[1]`.
+    pub field: String,
+    pub message: String,
+    pub hint: String,
+}
+
+impl SettingsError {
+    fn new(field: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// Reading or writing `settings.json` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsFileError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "settings file {path} is not valid: {message}; fix or delete it (it was left untouched)"
+    )]
+    Corrupt { path: PathBuf, message: String },
+    #[error("settings are not valid: {}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid { errors: Vec<SettingsError> },
+    #[error("cannot write settings file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl SettingsFileError {
+    /// A short hint for the user.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Read { .. } => "check the file's permissions".into(),
+            Self::Corrupt { path, .. } => {
+                format!(
+                    "fix the JSON in {} or delete it to get the defaults",
+                    path.display()
+                )
+            }
+            Self::Invalid { errors } => errors.first().map(|e| e.hint.clone()).unwrap_or_default(),
+            Self::Write { .. } => "check free space and the directory's permissions".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Checks every rule; returns all broken ones.
+    pub fn validate(&self, host: &HostFacts) -> Result<(), Vec<SettingsError>> {
+        let mut errs = Vec::new();
+        self.vm.validate_into(host, &mut errs);
+        if let EngineSource::Existing { endpoint } = &self.engine
+            && let Err(e) = parse_endpoint(endpoint)
+        {
+            errs.push(e);
+        }
+        for (i, r) in self.registries.iter().enumerate() {
+            if r.server.trim().is_empty() {
+                errs.push(SettingsError::new(
+                    format!("registries[{i}].server"),
+                    "registry server is empty",
+                    "enter a registry host name such as docker.io",
+                ));
+            }
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    /// Whether changing from `self` to `new` needs the VM to restart to take effect.
+    pub fn needs_vm_restart(&self, new: &Settings) -> bool {
+        matches!(self.engine, EngineSource::GantryVm)
+            && matches!(new.engine, EngineSource::GantryVm)
+            && self.vm != new.vm
+    }
+}
+
+impl VmSettings {
+    fn validate_into(&self, host: &HostFacts, errs: &mut Vec<SettingsError>) {
+        // CPUs
+        if self.cpus == 0 {
+            errs.push(SettingsError::new(
+                "vm.cpus",
+                "the VM needs at least 1 CPU",
+                "choose 1 or more CPUs",
+            ));
+        } else if host.cpus > 0 && self.cpus > host.cpus {
+            errs.push(SettingsError::new(
+                "vm.cpus",
+                format!(
+                    "{} CPUs is more than this computer has ({})",
+                    self.cpus, host.cpus
+                ),
+                format!("choose at most {} CPUs", host.cpus),
+            ));
+        }
+        // Memory
+        let max_mem = host.memory_mib.saturating_sub(MEMORY_HEADROOM_MIB);
+        if self.memory_mib < MIN_MEMORY_MIB {
+            errs.push(SettingsError::new(
+                "vm.memory_mib",
+                format!(
+                    "memory {} MiB is too little to run the engine",
+                    self.memory_mib
+                ),
+                format!("choose at least {MIN_MEMORY_MIB} MiB"),
+            ));
+        } else if host.memory_mib > 0 && self.memory_mib > host.memory_mib {
+            errs.push(SettingsError::new(
+                "vm.memory_mib",
+                format!(
+                    "memory {} MiB is more than this computer has ({} MiB)",
+                    self.memory_mib, host.memory_mib
+                ),
+                format!("choose at most {max_mem} MiB"),
+            ));
+        } else if host.memory_mib > 0 && self.memory_mib > max_mem {
+            errs.push(SettingsError::new(
+                "vm.memory_mib",
+                format!(
+                    "memory {} MiB leaves less than {MEMORY_HEADROOM_MIB} MiB for this computer (it has {} MiB)",
+                    self.memory_mib, host.memory_mib
+                ),
+                format!("choose at most {max_mem} MiB"),
+            ));
+        }
+        // Disk
+        if self.disk_gib < MIN_DISK_GIB || self.disk_gib > MAX_DISK_GIB {
+            errs.push(SettingsError::new(
+                "vm.disk_gib",
+                format!(
+                    "disk {} GiB is outside {MIN_DISK_GIB}..={MAX_DISK_GIB} GiB",
+                    self.disk_gib
+                ),
+                format!("choose between {MIN_DISK_GIB} and {MAX_DISK_GIB} GiB"),
+            ));
+        } else if host.free_disk_gib > 0 && self.disk_gib > host.free_disk_gib {
+            errs.push(SettingsError::new(
+                "vm.disk_gib",
+                format!(
+                    "disk {} GiB is more than the free space ({} GiB)",
+                    self.disk_gib, host.free_disk_gib
+                ),
+                format!(
+                    "choose at most {} GiB or free some space",
+                    host.free_disk_gib
+                ),
+            ));
+        }
+        // Shared folders
+        let mut seen = HashSet::new();
+        for (i, f) in self.shared_folders.iter().enumerate() {
+            let field = format!("vm.shared_folders[{i}]");
+            if !f.is_absolute() {
+                errs.push(SettingsError::new(
+                    field,
+                    format!("shared folder {} is not an absolute path", f.display()),
+                    "use a full path such as /home/you/projects",
+                ));
+                continue;
+            }
+            if !f.is_dir() {
+                errs.push(SettingsError::new(
+                    field,
+                    format!(
+                        "shared folder {} does not exist or is not a directory",
+                        f.display()
+                    ),
+                    "create the directory or remove it from the list",
+                ));
+                continue;
+            }
+            if !seen.insert(f.clone()) {
+                errs.push(SettingsError::new(
+                    field,
+                    format!("shared folder {} is listed twice", f.display()),
+                    "remove the duplicate",
+                ));
+                continue;
+            }
+            if let Some(outer) = self
+                .shared_folders
+                .iter()
+                .find(|o| *o != f && o.is_absolute() && f.starts_with(o))
+            {
+                errs.push(SettingsError::new(
+                    field,
+                    format!(
+                        "shared folder {} is inside {}",
+                        f.display(),
+                        outer.display()
+                    ),
+                    format!("remove it: {} already shares it", outer.display()),
+                ));
+            }
+        }
+        // Bind address
+        let a = self.port_bind_address;
+        if !a.is_loopback() && !a.is_unspecified() && !address_exists(a) {
+            errs.push(SettingsError::new(
+                "vm.port_bind_address",
+                format!("address {a} does not belong to this computer"),
+                "use 127.0.0.1 (this computer only), 0.0.0.0 (every network) or one of this computer's addresses",
+            ));
+        }
+    }
+}
+
+/// An address exists on this computer when a socket can be bound to it.
+fn address_exists(a: IpAddr) -> bool {
+    std::net::TcpListener::bind((a, 0)).is_ok()
+}
+
+/// A parsed existing-engine endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    Unix(PathBuf),
+    Tcp { host: String, port: u16 },
+    NamedPipe(String),
+}
+
+/// Parses `unix:///path`, `tcp://host:port` or `npipe://./pipe/name`.
+pub fn parse_endpoint(s: &str) -> Result<Endpoint, SettingsError> {
+    let bad = |msg: String| {
+        SettingsError::new(
+            "engine.endpoint",
+            msg,
+            "use unix:///var/run/docker.sock, tcp://host:2376 or npipe://./pipe/docker_engine",
+        )
+    };
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix("unix://") {
+        if rest.starts_with('/') && rest.len() > 1 {
+            return Ok(Endpoint::Unix(PathBuf::from(rest)));
+        }
+        return Err(bad(format!(
+            "endpoint {s} needs an absolute socket path (unix:///path)"
+        )));
+    }
+    if let Some(rest) = s.strip_prefix("tcp://") {
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad(format!("endpoint {s} needs a port (tcp://host:port)")))?;
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| bad(format!("endpoint {s} has an invalid port {port:?}")))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || host.contains('/') {
+            return Err(bad(format!("endpoint {s} has no valid host")));
+        }
+        return Ok(Endpoint::Tcp {
+            host: host.to_owned(),
+            port,
+        });
+    }
+    if let Some(rest) = s.strip_prefix("npipe://") {
+        let name = rest.trim_start_matches('/');
+        let name = name.replace('/', "\\");
+        if name.to_ascii_lowercase().starts_with(".\\pipe\\") && name.len() > ".\\pipe\\".len() {
+            return Ok(Endpoint::NamedPipe(format!("\\\\{name}")));
+        }
+        return Err(bad(format!(
+            "endpoint {s} is not a named pipe (npipe://./pipe/name)"
+        )));
+    }
+    Err(bad(format!(
+        "endpoint {s:?} is not unix://, tcp:// or npipe://"
+    )))
+}
+
+/// Where the default instance's settings live (`$GANTRY_HOME/default/settings.json` when
+/// `GANTRY_HOME` is set).
+pub fn settings_path() -> PathBuf {
+    gantry_machine::instance::Instance::default().settings()
+}
+
+/// Reads settings. A missing file gives the defaults; a corrupt one is an error naming the file.
+pub fn load(path: &Path) -> Result<Settings, SettingsFileError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+        Err(source) => {
+            return Err(SettingsFileError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    serde_json::from_str(&text).map_err(|e| SettingsFileError::Corrupt {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Validates, then writes atomically (temporary file + rename) with mode 0600. Nothing is
+/// written when the settings are invalid.
+pub fn save(path: &Path, s: &Settings, host: &HostFacts) -> Result<(), SettingsFileError> {
+    s.validate(host)
+        .map_err(|errors| SettingsFileError::Invalid { errors })?;
+    let werr = |source| SettingsFileError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let json =
+        serde_json::to_string_pretty(s).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(werr)?;
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(json.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        werr(e)
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts {
+            cpus: 4,
+            memory_mib: 23998,
+            free_disk_gib: 100,
+        }
+    }
+
+    fn vm_with(f: impl FnOnce(&mut VmSettings)) -> Settings {
+        let mut s = Settings::default();
+        s.vm.shared_folders = vec![std::env::temp_dir()];
+        f(&mut s.vm);
+        s
+    }
+
+    fn fields(r: Result<(), Vec<SettingsError>>) -> Vec<String> {
+        r.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_as_documented() {
+        let s = vm_with(|_| {});
+        assert_eq!(s.validate(&host()), Ok(()));
+        let d = VmSettings::default();
+        assert_eq!((d.cpus, d.memory_mib, d.disk_gib), (2, 2048, 60));
+        assert_eq!(d.port_bind_address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(Settings::default().engine, EngineSource::GantryVm);
+    }
+
+    #[test]
+    fn json_shape() {
+        let s = Settings {
+            engine: EngineSource::Existing {
+                endpoint: "unix:///var/run/docker.sock".into(),
+            },
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["engine"]["kind"], "existing");
+        assert_eq!(v["ui"]["theme"], "system");
+        let v = serde_json::to_value(Settings::default()).unwrap();
+        assert_eq!(v["engine"]["kind"], "gantry_vm");
+        // partial files fill in defaults
+        let p: Settings = serde_json::from_str(r#"{"vm":{"cpus":3}}"#).unwrap();
+        assert_eq!(p.vm.cpus, 3);
+        assert_eq!(p.vm.memory_mib, 2048);
+    }
+
+    #[test]
+    fn cpus_rule() {
+        assert_eq!(
+            fields(vm_with(|v| v.cpus = 0).validate(&host())),
+            ["vm.cpus"]
+        );
+        assert_eq!(
+            fields(vm_with(|v| v.cpus = 5).validate(&host())),
+            ["vm.cpus"]
+        );
+        assert!(vm_with(|v| v.cpus = 4).validate(&host()).is_ok());
+    }
+
+    #[test]
+    fn memory_rule() {
+        let e = vm_with(|v| v.memory_mib = 64000)
+            .validate(&host())
+            .unwrap_err();
+        assert_eq!(e[0].field, "vm.memory_mib");
+        assert_eq!(
+            e[0].message,
+            "memory 64000 MiB is more than this computer has (23998 MiB)"
+        );
+        assert_eq!(e[0].hint, "choose at most 22974 MiB");
+        assert_eq!(
+            fields(vm_with(|v| v.memory_mib = 512).validate(&host())),
+            ["vm.memory_mib"]
+        );
+        assert_eq!(
+            fields(vm_with(|v| v.memory_mib = 23500).validate(&host())),
+            ["vm.memory_mib"]
+        );
+        assert!(vm_with(|v| v.memory_mib = 22974).validate(&host()).is_ok());
+        // unknown host memory: only the lower bound is checked
+        let unknown = HostFacts {
+            memory_mib: 0,
+            ..host()
+        };
+        assert!(vm_with(|v| v.memory_mib = 64000).validate(&unknown).is_ok());
+    }
+
+    #[test]
+    fn disk_rule() {
+        assert_eq!(
+            fields(vm_with(|v| v.disk_gib = 4).validate(&host())),
+            ["vm.disk_gib"]
+        );
+        assert_eq!(
+            fields(vm_with(|v| v.disk_gib = 4096).validate(&host())),
+            ["vm.disk_gib"]
+        );
+        let e = vm_with(|v| v.disk_gib = 200).validate(&host()).unwrap_err();
+        assert!(e[0].message.contains("free space (100 GiB)"), "{e:?}");
+        assert!(vm_with(|v| v.disk_gib = 100).validate(&host()).is_ok());
+    }
+
+    #[test]
+    fn shared_folder_rules() {
+        let t = tempfile::tempdir().unwrap();
+        let a = t.path().join("a");
+        let b = a.join("b");
+        std::fs::create_dir_all(&b).unwrap();
+        let file = t.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(
+            fields(vm_with(|v| v.shared_folders = vec!["rel/dir".into()]).validate(&host())),
+            ["vm.shared_folders[0]"]
+        );
+        assert_eq!(
+            fields(
+                vm_with(|v| v.shared_folders = vec![t.path().join("missing")]).validate(&host())
+            ),
+            ["vm.shared_folders[0]"]
+        );
+        assert_eq!(
+            fields(vm_with(|v| v.shared_folders = vec![file.clone()]).validate(&host())),
+            ["vm.shared_folders[0]"]
+        );
+        assert_eq!(
+            fields(vm_with(|v| v.shared_folders = vec![a.clone(), a.clone()]).validate(&host())),
+            ["vm.shared_folders[1]"]
+        );
+        let e = vm_with(|v| v.shared_folders = vec![a.clone(), b.clone()])
+            .validate(&host())
+            .unwrap_err();
+        assert_eq!(e[0].field, "vm.shared_folders[1]");
+        assert!(e[0].message.contains("is inside"));
+        assert!(
+            vm_with(|v| v.shared_folders = vec![])
+                .validate(&host())
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn bind_address_rule() {
+        for ok in ["127.0.0.1", "::1", "0.0.0.0", "127.0.0.2"] {
+            assert!(
+                vm_with(|v| v.port_bind_address = ok.parse().unwrap())
+                    .validate(&host())
+                    .is_ok(),
+                "{ok}"
+            );
+        }
+        assert_eq!(
+            fields(
+                vm_with(|v| v.port_bind_address = "203.0.113.7".parse().unwrap()).validate(&host())
+            ),
+            ["vm.port_bind_address"]
+        );
+    }
+
+    #[test]
+    fn endpoint_rule() {
+        assert_eq!(
+            parse_endpoint("unix:///var/run/docker.sock"),
+            Ok(Endpoint::Unix("/var/run/docker.sock".into()))
+        );
+        assert_eq!(
+            parse_endpoint("tcp://10.0.0.1:2376"),
+            Ok(Endpoint::Tcp {
+                host: "10.0.0.1".into(),
+                port: 2376
+            })
+        );
+        assert_eq!(
+            parse_endpoint("tcp://[::1]:2375"),
+            Ok(Endpoint::Tcp {
+                host: "::1".into(),
+                port: 2375
+            })
+        );
+        assert_eq!(
+            parse_endpoint("npipe:////./pipe/docker_engine"),
+            Ok(Endpoint::NamedPipe(r"\\.\pipe\docker_engine".into()))
+        );
+        assert_eq!(
+            parse_endpoint("npipe://./pipe/x"),
+            Ok(Endpoint::NamedPipe(r"\\.\pipe\x".into()))
+        );
+        for bad in [
+            "unix://rel",
+            "tcp://host",
+            "tcp://host:0",
+            "tcp://host:99999",
+            "ssh://me@h",
+            "",
+            "npipe://x",
+        ] {
+            assert!(parse_endpoint(bad).is_err(), "{bad}");
+        }
+        let s = Settings {
+            engine: EngineSource::Existing {
+                endpoint: "http://x".into(),
+            },
+            ..vm_with(|_| {})
+        };
+        assert_eq!(fields(s.validate(&host())), ["engine.endpoint"]);
+    }
+
+    #[test]
+    fn restart_needed_only_for_vm_changes() {
+        let a = Settings::default();
+        let mut b = a.clone();
+        b.ui.theme = Theme::Dark;
+        assert!(!a.needs_vm_restart(&b));
+        b.vm.cpus = 3;
+        assert!(a.needs_vm_restart(&b));
+        b.engine = EngineSource::Existing {
+            endpoint: "unix:///x".into(),
+        };
+        assert!(!a.needs_vm_restart(&b));
+    }
+
+    #[test]
+    fn load_and_save() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("sub").join("settings.json");
+        assert_eq!(load(&p).unwrap(), Settings::default());
+        let mut s = vm_with(|v| v.cpus = 3);
+        s.registries.push(RegistryLogin {
+            server: "docker.io".into(),
+            username: "me".into(),
+        });
+        save(&p, &s, &host()).unwrap();
+        assert_eq!(load(&p).unwrap(), s);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        // invalid: nothing written
+        let bad = vm_with(|v| v.memory_mib = 64000);
+        assert!(matches!(
+            save(&p, &bad, &host()),
+            Err(SettingsFileError::Invalid { .. })
+        ));
+        assert_eq!(load(&p).unwrap(), s);
+        // corrupt: specific error, file untouched
+        std::fs::write(&p, "{ not json").unwrap();
+        match load(&p) {
+            Err(e @ SettingsFileError::Corrupt { .. }) => {
+                assert!(e.to_string().contains("settings.json"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ not json");
+        // no temporary files left behind
+        assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn host_facts_detect() {
+        let h = HostFacts::detect(&std::env::temp_dir().join("does-not-exist-yet"));
+        assert!(h.cpus >= 1);
+        if cfg!(target_os = "linux") {
+            assert!(h.memory_mib > 0);
+        }
+    }
+}
