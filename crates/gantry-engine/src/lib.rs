@@ -1,1 +1,45 @@
-//! gantry-engine
+//! Gantry's view of a Docker engine: a typed, tested layer over bollard that every front end
+//! (CLI, desktop app, host agent) uses.
+//!
+//! One module per resource adds methods to [`Engine`]; every stream is an [`EngineStream`]
+//! that stops its request when dropped (or when wrapped with [`cancellable`]); every failure is
+//! an [`EngineError`] with a stable `code()` and a `hint()` for the user.
+
+mod build;
+mod connect;
+pub mod containers;
+pub mod dockerignore;
+mod error;
+pub mod events;
+pub mod exec;
+pub mod images;
+pub mod logs;
+pub mod networks;
+mod raw;
+pub mod run;
+pub mod stats;
+mod stream;
+pub mod system;
+mod transfer;
+pub mod volumes;
+
+pub use build::{BuildEvent, BuildSpec, pack_context};
+pub use connect::{Endpoint, Engine, TlsFiles};
+pub use containers::{
+    ContainerDetails, ContainerFilter, ContainerState, ContainerSummary, FileChange, FileChangeKind, PortMapping,
+    RemoveOptions,
+};
+pub use error::{EngineError, ResourceKind, Result};
+pub use events::{EngineEvent, Event, EventFilter};
+pub use exec::{ExecChunk, ExecOutput, ExecSession, ExecSpec};
+pub use images::{ImageDetails, ImageLayer, ImageSummary, Progress, PruneReport, RegistryAuth};
+pub use logs::{LogLine, LogOptions, OutputStream};
+pub use networks::{NetworkMember, NetworkSpec, NetworkSummary};
+pub use run::{MountSpec, PortSpec, Restart, RunSpec};
+pub use stats::StatsSample;
+pub use stream::{EngineStream, Sender, cancellable, channel_stream};
+pub use system::{DiskUsage, EngineInfo, EngineVersion, SystemPruneReport, UsageLine};
+pub use volumes::VolumeSummary;
+
+/// Re-exported so callers can cancel streams without depending on tokio-util themselves.
+pub use tokio_util::sync::CancellationToken;

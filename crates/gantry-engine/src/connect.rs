@@ -1,0 +1,254 @@
+//! Endpoints and the connected [`Engine`] handle.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::{API_DEFAULT_VERSION, Docker};
+
+use crate::error::{EngineError, ResourceKind, Result, Subject, classify};
+
+/// Seconds a request may wait for the engine's response headers.
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// How long the first ping may take before the engine counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Client certificate files for a TLS engine endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The conventional `ca.pem`, `cert.pem`, `key.pem` in one directory (`DOCKER_CERT_PATH`).
+    pub fn in_dir(dir: &Path) -> Self {
+        Self { ca: dir.join("ca.pem"), cert: dir.join("cert.pem"), key: dir.join("key.pem") }
+    }
+}
+
+/// Where a Docker engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A unix socket, e.g. `/var/run/docker.sock` or Gantry's own forwarded socket.
+    Unix(PathBuf),
+    /// TCP `host:port`, with client certificates when the engine runs `--tlsverify`.
+    Tcp { address: String, tls: Option<TlsFiles> },
+    /// A Windows named pipe such as `//./pipe/docker_engine`.
+    NamedPipe(String),
+}
+
+impl Endpoint {
+    /// Parses `unix:///path`, `/path`, `tcp://host:port` (no TLS) or `npipe:////./pipe/name`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |reason: &str| EngineError::InvalidEndpoint { endpoint: text.to_string(), reason: reason.into() };
+        let text = text.trim();
+        if let Some(path) = text.strip_prefix("unix://") {
+            if !path.starts_with('/') {
+                return Err(invalid("a unix socket path must be absolute"));
+            }
+            return Ok(Self::Unix(PathBuf::from(path)));
+        }
+        if text.starts_with('/') {
+            return Ok(Self::Unix(PathBuf::from(text)));
+        }
+        if let Some(addr) = text
+            .strip_prefix("tcp://")
+            .or_else(|| text.strip_prefix("https://"))
+            .or_else(|| text.strip_prefix("http://"))
+        {
+            let addr = addr.trim_end_matches('/');
+            let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid("expected tcp://host:port"))?;
+            if host.is_empty() || port.parse::<u16>().is_err() {
+                return Err(invalid("expected tcp://host:port with a port number"));
+            }
+            return Ok(Self::Tcp { address: addr.to_string(), tls: None });
+        }
+        if let Some(pipe) = text.strip_prefix("npipe://") {
+            return Ok(Self::NamedPipe(pipe.to_string()));
+        }
+        Err(invalid("unknown scheme; use unix://, tcp:// or npipe://"))
+    }
+
+    /// The endpoint the docker CLI would use: `DOCKER_HOST` (with `DOCKER_TLS_VERIFY` and
+    /// `DOCKER_CERT_PATH`), else the platform's default local socket.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("DOCKER_HOST") {
+            Ok(host) if !host.trim().is_empty() => {
+                let mut endpoint = Self::parse(&host)?;
+                if let Self::Tcp { tls, .. } = &mut endpoint {
+                    let verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0");
+                    if verify {
+                        let dir = std::env::var_os("DOCKER_CERT_PATH")
+                            .map(PathBuf::from)
+                            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
+                        *tls = dir.as_deref().map(TlsFiles::in_dir);
+                    }
+                }
+                Ok(endpoint)
+            }
+            _ => Ok(Self::default_local()),
+        }
+    }
+
+    /// The platform's default local engine.
+    pub fn default_local() -> Self {
+        if cfg!(windows) {
+            Self::NamedPipe("//./pipe/docker_engine".into())
+        } else {
+            Self::Unix(PathBuf::from("/var/run/docker.sock"))
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unix(path) => write!(f, "unix://{}", path.display()),
+            Self::Tcp { address, tls: Some(_) } => write!(f, "tcp://{address} (TLS)"),
+            Self::Tcp { address, tls: None } => write!(f, "tcp://{address}"),
+            Self::NamedPipe(pipe) => write!(f, "npipe://{pipe}"),
+        }
+    }
+}
+
+/// A connected Docker engine. Cheap to clone; every resource module adds methods to it.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) docker: Docker,
+    endpoint: Endpoint,
+    endpoint_text: String,
+}
+
+impl Engine {
+    /// Connects, checks that the engine answers, and negotiates the API version.
+    pub async fn connect(endpoint: &Endpoint) -> Result<Self> {
+        let text = endpoint.to_string();
+        let version = API_DEFAULT_VERSION;
+        let docker = match endpoint {
+            Endpoint::Unix(path) => {
+                if !path.exists() {
+                    return Err(EngineError::Unreachable {
+                        endpoint: text,
+                        reason: format!("socket {} does not exist", path.display()),
+                    });
+                }
+                Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, version)
+            }
+            Endpoint::Tcp { address, tls: None } => Docker::connect_with_http(address, REQUEST_TIMEOUT_SECS, version),
+            Endpoint::Tcp { address, tls: Some(tls) } => {
+                for file in [&tls.ca, &tls.cert, &tls.key] {
+                    if !file.exists() {
+                        return Err(EngineError::InvalidEndpoint {
+                            endpoint: text,
+                            reason: format!("TLS file {} does not exist", file.display()),
+                        });
+                    }
+                }
+                Docker::connect_with_ssl(address, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, version)
+            }
+            Endpoint::NamedPipe(pipe) => connect_pipe(pipe),
+        }
+        .map_err(|e| classify(e, &text, Subject::new(ResourceKind::Engine, &text)))?;
+
+        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+            Ok(Ok(docker)) => docker,
+            Ok(Err(e)) => return Err(unreachable_from(e, &text)),
+            Err(_) => {
+                return Err(EngineError::Unreachable {
+                    endpoint: text,
+                    reason: format!("no answer within {CONNECT_TIMEOUT:?}"),
+                });
+            }
+        };
+        tracing::debug!(endpoint = %text, api = %docker.client_version(), "connected to engine");
+        Ok(Self { docker, endpoint: endpoint.clone(), endpoint_text: text })
+    }
+
+    /// Connects to the endpoint from the environment (see [`Endpoint::from_env`]).
+    pub async fn from_env() -> Result<Self> {
+        Self::connect(&Endpoint::from_env()?).await
+    }
+
+    /// The endpoint this handle talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The negotiated API version, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    /// Checks that the engine still answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.docker.ping().await.map(|_| ()).map_err(|e| self.err(e, ResourceKind::Engine, ""))
+    }
+
+    /// The underlying bollard client, for calls Gantry does not wrap yet.
+    pub fn raw(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Maps a bollard error for an operation on `kind` `id`.
+    pub(crate) fn err(&self, e: bollard::errors::Error, kind: ResourceKind, id: &str) -> EngineError {
+        classify(e, &self.endpoint_text, Subject::new(kind, id))
+    }
+}
+
+fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
+    match classify(e, endpoint, Subject::new(ResourceKind::Engine, endpoint)) {
+        EngineError::Protocol { message } | EngineError::Api { message, .. } => {
+            EngineError::Unreachable { endpoint: endpoint.to_string(), reason: message }
+        }
+        other => other,
+    }
+}
+
+#[cfg(windows)]
+fn connect_pipe(pipe: &str) -> std::result::Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_named_pipe(pipe, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+}
+
+#[cfg(not(windows))]
+fn connect_pipe(pipe: &str) -> std::result::Result<Docker, bollard::errors::Error> {
+    Err(bollard::errors::Error::UnsupportedURISchemeError {
+        uri: format!("npipe://{pipe} (named pipes exist on Windows only)"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_endpoints() {
+        assert_eq!(Endpoint::parse("unix:///run/d.sock").ok(), Some(Endpoint::Unix("/run/d.sock".into())));
+        assert_eq!(Endpoint::parse("/run/d.sock").ok(), Some(Endpoint::Unix("/run/d.sock".into())));
+        assert_eq!(
+            Endpoint::parse("tcp://127.0.0.1:2376").ok(),
+            Some(Endpoint::Tcp { address: "127.0.0.1:2376".into(), tls: None })
+        );
+        assert!(matches!(Endpoint::parse("tcp://nohost"), Err(EngineError::InvalidEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("ftp://x"), Err(EngineError::InvalidEndpoint { .. })));
+        assert!(matches!(Endpoint::parse("unix://relative"), Err(EngineError::InvalidEndpoint { .. })));
+    }
+
+    #[tokio::test]
+    async fn missing_socket_names_the_endpoint() {
+        let err = Engine::connect(&Endpoint::Unix("/nonexistent/gantry.sock".into())).await.err();
+        let Some(err @ EngineError::Unreachable { .. }) = err else { panic!("expected Unreachable, got {err:?}") };
+        assert!(err.to_string().contains("unix:///nonexistent/gantry.sock"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn refused_tcp_is_unreachable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let endpoint = Endpoint::Tcp { address: format!("127.0.0.1:{port}"), tls: None };
+        let err = Engine::connect(&endpoint).await.err();
+        assert!(matches!(err, Some(EngineError::Unreachable { .. })), "{err:?}");
+    }
+}

@@ -1,0 +1,423 @@
+//! Images: list, inspect, history, pull and push with progress, tag, remove, prune.
+
+use std::collections::{HashMap, HashSet};
+
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    CreateImageOptions, ListContainersOptions, ListImagesOptions, PruneImagesOptions, PushImageOptions,
+    RemoveImageOptions, TagImageOptions,
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::Engine;
+use crate::error::{EngineError, ResourceKind, Result};
+use crate::stream::EngineStream;
+
+/// One row of the image list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImageSummary {
+    pub id: String,
+    /// `repo:tag` names; empty for a dangling image.
+    pub tags: Vec<String>,
+    pub digests: Vec<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: i64,
+    /// Size in bytes including layers shared with other images.
+    pub size: i64,
+    /// How many containers (running or not) use it.
+    pub containers: u32,
+    pub in_use: bool,
+    /// Untagged and not a parent of a tagged image.
+    pub dangling: bool,
+}
+
+/// One layer of an image's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImageLayer {
+    /// Layer image ID, or `<missing>` for layers built elsewhere.
+    pub id: String,
+    pub created: i64,
+    /// The Dockerfile instruction that made it.
+    pub created_by: String,
+    pub size: i64,
+    pub tags: Vec<String>,
+    pub comment: String,
+}
+
+/// A readable view of `docker image inspect` plus the raw JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ImageDetails {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub created: Option<String>,
+    pub size: i64,
+    pub architecture: String,
+    pub os: String,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub exposed_ports: Vec<String>,
+    pub working_dir: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub layer_count: usize,
+    #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+    pub raw: serde_json::Value,
+}
+
+/// A progress message from a pull, push, load or build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Progress {
+    /// The layer this is about, if any.
+    pub layer: Option<String>,
+    /// e.g. "Downloading", "Pull complete", "Digest: sha256:…".
+    pub status: String,
+    pub current: Option<i64>,
+    pub total: Option<i64>,
+}
+
+/// Credentials for a registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryAuth {
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl RegistryAuth {
+    fn to_bollard(&self) -> DockerCredentials {
+        DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.clone()),
+            serveraddress: Some(self.server.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// What a prune removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PruneReport {
+    pub deleted: Vec<String>,
+    pub space_reclaimed: i64,
+}
+
+/// Checks an image reference against Docker's grammar (`[registry[:port]/]path[:tag][@digest]`).
+pub fn validate_reference(reference: &str) -> Result<()> {
+    let invalid =
+        |reason: &str| Err(EngineError::InvalidReference { reference: reference.to_string(), reason: reason.into() });
+    if reference.is_empty() || reference.len() > 255 {
+        return invalid("must be 1 to 255 characters");
+    }
+    let (rest, digest) = match reference.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (reference, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(algo, hex)| {
+            !algo.is_empty() && hex.len() >= 32 && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        });
+        if !ok {
+            return invalid("the digest must look like sha256:<64 hex digits>");
+        }
+    }
+    // A tag is after the last ':' that follows the last '/'.
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(tag) = tag {
+        let ok = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return invalid("a tag may contain letters, digits, '_', '.' and '-' (at most 128)");
+        }
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    if components.len() > 1 {
+        let first = components[0];
+        if first.contains('.') || first.contains(':') || first == "localhost" {
+            let (host, port) = first.split_once(':').unwrap_or((first, ""));
+            let host_ok = !host.is_empty()
+                && host.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            if !host_ok || (!port.is_empty() && port.parse::<u16>().is_err()) {
+                return invalid("the registry part must be host[:port]");
+            }
+            components.remove(0);
+        }
+    }
+    for component in components {
+        let ok = !component.is_empty()
+            && component.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && component.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && component.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if !ok {
+            return invalid("repository names use lowercase letters, digits and '.', '_' or '-' between them");
+        }
+    }
+    Ok(())
+}
+
+/// Splits `repo[:tag]` into repo and tag (default `latest`); digests are kept in the repo part.
+pub fn split_tag(reference: &str) -> (&str, &str) {
+    if reference.contains('@') {
+        return (reference, "");
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (&reference[..last_slash + i], &reference[last_slash + i + 1..]),
+        None => (reference, "latest"),
+    }
+}
+
+fn progress_from(
+    id: Option<String>,
+    status: Option<String>,
+    detail: Option<bollard::models::ProgressDetail>,
+) -> Progress {
+    let detail = detail.unwrap_or_default();
+    Progress { layer: id, status: status.unwrap_or_default(), current: detail.current, total: detail.total }
+}
+
+impl Engine {
+    /// Lists images (top-level ones; `all` adds intermediate layers), with use counts.
+    pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        let raw = self
+            .docker
+            .list_images(Some(ListImagesOptions { all, ..Default::default() }))
+            .await
+            .map_err(|e| self.err(e, ResourceKind::Image, ""))?;
+        let containers = self
+            .docker
+            .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
+            .await
+            .map_err(|e| self.err(e, ResourceKind::Container, ""))?;
+        let mut uses: HashMap<String, u32> = HashMap::new();
+        for c in containers {
+            if let Some(id) = c.image_id {
+                *uses.entry(id).or_default() += 1;
+            }
+        }
+        let parents: HashSet<String> = raw.iter().map(|i| i.parent_id.clone()).filter(|p| !p.is_empty()).collect();
+        let mut images: Vec<ImageSummary> = raw
+            .into_iter()
+            .map(|i| {
+                let tags: Vec<String> = i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect();
+                let digests: Vec<String> = i.repo_digests.into_iter().filter(|d| d != "<none>@<none>").collect();
+                let containers = uses.get(&i.id).copied().unwrap_or(0);
+                ImageSummary {
+                    dangling: tags.is_empty() && !parents.contains(&i.id),
+                    in_use: containers > 0,
+                    containers,
+                    created: i.created,
+                    size: i.size,
+                    digests,
+                    tags,
+                    id: i.id,
+                }
+            })
+            .collect();
+        images.sort_by_key(|i| std::cmp::Reverse(i.created));
+        Ok(images)
+    }
+
+    /// Inspects an image.
+    pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
+        let raw = self.docker.inspect_image(reference).await.map_err(|e| self.image_err(e, reference))?;
+        let json = serde_json::to_value(&raw).unwrap_or(serde_json::Value::Null);
+        let config = raw.config.clone().unwrap_or_default();
+        let mut exposed: Vec<String> = config.exposed_ports.clone().unwrap_or_default().into_iter().collect();
+        exposed.sort();
+        Ok(ImageDetails {
+            id: raw.id.unwrap_or_default(),
+            tags: raw.repo_tags.unwrap_or_default(),
+            created: raw.created.map(|c| c.to_string()),
+            size: raw.size.unwrap_or_default(),
+            architecture: raw.architecture.unwrap_or_default(),
+            os: raw.os.unwrap_or_default(),
+            entrypoint: config.entrypoint.unwrap_or_default(),
+            cmd: config.cmd.unwrap_or_default(),
+            env: config.env.unwrap_or_default(),
+            exposed_ports: exposed,
+            working_dir: config.working_dir.unwrap_or_default(),
+            labels: config.labels.unwrap_or_default().into_iter().collect(),
+            layer_count: raw.root_fs.and_then(|r| r.layers).map_or(0, |l| l.len()),
+            raw: json,
+        })
+    }
+
+    /// The layers of an image, newest first, each with its size and the instruction that made it.
+    pub async fn image_history(&self, reference: &str) -> Result<Vec<ImageLayer>> {
+        let raw = self.docker.image_history(reference).await.map_err(|e| self.image_err(e, reference))?;
+        Ok(raw
+            .into_iter()
+            .map(|l| ImageLayer {
+                id: l.id,
+                created: l.created,
+                created_by: l
+                    .created_by
+                    .strip_prefix("/bin/sh -c #(nop) ")
+                    .map(str::trim)
+                    .map(str::to_string)
+                    .unwrap_or(l.created_by),
+                size: l.size,
+                tags: l.tags,
+                comment: l.comment,
+            })
+            .collect())
+    }
+
+    /// Pulls an image, streaming per-layer progress. The stream ends after the last layer;
+    /// a failure (unknown image, unreachable registry) arrives as an error item.
+    pub fn pull_image(&self, reference: &str, auth: Option<&RegistryAuth>) -> EngineStream<Progress> {
+        if let Err(e) = validate_reference(reference) {
+            return Box::pin(futures_util::stream::once(async move { Err(e) }));
+        }
+        let (repo, tag) = split_tag(reference);
+        let options = CreateImageOptions {
+            from_image: Some(repo.to_string()),
+            tag: (!tag.is_empty()).then(|| tag.to_string()),
+            ..Default::default()
+        };
+        let engine = self.clone();
+        let reference = reference.to_string();
+        let raw = self.docker.create_image(Some(options), None, auth.map(RegistryAuth::to_bollard));
+        Box::pin(raw.map(move |item| match item {
+            Ok(info) => match info.error_detail.and_then(|d| d.message) {
+                Some(message) => Err(EngineError::Registry { reference: reference.clone(), message }),
+                None => Ok(progress_from(info.id, info.status, info.progress_detail)),
+            },
+            Err(e) => Err(engine.registry_err(e, &reference)),
+        }))
+    }
+
+    /// Pulls an image to completion, returning the last status line.
+    pub async fn pull_image_to_end(&self, reference: &str, auth: Option<&RegistryAuth>) -> Result<String> {
+        let mut stream = self.pull_image(reference, auth);
+        let mut last = String::new();
+        while let Some(p) = stream.next().await {
+            last = p?.status;
+        }
+        Ok(last)
+    }
+
+    /// Pushes an image to its registry, streaming progress.
+    pub fn push_image(&self, reference: &str, auth: Option<&RegistryAuth>) -> EngineStream<Progress> {
+        if let Err(e) = validate_reference(reference) {
+            return Box::pin(futures_util::stream::once(async move { Err(e) }));
+        }
+        let (repo, tag) = split_tag(reference);
+        let options = PushImageOptions { tag: (!tag.is_empty()).then(|| tag.to_string()), platform: None };
+        let engine = self.clone();
+        let reference = reference.to_string();
+        // The engine demands an auth header on push even for registries without login.
+        let credentials = auth.map(RegistryAuth::to_bollard).unwrap_or_default();
+        let raw = self.docker.push_image(repo, Some(options), Some(credentials));
+        Box::pin(raw.map(move |item| match item {
+            Ok(info) => match info.error_detail.and_then(|d| d.message) {
+                Some(message) => Err(EngineError::Registry { reference: reference.clone(), message }),
+                None => Ok(progress_from(None, info.status, info.progress_detail)),
+            },
+            Err(e) => Err(engine.registry_err(e, &reference)),
+        }))
+    }
+
+    /// Gives `source` the additional name `target` (`repo[:tag]`).
+    pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        validate_reference(target)?;
+        let (repo, tag) = split_tag(target);
+        let options = TagImageOptions { repo: Some(repo.to_string()), tag: Some(tag.to_string()) };
+        self.docker.tag_image(source, Some(options)).await.map_err(|e| self.image_err(e, source))
+    }
+
+    /// Removes an image (or just one of its tags); returns what was untagged and deleted.
+    pub async fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>> {
+        let options = RemoveImageOptions { force, noprune: false, platforms: None };
+        let items =
+            self.docker.remove_image(reference, Some(options), None).await.map_err(|e| self.image_err(e, reference))?;
+        Ok(items.into_iter().flat_map(|i| i.untagged.into_iter().chain(i.deleted)).collect())
+    }
+
+    /// Removes dangling images (or, with `all`, every image no container uses).
+    pub async fn prune_images(&self, all: bool) -> Result<PruneReport> {
+        let filters = HashMap::from([("dangling".to_string(), vec![(!all).to_string()])]);
+        let report = self
+            .docker
+            .prune_images(Some(PruneImagesOptions { filters: Some(filters) }))
+            .await
+            .map_err(|e| self.err(e, ResourceKind::Image, ""))?;
+        Ok(PruneReport {
+            deleted: report
+                .images_deleted
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|i| i.untagged.into_iter().chain(i.deleted))
+                .collect(),
+            space_reclaimed: report.space_reclaimed.unwrap_or_default(),
+        })
+    }
+
+    fn image_err(&self, e: bollard::errors::Error, reference: &str) -> EngineError {
+        match self.err(e, ResourceKind::Image, reference) {
+            EngineError::ImageMissing { image } => EngineError::NotFound { kind: ResourceKind::Image, id: image },
+            other => other,
+        }
+    }
+
+    fn registry_err(&self, e: bollard::errors::Error, reference: &str) -> EngineError {
+        match self.err(e, ResourceKind::Image, reference) {
+            EngineError::Api { message, .. }
+            | EngineError::Protocol { message }
+            | EngineError::NotFound { id: message, .. } => {
+                EngineError::Registry { reference: reference.to_string(), message }
+            }
+            EngineError::ImageMissing { .. } => EngineError::Registry {
+                reference: reference.to_string(),
+                message: "the registry does not have this image".into(),
+            },
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        for ok in [
+            "busybox",
+            "busybox:1.36",
+            "library/nginx:1.27-alpine",
+            "localhost:5000/team/app:v1",
+            "ghcr.io/owner/repo",
+            "gantry-test/busybox:latest",
+            "nginx@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(validate_reference(ok).is_ok(), "{ok} should be valid");
+        }
+        for bad in ["", "UPPER/case", "nginx:", "nginx:bad tag", "-lead", "a//b", "nginx@sha256:xyz", "Not/Valid:Ref!"]
+        {
+            assert!(
+                matches!(validate_reference(bad), Err(EngineError::InvalidReference { .. })),
+                "{bad} should be invalid"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_split() {
+        assert_eq!(split_tag("busybox"), ("busybox", "latest"));
+        assert_eq!(split_tag("localhost:5000/app:v1"), ("localhost:5000/app", "v1"));
+        assert_eq!(split_tag("localhost:5000/app"), ("localhost:5000/app", "latest"));
+    }
+}

@@ -1,0 +1,131 @@
+//! Moving images in and out of the engine as files: save, load, import a root filesystem.
+
+use std::path::Path;
+
+use bollard::query_parameters::{CreateImageOptions, ImportImageOptions};
+use futures_util::{StreamExt, TryStreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
+
+use crate::Engine;
+use crate::error::{EngineError, ResourceKind, Result};
+use crate::images::{split_tag, validate_reference};
+
+/// Opens a file as a byte stream for a request body.
+async fn file_stream(path: &Path) -> Result<ReaderStream<tokio::fs::File>> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| EngineError::io("open", path.display(), e))?;
+    Ok(ReaderStream::with_capacity(file, 256 * 1024))
+}
+
+impl Engine {
+    /// Writes `images` (names or IDs) to a tar file at `path`, like `docker save`. The file
+    /// appears only when complete; returns its size in bytes.
+    pub async fn save_images(&self, images: &[String], path: &Path) -> Result<u64> {
+        if images.is_empty() {
+            return Err(EngineError::InvalidRequest { message: "choose at least one image to save".into() });
+        }
+        for image in images {
+            // Fail with "not found" before creating any file.
+            self.docker.inspect_image(image).await.map_err(|e| match self.err(e, ResourceKind::Image, image) {
+                EngineError::ImageMissing { image } => EngineError::NotFound { kind: ResourceKind::Image, id: image },
+                other => other,
+            })?;
+        }
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let partial = dir.join(format!(
+            ".{}.partial",
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "images.tar".into())
+        ));
+        let result = async {
+            let mut file =
+                tokio::fs::File::create(&partial).await.map_err(|e| EngineError::io("create", partial.display(), e))?;
+            let names: Vec<&str> = images.iter().map(String::as_str).collect();
+            let mut stream = self.docker.export_images(&names);
+            let mut written = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| self.err(e, ResourceKind::Image, &images.join(" ")))?;
+                file.write_all(&chunk).await.map_err(|e| {
+                    if e.raw_os_error() == Some(28) {
+                        EngineError::DiskFull { message: format!("writing {}: {e}", path.display()) }
+                    } else {
+                        EngineError::io("write", partial.display(), e)
+                    }
+                })?;
+                written += chunk.len() as u64;
+            }
+            file.sync_all().await.map_err(|e| EngineError::io("write", partial.display(), e))?;
+            tokio::fs::rename(&partial, path).await.map_err(|e| EngineError::io("rename to", path.display(), e))?;
+            Ok(written)
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        result
+    }
+
+    /// Loads images from a `docker save` tar file; returns the names (or IDs) loaded.
+    pub async fn load_images(&self, path: &Path) -> Result<Vec<String>> {
+        let body = bollard::body_try_stream(file_stream(path).await?);
+        let mut stream = self.docker.import_image(ImportImageOptions { quiet: true, platform: None }, body, None);
+        let mut loaded = Vec::new();
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| match self.err(e, ResourceKind::Image, &path.display().to_string()) {
+                EngineError::Api { message, .. } | EngineError::InvalidRequest { message } => {
+                    EngineError::InvalidRequest {
+                        message: format!("{} is not an image archive made by `docker save`: {message}", path.display()),
+                    }
+                }
+                other => other,
+            })?;
+            if let Some(message) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::InvalidRequest { message: format!("loading {}: {message}", path.display()) });
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines() {
+                    if let Some(name) =
+                        line.strip_prefix("Loaded image: ").or_else(|| line.strip_prefix("Loaded image ID: "))
+                    {
+                        loaded.push(name.trim().to_string());
+                    }
+                }
+            }
+        }
+        if loaded.is_empty() {
+            return Err(EngineError::InvalidRequest { message: format!("{} contained no images", path.display()) });
+        }
+        Ok(loaded)
+    }
+
+    /// Creates an image from a root-filesystem tar (`docker import`); returns the image ID.
+    pub async fn import_rootfs(&self, path: &Path, reference: &str, changes: &[String]) -> Result<String> {
+        validate_reference(reference)?;
+        let (repo, tag) = split_tag(reference);
+        let options = CreateImageOptions {
+            from_src: Some("-".into()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            changes: changes.to_vec(),
+            ..Default::default()
+        };
+        let body = bollard::body_try_stream(file_stream(path).await?);
+        let infos: Vec<_> = self
+            .docker
+            .create_image(Some(options), Some(body), None)
+            .try_collect()
+            .await
+            .map_err(|e| self.err(e, ResourceKind::Image, reference))?;
+        let mut id = None;
+        for info in infos {
+            if let Some(message) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::InvalidRequest {
+                    message: format!("importing {}: {message}", path.display()),
+                });
+            }
+            if let Some(status) = info.status.filter(|s| s.starts_with("sha256:")) {
+                id = Some(status.trim().to_string());
+            }
+        }
+        id.ok_or_else(|| EngineError::Protocol { message: "the engine did not report the imported image's ID".into() })
+    }
+}
