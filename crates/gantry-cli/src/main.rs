@@ -1,1 +1,126 @@
-fn main() {}
+//! `gantry`: start Gantry's VM and look at its Docker engine from a terminal.
+
+mod doctor;
+mod engine_cmds;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Gantry — a rootless desktop container manager. Every command works against Gantry's VM or
+/// any Docker engine (`--engine`, `GANTRY_ENGINE`, `DOCKER_HOST`).
+#[derive(Debug, Parser)]
+#[command(name = "gantry", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Engine endpoint to use: unix:///path/docker.sock or tcp://host:port.
+    #[arg(long, global = true, env = "GANTRY_ENGINE")]
+    engine: Option<String>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Is the engine reachable? Version, OS, CPUs, memory and disk usage.
+    Status,
+    /// Check this computer for what Gantry needs, with a hint for each problem.
+    Doctor,
+    /// Download an image, showing progress per layer.
+    Pull {
+        /// Image reference, e.g. nginx:1.27.
+        image: String,
+    },
+    /// Follow engine events live, in plain words (Ctrl-C to stop).
+    Events {
+        /// Only these kinds: container, image, volume, network.
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Also replay events from this many seconds ago.
+        #[arg(long)]
+        since_secs: Option<i64>,
+    },
+    /// List containers (running only, unless --all).
+    Ps {
+        #[arg(short, long)]
+        all: bool,
+    },
+    /// List images.
+    Images,
+    /// List volumes and who uses them.
+    Volumes,
+    // VM lifecycle commands (start, stop, logs, shell, delete, agent) are added by the
+    // gantry-machine work in `vm.rs`.
+}
+
+/// A command's failure: what went wrong and what to do about it.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl From<gantry_engine::EngineError> for CliError {
+    fn from(e: gantry_engine::EngineError) -> Self {
+        Self { message: e.to_string(), hint: Some(e.hint()) }
+    }
+}
+
+impl CliError {
+    /// An error with a hint.
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self { message: message.into(), hint: Some(hint.into()) }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,gantry=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let engine = cli.engine.as_deref();
+    match cli.command {
+        Command::Status => engine_cmds::status(engine, cli.json).await,
+        Command::Doctor => doctor::run(engine, cli.json).await,
+        Command::Pull { image } => engine_cmds::pull(engine, &image, cli.json).await,
+        Command::Events { types, since_secs } => engine_cmds::events(engine, types, since_secs, cli.json).await,
+        Command::Ps { all } => engine_cmds::ps(engine, all, cli.json).await,
+        Command::Images => engine_cmds::images(engine, cli.json).await,
+        Command::Volumes => engine_cmds::volumes(engine, cli.json).await,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            if let Some(hint) = e.hint {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Commands that read the engine: status, pull, events, ps, images, volumes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gantry_core::engine_source::{self, ResolvedEngine};
+use gantry_engine::{ContainerFilter, Engine, EngineEvent, EventFilter};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::CliError;
+use crate::output::{ago, print_table, short_id, size};
+
+async fn connect(explicit: Option<&str>) -> Result<(Engine, ResolvedEngine), CliError> {
+    Ok(engine_source::connect(explicit).await?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `gantry status`.
+pub async fn status(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
+    let resolved = engine_source::resolve(explicit)?;
+    let engine = match Engine::connect(&resolved.endpoint).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            if as_json {
+                print_json(&json!({
+                    "endpoint": resolved.endpoint.to_string(),
+                    "origin": resolved.origin,
+                    "reachable": false,
+                    "error": { "code": e.code(), "message": e.to_string(), "hint": e.hint() },
+                }))?;
+            }
+            return Err(engine_source::connect(explicit).await.err().map_or_else(|| e.into(), CliError::from));
+        }
+    };
+    let (info, usage) = tokio::try_join!(engine.info(), engine.disk_usage())?;
+    if as_json {
+        return print_json(&json!({
+            "endpoint": resolved.endpoint.to_string(),
+            "origin": resolved.origin,
+            "reachable": true,
+            "info": info,
+            "disk_usage": usage,
+        }));
+    }
+    println!("Engine      running at {} ({:?})", resolved.endpoint, resolved.origin);
+    println!("Version     Docker {} (API {})", info.server_version, info.api_version);
+    println!("OS          {} · kernel {} · {}", info.os, info.kernel, info.architecture);
+    println!("Resources   {} CPUs · {} memory", info.cpus, size(info.memory_bytes));
+    println!(
+        "Containers  {} ({} running, {} paused, {} stopped) · {} images",
+        info.containers, info.containers_running, info.containers_paused, info.containers_stopped, info.images
+    );
+    println!();
+    let line = |name: &str, u: &gantry_engine::UsageLine| {
+        vec![name.to_string(), u.total.to_string(), u.active.to_string(), size(u.size), size(u.reclaimable)]
+    };
+    print_table(
+        &["DISK USAGE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
+        &[
+            line("Images", &usage.images),
+            line("Containers", &usage.containers),
+            line("Volumes", &usage.volumes),
+            line("Build cache", &usage.build_cache),
+        ],
+    );
+    for warning in &info.warnings {
+        println!("warning: {warning}");
+    }
+    Ok(())
+}
+
+/// `gantry pull IMAGE`.
+pub async fn pull(explicit: Option<&str>, image: &str, as_json: bool) -> Result<(), CliError> {
+    let (engine, _) = connect(explicit).await?;
+    let mut stream = engine.pull_image(image, None);
+    let bars = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>12} {msg:<18} [{bar:30}] {bytes:>9}/{total_bytes:<9}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let mut layers: HashMap<String, ProgressBar> = HashMap::new();
+    let mut last_status = String::new();
+    let cancel = tokio::signal::ctrl_c();
+    tokio::pin!(cancel);
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => item,
+            _ = &mut cancel => {
+                drop(stream);
+                return Err(CliError::new("pull cancelled", "run it again to resume: finished layers are kept"));
+            }
+        };
+        let Some(item) = item else { break };
+        let p = item?;
+        if as_json {
+            println!("{}", serde_json::to_string(&p).unwrap_or_default());
+            continue;
+        }
+        match &p.layer {
+            Some(layer) if p.status != "Pulling from" && !p.status.starts_with("Pulling from") => {
+                let bar = layers.entry(layer.clone()).or_insert_with(|| {
+                    let bar = bars.add(ProgressBar::new(0));
+                    bar.set_style(style.clone());
+                    bar.set_prefix(layer.clone());
+                    bar
+                });
+                bar.set_message(p.status.clone());
+                if let (Some(current), Some(total)) = (p.current, p.total)
+                    && total > 0
+                {
+                    bar.set_length(total as u64);
+                    bar.set_position(current as u64);
+                }
+                if p.status == "Pull complete" || p.status == "Already exists" {
+                    bar.finish();
+                }
+            }
+            _ => {
+                let _ = bars.println(&p.status);
+                last_status = p.status;
+            }
+        }
+    }
+    for bar in layers.values() {
+        bar.finish();
+    }
+    if !as_json {
+        println!("{}", if last_status.is_empty() { format!("Pulled {image}") } else { last_status });
+    }
+    Ok(())
+}
+
+/// `gantry events`.
+pub async fn events(
+    explicit: Option<&str>,
+    types: Vec<String>,
+    since_secs: Option<i64>,
+    as_json: bool,
+) -> Result<(), CliError> {
+    let (engine, _) = connect(explicit).await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let filter = EventFilter { resources: types, container: None, since: since_secs.map(|s| now - s) };
+    let mut stream = engine.events(&filter);
+    if !as_json {
+        eprintln!("Watching engine events at {} (Ctrl-C to stop)…", engine.endpoint());
+    }
+    let cancel = tokio::signal::ctrl_c();
+    tokio::pin!(cancel);
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => item,
+            _ = &mut cancel => return Ok(()),
+        };
+        let Some(item) = item else { return Ok(()) };
+        let event = item?;
+        if as_json {
+            println!("{}", serde_json::to_string(&event).unwrap_or_default());
+            continue;
+        }
+        match event {
+            EngineEvent::Event { event, description } => println!("{}  {description}", clock(event.time)),
+            EngineEvent::Disconnected { reason, retry_in_ms, .. } => {
+                eprintln!("engine connection lost ({reason}); retrying in {:?}", Duration::from_millis(retry_in_ms));
+            }
+            EngineEvent::Reconnected { .. } => eprintln!("engine connection restored"),
+        }
+    }
+}
+
+/// `HH:MM:SS` (UTC) of a Unix time.
+fn clock(epoch: i64) -> String {
+    let s = epoch.rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// `gantry ps`.
+pub async fn ps(explicit: Option<&str>, all: bool, as_json: bool) -> Result<(), CliError> {
+    let (engine, _) = connect(explicit).await?;
+    let containers = engine.list_containers(&ContainerFilter { all, ..Default::default() }).await?;
+    if as_json {
+        return print_json(&containers);
+    }
+    if containers.is_empty() {
+        println!(
+            "No {}containers. Run one with `docker run` or from the Gantry app.",
+            if all { "" } else { "running " }
+        );
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = containers
+        .iter()
+        .map(|c| {
+            let ports = c
+                .ports
+                .iter()
+                .map(|p| match p.host_port {
+                    Some(hp) => {
+                        format!("{}:{hp}->{}/{}", p.host_ip.as_deref().unwrap_or("*"), p.container_port, p.protocol)
+                    }
+                    None => format!("{}/{}", p.container_port, p.protocol),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let project = match (&c.compose_project, &c.compose_service) {
+                (Some(p), Some(s)) => format!("{p}/{s}"),
+                _ => String::new(),
+            };
+            vec![short_id(&c.id), c.name.clone(), c.image.clone(), c.status.clone(), project, ports]
+        })
+        .collect();
+    print_table(&["ID", "NAME", "IMAGE", "STATUS", "COMPOSE", "PORTS"], &rows);
+    Ok(())
+}
+
+/// `gantry images`.
+pub async fn images(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
+    let (engine, _) = connect(explicit).await?;
+    let images = engine.list_images(false).await?;
+    if as_json {
+        return print_json(&images);
+    }
+    if images.is_empty() {
+        println!("No images yet. Get one with `gantry pull IMAGE`, build one, or load one from a file.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|i| {
+            let name = if i.tags.is_empty() { "<none>".to_string() } else { i.tags.join(", ") };
+            let usage = match (i.in_use, i.dangling) {
+                (true, _) => format!("in use ({})", i.containers),
+                (false, true) => "dangling".into(),
+                (false, false) => String::new(),
+            };
+            vec![short_id(&i.id), size(i.size), ago(i.created), usage, name]
+        })
+        .collect();
+    print_table(&["ID", "SIZE", "CREATED", "USE", "TAGS"], &rows);
+    Ok(())
+}
+
+/// `gantry volumes`.
+pub async fn volumes(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
+    let (engine, _) = connect(explicit).await?;
+    let volumes = engine.list_volumes_with_sizes().await?;
+    if as_json {
+        return print_json(&volumes);
+    }
+    if volumes.is_empty() {
+        println!("No volumes. Containers create them with `-v NAME:/path`; data in a volume outlives its container.");
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = volumes
+        .iter()
+        .map(|v| {
+            let users = if v.used_by.is_empty() { "unused".to_string() } else { v.used_by.join(", ") };
+            vec![v.name.clone(), v.driver.clone(), v.size.map_or_else(|| "-".into(), size), users]
+        })
+        .collect();
+    print_table(&["NAME", "DRIVER", "SIZE", "USED BY"], &rows);
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! Which Docker engine a front end talks to, decided the same way everywhere.
+//!
+//! Order: an explicit endpoint (`--engine`, `GANTRY_ENGINE`), then `DOCKER_HOST`, then the
+//! settings' engine source: an existing engine, or Gantry's own VM socket.
+
+use gantry_engine::{Endpoint, Engine, EngineError};
+use gantry_machine::instance::Instance;
+
+use crate::settings::{self, EngineSource};
+
+/// Environment variable naming an engine endpoint for Gantry's front ends.
+pub const GANTRY_ENGINE_ENV: &str = "GANTRY_ENGINE";
+
+/// Where an endpoint choice came from, for messages such as `gantry status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// `--engine` or `GANTRY_ENGINE`.
+    Explicit,
+    /// The `DOCKER_HOST` environment variable.
+    DockerHost,
+    /// The settings' "existing engine" endpoint.
+    Settings,
+    /// Gantry's own VM.
+    GantryVm,
+}
+
+/// An endpoint and why it was chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedEngine {
+    pub endpoint: Endpoint,
+    pub origin: Origin,
+}
+
+/// Decides which engine to use; `explicit` is a `--engine` value.
+pub fn resolve(explicit: Option<&str>) -> Result<ResolvedEngine, EngineError> {
+    let env_explicit = std::env::var(GANTRY_ENGINE_ENV).ok().filter(|v| !v.trim().is_empty());
+    if let Some(text) = explicit.map(str::to_string).or(env_explicit) {
+        return Ok(ResolvedEngine { endpoint: Endpoint::parse(&text)?, origin: Origin::Explicit });
+    }
+    if std::env::var("DOCKER_HOST").is_ok_and(|v| !v.trim().is_empty()) {
+        return Ok(ResolvedEngine { endpoint: Endpoint::from_env()?, origin: Origin::DockerHost });
+    }
+    let settings = settings::load(&settings::settings_path()).unwrap_or_default();
+    match settings.engine {
+        EngineSource::Existing { endpoint } => {
+            Ok(ResolvedEngine { endpoint: Endpoint::parse(&endpoint)?, origin: Origin::Settings })
+        }
+        EngineSource::GantryVm => Ok(ResolvedEngine {
+            endpoint: Endpoint::Unix(Instance::default().docker_socket()),
+            origin: Origin::GantryVm,
+        }),
+    }
+}
+
+/// Resolves and connects. When Gantry's VM is the source and it is not running, the error
+/// says to start it.
+pub async fn connect(explicit: Option<&str>) -> Result<(Engine, ResolvedEngine), EngineError> {
+    let resolved = resolve(explicit)?;
+    match Engine::connect(&resolved.endpoint).await {
+        Ok(engine) => Ok((engine, resolved)),
+        Err(EngineError::Unreachable { endpoint, reason }) if resolved.origin == Origin::GantryVm => {
+            Err(EngineError::Unreachable {
+                endpoint,
+                reason: format!("Gantry's VM is not running ({reason}); start it with `gantry start`"),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
