@@ -178,6 +178,25 @@ pub fn split_tag(reference: &str) -> (&str, &str) {
     }
 }
 
+/// The Dockerfile instruction behind a history entry: `/bin/sh -c #(nop) CMD ["sh"]` → `CMD ["sh"]`,
+/// `/bin/sh -c make` → `RUN make`.
+pub fn instruction(created_by: &str) -> String {
+    let text = created_by.trim();
+    if let Some(rest) = text.strip_prefix("/bin/sh -c #(nop)") {
+        return rest.trim().to_string();
+    }
+    if let Some(rest) = text.strip_prefix("/bin/sh -c ") {
+        return format!("RUN {}", rest.trim());
+    }
+    if text.starts_with('|') {
+        // Build-arg prefixed RUN: `|1 VERSION=1 /bin/sh -c make`.
+        if let Some(idx) = text.find("/bin/sh -c ") {
+            return format!("RUN {}", text[idx + "/bin/sh -c ".len()..].trim());
+        }
+    }
+    text.to_string()
+}
+
 fn progress_from(
     id: Option<String>,
     status: Option<String>,
@@ -262,12 +281,7 @@ impl Engine {
             .map(|l| ImageLayer {
                 id: l.id,
                 created: l.created,
-                created_by: l
-                    .created_by
-                    .strip_prefix("/bin/sh -c #(nop) ")
-                    .map(str::trim)
-                    .map(str::to_string)
-                    .unwrap_or(l.created_by),
+                created_by: instruction(&l.created_by),
                 size: l.size,
                 tags: l.tags,
                 comment: l.comment,
@@ -412,6 +426,14 @@ mod tests {
                 "{bad} should be invalid"
             );
         }
+    }
+
+    #[test]
+    fn instructions_read_like_a_dockerfile() {
+        assert_eq!(instruction(r#"/bin/sh -c #(nop)  CMD ["sh"]"#), r#"CMD ["sh"]"#);
+        assert_eq!(instruction("/bin/sh -c echo built > /built.txt"), "RUN echo built > /built.txt");
+        assert_eq!(instruction("|1 V=2 /bin/sh -c make"), "RUN make");
+        assert_eq!(instruction("COPY dir:abc in /ctx"), "COPY dir:abc in /ctx");
     }
 
     #[test]
