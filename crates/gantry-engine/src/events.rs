@@ -144,6 +144,8 @@ impl Engine {
         let filter = filter.clone();
         channel_stream(move |tx| async move {
             let mut since = filter.since;
+            // Newest event delivered; replays after a reconnect skip what was already sent.
+            let mut last_nano: i64 = 0;
             let mut attempt: u32 = 0;
             loop {
                 let mut filters: HashMap<String, Vec<String>> = HashMap::new();
@@ -168,7 +170,11 @@ impl Engine {
                                     attempt = 0;
                                 }
                                 let event = Event::from_raw(message);
-                                // Resume one second early on reconnect; duplicates are better than gaps.
+                                if event.time_nano != 0 && event.time_nano <= last_nano {
+                                    continue;
+                                }
+                                last_nano = last_nano.max(event.time_nano);
+                                // Resume from this second on reconnect; `last_nano` drops the repeats.
                                 since = Some(event.time);
                                 let description = event.describe();
                                 if !tx.send(Ok(EngineEvent::Event { event, description })).await { return Ok(()); }
