@@ -48,9 +48,7 @@ fn platform_data_dir() -> PathBuf {
     if cfg!(target_os = "macos") {
         home().join("Library").join("Application Support")
     } else if cfg!(windows) {
-        std::env::var_os("LOCALAPPDATA")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home().join("AppData").join("Local"))
+        std::env::var_os("LOCALAPPDATA").map(PathBuf::from).unwrap_or_else(|| home().join("AppData").join("Local"))
     } else {
         std::env::var_os("XDG_DATA_HOME")
             .filter(|v| !v.is_empty())
@@ -75,19 +73,14 @@ impl Default for Instance {
 impl Instance {
     /// The instance `name` under [`root_dir`].
     pub fn named(name: &str) -> Self {
-        Self {
-            name: name.to_owned(),
-            dir: root_dir().join(name),
-        }
+        Self { name: name.to_owned(), dir: root_dir().join(name) }
     }
 
     /// An instance living in an explicit directory (tests, embedding).
     pub fn at(dir: impl Into<PathBuf>) -> Self {
         let dir = dir.into();
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| DEFAULT_INSTANCE.to_owned());
+        let name =
+            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| DEFAULT_INSTANCE.to_owned());
         Self { name, dir }
     }
 

@@ -1,7 +1,27 @@
 //! gantry-machine: the Linux VM that hosts Gantry's Docker engine.
 //!
 //! - [`instance`]: the instance directory, every file named once;
-//! - later modules: accelerator detection, QEMU command line, QMP, TLS material, driver,
-//!   socket and port forwarders.
+//! - [`accel`]: accelerator detection (KVM / HVF / WHPX / TCG) and the remembered fallback;
+//! - [`qemu`]: the QEMU command line, a pure function tested per OS;
+//! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`);
+//! - [`tls`]: per-instance CA, server and client certificates;
+//! - [`disk`]: the qcow2 data disk;
+//! - [`process`]: pid files and liveness;
+//! - [`driver`]: the lima-style [`driver::Driver`] trait and [`driver::QemuDriver`];
+//! - [`forward`]: the host unix socket → mutual-TLS engine forwarder;
+//! - [`ports`]: published-port rules and their reconciliation through QMP.
 
+pub mod accel;
+pub mod disk;
+pub mod driver;
+pub mod error;
+pub mod forward;
+pub mod image;
 pub mod instance;
+pub mod ports;
+pub mod process;
+pub mod qemu;
+pub mod qmp;
+pub mod tls;
+
+pub use error::{MachineError, Result};

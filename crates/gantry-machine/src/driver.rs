@@ -1,0 +1,529 @@
+//! The machine lifecycle, lima-style: a [`Driver`] trait (validate / create / start / stop /
+//! delete / status) and [`QemuDriver`], the first implementation.
+//!
+//! Further drivers plug in behind the same trait:
+//! - a **WSL2 driver** on Windows (`wsl --import` of the same root filesystem as a distro; the
+//!   engine socket reached through the WSL network or a named-pipe relay; no QMP: port
+//!   forwarding is native to WSL2's localhost forwarding);
+//! - an **Apple Virtualization driver** on macOS (Virtualization.framework through a small
+//!   Swift/ObjC helper: virtio-fs shares, vsock for the engine, `VZVirtualMachine.stop` for
+//!   power-off).
+//!
+//! Both would implement [`Driver`] and be chosen in `gantry_core::vm` from the host OS.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::accel::{self, Accel, AccelChoice, HostOs, Probe, Remembered};
+use crate::error::{MachineError, Result};
+use crate::image::{self, GuestImage};
+use crate::instance::Instance;
+use crate::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
+use crate::qmp::Qmp;
+use crate::{disk, process, tls};
+
+/// What the machine needs, independent of the settings file format.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub shared_folders: Vec<PathBuf>,
+    pub image_dir: PathBuf,
+    pub probe: Probe,
+    /// With a hardware accelerator: no console output within this bound = stalled boot → TCG.
+    pub boot_stall_timeout: Duration,
+    /// Bound on boot → the guest's "engine ready" console line (TCG needs much longer).
+    pub engine_ready_timeout_hw: Duration,
+    pub engine_ready_timeout_tcg: Duration,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self {
+            cpus: 2,
+            memory_mib: 2048,
+            disk_gib: 60,
+            shared_folders: Vec::new(),
+            image_dir: image::default_dir(),
+            probe: Probe::default(),
+            boot_stall_timeout: Duration::from_secs(20),
+            engine_ready_timeout_hw: Duration::from_secs(90),
+            engine_ready_timeout_tcg: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Progress while starting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BootEvent {
+    /// QEMU launched with this accelerator.
+    Launched { accel: Accel, pid: u32 },
+    /// A warning the user should see (e.g. software emulation).
+    Warning { message: String },
+    /// The hardware accelerator stalled; retrying with TCG.
+    FellBack { from: Accel, reason: String },
+    /// The guest's console printed its first output.
+    ConsoleAlive { after_ms: u64 },
+    /// The guest's init reported the engine ready.
+    EngineReady { after_ms: u64 },
+}
+
+/// Facts about a running VM, persisted as `state.json` so a restarted agent can reattach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    pub pid: u32,
+    pub accel: Accel,
+    /// Loopback port on the host forwarded to the guest's TLS engine port.
+    pub engine_port: u16,
+    pub warning: Option<String>,
+    /// Milliseconds from launch to "engine ready" (0 when reattached).
+    pub boot_ms: u64,
+}
+
+impl RunState {
+    /// The engine's TLS address on the host.
+    pub fn engine_addr(&self) -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), self.engine_port)
+    }
+}
+
+/// Machine status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum MachineStatus {
+    Stopped,
+    Running(RunState),
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopOutcome {
+    WasNotRunning,
+    /// The guest shut down cleanly after the ACPI power button.
+    PoweredOff,
+    /// The guest did not power off in time: QEMU was told to quit / killed.
+    Killed,
+}
+
+/// The lifecycle every VM backend implements. (Uses `async fn`: drivers are chosen statically.)
+pub trait Driver {
+    fn name(&self) -> &'static str;
+    /// Checks prerequisites and configuration; returns warnings.
+    fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>>;
+    /// Prepares everything persistent (instance dir, TLS, data disk). Idempotent.
+    fn create(&self, cfg: &MachineConfig) -> impl Future<Output = Result<()>> + Send;
+    /// Boots (or reattaches to) the VM and waits until the guest reports the engine ready.
+    fn start(
+        &self,
+        cfg: &MachineConfig,
+        progress: &(dyn Fn(BootEvent) + Send + Sync),
+    ) -> impl Future<Output = Result<RunState>> + Send;
+    /// Powers off cleanly, then kills after `timeout`.
+    fn stop(&self, timeout: Duration) -> impl Future<Output = Result<StopOutcome>> + Send;
+    /// Removes the instance's files; the data disk and settings only when `data` is true.
+    fn delete(&self, data: bool) -> impl Future<Output = Result<()>> + Send;
+    fn status(&self) -> MachineStatus;
+}
+
+/// QEMU, one process per instance.
+#[derive(Debug, Clone)]
+pub struct QemuDriver {
+    pub instance: Instance,
+    pub os: HostOs,
+    /// The QEMU binary (default from [`qemu::qemu_binary`]; `GANTRY_QEMU` overrides).
+    pub qemu: PathBuf,
+}
+
+const QEMU_ENV: &str = "GANTRY_QEMU";
+
+impl QemuDriver {
+    pub fn new(instance: Instance) -> Self {
+        let os = HostOs::current();
+        let qemu = std::env::var_os(QEMU_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(qemu::qemu_binary(os)));
+        Self { instance, os, qemu }
+    }
+
+    /// The live QEMU pid of this instance, if any (stale pid files removed).
+    pub fn live_pid(&self) -> Option<u32> {
+        process::live_pid(&self.instance.qemu_pid(), "qemu")
+    }
+
+    /// Connects to QMP.
+    pub async fn qmp(&self) -> Result<Qmp> {
+        Qmp::connect(&self.instance.qmp_socket()).await
+    }
+
+    fn load_state(&self) -> Option<RunState> {
+        let text = std::fs::read_to_string(self.instance.state()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn save_state(&self, s: &RunState) -> Result<()> {
+        let json = serde_json::to_string_pretty(s).map_err(|e| MachineError::Io {
+            what: "encode state",
+            path: self.instance.state(),
+            source: std::io::Error::other(e),
+        })?;
+        std::fs::write(self.instance.state(), json).map_err(MachineError::io("write", self.instance.state()))
+    }
+
+    /// Removes run-time leftovers of a dead QEMU (pid file, QMP socket, state).
+    pub fn clean_stale(&self) {
+        if self.live_pid().is_none() {
+            for f in [self.instance.qemu_pid(), self.instance.qmp_socket(), self.instance.state()] {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+    }
+
+    fn spec(&self, cfg: &MachineConfig, img: &GuestImage, accel: Accel, engine_port: u16) -> QemuSpec {
+        let i = &self.instance;
+        let shares = cfg
+            .shared_folders
+            .iter()
+            .enumerate()
+            .map(|(n, p)| Share { tag: format!("share{n}"), host_path: p.clone() })
+            .collect();
+        let fw_cfg = vec![
+            FwCfgFile { name: image::FW_CA.into(), file: i.tls_ca() },
+            FwCfgFile { name: image::FW_SERVER_CERT.into(), file: i.tls_server_cert() },
+            FwCfgFile { name: image::FW_SERVER_KEY.into(), file: i.tls_server_key() },
+            FwCfgFile { name: image::FW_CONFIG.into(), file: i.dir().join("guest-config") },
+        ];
+        QemuSpec {
+            accel,
+            cpus: cfg.cpus,
+            memory_mib: cfg.memory_mib,
+            kernel: img.kernel.clone(),
+            initrd: img.initrd.clone(),
+            rootfs: img.rootfs.clone(),
+            cmdline: img.cmdline.clone(),
+            data_disk: i.disk(),
+            qmp: QmpEndpoint::Unix(i.qmp_socket()),
+            console_log: i.console_log(),
+            pid_file: i.qemu_pid(),
+            engine_host_port: engine_port,
+            engine_guest_port: image::GUEST_ENGINE_PORT,
+            engine_bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            shares,
+            fw_cfg,
+        }
+    }
+
+    /// The guest's config file (fw_cfg `opt/gantry/config`): `key=value` lines.
+    pub fn guest_config(cfg: &MachineConfig) -> String {
+        let mut s = String::new();
+        for (n, p) in cfg.shared_folders.iter().enumerate() {
+            s.push_str(&format!("share{n}={}\n", p.display()));
+        }
+        s.push_str(&format!("engine_port={}\n", image::GUEST_ENGINE_PORT));
+        s
+    }
+
+    /// Launches QEMU once with `accel` and waits for "engine ready".
+    async fn boot_once(
+        &self,
+        cfg: &MachineConfig,
+        img: &GuestImage,
+        accel: Accel,
+        progress: &(dyn Fn(BootEvent) + Send + Sync),
+    ) -> Result<(u32, u16, u64)> {
+        let i = &self.instance;
+        let engine_port = free_port()?;
+        let spec = self.spec(cfg, img, accel, engine_port);
+        let args = qemu::build_args(&spec, self.os);
+        // fresh console and qemu logs for this boot (the previous ones kept as *.1)
+        for f in [i.console_log(), i.qemu_log()] {
+            let _ = std::fs::rename(&f, f.with_extension("log.1"));
+        }
+        let qemu_log = std::fs::File::create(i.qemu_log()).map_err(MachineError::io("create", i.qemu_log()))?;
+        let qemu_err = qemu_log.try_clone().map_err(MachineError::io("dup", i.qemu_log()))?;
+        let _ = std::fs::remove_file(i.qmp_socket());
+        tracing::info!(qemu = %self.qemu.display(), ?args, "launching QEMU");
+        let mut cmd = tokio::process::Command::new(&self.qemu);
+        cmd.args(&args).stdin(std::process::Stdio::null()).stdout(qemu_log).stderr(qemu_err).kill_on_drop(false);
+        #[cfg(unix)]
+        cmd.process_group(0); // not killed by the terminal's Ctrl-C aimed at the agent
+        let mut child = cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                MachineError::ProgramMissing { program: self.qemu.display().to_string() }
+            } else {
+                MachineError::Io { what: "launch", path: self.qemu.clone(), source: e }
+            }
+        })?;
+        let pid = child.id().unwrap_or(0);
+        progress(BootEvent::Launched { accel, pid });
+        let started = Instant::now();
+        let ready_bound = if accel.is_hardware() { cfg.engine_ready_timeout_hw } else { cfg.engine_ready_timeout_tcg };
+        let mut console_alive = false;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(MachineError::QemuExited {
+                    status: status.to_string(),
+                    log: i.qemu_log(),
+                    tail: tail(&i.qemu_log(), 10),
+                });
+            }
+            let console = std::fs::read(i.console_log()).unwrap_or_default();
+            let elapsed = started.elapsed();
+            if !console_alive && !console.is_empty() {
+                console_alive = true;
+                progress(BootEvent::ConsoleAlive { after_ms: ms(elapsed) });
+            }
+            if contains(&console, image::ENGINE_READY_LINE.as_bytes()) {
+                progress(BootEvent::EngineReady { after_ms: ms(elapsed) });
+                // reap QEMU when it exits (this machine's PID 1 does not reap orphans)
+                tokio::spawn(async move {
+                    let _ = child.wait().await;
+                });
+                return Ok((pid, engine_port, ms(elapsed)));
+            }
+            let stalled = accel.is_hardware() && !console_alive && elapsed > cfg.boot_stall_timeout;
+            if stalled || elapsed > ready_bound {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                self.clean_stale();
+                return Err(if stalled {
+                    MachineError::BootStalled { accel: accel.to_string(), secs: cfg.boot_stall_timeout.as_secs() }
+                } else {
+                    MachineError::Timeout {
+                        what: format!("the guest to report \"{}\" ({accel})", image::ENGINE_READY_LINE),
+                        secs: ready_bound.as_secs(),
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The last `n` lines of a text file.
+pub fn tail(path: &std::path::Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A free loopback TCP port (bound then released).
+pub fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(MachineError::io("bind", PathBuf::from("127.0.0.1:0")))?;
+    let port = l.local_addr().map_err(MachineError::io("local_addr", PathBuf::from("127.0.0.1:0")))?.port();
+    Ok(port)
+}
+
+fn which(program: &std::path::Path) -> bool {
+    if program.components().count() > 1 {
+        return program.is_file();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+impl Driver for QemuDriver {
+    fn name(&self) -> &'static str {
+        "qemu"
+    }
+
+    fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>> {
+        if !which(&self.qemu) {
+            return Err(MachineError::ProgramMissing { program: self.qemu.display().to_string() });
+        }
+        GuestImage::locate(&cfg.image_dir)?;
+        if cfg.cpus == 0 || cfg.memory_mib < 512 {
+            return Err(MachineError::InvalidConfig {
+                field: "cpus/memory".into(),
+                message: format!("{} CPUs, {} MiB", cfg.cpus, cfg.memory_mib),
+            });
+        }
+        let choice = accel::choose(&cfg.probe, Remembered::load(&self.instance.accel_choice()).as_ref());
+        Ok(choice.warning.into_iter().collect())
+    }
+
+    async fn create(&self, cfg: &MachineConfig) -> Result<()> {
+        self.instance.ensure().map_err(MachineError::io("create", self.instance.dir()))?;
+        tls::ensure(&self.instance)?;
+        let disk_path = self.instance.disk();
+        let size = cfg.disk_gib;
+        let action = tokio::task::spawn_blocking(move || disk::ensure(&disk_path, size)).await.map_err(|e| {
+            MachineError::Io { what: "create disk", path: self.instance.disk(), source: std::io::Error::other(e) }
+        })??;
+        tracing::info!(?action, "data disk");
+        let gc = self.instance.dir().join("guest-config");
+        tls::write_private(&gc, Self::guest_config(cfg).as_bytes())?;
+        Ok(())
+    }
+
+    async fn start(&self, cfg: &MachineConfig, progress: &(dyn Fn(BootEvent) + Send + Sync)) -> Result<RunState> {
+        if let Some(pid) = self.live_pid() {
+            if let Some(state) = self.load_state().filter(|s| s.pid == pid) {
+                tracing::info!(pid, "reattaching to the running VM");
+                return Ok(RunState { boot_ms: 0, ..state });
+            }
+            return Err(MachineError::AlreadyRunning { pid });
+        }
+        self.clean_stale();
+        let img = GuestImage::locate(&cfg.image_dir)?;
+        let remembered = Remembered::load(&self.instance.accel_choice());
+        let AccelChoice { accel, warning } = accel::choose(&cfg.probe, remembered.as_ref());
+        if let Some(w) = &warning {
+            progress(BootEvent::Warning { message: w.clone() });
+        }
+        let (pid, engine_port, boot_ms, accel, warning) = match self.boot_once(cfg, &img, accel, progress).await {
+            Ok((pid, port, ms)) => (pid, port, ms, accel, warning),
+            Err(e @ (MachineError::BootStalled { .. } | MachineError::QemuExited { .. })) if accel.is_hardware() => {
+                let reason = format!("{accel} failed: {e}");
+                tracing::warn!(%reason, "falling back to TCG");
+                progress(BootEvent::FellBack { from: accel, reason: reason.clone() });
+                let r = Remembered { accel: Accel::Tcg, reason: reason.clone() };
+                if let Err(e) = r.save(&self.instance.accel_choice()) {
+                    tracing::warn!(error = %e, "cannot remember the accelerator choice");
+                }
+                let w = format!("{reason}; using software emulation (TCG): the VM is slow to boot and run");
+                progress(BootEvent::Warning { message: w.clone() });
+                let (pid, port, ms) = self.boot_once(cfg, &img, Accel::Tcg, progress).await?;
+                (pid, port, ms, Accel::Tcg, Some(w))
+            }
+            Err(e) => return Err(e),
+        };
+        let state = RunState { pid, accel, engine_port, warning, boot_ms };
+        self.save_state(&state)?;
+        Ok(state)
+    }
+
+    async fn stop(&self, timeout: Duration) -> Result<StopOutcome> {
+        let Some(pid) = self.live_pid() else {
+            self.clean_stale();
+            return Ok(StopOutcome::WasNotRunning);
+        };
+        let mut outcome = StopOutcome::PoweredOff;
+        match self.qmp().await {
+            Ok(mut q) => {
+                if let Err(e) = q.system_powerdown().await {
+                    tracing::warn!(error = %e, "system_powerdown failed");
+                }
+                if !process::wait_gone(pid, timeout).await {
+                    outcome = StopOutcome::Killed;
+                    let _ = q.quit().await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "QMP unavailable; terminating QEMU");
+                outcome = StopOutcome::Killed;
+                let _ = process::signal(pid, false);
+            }
+        }
+        if !process::wait_gone(pid, Duration::from_secs(5)).await {
+            let _ = process::signal(pid, true);
+            process::wait_gone(pid, Duration::from_secs(5)).await;
+        }
+        for f in [self.instance.qemu_pid(), self.instance.qmp_socket(), self.instance.state()] {
+            let _ = std::fs::remove_file(f);
+        }
+        Ok(outcome)
+    }
+
+    async fn delete(&self, data: bool) -> Result<()> {
+        if let Some(pid) = self.live_pid() {
+            return Err(MachineError::AlreadyRunning { pid });
+        }
+        let dir = self.instance.dir();
+        if data {
+            if dir.exists() {
+                std::fs::remove_dir_all(dir).map_err(MachineError::io("delete", dir))?;
+            }
+            return Ok(());
+        }
+        let keep = [self.instance.disk(), self.instance.settings()];
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(_) => return Ok(()),
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if keep.contains(&p) {
+                continue;
+            }
+            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            r.map_err(MachineError::io("delete", &p))?;
+        }
+        Ok(())
+    }
+
+    fn status(&self) -> MachineStatus {
+        match (self.live_pid(), self.load_state()) {
+            (Some(pid), Some(s)) if s.pid == pid => MachineStatus::Running(s),
+            (Some(pid), _) => MachineStatus::Running(RunState {
+                pid,
+                accel: Accel::Tcg,
+                engine_port: 0,
+                warning: Some("state file missing".into()),
+                boot_ms: 0,
+            }),
+            _ => MachineStatus::Stopped,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn missing_image_is_a_specific_error() {
+        let t = tempfile::tempdir().unwrap();
+        let d = QemuDriver::new(Instance::at(t.path().join("default")));
+        let cfg = MachineConfig { image_dir: t.path().join("no-image"), ..Default::default() };
+        match d.start(&cfg, &|_| {}).await {
+            Err(MachineError::ImageMissing { path }) => assert!(path.ends_with(image::KERNEL)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.status(), MachineStatus::Stopped);
+        assert_eq!(d.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
+    }
+
+    #[test]
+    fn guest_config_lists_shares() {
+        let cfg = MachineConfig { shared_folders: vec!["/home/me".into()], ..Default::default() };
+        let s = QemuDriver::guest_config(&cfg);
+        assert!(s.contains("share0=/home/me\n"));
+        assert!(s.contains("engine_port=2376\n"));
+    }
+
+    #[tokio::test]
+    async fn delete_keeps_data_unless_asked() {
+        let t = tempfile::tempdir().unwrap();
+        let i = Instance::at(t.path().join("default"));
+        i.ensure().unwrap();
+        std::fs::write(i.disk(), "disk").unwrap();
+        std::fs::write(i.console_log(), "log").unwrap();
+        let d = QemuDriver::new(i.clone());
+        d.delete(false).await.unwrap();
+        assert!(i.disk().exists());
+        assert!(!i.console_log().exists());
+        assert!(!i.tls_dir().exists());
+        d.delete(true).await.unwrap();
+        assert!(!i.dir().exists());
+    }
+}

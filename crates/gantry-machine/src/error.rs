@@ -1,0 +1,88 @@
+//! Typed errors of the machine layer. Every variant carries the facts needed to act on it and a
+//! [`MachineError::hint`] for the user.
+
+use std::path::PathBuf;
+
+/// Result alias for this crate.
+pub type Result<T, E = MachineError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MachineError {
+    #[error("{what} failed on {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+
+    #[error("the guest image is missing: {path} does not exist")]
+    ImageMissing { path: PathBuf },
+
+    #[error("{program} was not found")]
+    ProgramMissing { program: String },
+
+    #[error("{program} failed ({status}): {stderr}")]
+    CommandFailed { program: String, status: String, stderr: String },
+
+    #[error("QEMU exited during boot ({status}); last lines of {log}:\n{tail}")]
+    QemuExited { status: String, log: PathBuf, tail: String },
+
+    #[error("the VM made no console progress within {secs} s using {accel}")]
+    BootStalled { accel: String, secs: u64 },
+
+    #[error("timed out after {secs} s waiting for {what}")]
+    Timeout { what: String, secs: u64 },
+
+    #[error("QMP: {message}")]
+    Qmp { message: String },
+
+    #[error("host port {port} on {bind} is already in use: {detail}")]
+    PortTaken { bind: String, port: u16, detail: String },
+
+    #[error("TLS material: {message}")]
+    Tls { message: String },
+
+    #[error("the VM is already running (pid {pid})")]
+    AlreadyRunning { pid: u32 },
+
+    #[error("the VM is not running")]
+    NotRunning,
+
+    #[error("invalid configuration: {field}: {message}")]
+    InvalidConfig { field: String, message: String },
+
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl MachineError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Io { .. } => "check permissions and free space in the instance directory".into(),
+            Self::ImageMissing { .. } => "build the guest image with vm-images/build.sh (or reinstall Gantry)".into(),
+            Self::ProgramMissing { program } => format!(
+                "install {program} (Debian/Ubuntu: apt install qemu-system-x86 qemu-utils; macOS: brew install qemu)"
+            ),
+            Self::CommandFailed { .. } => "see the message above; `gantry doctor` checks the setup".into(),
+            Self::QemuExited { log, .. } => {
+                format!("see {} and the console log (`gantry logs --console`)", log.display())
+            }
+            Self::BootStalled { .. } => {
+                "the hardware accelerator does not work here; Gantry falls back to software emulation".into()
+            }
+            Self::Timeout { .. } => "see `gantry logs --console`; on a slow machine start again".into(),
+            Self::Qmp { .. } => "QEMU's monitor failed; `gantry stop` then `gantry start`".into(),
+            Self::PortTaken { port, .. } => {
+                format!("stop the program using port {port} on this computer or publish another port")
+            }
+            Self::Tls { .. } => "delete the instance's tls/ directory to regenerate the certificates".into(),
+            Self::AlreadyRunning { .. } => "use `gantry stop` first".into(),
+            Self::NotRunning => "start it with `gantry start`".into(),
+            Self::InvalidConfig { .. } => "fix the setting with `gantry settings` or the app".into(),
+            Self::Cancelled => "start again when ready".into(),
+        }
+    }
+
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { what, path, source }
+    }
+}
