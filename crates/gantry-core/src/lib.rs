@@ -1,4 +1,5 @@
 //! gantry-core: the one API every front end calls.
 
-pub mod settings;
 pub mod engine_source;
+pub mod settings;
+pub mod vm;

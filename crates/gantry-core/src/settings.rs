@@ -117,13 +117,10 @@ impl HostFacts {
     /// instance directory, or its nearest existing ancestor). Space already used by an existing
     /// data disk in `dir` counts as free: that disk only grows.
     pub fn detect(dir: &Path) -> Self {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
-            .unwrap_or(0);
+        let cpus =
+            std::thread::available_parallelism().map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX)).unwrap_or(0);
         let existing_disk = gantry_machine::instance::Instance::at(dir).disk();
-        let used_by_disk = std::fs::metadata(&existing_disk)
-            .map(|m| allocated_bytes(&m))
-            .unwrap_or(0);
+        let used_by_disk = std::fs::metadata(&existing_disk).map(|m| allocated_bytes(&m)).unwrap_or(0);
         let free = free_bytes(dir).map(|b| b.saturating_add(used_by_disk));
         Self {
             cpus,
@@ -166,10 +163,7 @@ fn total_memory_mib() -> Option<u64> {
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024)
     } else if cfg!(target_os = "macos") {
-        let out = std::process::Command::new("sysctl")
-            .args(["-n", "hw.memsize"])
-            .output()
-            .ok()?;
+        let out = std::process::Command::new("sysctl").args(["-n", "hw.memsize"]).output().ok()?;
         let bytes: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
         Some(bytes / (1024 * 1024))
     } else {
@@ -178,10 +172,7 @@ fn total_memory_mib() -> Option<u64> {
 }
 
 fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+    std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
 /// One rule a setting breaks.
@@ -196,11 +187,7 @@ pub struct SettingsError {
 
 impl SettingsError {
     fn new(field: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-            hint: hint.into(),
-        }
+        Self { field: field.into(), message: message.into(), hint: hint.into() }
     }
 }
 
@@ -209,21 +196,13 @@ impl SettingsError {
 #[non_exhaustive]
 pub enum SettingsFileError {
     #[error("cannot read settings file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(
-        "settings file {path} is not valid: {message}; fix or delete it (it was left untouched)"
-    )]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("settings file {path} is not valid: {message}; fix or delete it (it was left untouched)")]
     Corrupt { path: PathBuf, message: String },
     #[error("settings are not valid: {}", .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid { errors: Vec<SettingsError> },
     #[error("cannot write settings file {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
 }
 
 impl SettingsFileError {
@@ -232,10 +211,7 @@ impl SettingsFileError {
         match self {
             Self::Read { .. } => "check the file's permissions".into(),
             Self::Corrupt { path, .. } => {
-                format!(
-                    "fix the JSON in {} or delete it to get the defaults",
-                    path.display()
-                )
+                format!("fix the JSON in {} or delete it to get the defaults", path.display())
             }
             Self::Invalid { errors } => errors.first().map(|e| e.hint.clone()).unwrap_or_default(),
             Self::Write { .. } => "check free space and the directory's permissions".into(),
@@ -277,18 +253,11 @@ impl VmSettings {
     fn validate_into(&self, host: &HostFacts, errs: &mut Vec<SettingsError>) {
         // CPUs
         if self.cpus == 0 {
-            errs.push(SettingsError::new(
-                "vm.cpus",
-                "the VM needs at least 1 CPU",
-                "choose 1 or more CPUs",
-            ));
+            errs.push(SettingsError::new("vm.cpus", "the VM needs at least 1 CPU", "choose 1 or more CPUs"));
         } else if host.cpus > 0 && self.cpus > host.cpus {
             errs.push(SettingsError::new(
                 "vm.cpus",
-                format!(
-                    "{} CPUs is more than this computer has ({})",
-                    self.cpus, host.cpus
-                ),
+                format!("{} CPUs is more than this computer has ({})", self.cpus, host.cpus),
                 format!("choose at most {} CPUs", host.cpus),
             ));
         }
@@ -297,19 +266,13 @@ impl VmSettings {
         if self.memory_mib < MIN_MEMORY_MIB {
             errs.push(SettingsError::new(
                 "vm.memory_mib",
-                format!(
-                    "memory {} MiB is too little to run the engine",
-                    self.memory_mib
-                ),
+                format!("memory {} MiB is too little to run the engine", self.memory_mib),
                 format!("choose at least {MIN_MEMORY_MIB} MiB"),
             ));
         } else if host.memory_mib > 0 && self.memory_mib > host.memory_mib {
             errs.push(SettingsError::new(
                 "vm.memory_mib",
-                format!(
-                    "memory {} MiB is more than this computer has ({} MiB)",
-                    self.memory_mib, host.memory_mib
-                ),
+                format!("memory {} MiB is more than this computer has ({} MiB)", self.memory_mib, host.memory_mib),
                 format!("choose at most {max_mem} MiB"),
             ));
         } else if host.memory_mib > 0 && self.memory_mib > max_mem {
@@ -326,23 +289,14 @@ impl VmSettings {
         if self.disk_gib < MIN_DISK_GIB || self.disk_gib > MAX_DISK_GIB {
             errs.push(SettingsError::new(
                 "vm.disk_gib",
-                format!(
-                    "disk {} GiB is outside {MIN_DISK_GIB}..={MAX_DISK_GIB} GiB",
-                    self.disk_gib
-                ),
+                format!("disk {} GiB is outside {MIN_DISK_GIB}..={MAX_DISK_GIB} GiB", self.disk_gib),
                 format!("choose between {MIN_DISK_GIB} and {MAX_DISK_GIB} GiB"),
             ));
         } else if host.free_disk_gib > 0 && self.disk_gib > host.free_disk_gib {
             errs.push(SettingsError::new(
                 "vm.disk_gib",
-                format!(
-                    "disk {} GiB is more than the free space ({} GiB)",
-                    self.disk_gib, host.free_disk_gib
-                ),
-                format!(
-                    "choose at most {} GiB or free some space",
-                    host.free_disk_gib
-                ),
+                format!("disk {} GiB is more than the free space ({} GiB)", self.disk_gib, host.free_disk_gib),
+                format!("choose at most {} GiB or free some space", host.free_disk_gib),
             ));
         }
         // Shared folders
@@ -360,10 +314,7 @@ impl VmSettings {
             if !f.is_dir() {
                 errs.push(SettingsError::new(
                     field,
-                    format!(
-                        "shared folder {} does not exist or is not a directory",
-                        f.display()
-                    ),
+                    format!("shared folder {} does not exist or is not a directory", f.display()),
                     "create the directory or remove it from the list",
                 ));
                 continue;
@@ -376,18 +327,10 @@ impl VmSettings {
                 ));
                 continue;
             }
-            if let Some(outer) = self
-                .shared_folders
-                .iter()
-                .find(|o| *o != f && o.is_absolute() && f.starts_with(o))
-            {
+            if let Some(outer) = self.shared_folders.iter().find(|o| *o != f && o.is_absolute() && f.starts_with(o)) {
                 errs.push(SettingsError::new(
                     field,
-                    format!(
-                        "shared folder {} is inside {}",
-                        f.display(),
-                        outer.display()
-                    ),
+                    format!("shared folder {} is inside {}", f.display(), outer.display()),
                     format!("remove it: {} already shares it", outer.display()),
                 ));
             }
@@ -432,15 +375,12 @@ pub fn parse_endpoint(s: &str) -> Result<Endpoint, SettingsError> {
         if rest.starts_with('/') && rest.len() > 1 {
             return Ok(Endpoint::Unix(PathBuf::from(rest)));
         }
-        return Err(bad(format!(
-            "endpoint {s} needs an absolute socket path (unix:///path)"
-        )));
+        return Err(bad(format!("endpoint {s} needs an absolute socket path (unix:///path)")));
     }
     if let Some(rest) = s.strip_prefix("tcp://") {
         let rest = rest.trim_end_matches('/');
-        let (host, port) = rest
-            .rsplit_once(':')
-            .ok_or_else(|| bad(format!("endpoint {s} needs a port (tcp://host:port)")))?;
+        let (host, port) =
+            rest.rsplit_once(':').ok_or_else(|| bad(format!("endpoint {s} needs a port (tcp://host:port)")))?;
         let port: u16 = port
             .parse()
             .ok()
@@ -450,10 +390,7 @@ pub fn parse_endpoint(s: &str) -> Result<Endpoint, SettingsError> {
         if host.is_empty() || host.contains('/') {
             return Err(bad(format!("endpoint {s} has no valid host")));
         }
-        return Ok(Endpoint::Tcp {
-            host: host.to_owned(),
-            port,
-        });
+        return Ok(Endpoint::Tcp { host: host.to_owned(), port });
     }
     if let Some(rest) = s.strip_prefix("npipe://") {
         let name = rest.trim_start_matches('/');
@@ -461,13 +398,9 @@ pub fn parse_endpoint(s: &str) -> Result<Endpoint, SettingsError> {
         if name.to_ascii_lowercase().starts_with(".\\pipe\\") && name.len() > ".\\pipe\\".len() {
             return Ok(Endpoint::NamedPipe(format!("\\\\{name}")));
         }
-        return Err(bad(format!(
-            "endpoint {s} is not a named pipe (npipe://./pipe/name)"
-        )));
+        return Err(bad(format!("endpoint {s} is not a named pipe (npipe://./pipe/name)")));
     }
-    Err(bad(format!(
-        "endpoint {s:?} is not unix://, tcp:// or npipe://"
-    )))
+    Err(bad(format!("endpoint {s:?} is not unix://, tcp:// or npipe://")))
 }
 
 /// Where the default instance's settings live (`$GANTRY_HOME/default/settings.json` when
@@ -482,36 +415,23 @@ pub fn load(path: &Path) -> Result<Settings, SettingsFileError> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
         Err(source) => {
-            return Err(SettingsFileError::Read {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(SettingsFileError::Read { path: path.to_owned(), source });
         }
     };
-    serde_json::from_str(&text).map_err(|e| SettingsFileError::Corrupt {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| SettingsFileError::Corrupt { path: path.to_owned(), message: e.to_string() })
 }
 
 /// Validates, then writes atomically (temporary file + rename) with mode 0600. Nothing is
 /// written when the settings are invalid.
 pub fn save(path: &Path, s: &Settings, host: &HostFacts) -> Result<(), SettingsFileError> {
-    s.validate(host)
-        .map_err(|errors| SettingsFileError::Invalid { errors })?;
-    let werr = |source| SettingsFileError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let json =
-        serde_json::to_string_pretty(s).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    s.validate(host).map_err(|errors| SettingsFileError::Invalid { errors })?;
+    let werr = |source| SettingsFileError::Write { path: path.to_owned(), source };
+    let json = serde_json::to_string_pretty(s).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(werr)?;
     }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
     let write = || -> std::io::Result<()> {
         use std::io::Write;
@@ -540,11 +460,7 @@ mod tests {
     use super::*;
 
     fn host() -> HostFacts {
-        HostFacts {
-            cpus: 4,
-            memory_mib: 23998,
-            free_disk_gib: 100,
-        }
+        HostFacts { cpus: 4, memory_mib: 23998, free_disk_gib: 100 }
     }
 
     fn vm_with(f: impl FnOnce(&mut VmSettings)) -> Settings {
@@ -555,11 +471,7 @@ mod tests {
     }
 
     fn fields(r: Result<(), Vec<SettingsError>>) -> Vec<String> {
-        r.err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|e| e.field)
-            .collect()
+        r.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
     }
 
     #[test]
@@ -575,9 +487,7 @@ mod tests {
     #[test]
     fn json_shape() {
         let s = Settings {
-            engine: EngineSource::Existing {
-                endpoint: "unix:///var/run/docker.sock".into(),
-            },
+            engine: EngineSource::Existing { endpoint: "unix:///var/run/docker.sock".into() },
             ..Default::default()
         };
         let v = serde_json::to_value(&s).unwrap();
@@ -593,55 +503,29 @@ mod tests {
 
     #[test]
     fn cpus_rule() {
-        assert_eq!(
-            fields(vm_with(|v| v.cpus = 0).validate(&host())),
-            ["vm.cpus"]
-        );
-        assert_eq!(
-            fields(vm_with(|v| v.cpus = 5).validate(&host())),
-            ["vm.cpus"]
-        );
+        assert_eq!(fields(vm_with(|v| v.cpus = 0).validate(&host())), ["vm.cpus"]);
+        assert_eq!(fields(vm_with(|v| v.cpus = 5).validate(&host())), ["vm.cpus"]);
         assert!(vm_with(|v| v.cpus = 4).validate(&host()).is_ok());
     }
 
     #[test]
     fn memory_rule() {
-        let e = vm_with(|v| v.memory_mib = 64000)
-            .validate(&host())
-            .unwrap_err();
+        let e = vm_with(|v| v.memory_mib = 64000).validate(&host()).unwrap_err();
         assert_eq!(e[0].field, "vm.memory_mib");
-        assert_eq!(
-            e[0].message,
-            "memory 64000 MiB is more than this computer has (23998 MiB)"
-        );
+        assert_eq!(e[0].message, "memory 64000 MiB is more than this computer has (23998 MiB)");
         assert_eq!(e[0].hint, "choose at most 22974 MiB");
-        assert_eq!(
-            fields(vm_with(|v| v.memory_mib = 512).validate(&host())),
-            ["vm.memory_mib"]
-        );
-        assert_eq!(
-            fields(vm_with(|v| v.memory_mib = 23500).validate(&host())),
-            ["vm.memory_mib"]
-        );
+        assert_eq!(fields(vm_with(|v| v.memory_mib = 512).validate(&host())), ["vm.memory_mib"]);
+        assert_eq!(fields(vm_with(|v| v.memory_mib = 23500).validate(&host())), ["vm.memory_mib"]);
         assert!(vm_with(|v| v.memory_mib = 22974).validate(&host()).is_ok());
         // unknown host memory: only the lower bound is checked
-        let unknown = HostFacts {
-            memory_mib: 0,
-            ..host()
-        };
+        let unknown = HostFacts { memory_mib: 0, ..host() };
         assert!(vm_with(|v| v.memory_mib = 64000).validate(&unknown).is_ok());
     }
 
     #[test]
     fn disk_rule() {
-        assert_eq!(
-            fields(vm_with(|v| v.disk_gib = 4).validate(&host())),
-            ["vm.disk_gib"]
-        );
-        assert_eq!(
-            fields(vm_with(|v| v.disk_gib = 4096).validate(&host())),
-            ["vm.disk_gib"]
-        );
+        assert_eq!(fields(vm_with(|v| v.disk_gib = 4).validate(&host())), ["vm.disk_gib"]);
+        assert_eq!(fields(vm_with(|v| v.disk_gib = 4096).validate(&host())), ["vm.disk_gib"]);
         let e = vm_with(|v| v.disk_gib = 200).validate(&host()).unwrap_err();
         assert!(e[0].message.contains("free space (100 GiB)"), "{e:?}");
         assert!(vm_with(|v| v.disk_gib = 100).validate(&host()).is_ok());
@@ -660,9 +544,7 @@ mod tests {
             ["vm.shared_folders[0]"]
         );
         assert_eq!(
-            fields(
-                vm_with(|v| v.shared_folders = vec![t.path().join("missing")]).validate(&host())
-            ),
+            fields(vm_with(|v| v.shared_folders = vec![t.path().join("missing")]).validate(&host())),
             ["vm.shared_folders[0]"]
         );
         assert_eq!(
@@ -673,81 +555,37 @@ mod tests {
             fields(vm_with(|v| v.shared_folders = vec![a.clone(), a.clone()]).validate(&host())),
             ["vm.shared_folders[1]"]
         );
-        let e = vm_with(|v| v.shared_folders = vec![a.clone(), b.clone()])
-            .validate(&host())
-            .unwrap_err();
+        let e = vm_with(|v| v.shared_folders = vec![a.clone(), b.clone()]).validate(&host()).unwrap_err();
         assert_eq!(e[0].field, "vm.shared_folders[1]");
         assert!(e[0].message.contains("is inside"));
-        assert!(
-            vm_with(|v| v.shared_folders = vec![])
-                .validate(&host())
-                .is_ok()
-        );
+        assert!(vm_with(|v| v.shared_folders = vec![]).validate(&host()).is_ok());
     }
 
     #[test]
     fn bind_address_rule() {
         for ok in ["127.0.0.1", "::1", "0.0.0.0", "127.0.0.2"] {
-            assert!(
-                vm_with(|v| v.port_bind_address = ok.parse().unwrap())
-                    .validate(&host())
-                    .is_ok(),
-                "{ok}"
-            );
+            assert!(vm_with(|v| v.port_bind_address = ok.parse().unwrap()).validate(&host()).is_ok(), "{ok}");
         }
         assert_eq!(
-            fields(
-                vm_with(|v| v.port_bind_address = "203.0.113.7".parse().unwrap()).validate(&host())
-            ),
+            fields(vm_with(|v| v.port_bind_address = "203.0.113.7".parse().unwrap()).validate(&host())),
             ["vm.port_bind_address"]
         );
     }
 
     #[test]
     fn endpoint_rule() {
-        assert_eq!(
-            parse_endpoint("unix:///var/run/docker.sock"),
-            Ok(Endpoint::Unix("/var/run/docker.sock".into()))
-        );
-        assert_eq!(
-            parse_endpoint("tcp://10.0.0.1:2376"),
-            Ok(Endpoint::Tcp {
-                host: "10.0.0.1".into(),
-                port: 2376
-            })
-        );
-        assert_eq!(
-            parse_endpoint("tcp://[::1]:2375"),
-            Ok(Endpoint::Tcp {
-                host: "::1".into(),
-                port: 2375
-            })
-        );
+        assert_eq!(parse_endpoint("unix:///var/run/docker.sock"), Ok(Endpoint::Unix("/var/run/docker.sock".into())));
+        assert_eq!(parse_endpoint("tcp://10.0.0.1:2376"), Ok(Endpoint::Tcp { host: "10.0.0.1".into(), port: 2376 }));
+        assert_eq!(parse_endpoint("tcp://[::1]:2375"), Ok(Endpoint::Tcp { host: "::1".into(), port: 2375 }));
         assert_eq!(
             parse_endpoint("npipe:////./pipe/docker_engine"),
             Ok(Endpoint::NamedPipe(r"\\.\pipe\docker_engine".into()))
         );
-        assert_eq!(
-            parse_endpoint("npipe://./pipe/x"),
-            Ok(Endpoint::NamedPipe(r"\\.\pipe\x".into()))
-        );
-        for bad in [
-            "unix://rel",
-            "tcp://host",
-            "tcp://host:0",
-            "tcp://host:99999",
-            "ssh://me@h",
-            "",
-            "npipe://x",
-        ] {
+        assert_eq!(parse_endpoint("npipe://./pipe/x"), Ok(Endpoint::NamedPipe(r"\\.\pipe\x".into())));
+        for bad in ["unix://rel", "tcp://host", "tcp://host:0", "tcp://host:99999", "ssh://me@h", "", "npipe://x"] {
             assert!(parse_endpoint(bad).is_err(), "{bad}");
         }
-        let s = Settings {
-            engine: EngineSource::Existing {
-                endpoint: "http://x".into(),
-            },
-            ..vm_with(|_| {})
-        };
+        let s = Settings { engine: EngineSource::Existing { endpoint: "http://x".into() }, ..vm_with(|_| {}) };
         assert_eq!(fields(s.validate(&host())), ["engine.endpoint"]);
     }
 
@@ -759,9 +597,7 @@ mod tests {
         assert!(!a.needs_vm_restart(&b));
         b.vm.cpus = 3;
         assert!(a.needs_vm_restart(&b));
-        b.engine = EngineSource::Existing {
-            endpoint: "unix:///x".into(),
-        };
+        b.engine = EngineSource::Existing { endpoint: "unix:///x".into() };
         assert!(!a.needs_vm_restart(&b));
     }
 
@@ -771,26 +607,17 @@ mod tests {
         let p = t.path().join("sub").join("settings.json");
         assert_eq!(load(&p).unwrap(), Settings::default());
         let mut s = vm_with(|v| v.cpus = 3);
-        s.registries.push(RegistryLogin {
-            server: "docker.io".into(),
-            username: "me".into(),
-        });
+        s.registries.push(RegistryLogin { server: "docker.io".into(), username: "me".into() });
         save(&p, &s, &host()).unwrap();
         assert_eq!(load(&p).unwrap(), s);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(
-                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-                0o600
-            );
+            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         }
         // invalid: nothing written
         let bad = vm_with(|v| v.memory_mib = 64000);
-        assert!(matches!(
-            save(&p, &bad, &host()),
-            Err(SettingsFileError::Invalid { .. })
-        ));
+        assert!(matches!(save(&p, &bad, &host()), Err(SettingsFileError::Invalid { .. })));
         assert_eq!(load(&p).unwrap(), s);
         // corrupt: specific error, file untouched
         std::fs::write(&p, "{ not json").unwrap();

@@ -1,0 +1,220 @@
+//! Gantry's VM, as the CLI and the desktop app use it. The facade is small:
+//!
+//! - [`start`]: starts the host agent if needed (detached, one per instance) and reports its
+//!   progress through the named start-up steps until the engine is up;
+//! - [`stop`]: asks the agent to power the VM off (or stops an orphaned QEMU);
+//! - [`status`]: the current [`VmStatus`];
+//! - [`subscribe`]: a stream of [`VmStatus`] events;
+//! - [`run_agent`]: the agent itself (the hidden `gantry agent` command calls it).
+//!
+//! The agent and the VM outlive the front ends; they talk over the instance's control socket.
+
+mod agent;
+pub mod context;
+mod error;
+pub mod status;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gantry_machine::driver::{Driver, MachineStatus, QemuDriver};
+use gantry_machine::instance::Instance;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+pub use agent::{Request, agent_running, engine_endpoint, run_agent};
+pub use error::VmError;
+pub use status::{RunningInfo, Step, VmStatus};
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    pub instance: Instance,
+    /// The program and arguments that run the agent. Default: this executable with
+    /// `agent --instance <name>` (the `gantry` CLI). The desktop app passes the bundled CLI.
+    pub agent_command: Option<(PathBuf, Vec<OsString>)>,
+    /// Bound on the whole start (TCG boots take ~30 s on an idle machine, more under load).
+    pub timeout: Duration,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self { instance: Instance::default(), agent_command: None, timeout: Duration::from_secs(600) }
+    }
+}
+
+/// A live subscription to the agent's status events.
+#[derive(Debug)]
+pub struct Subscription {
+    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    _w: tokio::net::unix::OwnedWriteHalf,
+}
+
+impl Subscription {
+    /// The next event; `None` when the agent went away.
+    pub async fn next(&mut self) -> Option<VmStatus> {
+        loop {
+            let line = self.lines.next_line().await.ok()??;
+            match serde_json::from_str(&line) {
+                Ok(s) => return Some(s),
+                Err(e) => tracing::warn!(error = %e, %line, "unknown status line"),
+            }
+        }
+    }
+}
+
+async fn request(instance: &Instance, req: Request) -> Result<Subscription, VmError> {
+    let path = instance.control_socket();
+    let conn = tokio::net::UnixStream::connect(&path).await.map_err(|e| VmError::Agent {
+        message: format!("cannot reach the agent at {}: {e}", path.display()),
+        hint: "start it with `gantry start`".into(),
+    })?;
+    let (r, mut w) = conn.into_split();
+    let mut line =
+        serde_json::to_vec(&req).map_err(|e| VmError::Agent { message: e.to_string(), hint: String::new() })?;
+    line.push(b'\n');
+    w.write_all(&line).await.map_err(VmError::io("write", &path))?;
+    Ok(Subscription { lines: BufReader::new(r).lines(), _w: w })
+}
+
+/// Subscribes to status events (the first event is the current status).
+pub async fn subscribe(instance: &Instance) -> Result<Subscription, VmError> {
+    request(instance, Request::Subscribe).await
+}
+
+/// The current status. Without an agent: `Stopped`, or `Degraded` when a QEMU of this instance
+/// runs without its agent (`gantry start` reattaches).
+pub async fn status(instance: &Instance) -> VmStatus {
+    if let Ok(mut s) = request(instance, Request::Status).await
+        && let Some(st) = s.next().await
+    {
+        return st;
+    }
+    match QemuDriver::new(instance.clone()).status() {
+        MachineStatus::Running(rs) => VmStatus::Degraded {
+            reasons: vec!["the VM runs but its agent does not; `gantry start` reattaches".into()],
+            info: RunningInfo { qemu_pid: rs.pid, accel: rs.accel.to_string(), ..Default::default() },
+        },
+        _ => VmStatus::Stopped,
+    }
+}
+
+fn spawn_agent(opts: &StartOptions) -> Result<(), VmError> {
+    let inst = &opts.instance;
+    inst.ensure().map_err(VmError::io("create", inst.dir()))?;
+    let (program, args) = match &opts.agent_command {
+        Some(c) => c.clone(),
+        None => {
+            let exe = std::env::current_exe().map_err(VmError::io("locate", "current executable"))?;
+            (exe, vec!["agent".into(), "--instance".into(), inst.name().into()])
+        }
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(inst.agent_log())
+        .map_err(VmError::io("open", inst.agent_log()))?;
+    let log2 = log.try_clone().map_err(VmError::io("open", inst.agent_log()))?;
+    let mut cmd = std::process::Command::new(&program);
+    cmd.args(&args).stdin(std::process::Stdio::null()).stdout(log).stderr(log2);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(VmError::io("start agent", &program))?;
+    // reap it if it exits while we live (the desktop app is long-lived)
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(())
+}
+
+/// Starts the VM (through the agent) and reports each status until it is up.
+pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> Result<RunningInfo, VmError> {
+    let inst = &opts.instance;
+    if !agent_running(inst) {
+        let _ = std::fs::remove_file(inst.control_socket());
+        spawn_agent(opts)?;
+    }
+    let run = async {
+        // the agent binds its control socket right away
+        let mut sub = None;
+        for _ in 0..100 {
+            match subscribe(inst).await {
+                Ok(s) => {
+                    sub = Some(s);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let Some(mut sub) = sub else {
+            return Err(VmError::Agent {
+                message: "the agent did not come up".into(),
+                hint: format!("see {}", inst.agent_log().display()),
+            });
+        };
+        loop {
+            let Some(s) = sub.next().await else {
+                return Err(VmError::Agent {
+                    message: "the agent exited during start".into(),
+                    hint: format!("see {}", inst.agent_log().display()),
+                });
+            };
+            progress(&s);
+            match s {
+                VmStatus::Running(info) | VmStatus::Degraded { info, .. } => return Ok(info),
+                VmStatus::Error { message, hint } => return Err(VmError::Reported { message, hint }),
+                VmStatus::Stopped => {
+                    return Err(VmError::Reported {
+                        message: "the VM was stopped during start".into(),
+                        hint: String::new(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(opts.timeout, run).await.map_err(|_| VmError::Reported {
+        message: format!("the VM did not start within {} s", opts.timeout.as_secs()),
+        hint: "see `gantry logs` and `gantry logs --console`".into(),
+    })?
+}
+
+/// Stops the VM: asks the agent (clean power-off), or stops an orphaned QEMU directly.
+pub async fn stop(instance: &Instance, mut progress: impl FnMut(&VmStatus)) -> Result<(), VmError> {
+    if let Ok(mut sub) = request(instance, Request::Stop).await {
+        while let Some(s) = sub.next().await {
+            progress(&s);
+            if matches!(s, VmStatus::Stopped) {
+                break;
+            }
+        }
+        // wait for the agent to release its lock
+        for _ in 0..50 {
+            if !agent_running(instance) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let driver = QemuDriver::new(instance.clone());
+    if driver.live_pid().is_some() {
+        progress(&VmStatus::Stopping);
+        driver.stop(Duration::from_secs(60)).await?;
+    }
+    driver.clean_stale();
+    progress(&VmStatus::Stopped);
+    Ok(())
+}
+
+/// Deletes the instance (the VM must be stopped first): everything but the data disk and
+/// settings, or everything with `data`.
+pub async fn delete(instance: &Instance, data: bool) -> Result<(), VmError> {
+    if agent_running(instance) {
+        return Err(VmError::Agent { message: "the VM is running".into(), hint: "run `gantry stop` first".into() });
+    }
+    QemuDriver::new(instance.clone()).delete(data).await?;
+    Ok(())
+}
