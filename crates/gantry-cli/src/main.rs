@@ -3,6 +3,7 @@
 mod doctor;
 mod engine_cmds;
 mod output;
+mod vm;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,8 @@ enum Command {
     Volumes,
     // VM lifecycle commands (start, stop, logs, shell, delete, agent) are added by the
     // gantry-machine work in `vm.rs`.
+    #[command(flatten)]
+    Vm(vm::VmCommand),
 }
 
 /// A command's failure: what went wrong and what to do about it.
@@ -93,7 +96,11 @@ fn init_logging(verbose: u8) {
 async fn run(cli: Cli) -> Result<(), CliError> {
     let engine = cli.engine.as_deref();
     match cli.command {
-        Command::Status => engine_cmds::status(engine, cli.json).await,
+        Command::Status => {
+            vm::status_section(cli.json).await;
+            engine_cmds::status(engine, cli.json).await
+        }
+        Command::Vm(cmd) => vm::run(cmd, cli.json).await,
         Command::Doctor => doctor::run(engine, cli.json).await,
         Command::Pull { image } => engine_cmds::pull(engine, &image, cli.json).await,
         Command::Events { types, since_secs } => engine_cmds::events(engine, types, since_secs, cli.json).await,
