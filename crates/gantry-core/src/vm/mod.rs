@@ -133,6 +133,18 @@ fn spawn_agent(opts: &StartOptions) -> Result<(), VmError> {
 /// Starts the VM (through the agent) and reports each status until it is up.
 pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> Result<RunningInfo, VmError> {
     let inst = &opts.instance;
+    if agent_running(inst) && matches!(status(inst).await, VmStatus::Error { .. }) {
+        // an agent lingering after a failed start: end it and start afresh
+        if let Ok(mut sub) = request(inst, Request::Stop).await {
+            let _ = tokio::time::timeout(Duration::from_secs(10), async { while sub.next().await.is_some() {} }).await;
+        }
+        for _ in 0..100 {
+            if !agent_running(inst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     if !agent_running(inst) {
         let _ = std::fs::remove_file(inst.control_socket());
         spawn_agent(opts)?;

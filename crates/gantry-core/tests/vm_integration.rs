@@ -1,0 +1,359 @@
+//! VM integration test: boots the real guest image under QEMU (TCG on machines without working
+//! KVM) and drives it through Gantry's socket with the plain docker CLI and gantry-engine.
+//!
+//! Runs only with `GANTRY_VM_TESTS=1`. Prerequisites: the guest image (vm-images/build.sh, or
+//! `GANTRY_IMAGE_DIR`), `qemu-system-x86_64`, `qemu-img`, the `docker` CLI, Debian's
+//! `busybox-static` (`/bin/busybox`), and the `gantry` binary (`cargo build -p gantry-cli`;
+//! found next to this test's executable or at `GANTRY_BIN`).
+//!
+//! The scenarios run in sequence in one test to boot as few times as possible.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use gantry_engine::{ContainerFilter, Endpoint, Engine};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    docker_config: PathBuf,
+    share: PathBuf,
+    bin: PathBuf,
+    extra: Vec<(String, String)>,
+}
+
+impl Env {
+    fn instance_dir(&self) -> PathBuf {
+        self.home.join("default")
+    }
+    fn socket(&self) -> PathBuf {
+        self.instance_dir().join("docker.sock")
+    }
+    fn gantry(&self, args: &[&str]) -> Output {
+        self.gantry_with(args, &[])
+    }
+    fn gantry_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = Command::new(&self.bin);
+        c.args(args)
+            .env("GANTRY_HOME", &self.home)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("GANTRY_ENGINE");
+        for (k, v) in &self.extra {
+            c.env(k, v);
+        }
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let t = Instant::now();
+        let out = c.output().expect("run gantry");
+        eprintln!(
+            "$ gantry {} ({:.1} s, {})\n{}{}",
+            args.join(" "),
+            t.elapsed().as_secs_f64(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+    fn docker(&self, args: &[&str]) -> Output {
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .output()
+            .expect("run docker");
+        eprintln!(
+            "$ docker {} ({})\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+    fn vm_status(&self) -> serde_json::Value {
+        let out = self.gantry(&["vm-status", "--json"]);
+        serde_json::from_slice(&out.stdout).expect("vm-status json")
+    }
+    fn write_settings(&self, memory_mib: u64) {
+        let s = serde_json::json!({
+            "engine": {"kind": "gantry_vm"},
+            "vm": {
+                "cpus": 2, "memory_mib": memory_mib, "disk_gib": 8,
+                "shared_folders": [self.share], "port_bind_address": "127.0.0.1"
+            }
+        });
+        std::fs::create_dir_all(self.instance_dir()).unwrap();
+        std::fs::write(self.instance_dir().join("settings.json"), s.to_string()).unwrap();
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn gantry_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("GANTRY_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/debug/deps/vm_integration-xxxx → target/debug/gantry
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().join("gantry")
+}
+
+/// HTTP GET; returns the status code.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(3)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, buf))
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !f() {
+        assert!(t.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    eprintln!("ok: {what} after {:.1} s", t.elapsed().as_secs_f64());
+}
+
+fn free_port(preferred: u16) -> u16 {
+    if TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return preferred;
+    }
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A busybox image tarball: /bin/busybox + applet symlinks + /www/index.html.
+fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("www")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    let st = Command::new(root.join("bin/busybox")).args(["--install", "-s"]).arg(root.join("bin")).status().unwrap();
+    assert!(st.success());
+    // --install -s links to the host path of busybox; make them relative to the image
+    for e in std::fs::read_dir(root.join("bin")).unwrap().flatten() {
+        if e.file_type().unwrap().is_symlink() {
+            std::fs::remove_file(e.path()).unwrap();
+            std::os::unix::fs::symlink("busybox", e.path()).unwrap();
+        }
+    }
+    std::fs::write(root.join("www/index.html"), "hello from gantry\n").unwrap();
+    let tar = dir.join("busybox.tar");
+    let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
+    assert!(st.success());
+    tar
+}
+
+#[test]
+fn vm_end_to_end() {
+    if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
+        eprintln!("skipped: set GANTRY_VM_TESTS=1 (needs the guest image from vm-images/build.sh, QEMU, docker CLI)");
+        return;
+    }
+    let bin = gantry_bin();
+    assert!(bin.is_file(), "{} missing: run `cargo build -p gantry-cli` first (or set GANTRY_BIN)", bin.display());
+    let tmp = tempfile::Builder::new().prefix("gvm").tempdir_in("/tmp").unwrap();
+    let home_dir = PathBuf::from(std::env::var_os("HOME").unwrap());
+    let share = tempfile::Builder::new().prefix("gantry-share-").tempdir_in(&home_dir).unwrap();
+    let env = Env {
+        home: tmp.path().join("h"),
+        docker_config: tmp.path().join("docker-config"),
+        share: share.path().to_owned(),
+        bin,
+        extra: Vec::new(),
+        _tmp: tmp,
+    };
+    let total = Instant::now();
+
+    // ---- bad inputs (no boot) ----
+    let host_mem = gantry_core::settings::HostFacts::detect(Path::new("/tmp")).memory_mib;
+    env.write_settings(host_mem * 2);
+    let out = env.gantry(&["start"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("more than this computer has"), "memory error expected");
+    env.write_settings(2048);
+
+    let out = env.gantry_with(&["start"], &[("GANTRY_IMAGE_DIR", "/nonexistent/gantry-image")]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("guest image is missing"), "missing image error expected");
+    assert!(text(&out).contains("vm-images/build.sh"), "hint expected");
+
+    let out = env.gantry_with(&["doctor"], &[("GANTRY_KVM_DEVICE", "/nonexistent/kvm")]);
+    assert!(text(&out).contains("/nonexistent/kvm does not exist"), "no-KVM warning expected");
+    assert!(text(&out).contains("software emulation"));
+
+    // ---- first boot ----
+    let out = env.gantry(&["start"]);
+    assert!(out.status.success(), "gantry start failed");
+    let t = text(&out);
+    assert!(t.contains("[5/9] boot VM"), "named steps expected");
+    assert!(t.contains("docker context use gantry"));
+    assert!(t.contains(&format!("export DOCKER_HOST=unix://{}", env.socket().display())));
+    let st = env.vm_status();
+    assert_eq!(st["kind"], "running", "{st}");
+    eprintln!("accelerator: {}", st["accel"]);
+
+    // socket mode 0600
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(env.socket()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "docker.sock must be 0600");
+
+    // the docker context works
+    let ctx = Command::new("docker")
+        .args(["--context", "gantry", "version", "--format", "{{.Server.Version}}"])
+        .env("DOCKER_CONFIG", &env.docker_config)
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    assert!(ctx.status.success(), "docker --context gantry: {}", text(&ctx));
+
+    // load a local busybox image
+    let tar = busybox_rootfs_tar(env.home.parent().unwrap());
+    env.docker_ok(&["import", tar.to_str().unwrap(), "gantry-test/busybox:1"]);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = rt.block_on(Engine::connect(&Endpoint::Unix(env.socket()))).unwrap();
+    let images = rt.block_on(engine.list_images(false)).unwrap();
+    assert!(images.iter().any(|i| i.tags.iter().any(|t| t == "gantry-test/busybox:1")), "gantry-engine sees the image");
+
+    // publish a port: HTTP 200 on the host
+    let port = free_port(8080);
+    let publish = format!("{port}:80");
+    env.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        &publish,
+        "gantry-test/busybox:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_until("HTTP 200 through the forwarded port", Duration::from_secs(60), || {
+        http_get(port, "/index.html").is_some_and(|(c, body)| c == 200 && body.contains("hello from gantry"))
+    });
+    let cs = rt.block_on(engine.list_containers(&ContainerFilter::default())).unwrap();
+    assert!(cs.iter().any(|c| c.ports.iter().any(|p| p.host_port == Some(port))), "gantry-engine sees the port");
+    let st = env.vm_status();
+    assert!(st["forwarded_ports"].as_array().unwrap().iter().any(|p| p["port"] == port), "{st}");
+
+    // stop it: the forward goes away
+    env.docker_ok(&["stop", "-t", "1", "web"]);
+    wait_until("the forward to be removed", Duration::from_secs(30), || {
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_err()
+    });
+    env.docker_ok(&["rm", "web"]);
+
+    // a host port already taken: a clear problem on the status stream
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let publish = format!("{taken_port}:80");
+    env.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "clash",
+        "-p",
+        &publish,
+        "gantry-test/busybox:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    let mut last = serde_json::Value::Null;
+    wait_until("a port conflict on the status stream", Duration::from_secs(30), || {
+        last = env.vm_status();
+        last["kind"] == "degraded"
+            && last["reasons"].as_array().is_some_and(|r| {
+                r.iter().any(|x| {
+                    x.as_str().is_some_and(|s| s.contains(&taken_port.to_string()) && s.contains("already in use"))
+                })
+            })
+    });
+    env.docker_ok(&["rm", "-f", "clash"]);
+    drop(taken);
+    wait_until("status back to running", Duration::from_secs(30), || env.vm_status()["kind"] == "running");
+
+    // shared folder: a host file read inside a container
+    std::fs::write(env.share.join("hello.txt"), "from the host\n").unwrap();
+    let mount = format!("{}:/data", env.share.display());
+    let got = env.docker_ok(&["run", "--rm", "-v", &mount, "gantry-test/busybox:1", "cat", "/data/hello.txt"]);
+    assert_eq!(got, "from the host");
+
+    // a named volume
+    env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "sh", "-c", "echo persisted > /v/f"]);
+
+    // the engine's TCP port refuses clients without the certificate
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.instance_dir().join("state.json")).unwrap()).unwrap();
+    let engine_port = u16::try_from(state["engine_port"].as_u64().unwrap()).unwrap();
+    let inst = gantry_machine::instance::Instance::at(env.instance_dir());
+    let no_cert = gantry_machine::tls::client_config_from(&inst.tls_ca(), None).unwrap();
+    let refused = rt.block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", engine_port)).await?;
+        let mut s = tokio_rustls::TlsConnector::from(no_cert).connect(gantry_machine::tls::server_name(), tcp).await?;
+        s.write_all(b"GET /_ping HTTP/1.0\r\n\r\n").await?;
+        let mut v = Vec::new();
+        s.read_to_end(&mut v).await?;
+        Ok::<_, std::io::Error>(String::from_utf8_lossy(&v).into_owned())
+    });
+    assert!(
+        !refused.as_ref().is_ok_and(|b| b.contains("200 OK")),
+        "engine answered without a client certificate: {refused:?}"
+    );
+    // nor plain HTTP
+    assert!(!http_get(engine_port, "/_ping").is_some_and(|(c, _)| c == 200));
+    drop(engine);
+
+    // ---- stop, start: the volume survives ----
+    let out = env.gantry(&["stop"]);
+    assert!(out.status.success());
+    assert_eq!(env.vm_status()["kind"], "stopped");
+    assert!(!env.socket().exists());
+    let out = env.gantry(&["start"]);
+    assert!(out.status.success());
+    let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
+    assert_eq!(got, "persisted");
+
+    // ---- kill -9 QEMU mid-run; start again: nothing lost ----
+    env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "sh", "-c", "echo second > /v/g; sync"]);
+    let pid: i32 = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap().trim().parse().unwrap();
+    let st = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(st.success());
+    wait_until("the agent to notice", Duration::from_secs(30), || env.vm_status()["kind"] != "running");
+    let out = env.gantry(&["start"]);
+    assert!(out.status.success(), "start after kill -9 failed");
+    let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f", "/v/g"]);
+    assert_eq!(got, "persisted\nsecond");
+
+    let out = env.gantry(&["stop"]);
+    assert!(out.status.success());
+    eprintln!("vm_end_to_end: all scenarios passed in {:.0} s", total.elapsed().as_secs_f64());
+}
