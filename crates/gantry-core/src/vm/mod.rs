@@ -30,8 +30,9 @@ pub use status::{RunningInfo, Step, VmStatus};
 #[derive(Debug, Clone)]
 pub struct StartOptions {
     pub instance: Instance,
-    /// The program and arguments that run the agent. Default: this executable with
-    /// `agent --instance <name>` (the `gantry` CLI). The desktop app passes the bundled CLI.
+    /// The program and arguments that run the agent. Default: the `gantry` CLI (see
+    /// [`GANTRY_BIN_ENV`]) with `agent --instance <name>`. A front end that is not the CLI can
+    /// instead handle those arguments itself by calling [`run_agent`].
     pub agent_command: Option<(PathBuf, Vec<OsString>)>,
     /// Bound on the whole start (TCG boots take ~30 s on an idle machine, more under load).
     pub timeout: Duration,
@@ -99,15 +100,33 @@ pub async fn status(instance: &Instance) -> VmStatus {
     }
 }
 
+/// Environment variable naming the `gantry` binary that runs the agent.
+pub const GANTRY_BIN_ENV: &str = "GANTRY_BIN";
+
+/// The program that runs `agent`: `$GANTRY_BIN`, else this executable when it is the `gantry`
+/// CLI, else a `gantry` next to this executable (the desktop app's bundle), else `gantry` on PATH.
+fn agent_program() -> Result<PathBuf, VmError> {
+    if let Some(p) = std::env::var_os(GANTRY_BIN_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(VmError::io("locate", "current executable"))?;
+    let is_cli = exe.file_stem().is_some_and(|n| n == "gantry");
+    if is_cli {
+        return Ok(exe);
+    }
+    let name = if cfg!(windows) { "gantry.exe" } else { "gantry" };
+    if let Some(sibling) = exe.parent().map(|d| d.join(name)).filter(|p| p.is_file()) {
+        return Ok(sibling);
+    }
+    Ok(PathBuf::from(name))
+}
+
 fn spawn_agent(opts: &StartOptions) -> Result<(), VmError> {
     let inst = &opts.instance;
     inst.ensure().map_err(VmError::io("create", inst.dir()))?;
     let (program, args) = match &opts.agent_command {
         Some(c) => c.clone(),
-        None => {
-            let exe = std::env::current_exe().map_err(VmError::io("locate", "current executable"))?;
-            (exe, vec!["agent".into(), "--instance".into(), inst.name().into()])
-        }
+        None => (agent_program()?, vec!["agent".into(), "--instance".into(), inst.name().into()]),
     };
     let log = std::fs::OpenOptions::new()
         .create(true)
