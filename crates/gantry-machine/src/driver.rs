@@ -392,7 +392,18 @@ impl Driver for QemuDriver {
         let (pid, engine_port, boot_ms, accel, warning) = match self.boot_once(cfg, &img, accel, progress).await {
             Ok((pid, port, ms)) => (pid, port, ms, accel, warning),
             Err(e @ (MachineError::BootStalled { .. } | MachineError::QemuExited { .. })) if accel.is_hardware() => {
-                let reason = format!("{accel} failed: {e}");
+                let reason = match &e {
+                    MachineError::QemuExited { tail, status, .. } => {
+                        let line = tail
+                            .lines()
+                            .find(|l| l.contains("error"))
+                            .or_else(|| tail.lines().last())
+                            .unwrap_or(status)
+                            .trim_start_matches("qemu-system-x86_64: ");
+                        format!("{accel} failed: QEMU exited ({line})")
+                    }
+                    other => format!("{accel} failed: {other}"),
+                };
                 tracing::warn!(%reason, "falling back to TCG");
                 progress(BootEvent::FellBack { from: accel, reason: reason.clone() });
                 let r = Remembered { accel: Accel::Tcg, reason: reason.clone() };

@@ -48,6 +48,8 @@ struct Shared {
     driver: QemuDriver,
     tx: broadcast::Sender<VmStatus>,
     current: watch::Sender<VmStatus>,
+    /// Every status of this agent's start, replayed to subscribers that join while starting.
+    history: Mutex<Vec<VmStatus>>,
     info: Mutex<RunningInfo>,
     port_problems: Mutex<Vec<String>>,
     stop: CancellationToken,
@@ -57,6 +59,11 @@ impl Shared {
     fn publish(&self, s: VmStatus) {
         tracing::info!(status = %s.describe(), "status");
         self.current.send_replace(s.clone());
+        if let Ok(mut h) = self.history.lock()
+            && h.len() < 200
+        {
+            h.push(s.clone());
+        }
         let _ = self.tx.send(s);
     }
     fn step(&self, step: Step, detail: Option<String>) {
@@ -93,6 +100,7 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
         instance: instance.clone(),
         tx,
         current,
+        history: Mutex::new(Vec::new()),
         info: Mutex::new(RunningInfo { agent_pid: std::process::id(), ..Default::default() }),
         port_problems: Mutex::new(Vec::new()),
         stop: CancellationToken::new(),
@@ -480,7 +488,15 @@ async fn handle_control(conn: tokio::net::UnixStream, shared: Arc<Shared>) -> st
             Request::Subscribe | Request::Stop => {
                 let mut rx = shared.tx.subscribe();
                 let s = shared.current.borrow().clone();
-                send(&mut w, &s).await?;
+                if s.is_settled() {
+                    send(&mut w, &s).await?;
+                } else {
+                    // joined during start: replay the steps so far
+                    let past = shared.history.lock().map(|h| h.clone()).unwrap_or_default();
+                    for p in past.iter().chain(past.is_empty().then_some(&s)) {
+                        send(&mut w, p).await?;
+                    }
+                }
                 if req == Request::Stop {
                     shared.stop.cancel();
                 }
