@@ -270,6 +270,10 @@ impl QemuDriver {
         loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             if let Ok(Some(status)) = child.try_wait() {
+                let errors = guest_errors(&std::fs::read(i.console_log()).unwrap_or_default());
+                if !errors.is_empty() {
+                    return Err(MachineError::Guest { message: errors });
+                }
                 return Err(MachineError::QemuExited {
                     status: status.to_string(),
                     log: i.qemu_log(),
@@ -306,6 +310,15 @@ impl QemuDriver {
             }
         }
     }
+}
+
+/// The init's error lines (`gantry-init: error: ...`), joined.
+fn guest_errors(console: &[u8]) -> String {
+    String::from_utf8_lossy(console)
+        .lines()
+        .filter_map(|l| l.split_once(image::ERROR_LINE_PREFIX).map(|(_, m)| m.trim().to_owned()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn ms(d: Duration) -> u64 {

@@ -24,6 +24,9 @@ pub enum MachineError {
     #[error("QEMU exited during boot ({status}); last lines of {log}:\n{tail}")]
     QemuExited { status: String, log: PathBuf, tail: String },
 
+    #[error("the guest reported: {message}")]
+    Guest { message: String },
+
     #[error("the VM made no console progress within {secs} s using {accel}")]
     BootStalled { accel: String, secs: u64 },
 
@@ -64,6 +67,9 @@ impl MachineError {
             Self::CommandFailed { .. } => "see the message above; `gantry doctor` checks the setup".into(),
             Self::QemuExited { log, .. } => {
                 format!("see {} and the console log (`gantry logs --console`)", log.display())
+            }
+            Self::Guest { .. } => {
+                "see `gantry logs --console`; the guest image may need rebuilding (vm-images/build.sh)".into()
             }
             Self::BootStalled { .. } => {
                 "the hardware accelerator does not work here; Gantry falls back to software emulation".into()
