@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# Fixture images for tests, made locally (no registry): `gantry-test/busybox:latest` is a root
+# filesystem of Debian's busybox-static (/bin/busybox plus its applet symlinks) imported with
+# `docker import`. Needs DOCKER_HOST set.
+
+GANTRY_FIXTURE_IMAGE=gantry-test/busybox:latest
+
+gantry_fixture_images() {
+  if docker image inspect "$GANTRY_FIXTURE_IMAGE" >/dev/null 2>&1; then
+    echo "fixtures: $GANTRY_FIXTURE_IMAGE present"; return 0
+  fi
+  local bb rootfs
+  # Debian's busybox-static installs a static /bin/busybox (the dynamic `busybox` package would
+  # not run in an empty root filesystem).
+  bb=/bin/busybox
+  [ -x "$bb" ] || { echo "fixtures: /bin/busybox missing (install busybox-static)" >&2; return 1; }
+  rootfs=$(mktemp -d /tmp/gantry-busybox.XXXXXX) || return 1
+  mkdir -p "$rootfs"/{bin,etc,tmp,root,proc,sys,dev,var/www}
+  cp "$bb" "$rootfs/bin/busybox"
+  "$rootfs/bin/busybox" --install -s "$rootfs/bin"
+  # --install -s links to the absolute path of the host copy; rewrite as /bin/busybox.
+  local l
+  for l in "$rootfs"/bin/*; do
+    [ -L "$l" ] && ln -sf /bin/busybox "$l"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$rootfs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+  chmod 1777 "$rootfs/tmp"
+  tar -C "$rootfs" -c . | docker import \
+    --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' \
+    --message 'gantry test fixture: busybox-static' - "$GANTRY_FIXTURE_IMAGE" >/dev/null
+  local rc=$?
+  rm -rf "$rootfs"
+  [ $rc -eq 0 ] && echo "fixtures: imported $GANTRY_FIXTURE_IMAGE"
+  return $rc
+}
