@@ -309,6 +309,42 @@ fn vm_end_to_end() {
     // a named volume
     env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "sh", "-c", "echo persisted > /v/f"]);
 
+    // hijacked streams through the forwarder: stdin to `run -i`, `exec`, `exec -i`
+    let piped = |args: &[&str], input: &str| {
+        let mut c = Command::new("docker")
+            .args(args)
+            .env("DOCKER_HOST", format!("unix://{}", env.socket().display()))
+            .env("DOCKER_CONFIG", &env.docker_config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "docker {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(piped(&["run", "--rm", "-i", "gantry-test/busybox:1", "cat"], "through stdin\n"), "through stdin");
+    env.docker_ok(&["run", "-d", "--name", "idle", "gantry-test/busybox:1", "sleep", "600"]);
+    assert_eq!(env.docker_ok(&["exec", "idle", "echo", "exec works"]), "exec works");
+    assert_eq!(piped(&["exec", "-i", "idle", "cat"], "exec stdin\n"), "exec stdin");
+    env.docker_ok(&["rm", "-f", "idle"]);
+
+    // gantry shell: a shell in the VM's namespaces (PID 1 is the guest's init)
+    let mut c = Command::new(&env.bin)
+        .args(["shell", "--image", "gantry-test/busybox:1"])
+        .env("GANTRY_HOME", &env.home)
+        .env("DOCKER_CONFIG", &env.docker_config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(b"echo in-vm; cat /proc/1/comm; ls /var/lib/docker\n").unwrap();
+    let out = c.wait_with_output().unwrap();
+    let shell_out = String::from_utf8_lossy(&out.stdout);
+    eprintln!("gantry shell output:\n{shell_out}");
+    assert!(out.status.success() && shell_out.contains("in-vm") && shell_out.contains("volumes"), "gantry shell");
+
     // the engine's TCP port refuses clients without the certificate
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.instance_dir().join("state.json")).unwrap()).unwrap();
