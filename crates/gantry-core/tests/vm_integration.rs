@@ -389,6 +389,19 @@ fn vm_end_to_end() {
     let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f", "/v/g"]);
     assert_eq!(got, "persisted\nsecond");
 
+    // ---- kill -9 the agent: QEMU keeps running; `gantry start` reattaches without a reboot ----
+    let agent: i32 = std::fs::read_to_string(env.instance_dir().join("agent.pid")).unwrap().trim().parse().unwrap();
+    let qemu_before = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap();
+    assert!(Command::new("kill").args(["-9", &agent.to_string()]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let out = env.gantry(&["start"]);
+    assert!(out.status.success(), "start after killing the agent failed");
+    assert!(t.elapsed() < Duration::from_secs(20), "reattach should not reboot");
+    assert_eq!(std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap(), qemu_before);
+    let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
+    assert_eq!(got, "persisted");
+
     let out = env.gantry(&["stop"]);
     assert!(out.status.success());
     eprintln!("vm_end_to_end: all scenarios passed in {:.0} s", total.elapsed().as_secs_f64());

@@ -19,11 +19,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gantry_machine::driver::{Driver, MachineStatus, QemuDriver};
-use gantry_machine::instance::Instance;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
 pub use error::VmError;
+pub use gantry_machine::instance::Instance;
 pub use status::{RunningInfo, Step, VmStatus};
 
 /// How to start.
