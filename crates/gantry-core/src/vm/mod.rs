@@ -135,7 +135,10 @@ fn spawn_agent(opts: &StartOptions) -> Result<(), VmError> {
         .map_err(VmError::io("open", inst.agent_log()))?;
     let log2 = log.try_clone().map_err(VmError::io("open", inst.agent_log()))?;
     let mut cmd = std::process::Command::new(&program);
-    cmd.args(&args).stdin(std::process::Stdio::null()).stdout(log).stderr(log2);
+    cmd.args(&args).stdin(std::process::Stdio::null()).stdout(log).stderr(log2).env("NO_COLOR", "1");
+    if std::env::var_os("GANTRY_LOG").is_none() {
+        cmd.env("GANTRY_LOG", "info");
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
