@@ -1,0 +1,19 @@
+//! Engine integration tests against a REAL Docker engine (`DOCKER_HOST`; ./scripts/test starts a
+//! private one). One binary so the tests share one build and run in parallel; each module is one
+//! area of the engine API. Helpers live in `tests/common/mod.rs`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod containers;
+mod errors;
+mod events;
+mod exec;
+mod images;
+mod logs;
+mod networks;
+mod registry;
+mod stats;
+mod system;
+mod volumes;
