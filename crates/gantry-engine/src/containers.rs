@@ -124,8 +124,7 @@ impl ContainerSummary {
             .into_iter()
             .filter_map(|m| m.name.filter(|n| !n.is_empty()).or(m.source))
             .collect();
-        let name =
-            raw.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+        let name = display_name(raw.names.as_deref());
         Self {
             id: raw.id.unwrap_or_default(),
             name,
@@ -239,7 +238,18 @@ pub struct RemoveOptions {
     pub volumes: bool,
 }
 
+/// A container's name from the engine's `Names` list, without the leading slash.
+pub(crate) fn display_name(names: Option<&[String]>) -> String {
+    names.and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default()
+}
+
 impl Engine {
+    /// Every container, running or not, as the engine reports it (for joins with other lists).
+    pub(crate) async fn all_containers_raw(&self) -> Result<Vec<RawSummary>> {
+        let options = ListContainersOptions { all: true, ..Default::default() };
+        self.docker.list_containers(Some(options)).await.map_err(|e| self.err(e, ResourceKind::Container, ""))
+    }
+
     /// Lists containers, newest first.
     pub async fn list_containers(&self, filter: &ContainerFilter) -> Result<Vec<ContainerSummary>> {
         let mut filters: HashMap<String, Vec<String>> = HashMap::new();

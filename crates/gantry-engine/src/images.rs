@@ -4,8 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
-    CreateImageOptions, ListContainersOptions, ListImagesOptions, PruneImagesOptions, PushImageOptions,
-    RemoveImageOptions, TagImageOptions,
+    CreateImageOptions, ListImagesOptions, PruneImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
 };
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -214,11 +213,7 @@ impl Engine {
             .list_images(Some(ListImagesOptions { all, ..Default::default() }))
             .await
             .map_err(|e| self.err(e, ResourceKind::Image, ""))?;
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
-            .await
-            .map_err(|e| self.err(e, ResourceKind::Container, ""))?;
+        let containers = self.all_containers_raw().await?;
         let mut uses: HashMap<String, u32> = HashMap::new();
         for c in containers {
             if let Some(id) = c.image_id {

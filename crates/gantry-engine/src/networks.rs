@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::models::{
     EndpointSettings, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkDisconnectRequest,
 };
-use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, PruneNetworksOptions};
+use bollard::query_parameters::{ListNetworksOptions, PruneNetworksOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::Engine;
+use crate::containers::display_name;
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::images::PruneReport;
 
@@ -61,15 +62,10 @@ impl Engine {
             .list_networks(None::<ListNetworksOptions>)
             .await
             .map_err(|e| self.err(e, ResourceKind::Network, ""))?;
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
-            .await
-            .map_err(|e| self.err(e, ResourceKind::Container, ""))?;
+        let containers = self.all_containers_raw().await?;
         let mut members: HashMap<String, Vec<NetworkMember>> = HashMap::new();
         for c in containers {
-            let name =
-                c.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            let name = display_name(c.names.as_deref());
             for (_, ep) in c.network_settings.and_then(|n| n.networks).unwrap_or_default() {
                 if let Some(id) = ep.network_id.filter(|i| !i.is_empty()) {
                     members

@@ -3,10 +3,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::VolumeCreateRequest;
-use bollard::query_parameters::{ListContainersOptions, ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions};
+use bollard::query_parameters::{ListVolumesOptions, PruneVolumesOptions, RemoveVolumeOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::Engine;
+use crate::containers::display_name;
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::images::PruneReport;
 
@@ -35,15 +36,10 @@ impl Engine {
             .list_volumes(None::<ListVolumesOptions>)
             .await
             .map_err(|e| self.err(e, ResourceKind::Volume, ""))?;
-        let containers = self
-            .docker
-            .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
-            .await
-            .map_err(|e| self.err(e, ResourceKind::Container, ""))?;
+        let containers = self.all_containers_raw().await?;
         let mut users: HashMap<String, Vec<String>> = HashMap::new();
         for c in containers {
-            let name =
-                c.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+            let name = display_name(c.names.as_deref());
             for m in c.mounts.unwrap_or_default() {
                 if let Some(v) = m.name.filter(|n| !n.is_empty()) {
                     users.entry(v).or_default().push(name.clone());
