@@ -333,6 +333,15 @@ fn main() {
     for (m, g, b, r) in &rows {
         section.push_str(&format!("| {m} | {g} | {b} | {r} |\n"));
     }
+    if accel == "tcg" {
+        section.push_str(
+            "\nThis run used TCG (software emulation: no usable KVM here), so the guest's CPU is \
+             emulated: boot, API latency inside the guest and slirp throughput are all far slower \
+             than with KVM/HVF/WHPX, where the aim is the engine ready in under 2 s. The \
+             socket → TLS path reuses one forwarded connection per client connection; the \
+             direct TLS client pays more per request.\n",
+        );
+    }
     section.push_str("<!-- gantry-vm-bench:end -->\n");
     println!("\n{section}");
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
