@@ -348,7 +348,7 @@ fn main() {
     let old = std::fs::read_to_string(&docs).unwrap_or_else(|_| "# Benchmarks\n\n".into());
     let new = match (old.find("<!-- gantry-vm-bench:start -->"), old.find("<!-- gantry-vm-bench:end -->\n")) {
         (Some(a), Some(b)) => format!("{}{}{}", &old[..a], section, &old[b + "<!-- gantry-vm-bench:end -->\n".len()..]),
-        _ => format!("{}\n{}", old.trim_end(), section),
+        _ => format!("{}\n\n{}", old.trim_end(), section),
     };
     if let Err(e) = std::fs::write(&docs, new) {
         eprintln!("cannot update {}: {e}", docs.display());
