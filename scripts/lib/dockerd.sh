@@ -96,7 +96,7 @@ gantry_dockerd_stop() {
   # processes whose command line names this daemon's private directory.
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$dir/"; then
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$dir/"; then
       kill -KILL "${p#/proc/}" 2>/dev/null
     fi
   done

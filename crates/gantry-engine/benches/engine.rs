@@ -136,6 +136,18 @@ async fn main() {
         );
     }
 
+    // What part of the CLI's time is its own process start-up (no engine call at all).
+    let mut startup = Vec::new();
+    for _ in 0..iterations {
+        let s = Instant::now();
+        docker_cli(&["--version"]);
+        startup.push(s.elapsed());
+    }
+    println!(
+        "\nfor reference: `docker --version` (CLI start-up, no engine call) takes {:.2} ms (median)",
+        median(startup).as_secs_f64() * 1e3
+    );
+
     // --- clean up (the helper's guard also removes them if anything above panicked) --------------
     let started = Instant::now();
     for chunk in ids.chunks(8) {
