@@ -1,5 +1,6 @@
 //! gantry-core: the one API every front end calls.
 
+pub mod api;
 pub mod engine_source;
 pub mod settings;
 pub mod vm;

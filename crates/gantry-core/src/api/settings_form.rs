@@ -1,0 +1,194 @@
+//! The Settings panel's form: what a person types, converted to [`Settings`] and validated by
+//! the settings module (the only place with the rules).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, FieldError};
+use crate::settings::{EngineSource, HostFacts, RegistryLogin, Settings, Theme, UiSettings, VmSettings};
+
+/// Which engine the app uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    #[default]
+    GantryVm,
+    Existing,
+}
+
+/// Light, dark, or follow the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ThemeChoice {
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+/// A registry login as shown in the form (the password is never stored here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RegistryEntry {
+    pub server: String,
+    pub username: String,
+}
+
+/// Every setting, as the Settings panel edits it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
+pub struct SettingsForm {
+    pub engine_kind: EngineKind,
+    /// For an existing engine: `unix:///var/run/docker.sock`, `tcp://host:2376`.
+    pub engine_endpoint: String,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub disk_gib: u64,
+    pub shared_folders: Vec<String>,
+    pub port_bind_address: String,
+    pub theme: ThemeChoice,
+    pub start_at_login: bool,
+    pub registries: Vec<RegistryEntry>,
+}
+
+/// The form plus the facts it is checked against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SettingsView {
+    pub form: SettingsForm,
+    pub host_cpus: u32,
+    pub host_memory_mib: u64,
+    pub host_free_disk_gib: u64,
+    /// Where the settings file is.
+    pub path: String,
+}
+
+/// What saving changed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SaveOutcome {
+    /// The VM must restart for the change to take effect.
+    pub needs_vm_restart: bool,
+    /// The engine source changed; the app reconnected.
+    pub engine_changed: bool,
+}
+
+impl From<&Settings> for SettingsForm {
+    fn from(s: &Settings) -> Self {
+        let (engine_kind, engine_endpoint) = match &s.engine {
+            EngineSource::GantryVm => (EngineKind::GantryVm, String::new()),
+            EngineSource::Existing { endpoint } => (EngineKind::Existing, endpoint.clone()),
+        };
+        Self {
+            engine_kind,
+            engine_endpoint,
+            cpus: s.vm.cpus,
+            memory_mib: s.vm.memory_mib,
+            disk_gib: s.vm.disk_gib,
+            shared_folders: s.vm.shared_folders.iter().map(|p| p.display().to_string()).collect(),
+            port_bind_address: s.vm.port_bind_address.to_string(),
+            theme: match s.ui.theme {
+                Theme::System => ThemeChoice::System,
+                Theme::Light => ThemeChoice::Light,
+                Theme::Dark => ThemeChoice::Dark,
+            },
+            start_at_login: s.ui.start_at_login,
+            registries: s
+                .registries
+                .iter()
+                .map(|r| RegistryEntry { server: r.server.clone(), username: r.username.clone() })
+                .collect(),
+        }
+    }
+}
+
+impl SettingsForm {
+    /// Converts to settings; text that cannot even be parsed is reported per field, then the
+    /// settings' own rules are checked against `host`.
+    pub fn to_settings(&self, host: &HostFacts) -> Result<Settings, ApiError> {
+        let mut errs = Vec::new();
+        let port_bind_address = match self.port_bind_address.trim().parse::<IpAddr>() {
+            Ok(a) => a,
+            Err(_) => {
+                errs.push(FieldError {
+                    field: "vm.port_bind_address".into(),
+                    message: format!("{:?} is not an IP address", self.port_bind_address),
+                    hint: "use 127.0.0.1 (this computer only) or 0.0.0.0 (every network)".into(),
+                });
+                VmSettings::default().port_bind_address
+            }
+        };
+        let settings = Settings {
+            engine: match self.engine_kind {
+                EngineKind::GantryVm => EngineSource::GantryVm,
+                EngineKind::Existing => EngineSource::Existing { endpoint: self.engine_endpoint.trim().to_string() },
+            },
+            vm: VmSettings {
+                cpus: self.cpus,
+                memory_mib: self.memory_mib,
+                disk_gib: self.disk_gib,
+                shared_folders: self
+                    .shared_folders
+                    .iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect(),
+                port_bind_address,
+            },
+            ui: UiSettings {
+                theme: match self.theme {
+                    ThemeChoice::System => Theme::System,
+                    ThemeChoice::Light => Theme::Light,
+                    ThemeChoice::Dark => Theme::Dark,
+                },
+                start_at_login: self.start_at_login,
+            },
+            registries: self
+                .registries
+                .iter()
+                .map(|r| RegistryLogin { server: r.server.trim().to_string(), username: r.username.trim().to_string() })
+                .collect(),
+        };
+        if let Err(rule_errs) = settings.validate(host) {
+            errs.extend(rule_errs.into_iter().map(FieldError::from));
+        }
+        if errs.is_empty() { Ok(settings) } else { Err(ApiError::invalid(errs)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts {
+        HostFacts { cpus: 4, memory_mib: 8192, free_disk_gib: 100 }
+    }
+
+    #[test]
+    fn round_trips_defaults() -> Result<(), ApiError> {
+        let s =
+            Settings { vm: VmSettings { shared_folders: Vec::new(), ..VmSettings::default() }, ..Settings::default() };
+        let form = SettingsForm::from(&s);
+        assert_eq!(form.to_settings(&host())?, s);
+        Ok(())
+    }
+
+    #[test]
+    fn reports_memory_above_host_and_bad_address() {
+        let s =
+            Settings { vm: VmSettings { shared_folders: Vec::new(), ..VmSettings::default() }, ..Settings::default() };
+        let mut form = SettingsForm::from(&s);
+        form.memory_mib = 999_999;
+        form.port_bind_address = "not-an-ip".into();
+        let Err(err) = form.to_settings(&host()) else { panic!("should fail") };
+        let fields: Vec<&str> = err.fields.iter().map(|f| f.field.as_str()).collect();
+        assert!(fields.contains(&"vm.memory_mib"), "{fields:?}");
+        assert!(fields.contains(&"vm.port_bind_address"), "{fields:?}");
+    }
+}

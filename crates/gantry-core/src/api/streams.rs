@@ -1,0 +1,159 @@
+//! Running streams: each is forwarded in small batches to a sink and can be cancelled by id.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gantry_engine::{CancellationToken, EngineStream};
+use tokio::io::AsyncWrite;
+
+use super::error::ApiError;
+use super::types::StreamMsg;
+
+/// How long items are gathered before a batch is sent (one frame at 60 Hz).
+pub const BATCH_WINDOW: Duration = Duration::from_millis(16);
+
+type Input = Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>;
+
+/// The streams this process runs, by id.
+#[derive(Default)]
+pub struct Streams {
+    next: AtomicU64,
+    tokens: Mutex<HashMap<u64, CancellationToken>>,
+    inputs: Mutex<HashMap<u64, (String, Input)>>,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streams").field("running", &self.running()).finish()
+    }
+}
+
+impl Streams {
+    /// How many streams run now.
+    pub fn running(&self) -> usize {
+        self.tokens.lock().map(|t| t.len()).unwrap_or(0)
+    }
+
+    fn register(&self) -> (u64, CancellationToken) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let token = CancellationToken::new();
+        if let Ok(mut t) = self.tokens.lock() {
+            t.insert(id, token.clone());
+        }
+        (id, token)
+    }
+
+    fn finish(&self, id: u64) {
+        if let Ok(mut t) = self.tokens.lock() {
+            t.remove(&id);
+        }
+        if let Ok(mut i) = self.inputs.lock() {
+            i.remove(&id);
+        }
+    }
+
+    /// Stops stream `id`; false when it had already ended.
+    pub fn cancel(&self, id: u64) -> bool {
+        let token = self.tokens.lock().ok().and_then(|mut t| t.remove(&id));
+        if let Ok(mut i) = self.inputs.lock() {
+            i.remove(&id);
+        }
+        token.map(|t| t.cancel()).is_some()
+    }
+
+    /// Stops every stream (the window closed).
+    pub fn cancel_all(&self) {
+        let tokens: Vec<CancellationToken> =
+            self.tokens.lock().map(|mut t| t.drain().map(|(_, v)| v).collect()).unwrap_or_default();
+        for t in tokens {
+            t.cancel();
+        }
+        if let Ok(mut i) = self.inputs.lock() {
+            i.clear();
+        }
+    }
+
+    pub(crate) fn attach_input(&self, id: u64, exec_id: String, input: Pin<Box<dyn AsyncWrite + Send>>) {
+        if let Ok(mut i) = self.inputs.lock() {
+            i.insert(id, (exec_id, Arc::new(tokio::sync::Mutex::new(input))));
+        }
+    }
+
+    pub(crate) fn input(&self, id: u64) -> Option<(String, Input)> {
+        self.inputs.lock().ok().and_then(|i| i.get(&id).cloned())
+    }
+
+    /// Forwards `stream` to `sink` in batches of at most `max_batch` items gathered for at most
+    /// [`BATCH_WINDOW`]; sends `Started` first and `End` (or `Error`) last. Returns the id.
+    pub fn forward<T, F>(self: &Arc<Self>, stream: EngineStream<T>, max_batch: usize, sink: F) -> u64
+    where
+        T: Send + 'static,
+        F: Fn(StreamMsg<T>) + Send + 'static,
+    {
+        let (id, token) = self.register();
+        self.forward_with(id, token, stream, max_batch, sink);
+        id
+    }
+
+    fn forward_with<T, F>(
+        self: &Arc<Self>,
+        id: u64,
+        token: CancellationToken,
+        stream: EngineStream<T>,
+        max_batch: usize,
+        sink: F,
+    ) where
+        T: Send + 'static,
+        F: Fn(StreamMsg<T>) + Send + 'static,
+    {
+        let streams = Arc::clone(self);
+        sink(StreamMsg::Started { id });
+        tokio::spawn(async move {
+            let mut stream = gantry_engine::cancellable(stream, token);
+            let mut buf: Vec<T> = Vec::new();
+            let mut deadline: Option<tokio::time::Instant> = None;
+            loop {
+                let next = match deadline {
+                    Some(d) => tokio::time::timeout_at(d, stream.next()).await.ok(),
+                    None => Some(stream.next().await),
+                };
+                match next {
+                    None => {
+                        flush(&sink, &mut buf);
+                        deadline = None;
+                    }
+                    Some(Some(Ok(item))) => {
+                        buf.push(item);
+                        if buf.len() >= max_batch {
+                            flush(&sink, &mut buf);
+                            deadline = None;
+                        } else if deadline.is_none() {
+                            deadline = Some(tokio::time::Instant::now() + BATCH_WINDOW);
+                        }
+                    }
+                    Some(Some(Err(e))) => {
+                        flush(&sink, &mut buf);
+                        sink(StreamMsg::Error { error: ApiError::from(e) });
+                        break;
+                    }
+                    Some(None) => {
+                        flush(&sink, &mut buf);
+                        break;
+                    }
+                }
+            }
+            sink(StreamMsg::End);
+            streams.finish(id);
+        });
+    }
+}
+
+fn flush<T, F: Fn(StreamMsg<T>)>(sink: &F, buf: &mut Vec<T>) {
+    if !buf.is_empty() {
+        sink(StreamMsg::Items { items: std::mem::take(buf) });
+    }
+}
