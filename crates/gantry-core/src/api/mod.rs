@@ -505,6 +505,31 @@ impl Gantry {
     }
 }
 
+impl Gantry {
+    /// Opens a published port (`http://localhost:PORT/...`) in the default browser; other
+    /// addresses are refused so the UI cannot be used to launch arbitrary programs.
+    pub fn open_url(&self, url: &str) -> ApiResult<()> {
+        let local = ["http://localhost:", "http://127.0.0.1:", "https://localhost:", "https://127.0.0.1:"];
+        if !local.iter().any(|p| url.starts_with(p)) || url.chars().any(|c| c.is_whitespace() || c == '"') {
+            return Err(ApiError::new(
+                "invalid_url",
+                format!("{url} is not a local address"),
+                "only published ports on localhost can be opened",
+            ));
+        }
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else if cfg!(windows) {
+            "explorer"
+        } else {
+            "xdg-open"
+        };
+        std::process::Command::new(opener).arg(url).spawn().map(|_| ()).map_err(|e| {
+            ApiError::new("io", format!("cannot start {opener}: {e}"), format!("open {url} in your browser yourself"))
+        })
+    }
+}
+
 fn terminal_gone() -> ApiError {
     ApiError::new("terminal_closed", "this terminal session has ended", "open a new terminal")
 }

@@ -1,0 +1,43 @@
+//! Remembers the main window's size and position in `window.json` in the instance directory.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tauri::{PhysicalPosition, PhysicalSize, Runtime, WebviewWindow, Window};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    x: i32,
+    y: i32,
+    width: u32,
+    height: u32,
+    maximized: bool,
+}
+
+const FILE: &str = "window.json";
+
+pub fn save<R: Runtime>(window: &Window<R>, dir: &Path) {
+    let (Ok(pos), Ok(size)) = (window.outer_position(), window.inner_size()) else { return };
+    let state = State {
+        x: pos.x,
+        y: pos.y,
+        width: size.width,
+        height: size.height,
+        maximized: window.is_maximized().unwrap_or(false),
+    };
+    if let Ok(json) = serde_json::to_string(&state) {
+        let _ = std::fs::write(dir.join(FILE), json);
+    }
+}
+
+pub fn restore<R: Runtime>(window: &WebviewWindow<R>, dir: &Path) {
+    let Ok(text) = std::fs::read_to_string(dir.join(FILE)) else { return };
+    let Ok(state) = serde_json::from_str::<State>(&text) else { return };
+    if state.width >= 400 && state.height >= 300 {
+        let _ = window.set_size(PhysicalSize::new(state.width, state.height));
+        let _ = window.set_position(PhysicalPosition::new(state.x.max(0), state.y.max(0)));
+    }
+    if state.maximized {
+        let _ = window.maximize();
+    }
+}

@@ -1,0 +1,566 @@
+//! The e2e harness: a private X display, tauri-driver, the app under WebDriver, engine fixtures.
+//! Every process it starts is stopped by PID when the harness is dropped, even on failure.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures_util::StreamExt;
+use gantry_engine::{Engine, MountSpec, RemoveOptions, RunSpec};
+use serde_json::{Value, json};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What a run needs; `home` is a private GANTRY_HOME (settings, sockets) deleted at the end.
+pub struct Env {
+    pub home: tempfile::TempDir,
+    pub bin: PathBuf,
+    pub tauri_driver: PathBuf,
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Checks the tools; `None` (with the reason printed) when something is missing and the e2e
+/// run is not required.
+pub fn require_env() -> Result<Option<Env>> {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_gantry-desktop"));
+    let mut missing = Vec::new();
+    if std::env::var("DOCKER_HOST").map_or(true, |v| v.is_empty()) {
+        missing.push("DOCKER_HOST (a running engine)".to_string());
+    }
+    for tool in ["Xvfb", "WebKitWebDriver"] {
+        if which(tool).is_none() {
+            missing.push(tool.to_string());
+        }
+    }
+    let tauri_driver = which("tauri-driver");
+    if tauri_driver.is_none() {
+        missing.push("tauri-driver (cargo install tauri-driver --version '^2' --locked)".into());
+    }
+    let index = repo().join("ui/dist/index.html");
+    if !std::fs::read_to_string(&index).is_ok_and(|t| t.contains("<script")) {
+        missing.push(format!("a built UI at {} (npm run build in ui/, then rebuild)", index.display()));
+    }
+    if !missing.is_empty() {
+        let msg = format!("e2e needs: {}", missing.join(", "));
+        if std::env::var("GANTRY_E2E_REQUIRED").as_deref() == Ok("1") {
+            return Err(msg.into());
+        }
+        eprintln!("skipped: {msg}");
+        return Ok(None);
+    }
+    let home = tempfile::Builder::new().prefix("gantry-e2e-").tempdir()?;
+    Ok(Some(Env { home, bin, tauri_driver: tauri_driver.ok_or("tauri-driver")? }))
+}
+
+/// Processes to stop: our children, and everything that inherited our private GANTRY_HOME
+/// (WebKitWebDriver, the app, its WebKit helpers).
+struct Procs {
+    children: Vec<Child>,
+    marker: String,
+}
+
+impl Procs {
+    fn stop(&mut self) {
+        // The app and WebKit processes first (found by the private GANTRY_HOME they inherited).
+        for pid in pids_with_env(&self.marker) {
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        for pid in pids_with_env(&self.marker) {
+            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+        }
+        for child in self.children.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn pids_with_env(marker: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+        })
+        .collect()
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_xvfb() -> Result<(Child, String)> {
+    for n in 90..200 {
+        if Path::new(&format!("/tmp/.X{n}-lock")).exists() || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            continue;
+        }
+        let mut child = Command::new("Xvfb")
+            .args([format!(":{n}").as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait()? {
+                return Err(format!("Xvfb :{n} exited: {status}").into());
+            }
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                return Ok((child, format!(":{n}")));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("Xvfb :{n} did not come up within 10 s").into());
+    }
+    Err("no free X display number".into())
+}
+
+/// The app, started through tauri-driver, and the WebDriver session driving it.
+pub struct App {
+    client: Client,
+    procs: Procs,
+}
+
+impl App {
+    pub async fn launch(env: &Env) -> Result<Self> {
+        let marker = format!("GANTRY_HOME={}", env.home.path().display());
+        let mut procs = Procs { children: Vec::new(), marker };
+        let (xvfb, display) = start_xvfb()?;
+        procs.children.push(xvfb);
+        let port = free_port()?;
+        let native = free_port()?;
+        let log = std::fs::File::create(env.home.path().join("tauri-driver.log"))?;
+        let driver = Command::new(&env.tauri_driver)
+            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("DISPLAY", &display)
+            .env("GANTRY_HOME", env.home.path())
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        procs.children.push(driver);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        // tauri-driver listens first, then starts WebKitWebDriver on the native port; a session
+        // asked for before both answer fails with an incomplete reply.
+        while TcpStream::connect(("127.0.0.1", port)).is_err() || TcpStream::connect(("127.0.0.1", native)).is_err() {
+            if Instant::now() > deadline {
+                return Err("tauri-driver and WebKitWebDriver did not listen within 15 s".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let caps = json!({ "browserName": "wry", "tauri:options": { "application": env.bin } });
+        let caps = caps.as_object().cloned().ok_or("capabilities")?;
+        let client = tokio::time::timeout(
+            Duration::from_secs(60),
+            ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")),
+        )
+        .await
+        .map_err(|_| "no WebDriver session within 60 s")??;
+        let app = Self { client, procs };
+        app.wait_present(".shell").await?;
+        Ok(app)
+    }
+
+    /// Ends the session and stops every process (also done on drop).
+    pub async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.clone().close()).await;
+        self.procs.stop();
+    }
+
+    async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        Ok(self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("{css}: {e}"))?)
+    }
+
+    pub async fn wait_present(&self, css: &str) -> Result<()> {
+        self.find(css).await.map(|_| ())
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let el = self.find(css).await?;
+            match el.click().await {
+                Ok(()) => return Ok(()),
+                // Re-rendered between find and click, or covered for a moment.
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(format!("click {css}: {e}").into()),
+            }
+        }
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
+        let el = self.find(css).await?;
+        el.send_keys(text).await.map_err(|e| format!("type into {css}: {e}"))?;
+        Ok(())
+    }
+
+    pub async fn clear_and_type(&self, css: &str, text: &str) -> Result<()> {
+        let el = self.find(css).await?;
+        el.clear().await?;
+        el.send_keys(text).await.map_err(|e| format!("type into {css}: {e}"))?;
+        Ok(())
+    }
+
+    /// Waits until the element's text contains `text`.
+    pub async fn wait_text(&self, css: &str, text: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Some(t) = self.text_of(css).await? {
+                if t.contains(text) {
+                    return Ok(());
+                }
+                last = t;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!("{css} never showed {text:?}; last text: {:?}", last.chars().take(600).collect::<String>()).into())
+    }
+
+    /// The element's text content (WebDriver's visible-text rule misses absolutely positioned
+    /// rows of the virtual lists).
+    async fn text_of(&self, css: &str) -> Result<Option<String>> {
+        let v = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(v.as_str().map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")))
+    }
+
+    pub async fn wait_gone(&self, css: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if self.client.find_all(Locator::Css(css)).await?.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!("{css} is still shown").into())
+    }
+
+    pub async fn wait_gone_text(&self, css: &str, text: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if !self.text_of(css).await?.unwrap_or_default().contains(text) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!("{css} still shows {text:?}").into())
+    }
+
+    pub async fn execute(&self, script: &str) -> Result<Value> {
+        Ok(self.client.execute(script, Vec::new()).await?)
+    }
+
+    /// Saves a PNG of the window to docs/screenshots/NAME.png, after two animation frames so
+    /// the last DOM update is painted.
+    pub async fn screenshot(&self, name: &str) -> Result<()> {
+        self.client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                Vec::new(),
+            )
+            .await?;
+        let png = self.client.screenshot().await?;
+        let dir = repo().join("docs/screenshots");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{name}.png")), png)?;
+        Ok(())
+    }
+
+    /// ms from asking for the list (empty table) to `rows` rows painted.
+    pub async fn bench_container_list(&self, rows: usize) -> Result<f64> {
+        let v = self
+            .client
+            .execute_async(
+                r#"const [want, done] = arguments;
+                const g = window.__gantry;
+                const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+                (async () => {
+                  g.app.containers = { ...g.app.containers, items: [] };
+                  await frame(); await frame();
+                  const t0 = performance.now();
+                  await g.app.loadContainers();
+                  await frame();
+                  const n = document.querySelectorAll('tr[data-row]').length;
+                  await frame();
+                  done({ ms: performance.now() - t0, rows: n });
+                })();"#,
+                vec![json!(rows)],
+            )
+            .await?;
+        let n = v["rows"].as_u64().unwrap_or(0) as usize;
+        if n < rows {
+            return Err(format!("only {n} rows rendered, wanted {rows}").into());
+        }
+        v["ms"].as_f64().ok_or_else(|| "no timing".into())
+    }
+
+    /// (ms from opening a container's logs to all `lines` rendered, mean frame ms while jumping
+    /// through the whole log).
+    pub async fn bench_logs(&self, id: &str, lines: u64) -> Result<(f64, f64)> {
+        self.execute("window.__gantry.app.detailId = null; delete window.__gantry.perf.logsLines;").await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.client.execute("window.__gantry.app.openContainer(arguments[0]);", vec![json!(id)]).await?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let ms = loop {
+            let v = self.execute("return window.__gantry.perf;").await?;
+            if v["logsLines"].as_u64() == Some(lines) {
+                break v["logsRendered"].as_f64().ok_or("no logsRendered")?;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("log view never reached {lines} lines: {v}").into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.wait_text("[data-testid=log-count]", &format!("{} lines", fmt_thousands(lines))).await?;
+        let frame = self
+            .client
+            .execute_async(
+                r#"const done = arguments[0];
+                const el = document.querySelector('[data-testid=log-view]');
+                const steps = 60; let i = 0; let last = performance.now(); let sum = 0;
+                const step = () => {
+                  const now = performance.now();
+                  if (i > 0) sum += now - last;
+                  last = now;
+                  if (i++ >= steps) { done(sum / steps); return; }
+                  el.scrollTop = (el.scrollHeight - el.clientHeight) * (i / steps);
+                  requestAnimationFrame(step);
+                };
+                requestAnimationFrame(step);"#,
+                Vec::new(),
+            )
+            .await?;
+        Ok((ms, frame.as_f64().unwrap_or(f64::NAN)))
+    }
+}
+
+fn fmt_thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Median wall time of `n` runs of `f`, in ms.
+pub async fn median_ms<F, Fut>(n: usize, f: F) -> Result<f64>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = std::result::Result<(), gantry_engine::EngineError>>,
+{
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        f().await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// A busybox-static root filesystem tar (`/bin/busybox` and its applet links), like the test
+/// script's fixture.
+pub fn write_busybox_rootfs(path: &Path) -> Result<()> {
+    let busybox = Path::new("/bin/busybox");
+    let list = Command::new(busybox).arg("--list").output()?;
+    if !list.status.success() {
+        return Err("/bin/busybox --list failed (install busybox-static)".into());
+    }
+    let mut tar = tar::Builder::new(std::fs::File::create(path)?);
+    for dir in ["bin", "etc", "tmp", "root", "proc", "sys", "dev", "var", "var/www"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(if dir == "tmp" { 0o1777 } else { 0o755 });
+        h.set_size(0);
+        tar.append_data(&mut h, format!("{dir}/"), std::io::empty())?;
+    }
+    let mut h = tar::Header::new_gnu();
+    let bytes = std::fs::read(busybox)?;
+    h.set_mode(0o755);
+    h.set_size(bytes.len() as u64);
+    tar.append_data(&mut h, "bin/busybox", bytes.as_slice())?;
+    for applet in
+        String::from_utf8_lossy(&list.stdout).lines().map(str::trim).filter(|a| !a.is_empty() && *a != "busybox")
+    {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        tar.append_link(&mut h, format!("bin/{applet}"), "/bin/busybox")?;
+    }
+    for (name, text) in [
+        ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"),
+        ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
+        ("var/www/index.html", "<h1>hello from gantry e2e</h1>\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_size(text.len() as u64);
+        tar.append_data(&mut h, name, text.as_bytes())?;
+    }
+    tar.into_inner()?.flush()?;
+    Ok(())
+}
+
+/// Makes the fixture image with `docker import` when the engine does not have it.
+pub async fn ensure_fixture_image(engine: &Engine, reference: &str) -> Result<()> {
+    if engine.inspect_image(reference).await.is_ok() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let tar = dir.path().join("rootfs.tar");
+    write_busybox_rootfs(&tar)?;
+    engine.import_rootfs(&tar, reference, &["CMD [\"/bin/sh\"]".into(), "ENV PATH=/bin".into()]).await?;
+    Ok(())
+}
+
+/// Containers, a volume and a network so the screenshots show a lived-in engine.
+pub struct Scenery {
+    containers: Vec<String>,
+}
+
+impl Scenery {
+    pub async fn create(engine: &Engine, image: &str) -> Result<Self> {
+        let mut s = Self { containers: Vec::new() };
+        s.remove(engine).await;
+        let _ =
+            engine.create_network(&gantry_engine::NetworkSpec { name: "e2e-net".into(), ..Default::default() }).await?;
+        engine.create_volume("e2e-data", &[]).await?;
+        let compose = |service: &str| {
+            vec![
+                ("com.docker.compose.project".to_string(), "e2e-shop".to_string()),
+                ("com.docker.compose.service".to_string(), service.to_string()),
+            ]
+        };
+        let mut web = RunSpec::new(image);
+        web.name = Some("e2e-shop-web-1".into());
+        web.command = vec!["sleep".into(), "100000".into()];
+        web.labels = compose("web");
+        web.network = Some("e2e-net".into());
+        let mut db = RunSpec::new(image);
+        db.name = Some("e2e-shop-db-1".into());
+        db.command = vec!["sh".into(), "-c".into(), "echo ready; sleep 100000".into()];
+        db.labels = compose("db");
+        db.network = Some("e2e-net".into());
+        db.mounts = vec![MountSpec { source: "e2e-data".into(), target: "/data".into(), read_only: false }];
+        let mut chatty = RunSpec::new(image);
+        chatty.name = Some("e2e-chatty".into());
+        chatty.command = vec![
+            "sh".into(),
+            "-c".into(),
+            "i=0; while true; do i=$((i+1)); echo \"GET /api/items?page=$i 200\"; [ $((i % 5)) = 0 ] && echo \"warning: slow request $i\" >&2; sleep 0.5; done".into(),
+        ];
+        let mut done = RunSpec::new(image);
+        done.name = Some("e2e-job".into());
+        done.command = vec!["sh".into(), "-c".into(), "echo job finished".into()];
+        for spec in [web, db, chatty, done] {
+            s.containers.push(spec.name.clone().unwrap_or_default());
+            engine.run_container(&spec).await?;
+        }
+        Ok(s)
+    }
+
+    pub async fn remove(&self, engine: &Engine) {
+        for name in ["e2e-shop-web-1", "e2e-shop-db-1", "e2e-chatty", "e2e-job", "e2e-web"] {
+            let _ = engine.remove_container(name, RemoveOptions { force: true, volumes: true }).await;
+        }
+        let _ = engine.remove_volume("e2e-data", true).await;
+        let _ = engine.remove_volume("e2e-vol", true).await;
+        let _ = engine.remove_network("e2e-net").await;
+        let _ = &self.containers;
+    }
+}
+
+/// Creates `n` stopped containers, eight at a time; returns their IDs.
+pub async fn create_many(engine: &Engine, image: &str, n: usize) -> Result<Vec<String>> {
+    let results: Vec<_> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let engine = engine.clone();
+            let mut spec = RunSpec::new(image);
+            spec.name = Some(format!("bench-{i:04}"));
+            spec.command = vec!["true".into()];
+            async move {
+                let _ = engine
+                    .remove_container(&format!("bench-{i:04}"), RemoveOptions { force: true, volumes: false })
+                    .await;
+                engine.create_container(&spec).await
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    results.into_iter().map(|r| r.map_err(Error::from)).collect()
+}
+
+pub async fn remove_many(engine: &Engine, ids: &[String]) {
+    futures_util::stream::iter(ids)
+        .map(|id| {
+            let engine = engine.clone();
+            async move { engine.remove_container(id, RemoveOptions { force: true, volumes: false }).await }
+        })
+        .buffer_unordered(8)
+        .for_each(|_| async {})
+        .await;
+}
+
+/// `GET /` on 127.0.0.1:PORT; the status line and headers.
+pub async fn http_get(port: u16) -> Result<String> {
+    tokio::task::spawn_blocking(move || -> Result<String> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut out = String::new();
+        s.read_to_string(&mut out)?;
+        if out.is_empty() {
+            return Err("empty reply".into());
+        }
+        Ok(out)
+    })
+    .await?
+}

@@ -1,0 +1,129 @@
+// Formatters shared by the panels. Pure functions, tested in format.test.ts.
+import type { PortMapping } from './bindings/PortMapping';
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+
+/** 1536 → "1.5 KB" (powers of 1000, as `docker` prints sizes). */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n) || n < 0) return '—';
+  let v = n;
+  let u = 0;
+  while (v >= 1000 && u < UNITS.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  const digits = u === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${v.toFixed(digits)} ${UNITS[u]}`;
+}
+
+/** Memory in binary units: 2147483648 → "2.0 GiB". */
+export function mib(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '—';
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(0)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(0)} KiB`;
+  return `${n} B`;
+}
+
+/** Seconds → "3 days", "5 minutes", "just now". */
+export function duration(seconds: number): string {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 45) return s < 5 ? 'just now' : `${s} seconds`;
+  const units: [number, string][] = [
+    [365 * 86400, 'year'],
+    [30 * 86400, 'month'],
+    [7 * 86400, 'week'],
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  for (const [size, name] of units) {
+    if (s >= size) {
+      const n = Math.floor(s / size);
+      return `${n} ${name}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return `${s} seconds`;
+}
+
+/** Unix seconds → "5 minutes ago". */
+export function ago(unixSeconds: number, now: number = Date.now() / 1000): string {
+  if (!unixSeconds) return '—';
+  const d = duration(now - unixSeconds);
+  return d === 'just now' ? d : `${d} ago`;
+}
+
+/** Engine IDs: "sha256:abcdef…" → "abcdef012345". */
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 12);
+}
+
+export function percent(v: number | null | undefined, digits = 1): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '—';
+  return `${v.toFixed(digits)}%`;
+}
+
+/** A published port as a link target, or null when only exposed. */
+export function portUrl(p: PortMapping): string | null {
+  if (!p.host_port || p.protocol !== 'tcp') return null;
+  return `http://localhost:${p.host_port}`;
+}
+
+/** "localhost:8080 → 80" / "80/udp" */
+export function portLabel(p: PortMapping): string {
+  const proto = p.protocol === 'tcp' ? '' : `/${p.protocol}`;
+  if (!p.host_port) return `${p.container_port}${proto}`;
+  return `localhost:${p.host_port}${proto}`;
+}
+
+/** Published ports, once each (IPv4 and IPv6 bindings of the same port collapse). */
+export function uniquePorts(ports: PortMapping[]): PortMapping[] {
+  const seen = new Set<string>();
+  const out: PortMapping[] = [];
+  for (const p of ports) {
+    const key = `${p.host_port ?? ''}:${p.container_port}/${p.protocol}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+/** Image reference without the default registry: "docker.io/library/nginx:1" → "nginx:1". */
+export function imageName(ref: string): string {
+  return ref.replace(/^docker\.io\//, '').replace(/^library\//, '');
+}
+
+/** RFC 3339 → local "HH:MM:SS.mmm". */
+export function clock(ts: string | null | undefined): string {
+  if (!ts) return '';
+  const d = new Date(ts);
+  if (Number.isNaN(d.getTime())) return ts;
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+/** Unix seconds → local date and time. */
+export function dateTime(unixSeconds: number): string {
+  if (!unixSeconds) return '—';
+  return new Date(unixSeconds * 1000).toLocaleString();
+}
+
+/** Splits text around case-insensitive matches of `query`, for highlighting. */
+export function highlight(text: string, query: string): { text: string; hit: boolean }[] {
+  if (!query) return [{ text, hit: false }];
+  const lower = text.toLowerCase();
+  const q = query.toLowerCase();
+  const parts: { text: string; hit: boolean }[] = [];
+  let i = 0;
+  for (;;) {
+    const j = lower.indexOf(q, i);
+    if (j < 0) break;
+    if (j > i) parts.push({ text: text.slice(i, j), hit: false });
+    parts.push({ text: text.slice(j, j + q.length), hit: true });
+    i = j + q.length;
+  }
+  if (i < text.length || parts.length === 0) parts.push({ text: text.slice(i), hit: false });
+  return parts;
+}

@@ -1,0 +1,85 @@
+// Container list logic: filter, search, group by compose project.
+import type { ContainerSummary } from '../bindings/ContainerSummary';
+import type { EngineEvent } from '../bindings/EngineEvent';
+
+export type StateFilter = 'all' | 'running' | 'stopped';
+
+export interface ContainerGroup {
+  /** Compose project, or null for standalone containers. */
+  project: string | null;
+  containers: ContainerSummary[];
+  running: number;
+}
+
+export function isAlive(c: ContainerSummary): boolean {
+  return c.state === 'running' || c.state === 'paused' || c.state === 'restarting';
+}
+
+export function matches(c: ContainerSummary, query: string, state: StateFilter): boolean {
+  if (state === 'running' && !isAlive(c)) return false;
+  if (state === 'stopped' && isAlive(c)) return false;
+  const q = query.trim().toLowerCase();
+  if (!q) return true;
+  return (
+    c.name.toLowerCase().includes(q) ||
+    c.image.toLowerCase().includes(q) ||
+    c.id.startsWith(q) ||
+    (c.compose_project ?? '').toLowerCase().includes(q) ||
+    c.ports.some((p) => String(p.host_port ?? '') === q)
+  );
+}
+
+/** Groups by compose project (projects first, by name), standalone containers last; each group sorted by name. */
+export function groupContainers(list: ContainerSummary[], query = '', state: StateFilter = 'all'): ContainerGroup[] {
+  const groups = new Map<string | null, ContainerSummary[]>();
+  for (const c of list) {
+    if (!matches(c, query, state)) continue;
+    const key = c.compose_project ?? null;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(c);
+  }
+  const out: ContainerGroup[] = [];
+  for (const [project, containers] of groups) {
+    containers.sort((a, b) => a.name.localeCompare(b.name));
+    out.push({ project, containers, running: containers.filter(isAlive).length });
+  }
+  out.sort((a, b) => {
+    if (a.project === null) return 1;
+    if (b.project === null) return -1;
+    return a.project.localeCompare(b.project);
+  });
+  return out;
+}
+
+/** Container events that change what the list shows. */
+const LIST_ACTIONS = new Set(['create', 'start', 'die', 'stop', 'destroy', 'pause', 'unpause', 'restart', 'rename', 'kill', 'oom']);
+
+export function changesContainerList(ev: EngineEvent): boolean {
+  if (ev.kind === 'reconnected') return true;
+  if (ev.kind !== 'event') return false;
+  return ev.event.resource === 'container' && LIST_ACTIONS.has(ev.event.action);
+}
+
+/** Which resource lists an event makes stale. */
+export function staleResources(ev: EngineEvent): Set<'containers' | 'images' | 'volumes' | 'networks'> {
+  const out = new Set<'containers' | 'images' | 'volumes' | 'networks'>();
+  if (ev.kind === 'reconnected') return new Set(['containers', 'images', 'volumes', 'networks']);
+  if (ev.kind !== 'event') return out;
+  const r = ev.event.resource;
+  if (changesContainerList(ev)) out.add('containers');
+  if (r === 'image') out.add('images');
+  if (r === 'volume') out.add('volumes');
+  if (r === 'network') out.add('networks');
+  if (r === 'container' && (ev.event.action === 'create' || ev.event.action === 'destroy')) {
+    out.add('images');
+    out.add('volumes');
+  }
+  return out;
+}
+
+/** Selection helper for bulk actions: toggles, keeps only ids still listed. */
+export function pruneSelection(selected: Set<string>, list: ContainerSummary[]): Set<string> {
+  const ids = new Set(list.map((c) => c.id));
+  return new Set([...selected].filter((id) => ids.has(id)));
+}

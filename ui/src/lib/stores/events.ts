@@ -1,0 +1,40 @@
+// The events timeline: newest first, bounded, filterable by resource and text.
+import type { EngineEvent } from '../bindings/EngineEvent';
+
+export interface TimelineEntry {
+  key: number;
+  time: number;
+  resource: string;
+  action: string;
+  text: string;
+  /** Connection news rather than an engine event. */
+  notice: boolean;
+}
+
+let seq = 0;
+
+export function toEntry(ev: EngineEvent, now: number = Date.now() / 1000): TimelineEntry {
+  switch (ev.kind) {
+    case 'event':
+      return { key: ++seq, time: ev.event.time || now, resource: ev.event.resource, action: ev.event.action, text: ev.description, notice: false };
+    case 'disconnected':
+      return { key: ++seq, time: now, resource: 'engine', action: 'disconnected', text: `Lost the engine (${ev.reason}); retrying in ${Math.round(ev.retry_in_ms / 100) / 10} s`, notice: true };
+    case 'reconnected':
+      return { key: ++seq, time: now, resource: 'engine', action: 'reconnected', text: 'The engine answers again', notice: true };
+  }
+}
+
+export class Timeline {
+  entries: TimelineEntry[] = [];
+  constructor(readonly max = 2000) {}
+
+  add(events: EngineEvent[]): void {
+    const fresh = events.map((e) => toEntry(e)).reverse();
+    this.entries = fresh.concat(this.entries).slice(0, this.max);
+  }
+
+  filtered(resource: string, query: string): TimelineEntry[] {
+    const q = query.trim().toLowerCase();
+    return this.entries.filter((e) => (resource === 'all' || e.resource === resource) && (!q || e.text.toLowerCase().includes(q)));
+  }
+}
