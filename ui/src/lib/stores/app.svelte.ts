@@ -71,8 +71,12 @@ class AppState {
 
   toast(text: string, kind: 'ok' | 'error' = 'ok') {
     const id = ++this.toastSeq;
-    this.toasts.push({ id, text, kind });
-    setTimeout(() => (this.toasts = this.toasts.filter((t) => t.id !== id)), 4000);
+    this.toasts = [...this.toasts.slice(-2), { id, text, kind }];
+    setTimeout(() => this.dismiss(id), 4000);
+  }
+
+  dismiss(id: number) {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
   }
 
   async refreshStatus() {
@@ -123,7 +127,10 @@ class AppState {
   async subscribe() {
     if (this.events) return;
     try {
-      this.events = await stream<EngineEvent>('stream_events', { filter: { resources: [], container: null, since: null } }, {
+      // Start with the last 15 minutes so the timeline is not empty on open.
+      this.log = new Timeline();
+      const since = Math.floor(Date.now() / 1000) - 15 * 60;
+      this.events = await stream<EngineEvent>('stream_events', { filter: { resources: [], container: null, since } }, {
         items: (evs) => {
           this.log.add(evs);
           this.timeline = this.log.entries;

@@ -16,7 +16,7 @@ let seq = 0;
 export function toEntry(ev: EngineEvent, now: number = Date.now() / 1000): TimelineEntry {
   switch (ev.kind) {
     case 'event':
-      return { key: ++seq, time: ev.event.time || now, resource: ev.event.resource, action: ev.event.action, text: ev.description, notice: false };
+      return { key: ++seq, time: ev.event.time_nano ? ev.event.time_nano / 1e9 : ev.event.time || now, resource: ev.event.resource, action: ev.event.action, text: ev.description, notice: false };
     case 'disconnected':
       return { key: ++seq, time: now, resource: 'engine', action: 'disconnected', text: `Lost the engine (${ev.reason}); retrying in ${Math.round(ev.retry_in_ms / 100) / 10} s`, notice: true };
     case 'reconnected':
