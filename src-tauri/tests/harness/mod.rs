@@ -296,7 +296,7 @@ impl App {
     pub async fn screenshot(&self, name: &str) -> Result<()> {
         self.client
             .execute_async(
-                "const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                "const done = arguments[arguments.length - 1]; window.__gantry.app.toasts = []; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
                 Vec::new(),
             )
             .await?;
@@ -307,8 +307,9 @@ impl App {
         Ok(())
     }
 
-    /// ms from asking for the list (empty table) to `rows` rows painted.
-    pub async fn bench_container_list(&self, rows: usize) -> Result<f64> {
+    /// (ms from asking for the list (empty table) to `rows` rows painted, ms of that spent in
+    /// the command call: engine + IPC + JSON).
+    pub async fn bench_container_list(&self, rows: usize) -> Result<(f64, f64)> {
         let v = self
             .client
             .execute_async(
@@ -323,7 +324,7 @@ impl App {
                   await frame();
                   const n = document.querySelectorAll('tr[data-row]').length;
                   await frame();
-                  done({ ms: performance.now() - t0, rows: n });
+                  done({ ms: performance.now() - t0, fetch: g.perf.containersFetched, rows: n });
                 })();"#,
                 vec![json!(rows)],
             )
@@ -332,12 +333,14 @@ impl App {
         if n < rows {
             return Err(format!("only {n} rows rendered, wanted {rows}").into());
         }
-        v["ms"].as_f64().ok_or_else(|| "no timing".into())
+        Ok((v["ms"].as_f64().ok_or("no timing")?, v["fetch"].as_f64().ok_or("no fetch timing")?))
     }
 
-    /// (ms from opening a container's logs to all `lines` rendered, mean frame ms while jumping
-    /// through the whole log).
-    pub async fn bench_logs(&self, id: &str, lines: u64) -> Result<(f64, f64)> {
+    /// Opens a container's logs and waits for `lines` rendered. Returns the ms from opening to
+    /// all lines shown, and scrolling costs: mean frame while jumping through the whole log,
+    /// mean frame of a plain full repaint of the same view (the window's paint cost, the
+    /// baseline), and the JS + layout time of one jump.
+    pub async fn bench_logs(&self, id: &str, lines: u64) -> Result<LogBench> {
         self.execute("window.__gantry.app.detailId = null; delete window.__gantry.perf.logsLines;").await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         self.client.execute("window.__gantry.app.openContainer(arguments[0]);", vec![json!(id)]).await?;
@@ -353,26 +356,46 @@ impl App {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         self.wait_text("[data-testid=log-count]", &format!("{} lines", fmt_thousands(lines))).await?;
-        let frame = self
-            .client
-            .execute_async(
-                r#"const done = arguments[0];
+        let frames = |mode: &str| {
+            self.client.execute_async(
+                r#"const [mode, done] = arguments;
                 const el = document.querySelector('[data-testid=log-view]');
                 const steps = 60; let i = 0; let last = performance.now(); let sum = 0;
                 const step = () => {
                   const now = performance.now();
                   if (i > 0) sum += now - last;
                   last = now;
-                  if (i++ >= steps) { done(sum / steps); return; }
-                  el.scrollTop = (el.scrollHeight - el.clientHeight) * (i / steps);
+                  if (i++ >= steps) { el.style.color = ''; done(sum / steps); return; }
+                  if (mode === 'jump') el.scrollTop = (el.scrollHeight - el.clientHeight) * (i / steps);
+                  else el.style.color = i % 2 ? 'red' : 'blue';
                   requestAnimationFrame(step);
                 };
                 requestAnimationFrame(step);"#,
-                Vec::new(),
+                vec![json!(mode)],
             )
-            .await?;
-        Ok((ms, frame.as_f64().unwrap_or(f64::NAN)))
+        };
+        let jump_frame = frames("jump").await?.as_f64().unwrap_or(f64::NAN);
+        let repaint_frame = frames("repaint").await?.as_f64().unwrap_or(f64::NAN);
+        let jump_js = self
+            .execute(
+                "const el = document.querySelector('[data-testid=log-view]'); const t = performance.now();
+                 for (let k = 0; k < 20; k++) { el.scrollTop = (k * 4999) * 18; el.dispatchEvent(new Event('scroll')); document.body.offsetHeight; }
+                 return (performance.now() - t) / 20;",
+            )
+            .await?
+            .as_f64()
+            .unwrap_or(f64::NAN);
+        Ok(LogBench { ms, jump_frame, repaint_frame, jump_js })
     }
+}
+
+/// Timings of the log view (see [`App::bench_logs`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LogBench {
+    pub ms: f64,
+    pub jump_frame: f64,
+    pub repaint_frame: f64,
+    pub jump_js: f64,
 }
 
 fn fmt_thousands(n: u64) -> String {

@@ -74,6 +74,7 @@ export function staleResources(ev: EngineEvent): Set<'containers' | 'images' | '
   if (r === 'container' && (ev.event.action === 'create' || ev.event.action === 'destroy')) {
     out.add('images');
     out.add('volumes');
+    out.add('networks');
   }
   return out;
 }
