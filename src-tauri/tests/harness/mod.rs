@@ -322,7 +322,8 @@ impl App {
                   const t0 = performance.now();
                   await g.app.loadContainers();
                   await frame();
-                  const n = document.querySelectorAll('tr[data-row]').length;
+                  const list = document.querySelector('[data-testid=container-table]');
+                  const n = document.querySelectorAll('[data-row]').length > 0 ? Number(list?.dataset.total ?? 0) : 0;
                   await frame();
                   done({ ms: performance.now() - t0, fetch: g.perf.containersFetched, rows: n });
                 })();"#,

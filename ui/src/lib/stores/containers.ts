@@ -84,3 +84,46 @@ export function pruneSelection(selected: Set<string>, list: ContainerSummary[]):
   const ids = new Set(list.map((c) => c.id));
   return new Set([...selected].filter((id) => ids.has(id)));
 }
+
+/** One line of the virtual container list: a compose group header or a container. */
+export type ListItem =
+  | { kind: 'group'; key: string; top: number; group: ContainerGroup }
+  | { kind: 'row'; key: string; top: number; container: ContainerSummary; group: ContainerGroup };
+
+export const ROW_HEIGHT = 48;
+export const GROUP_HEIGHT = 34;
+
+/** Positions every line; compose projects get a header line. */
+export function layoutList(groups: ContainerGroup[]): { items: ListItem[]; height: number } {
+  const items: ListItem[] = [];
+  let top = 0;
+  for (const g of groups) {
+    if (g.project) {
+      items.push({ kind: 'group', key: `g:${g.project}`, top, group: g });
+      top += GROUP_HEIGHT;
+    }
+    for (const c of g.containers) {
+      items.push({ kind: 'row', key: c.id, top, container: c, group: g });
+      top += ROW_HEIGHT;
+    }
+  }
+  return { items, height: top };
+}
+
+/** The lines intersecting [scrollTop, scrollTop + viewport), plus `overscan` pixels each side. */
+export function visibleItems(items: ListItem[], scrollTop: number, viewport: number, overscan = 400): ListItem[] {
+  const from = scrollTop - overscan;
+  const to = scrollTop + viewport + overscan;
+  // Binary search for the first line ending after `from`.
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const end = items[mid].top + (items[mid].kind === 'group' ? GROUP_HEIGHT : ROW_HEIGHT);
+    if (end <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: ListItem[] = [];
+  for (let i = lo; i < items.length && items[i].top < to; i++) out.push(items[i]);
+  return out;
+}

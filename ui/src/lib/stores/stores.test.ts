@@ -119,3 +119,22 @@ describe('api errors', () => {
     expect(e.message).toBe('boom');
   });
 });
+
+import { layoutList, visibleItems, ROW_HEIGHT, GROUP_HEIGHT } from './containers';
+
+describe('virtual container list', () => {
+  it('lays out group headers and rows and shows only what is in view', () => {
+    const many = Array.from({ length: 1000 }, (_, i) => c(`c${String(i).padStart(4, '0')}`, 'exited'));
+    const groups = groupContainers([c('web', 'running', 'shop'), ...many]);
+    const { items, height } = layoutList(groups);
+    expect(items).toHaveLength(1002);
+    expect(height).toBe(GROUP_HEIGHT + 1001 * ROW_HEIGHT);
+    expect(items[0].kind).toBe('group');
+    const top = visibleItems(items, 0, 480, 0);
+    expect(top[0].kind).toBe('group');
+    expect(top.length).toBeLessThanOrEqual(12);
+    const mid = visibleItems(items, 500 * ROW_HEIGHT, 480, 0);
+    expect(mid[0].kind === 'row' && mid[0].container.name).toBe('c0498');
+    expect(mid.length).toBeLessThanOrEqual(12);
+  });
+});
