@@ -3,7 +3,7 @@
 
 use gantry_core::api::{
     ApiResult, EngineStatus, Gantry, HostStats, PrunePreview, RunPreview, RunRequest, SaveOutcome, SettingsForm,
-    SettingsView, StreamMsg, TerminalOutput, TerminalRequest,
+    SettingsView, StreamMsg, TerminalOutput, TerminalRequest, VolumeListing,
 };
 use gantry_engine::{
     BuildEvent, BuildSpec, ContainerDetails, ContainerSummary, DiskUsage, EngineEvent, EventFilter, FileChange,
@@ -214,6 +214,18 @@ pub async fn remove_volume(api: Api<'_>, name: String, force: bool) -> ApiResult
     api.remove_volume(&name, force).await
 }
 #[tauri::command(rename_all = "snake_case")]
+pub async fn browse_volume(api: Api<'_>, name: String) -> ApiResult<VolumeListing> {
+    api.browse_volume(&name).await
+}
+#[tauri::command(rename_all = "snake_case")]
+pub async fn export_volume(api: Api<'_>, name: String, path: String) -> ApiResult<u64> {
+    api.export_volume(&name, &path).await
+}
+#[tauri::command(rename_all = "snake_case")]
+pub async fn import_volume(api: Api<'_>, name: String, path: String) -> ApiResult<()> {
+    api.import_volume(&name, &path).await
+}
+#[tauri::command(rename_all = "snake_case")]
 pub async fn prune_volumes(api: Api<'_>) -> ApiResult<PruneReport> {
     api.prune_volumes().await
 }
@@ -302,6 +314,9 @@ macro_rules! gantry_commands {
             commands::list_volumes,
             commands::create_volume,
             commands::remove_volume,
+            commands::browse_volume,
+            commands::export_volume,
+            commands::import_volume,
             commands::prune_volumes,
             commands::list_networks,
             commands::create_network,

@@ -48,7 +48,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     events_show_start(app).await?;
     stop_and_remove(app, engine, port).await?;
     import_image(app, engine, env).await?;
-    volume_create_remove(app, engine).await?;
+    volume_create_remove(app, engine, env).await?;
     networks(app).await?;
     invalid_settings(app, env).await?;
     dark_theme(app).await?;
@@ -164,14 +164,30 @@ async fn import_image(app: &App, engine: &Engine, env: &harness::Env) -> Result<
     app.wait_gone_text("[data-testid=image-table]", reference).await
 }
 
-async fn volume_create_remove(app: &App, engine: &Engine) -> Result<()> {
+async fn volume_create_remove(app: &App, engine: &Engine, env: &harness::Env) -> Result<()> {
     app.click("[data-testid=nav-volumes]").await?;
     app.type_into("[data-testid=volume-name]", "e2e-vol").await?;
     app.click("[data-testid=volume-create]").await?;
     let row = "[data-testid=volume-e2e-vol]";
     app.wait_text(row, "unused").await?;
     engine.inspect_volume("e2e-vol").await?;
+    // Browse a volume a container wrote to, export it, import it into the new one.
+    app.click("[data-testid=volume-e2e-data] [data-testid=volume-browse]").await?;
+    app.wait_text("[data-testid=volume-files]", "hello.txt").await?;
+    app.wait_text("[data-testid=volume-files]", "index.html").await?;
     app.screenshot("volumes").await?;
+    let tar = env.home.path().join("e2e-data.tar");
+    app.clear_and_type("[data-testid=volume-tar-path]", &tar.display().to_string()).await?;
+    app.click("[data-testid=volume-export]").await?;
+    harness::wait_until(|| tar.exists()).await?;
+    app.click(&format!("{row} [data-testid=volume-browse]")).await?;
+    app.wait_text("[data-testid=volume-files]", "This volume is empty").await?;
+    app.clear_and_type("[data-testid=volume-tar-path]", &tar.display().to_string()).await?;
+    app.click("[data-testid=volume-import]").await?;
+    app.wait_text("[data-testid=volume-files]", "hello.txt").await?;
+    let copied = harness::read_from_volume(engine, IMAGE, "e2e-vol", "hello.txt").await?;
+    assert_eq!(copied.trim(), "hello-from-volume");
+    // Remove it.
     app.click(&format!("{row} [data-testid=volume-remove]")).await?;
     app.click("[data-testid=confirm]").await?;
     app.wait_gone(row).await?;

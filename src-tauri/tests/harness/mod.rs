@@ -508,7 +508,11 @@ impl Scenery {
         web.network = Some("e2e-net".into());
         let mut db = RunSpec::new(image);
         db.name = Some("e2e-shop-db-1".into());
-        db.command = vec!["sh".into(), "-c".into(), "echo ready; sleep 100000".into()];
+        db.command = vec![
+            "sh".into(),
+            "-c".into(),
+            "mkdir -p /data/pages && echo hello-from-volume > /data/hello.txt && echo '<h1>hi</h1>' > /data/pages/index.html; echo ready; sleep 100000".into(),
+        ];
         db.labels = compose("db");
         db.network = Some("e2e-net".into());
         db.mounts = vec![MountSpec { source: "e2e-data".into(), target: "/data".into(), read_only: false }];
@@ -587,4 +591,28 @@ pub async fn http_get(port: u16) -> Result<String> {
         Ok(out)
     })
     .await?
+}
+
+/// Polls `f` for up to 20 s.
+pub async fn wait_until(f: impl Fn() -> bool) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        if Instant::now() > deadline {
+            return Err("condition not met within 20 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Reads a file from a volume with a throwaway container.
+pub async fn read_from_volume(engine: &Engine, image: &str, volume: &str, file: &str) -> Result<String> {
+    let mut spec = RunSpec::new(image);
+    spec.command = vec!["cat".into(), format!("/v/{file}")];
+    spec.mounts = vec![MountSpec { source: volume.into(), target: "/v".into(), read_only: true }];
+    let id = engine.run_container(&spec).await?;
+    engine.wait_container(&id).await?;
+    let lines = engine.read_logs(&id, &gantry_engine::LogOptions::default()).await;
+    let _ = engine.remove_container(&id, RemoveOptions { force: true, volumes: false }).await;
+    Ok(lines?.into_iter().map(|l| l.text).collect::<Vec<_>>().join("\n"))
 }

@@ -6,6 +6,7 @@ mod error;
 mod settings_form;
 mod streams;
 mod types;
+mod volume_files;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ pub use types::{
     EngineStatus, HostStats, PrunePreview, RunPreview, RunRequest, StreamMsg, TerminalOutput, TerminalRequest,
     split_command,
 };
+pub use volume_files::{VolumeEntry, VolumeListing};
 
 use crate::engine_source::{self, Origin};
 use crate::settings::{self, HostFacts};
@@ -86,6 +88,9 @@ impl Gantry {
         }
         let (engine, resolved) = engine_source::connect(None).await?;
         *guard = Some((engine.clone(), resolved.endpoint.to_string(), resolved.origin));
+        // Helpers of a volume browse that a crash left behind.
+        let cleanup = engine.clone();
+        tokio::spawn(async move { volume_files::remove_stale_helpers(&cleanup).await });
         Ok(engine)
     }
 
@@ -240,8 +245,11 @@ impl Gantry {
 
     // ---- containers ----
 
+    /// Containers, without Gantry's own short-lived helpers.
     pub async fn list_containers(&self, all: bool) -> ApiResult<Vec<ContainerSummary>> {
-        Ok(self.engine().await?.list_containers(&ContainerFilter { all, ..Default::default() }).await?)
+        let mut list = self.engine().await?.list_containers(&ContainerFilter { all, ..Default::default() }).await?;
+        list.retain(|c| !c.labels.contains_key(volume_files::HELPER_LABEL));
+        Ok(list)
     }
 
     pub async fn inspect_container(&self, id: &str) -> ApiResult<ContainerDetails> {
@@ -449,6 +457,21 @@ impl Gantry {
         Ok(self.engine().await?.prune_volumes(false).await?)
     }
 
+    /// Lists a volume's files (read-only; nothing is started).
+    pub async fn browse_volume(&self, name: &str) -> ApiResult<VolumeListing> {
+        volume_files::list(&self.engine().await?, name).await
+    }
+
+    /// Writes a volume's files to a tar file; returns its size.
+    pub async fn export_volume(&self, name: &str, path: &str) -> ApiResult<u64> {
+        volume_files::export(&self.engine().await?, name, std::path::Path::new(path)).await
+    }
+
+    /// Extracts a tar file into a volume.
+    pub async fn import_volume(&self, name: &str, path: &str) -> ApiResult<()> {
+        volume_files::import(&self.engine().await?, name, std::path::Path::new(path)).await
+    }
+
     // ---- networks ----
 
     pub async fn list_networks(&self) -> ApiResult<Vec<NetworkSummary>> {
@@ -606,6 +629,7 @@ mod tests {
         SystemPruneReport::export_all(&cfg)?;
         DiskUsage::export_all(&cfg)?;
         VolumeSummary::export_all(&cfg)?;
+        VolumeListing::export_all(&cfg)?;
         NetworkSummary::export_all(&cfg)?;
         NetworkSpec::export_all(&cfg)?;
         Ok(())
