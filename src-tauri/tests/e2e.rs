@@ -42,6 +42,7 @@ async fn desktop_end_to_end() -> Result<()> {
 async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result<()> {
     let t = Instant::now();
     dashboard(app).await?;
+    single_instance(app, env).await?;
     let port = run_from_dialog(app, engine).await?;
     logs_show_known_line(app).await?;
     detail_tabs(app).await?;
@@ -62,6 +63,29 @@ async fn dashboard(app: &App) -> Result<()> {
     app.wait_text("[data-testid=disk-card]", "Images").await?;
     app.wait_text("[data-testid=host-card]", "%").await?;
     app.screenshot("dashboard").await
+}
+
+/// A second launch with the same instance hands over to the running app and exits at once.
+async fn single_instance(app: &App, env: &harness::Env) -> Result<()> {
+    let mut second = std::process::Command::new(&env.bin)
+        .env("GANTRY_HOME", env.home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            return Err("a second launch did not exit: single instance is broken".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "second launch exited with {status}");
+    app.wait_text("[data-testid=engine-card]", "Running").await
 }
 
 /// Runs an httpd from the Run dialog with a published port; the list shows it running, the
