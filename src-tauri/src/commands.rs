@@ -40,6 +40,10 @@ pub async fn engine_start(api: Api<'_>) -> ApiResult<EngineStatus> {
     api.engine_start().await
 }
 #[tauri::command(rename_all = "snake_case")]
+pub async fn engine_start_progress(api: Api<'_>, channel: Channel<StreamMsg<String>>) -> ApiResult<u64> {
+    api.engine_start_progress(move |msg| drop(channel.send(msg)))
+}
+#[tauri::command(rename_all = "snake_case")]
 pub async fn engine_stop(api: Api<'_>) -> ApiResult<EngineStatus> {
     api.engine_stop().await
 }
@@ -276,6 +280,7 @@ macro_rules! gantry_commands {
             commands::engine_status,
             commands::engine_reconnect,
             commands::engine_start,
+            commands::engine_start_progress,
             commands::engine_stop,
             commands::host_stats,
             commands::disk_usage,

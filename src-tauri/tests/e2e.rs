@@ -13,6 +13,8 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+
 use gantry_engine::{ContainerFilter, Engine, EngineError, LogOptions, RemoveOptions, RunSpec};
 use harness::{App, Result, require_env};
 
@@ -36,6 +38,26 @@ async fn desktop_end_to_end() -> Result<()> {
         Err(e) => Err(e),
     };
     scenery.remove(&engine).await;
+    result?;
+    engine_unreachable(&env).await
+}
+
+/// With no engine at DOCKER_HOST, the dashboard and the lists say so, with what to do.
+async fn engine_unreachable(env: &harness::Env) -> Result<()> {
+    let missing = env.home.path().join("no-engine.sock");
+    let host = format!("unix://{}", missing.display());
+    let app = App::launch_with(env, &[("DOCKER_HOST", &host)]).await?;
+    let result = async {
+        app.wait_text("[data-testid=engine-card]", "Not running").await?;
+        app.wait_text("[data-testid=engine-card]", "is not answering").await?;
+        app.wait_text("[data-testid=engine-card]", "gantry start").await?;
+        app.screenshot("dashboard-no-engine").await?;
+        app.click("[data-testid=nav-containers]").await?;
+        app.wait_text("[data-testid=error]", "is not answering").await?;
+        app.wait_present("[data-testid=error] button").await
+    }
+    .await;
+    app.quit().await;
     result
 }
 
@@ -49,6 +71,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     events_show_start(app).await?;
     stop_and_remove(app, engine, port).await?;
     import_image(app, engine, env).await?;
+    pull_with_progress(app, engine).await?;
     volume_create_remove(app, engine, env).await?;
     networks(app).await?;
     invalid_settings(app, env).await?;
@@ -181,11 +204,38 @@ async fn import_image(app: &App, engine: &Engine, env: &harness::Env) -> Result<
     app.wait_text("[data-testid=image-table]", "gantry-e2e/imported:1").await?;
     let image = engine.inspect_image(reference).await?;
     assert!(image.tags.iter().any(|t| t == reference), "{:?}", image.tags);
-    app.click(&format!("[data-testid='image-{IMAGE}'] button.name")).await?;
+    app.click(&format!("[data-tags~='{IMAGE}'] button.name")).await?;
     app.wait_text("[data-testid=image-detail]", "Layers").await?;
     app.screenshot("images").await?;
     engine.remove_image(reference, true).await?;
     app.wait_gone_text("[data-testid=image-table]", reference).await
+}
+
+/// With a private registry (GANTRY_TEST_REGISTRY=127.0.0.1:PORT, started by scripts/test): push
+/// the fixture there, drop it locally, pull it from the Images panel with per-layer progress.
+async fn pull_with_progress(app: &App, engine: &Engine) -> Result<()> {
+    let Ok(registry) = std::env::var("GANTRY_TEST_REGISTRY") else {
+        eprintln!("e2e: pull skipped (no GANTRY_TEST_REGISTRY)");
+        return Ok(());
+    };
+    let reference = format!("{registry}/gantry-e2e/pulled:1");
+    let _ = engine.remove_image(&reference, false).await;
+    engine.tag_image(IMAGE, &reference).await?;
+    let mut push = engine.push_image(&reference, None);
+    while let Some(p) = push.next().await {
+        p?;
+    }
+    engine.remove_image(&reference, false).await?;
+    app.click("[data-testid=nav-images]").await?;
+    app.click("[data-testid=pull-open]").await?;
+    app.type_into("[data-testid=tool-ref]", &reference).await?;
+    app.click("[data-testid=tool-submit]").await?;
+    app.wait_text("[data-testid=image-tool]", "Downloaded newer image").await?;
+    app.wait_text("[data-testid=image-table]", "gantry-e2e/pulled:1").await?;
+    engine.inspect_image(&reference).await?;
+    app.screenshot("images-pull").await?;
+    engine.remove_image(&reference, false).await?;
+    app.click("[data-testid=image-tool] button[aria-label=Close]").await
 }
 
 async fn volume_create_remove(app: &App, engine: &Engine, env: &harness::Env) -> Result<()> {

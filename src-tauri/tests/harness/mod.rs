@@ -155,6 +155,11 @@ pub struct App {
 
 impl App {
     pub async fn launch(env: &Env) -> Result<Self> {
+        Self::launch_with(env, &[]).await
+    }
+
+    /// Launches with extra environment for the app (e.g. another DOCKER_HOST).
+    pub async fn launch_with(env: &Env, vars: &[(&str, &str)]) -> Result<Self> {
         let marker = format!("GANTRY_HOME={}", env.home.path().display());
         let mut procs = Procs { children: Vec::new(), marker };
         let (xvfb, display) = start_xvfb()?;
@@ -167,6 +172,7 @@ impl App {
             .env("DISPLAY", &display)
             .env("GANTRY_HOME", env.home.path())
             .env_remove("WAYLAND_DISPLAY")
+            .envs(vars.iter().copied())
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()?;

@@ -155,6 +155,40 @@ impl Gantry {
         Ok(self.reconnect().await)
     }
 
+    /// Starts Gantry's VM and reports each step of the start-up chain to `sink` as it happens
+    /// ("[3/9] booting the VM", ...), then `End` (or `Error`). Returns the stream id.
+    pub fn engine_start_progress(&self, sink: impl Fn(StreamMsg<String>) + Send + Sync + 'static) -> ApiResult<u64> {
+        if engine_source::resolve(None).map(|r| r.origin).ok() != Some(Origin::GantryVm) {
+            return Err(ApiError::new(
+                "not_managed",
+                "the engine is not Gantry's VM, so there is nothing for Gantry to start",
+                "switch the engine to Gantry VM in Settings, or start your engine where it is installed",
+            ));
+        }
+        let this = self.clone();
+        Ok(self.streams.spawn_task(move |id, token| async move {
+            let sink = Arc::new(sink);
+            sink(StreamMsg::Started { id });
+            let progress = {
+                let sink = Arc::clone(&sink);
+                move |s: &crate::vm::VmStatus| sink(StreamMsg::Items { items: vec![s.describe()] })
+            };
+            let options = crate::vm::StartOptions::default();
+            let started = tokio::select! {
+                r = crate::vm::start(&options, progress) => Some(r),
+                () = token.cancelled() => None,
+            };
+            match started {
+                Some(Err(e)) => sink(StreamMsg::Error { error: e.into() }),
+                Some(Ok(_)) => {
+                    this.reconnect().await;
+                }
+                None => {}
+            }
+            sink(StreamMsg::End);
+        }))
+    }
+
     /// Stops Gantry's VM; for an existing engine there is nothing Gantry may stop.
     pub async fn engine_stop(&self) -> ApiResult<EngineStatus> {
         if engine_source::resolve(None).map(|r| r.origin).ok() != Some(Origin::GantryVm) {

@@ -87,6 +87,22 @@ impl Streams {
         self.inputs.lock().ok().and_then(|i| i.get(&id).cloned())
     }
 
+    /// Runs `task` (cancellable by id like a stream); `task` gets the cancellation token.
+    pub fn spawn_task<F, Fut>(self: &Arc<Self>, task: F) -> u64
+    where
+        F: FnOnce(u64, CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (id, token) = self.register();
+        let streams = Arc::clone(self);
+        let fut = task(id, token);
+        tokio::spawn(async move {
+            fut.await;
+            streams.finish(id);
+        });
+        id
+    }
+
     /// Forwards `stream` to `sink` in batches of at most `max_batch` items gathered for at most
     /// [`BATCH_WINDOW`]; sends `Started` first and `End` (or `Error`) last. Returns the id.
     pub fn forward<T, F>(self: &Arc<Self>, stream: EngineStream<T>, max_batch: usize, sink: F) -> u64
