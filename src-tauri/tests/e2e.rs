@@ -5,9 +5,8 @@
 //! Needs: `Xvfb`, `tauri-driver` (cargo install tauri-driver --version '^2' --locked),
 //! `WebKitWebDriver` (Debian webkit2gtk-driver), `ui/dist` built (npm run build), DOCKER_HOST.
 //! Without them the tests print why and pass, unless `GANTRY_E2E_REQUIRED=1`.
+//! `GANTRY_SCREENSHOT_DIR` sends the screenshots elsewhere than docs/screenshots/.
 //! `GANTRY_UI_BENCH=1` also runs the render benchmark (1,000 containers, 100,000 log lines).
-
-#![allow(clippy::unwrap_used)]
 
 mod harness;
 

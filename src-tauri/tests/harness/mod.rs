@@ -307,7 +307,9 @@ impl App {
             )
             .await?;
         let png = self.client.screenshot().await?;
-        let dir = repo().join("docs/screenshots");
+        // GANTRY_SCREENSHOT_DIR keeps a CI run from rewriting the committed screenshots.
+        let dir =
+            std::env::var_os("GANTRY_SCREENSHOT_DIR").map_or_else(|| repo().join("docs/screenshots"), PathBuf::from);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join(format!("{name}.png")), png)?;
         Ok(())
