@@ -268,6 +268,10 @@ pub async fn save_settings(api: Api<'_>, form: SettingsForm) -> ApiResult<SaveOu
     api.save_settings(&form).await
 }
 #[tauri::command(rename_all = "snake_case")]
+pub async fn save_download(api: Api<'_>, file_name: String, contents: String) -> ApiResult<String> {
+    api.save_download(&file_name, &contents)
+}
+#[tauri::command(rename_all = "snake_case")]
 pub async fn open_url(api: Api<'_>, url: String) -> ApiResult<()> {
     api.open_url(&url)
 }
@@ -330,6 +334,7 @@ macro_rules! gantry_commands {
             commands::disconnect_network,
             commands::get_settings,
             commands::save_settings,
+            commands::save_download,
             commands::open_url,
         ]
     };

@@ -25,7 +25,11 @@ async fn desktop_end_to_end() -> Result<()> {
     let engine = Engine::from_env().await?;
     harness::ensure_fixture_image(&engine, IMAGE).await?;
     let scenery = harness::Scenery::create(&engine, IMAGE).await?;
-    let result = match App::launch(&env).await {
+    let downloads = env.home.path().join("downloads");
+    let config = env.home.path().join("config");
+    let vars = [("XDG_DOWNLOAD_DIR", downloads.to_string_lossy()), ("XDG_CONFIG_HOME", config.to_string_lossy())];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+    let result = match App::launch_with(&env, &vars).await {
         Ok(app) => {
             let result = run_scenarios(&app, &engine, &env).await;
             if result.is_err() {
@@ -65,7 +69,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     dashboard(app).await?;
     single_instance(app, env).await?;
     let port = run_from_dialog(app, engine).await?;
-    logs_show_known_line(app).await?;
+    logs_show_known_line(app, env).await?;
     detail_tabs(app).await?;
     events_show_start(app).await?;
     stop_and_remove(app, engine, port).await?;
@@ -138,13 +142,19 @@ async fn run_from_dialog(app: &App, engine: &Engine) -> Result<u16> {
     Ok(port)
 }
 
-async fn logs_show_known_line(app: &App) -> Result<()> {
+async fn logs_show_known_line(app: &App, env: &harness::Env) -> Result<()> {
     app.click("[data-testid=container-e2e-web] button.name").await?;
     app.wait_text("[data-testid=detail-name]", "e2e-web").await?;
     app.wait_text("[data-testid=log-view]", "gantry-e2e-hello").await?;
     app.type_into("[data-testid=log-search]", "e2e-hello").await?;
     app.wait_text("[data-testid=log-matches]", "1 matches").await?;
-    app.screenshot("container-logs").await
+    app.screenshot("container-logs").await?;
+    app.click("[data-testid=log-download]").await?;
+    let saved = env.home.path().join("downloads/e2e-web.log");
+    harness::wait_until(|| saved.exists()).await?;
+    let text = std::fs::read_to_string(&saved)?;
+    assert!(text.contains("gantry-e2e-hello"), "downloaded log: {text:?}");
+    Ok(())
 }
 
 async fn detail_tabs(app: &App) -> Result<()> {
@@ -203,6 +213,19 @@ async fn import_image(app: &App, engine: &Engine, env: &harness::Env) -> Result<
     app.wait_text("[data-testid=image-table]", "gantry-e2e/imported:1").await?;
     let image = engine.inspect_image(reference).await?;
     assert!(image.tags.iter().any(|t| t == reference), "{:?}", image.tags);
+    // Save it to a file from the panel, drop it, and load it back.
+    let saved = env.home.path().join("imported.tar");
+    app.click(&format!("[data-tags~='{reference}'] [data-testid=image-save]")).await?;
+    app.type_into("[data-testid=tool-path]", &saved.display().to_string()).await?;
+    app.click("[data-testid=tool-submit]").await?;
+    harness::wait_until(|| saved.exists()).await?;
+    engine.remove_image(reference, true).await?;
+    app.wait_gone_text("[data-testid=image-table]", reference).await?;
+    app.click("[data-testid=load-open]").await?;
+    app.type_into("[data-testid=tool-path]", &saved.display().to_string()).await?;
+    app.click("[data-testid=tool-submit]").await?;
+    app.wait_text("[data-testid=image-table]", reference).await?;
+    engine.inspect_image(reference).await?;
     app.click(&format!("[data-tags~='{IMAGE}'] button.name")).await?;
     app.wait_text("[data-testid=image-detail]", "Layers").await?;
     app.screenshot("images").await?;
@@ -292,9 +315,14 @@ async fn invalid_settings(app: &App, env: &harness::Env) -> Result<()> {
     // A valid change is saved.
     app.clear_and_type("[data-testid=vm-memory]", "2048").await?;
     app.clear_and_type("[data-testid=vm-bind]", "127.0.0.1").await?;
+    app.click("[data-testid=start-at-login]").await?;
     app.click("[data-testid=settings-save]").await?;
     app.wait_present("[data-testid=settings-saved]").await?;
     assert!(settings.exists(), "valid settings were not saved");
+    let saved = std::fs::read_to_string(&settings)?;
+    assert!(saved.contains("\"memory_mib\": 2048") && saved.contains("\"start_at_login\": true"), "{saved}");
+    let autostart = env.home.path().join("config/autostart/dev.gantry.desktop.desktop");
+    assert!(std::fs::read_to_string(&autostart)?.contains("Exec="), "no autostart entry at {}", autostart.display());
     Ok(())
 }
 

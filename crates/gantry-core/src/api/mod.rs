@@ -2,6 +2,7 @@
 //! CLI): one [`Gantry`] holding the engine connection chosen from settings, methods returning
 //! serializable views, and [`ApiError`] at the boundary.
 
+mod desktop;
 mod error;
 mod settings_form;
 mod streams;
@@ -553,6 +554,9 @@ impl Gantry {
         let new = form.to_settings(&host)?;
         let old = settings::load(&self.settings_path).unwrap_or_default();
         settings::save(&self.settings_path, &new, &host)?;
+        if old.ui.start_at_login != new.ui.start_at_login {
+            desktop::apply_start_at_login(new.ui.start_at_login)?;
+        }
         let engine_changed = old.engine != new.engine;
         if engine_changed {
             self.streams.cancel_all();
@@ -563,6 +567,11 @@ impl Gantry {
 }
 
 impl Gantry {
+    /// Saves text (a log) in the user's download folder; returns the path.
+    pub fn save_download(&self, file_name: &str, contents: &str) -> ApiResult<String> {
+        desktop::save_download(file_name, contents)
+    }
+
     /// Opens a published port (`http://localhost:PORT/...`) in the default browser; other
     /// addresses are refused so the UI cannot be used to launch arbitrary programs.
     pub fn open_url(&self, url: &str) -> ApiResult<()> {
