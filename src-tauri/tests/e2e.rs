@@ -76,7 +76,9 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     import_image(app, engine, env).await?;
     pull_with_progress(app, engine).await?;
     volume_create_remove(app, engine, env).await?;
-    networks(app).await?;
+    networks(app, engine).await?;
+    build_from_folder(app, engine, env).await?;
+    list_follows_engine_events(app, engine).await?;
     invalid_settings(app, env).await?;
     dark_theme(app).await?;
     eprintln!("e2e: all scenarios passed in {:.1} s", t.elapsed().as_secs_f64());
@@ -293,10 +295,61 @@ async fn volume_create_remove(app: &App, engine: &Engine, env: &harness::Env) ->
     }
 }
 
-async fn networks(app: &App) -> Result<()> {
+async fn networks(app: &App, engine: &Engine) -> Result<()> {
     app.click("[data-testid=nav-networks]").await?;
-    app.wait_text("[data-testid=network-table]", "e2e-net").await?;
-    app.screenshot("networks").await
+    let row = "[data-testid=network-e2e-net]";
+    app.wait_text(row, "e2e-shop-web-1").await?;
+    // Connect e2e-chatty to e2e-net from the panel, then disconnect it.
+    let select = app.find_element(&format!("{row} [data-testid=network-attach]")).await?;
+    select.select_by_value("e2e-chatty").await?;
+    app.click(&format!("{row} [data-testid=network-connect]")).await?;
+    app.wait_present(&format!("{row} [data-testid=disconnect-e2e-chatty]")).await?;
+    let details = engine.inspect_container("e2e-chatty").await?;
+    assert!(details.networks.contains_key("e2e-net"), "{:?}", details.networks);
+    app.screenshot("networks").await?;
+    app.click(&format!("{row} [data-testid=disconnect-e2e-chatty]")).await?;
+    app.wait_gone(&format!("{row} [data-testid=disconnect-e2e-chatty]")).await?;
+    assert!(!engine.inspect_container("e2e-chatty").await?.networks.contains_key("e2e-net"));
+    Ok(())
+}
+
+/// Builds an image from a folder with a Dockerfile; the output streams and the image is listed.
+async fn build_from_folder(app: &App, engine: &Engine, env: &harness::Env) -> Result<()> {
+    let dir = env.home.path().join("build-ctx");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!("FROM {IMAGE}\nRUN echo built-by-gantry > /built.txt\nCMD [\"cat\", \"/built.txt\"]\n"),
+    )?;
+    let reference = "gantry-e2e/built:1";
+    let _ = engine.remove_image(reference, true).await;
+    app.click("[data-testid=nav-images]").await?;
+    app.click("[data-testid=build-open]").await?;
+    app.type_into("[data-testid=tool-path]", &dir.display().to_string()).await?;
+    app.type_into("[data-testid=tool-ref]", reference).await?;
+    app.click("[data-testid=tool-submit]").await?;
+    app.wait_text("[data-testid=image-tool]", "Step 2/3").await?;
+    app.wait_text("[data-testid=image-tool]", "Built ").await?;
+    app.wait_text("[data-testid=image-table]", reference).await?;
+    let image = engine.inspect_image(reference).await?;
+    assert_eq!(image.cmd, ["cat", "/built.txt"]);
+    app.screenshot("images-build").await?;
+    engine.remove_image(reference, true).await?;
+    app.click("[data-testid=image-tool] button[aria-label=Close]").await
+}
+
+/// A container started outside the app (docker CLI, another tool) appears without a refresh.
+async fn list_follows_engine_events(app: &App, engine: &Engine) -> Result<()> {
+    app.click("[data-testid=nav-containers]").await?;
+    app.wait_present("[data-testid=container-table]").await?;
+    let mut spec = RunSpec::new(IMAGE);
+    spec.name = Some("e2e-outside".into());
+    spec.command = vec!["sleep".into(), "300".into()];
+    let id = engine.run_container(&spec).await?;
+    let shown = app.wait_text("[data-testid=container-e2e-outside]", "running").await;
+    engine.remove_container(&id, RemoveOptions { force: true, volumes: false }).await?;
+    shown?;
+    app.wait_gone("[data-testid=container-e2e-outside]").await
 }
 
 /// Memory above the host's and a bad address: the specific messages show and nothing is saved.

@@ -209,6 +209,11 @@ impl App {
         Ok(self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("{css}: {e}"))?)
     }
 
+    /// The element, once present.
+    pub async fn find_element(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        self.find(css).await
+    }
+
     pub async fn wait_present(&self, css: &str) -> Result<()> {
         self.find(css).await.map(|_| ())
     }
@@ -542,7 +547,7 @@ impl Scenery {
     }
 
     pub async fn remove(&self, engine: &Engine) {
-        for name in ["e2e-shop-web-1", "e2e-shop-db-1", "e2e-chatty", "e2e-job", "e2e-web"] {
+        for name in ["e2e-shop-web-1", "e2e-shop-db-1", "e2e-chatty", "e2e-job", "e2e-web", "e2e-outside"] {
             let _ = engine.remove_container(name, RemoveOptions { force: true, volumes: true }).await;
         }
         let _ = engine.remove_volume("e2e-data", true).await;
