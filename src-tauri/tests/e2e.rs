@@ -80,6 +80,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     build_from_folder(app, engine, env).await?;
     list_follows_engine_events(app, engine).await?;
     invalid_settings(app, env).await?;
+    prune_says_what_it_deletes(app, engine).await?;
     dark_theme(app).await?;
     eprintln!("e2e: all scenarios passed in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
@@ -376,6 +377,19 @@ async fn invalid_settings(app: &App, env: &harness::Env) -> Result<()> {
     assert!(saved.contains("\"memory_mib\": 2048") && saved.contains("\"start_at_login\": true"), "{saved}");
     let autostart = env.home.path().join("config/autostart/dev.gantry.desktop.desktop");
     assert!(std::fs::read_to_string(&autostart)?.contains("Exec="), "no autostart entry at {}", autostart.display());
+    Ok(())
+}
+
+/// The clean-up lists what it will delete before it does; then the engine no longer has it.
+async fn prune_says_what_it_deletes(app: &App, engine: &Engine) -> Result<()> {
+    app.click("[data-testid=nav-dashboard]").await?;
+    app.click("[data-testid=prune]").await?;
+    app.wait_text("[role=dialog]", "stopped containers: e2e-job").await?;
+    app.screenshot("dashboard-prune").await?;
+    app.click("[data-testid=confirm]").await?;
+    app.wait_gone("[role=dialog]").await?;
+    harness::wait_until_async(|| async { engine.inspect_container("e2e-job").await.is_err() }).await?;
+    assert!(engine.inspect_container("e2e-chatty").await?.running, "prune touched a running container");
     Ok(())
 }
 

@@ -629,3 +629,19 @@ pub async fn read_from_volume(engine: &Engine, image: &str, volume: &str, file: 
     let _ = engine.remove_container(&id, RemoveOptions { force: true, volumes: false }).await;
     Ok(lines?.into_iter().map(|l| l.text).collect::<Vec<_>>().join("\n"))
 }
+
+/// Polls an async condition for up to 20 s.
+pub async fn wait_until_async<F, Fut>(f: F) -> Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !f().await {
+        if Instant::now() > deadline {
+            return Err("condition not met within 20 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
