@@ -81,6 +81,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     list_follows_engine_events(app, engine).await?;
     invalid_settings(app, env).await?;
     prune_says_what_it_deletes(app, engine).await?;
+    keyboard(app).await?;
     dark_theme(app).await?;
     eprintln!("e2e: all scenarios passed in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
@@ -390,6 +391,21 @@ async fn prune_says_what_it_deletes(app: &App, engine: &Engine) -> Result<()> {
     app.wait_gone("[role=dialog]").await?;
     harness::wait_until_async(|| async { engine.inspect_container("e2e-job").await.is_err() }).await?;
     assert!(engine.inspect_container("e2e-chatty").await?.running, "prune touched a running container");
+    Ok(())
+}
+
+/// Ctrl+N opens the Run dialog, Esc closes it, Ctrl+3 switches to Images.
+async fn keyboard(app: &App) -> Result<()> {
+    const CTRL: char = '\u{E009}';
+    const ESC: char = '\u{E00C}';
+    app.click("[data-testid=nav-containers]").await?;
+    app.click("[data-testid=container-search]").await?;
+    app.type_into("[data-testid=container-search]", &format!("{CTRL}n")).await?;
+    app.wait_present("[data-testid=run-dialog]").await?;
+    app.type_into("[data-testid=run-image]", &ESC.to_string()).await?;
+    app.wait_gone("[data-testid=run-dialog]").await?;
+    app.type_into("[data-testid=container-search]", &format!("{CTRL}3")).await?;
+    app.wait_present("[data-testid=nav-images][aria-current=page]").await?;
     Ok(())
 }
 
