@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use gantry_engine::{
     BuildEvent, BuildSpec, ContainerDetails, ContainerFilter, ContainerSummary, DiskUsage, Engine, EngineEvent,
     EventFilter, ExecSpec, FileChange, ImageDetails, ImageLayer, ImageSummary, LogLine, LogOptions, NetworkSpec,
-    NetworkSummary, OutputStream, Progress, PruneReport, RemoveOptions, StatsSample, SystemPruneReport, VolumeSummary,
+    NetworkSummary, Progress, PruneReport, RemoveOptions, StatsSample, SystemPruneReport, VolumeSummary,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -620,9 +620,6 @@ impl Utf8Decoder {
         text
     }
 }
-
-/// Which output a log line came from, re-exported for front ends.
-pub type LogStream = OutputStream;
 
 #[cfg(test)]
 mod tests {
