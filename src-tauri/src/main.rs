@@ -50,10 +50,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         })
         .on_window_event({
             let dir = instance.dir().to_path_buf();
-            move |window, event| {
-                if let WindowEvent::CloseRequested { .. } = event {
-                    window_state::save(window, &dir);
-                }
+            let saver = window_state::Saver::default();
+            move |window, event| match event {
+                WindowEvent::CloseRequested { .. } => window_state::save(window, &dir),
+                WindowEvent::Moved(_) | WindowEvent::Resized(_) => saver.schedule(window, &dir),
+                _ => {}
             }
         })
         .build(tauri::generate_context!())?;

@@ -1,6 +1,9 @@
 //! Remembers the main window's size and position in `window.json` in the instance directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tauri::{PhysicalPosition, PhysicalSize, Runtime, WebviewWindow, Window};
@@ -27,6 +30,28 @@ pub fn save<R: Runtime>(window: &Window<R>, dir: &Path) {
     };
     if let Ok(json) = serde_json::to_string(&state) {
         let _ = std::fs::write(dir.join(FILE), json);
+    }
+}
+
+/// Saves the window's state once it has stopped moving or resizing for a moment (a drag sends
+/// hundreds of events; the app may also quit from the tray without a close request).
+#[derive(Clone, Default)]
+pub struct Saver {
+    generation: Arc<AtomicU64>,
+}
+
+impl Saver {
+    pub fn schedule<R: Runtime>(&self, window: &Window<R>, dir: &Path) {
+        let mine = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let generation = Arc::clone(&self.generation);
+        let window = window.clone();
+        let dir: PathBuf = dir.to_path_buf();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(400));
+            if generation.load(Ordering::SeqCst) == mine {
+                save(&window, &dir);
+            }
+        });
     }
 }
 

@@ -51,6 +51,8 @@ async fn engine_unreachable(env: &harness::Env) -> Result<()> {
     let host = format!("unix://{}", missing.display());
     let app = App::launch_with(env, &[("DOCKER_HOST", &host)]).await?;
     let result = async {
+        let (_, _, width, height) = app.window_rect().await?;
+        assert_eq!((width, height), (1000, 700), "the window size was not restored");
         app.wait_text("[data-testid=engine-card]", "Not running").await?;
         app.wait_text("[data-testid=engine-card]", "is not answering").await?;
         app.wait_text("[data-testid=engine-card]", "gantry start").await?;
@@ -83,6 +85,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     prune_says_what_it_deletes(app, engine).await?;
     keyboard(app).await?;
     dark_theme(app).await?;
+    window_state_saved(app, env).await?;
     eprintln!("e2e: all scenarios passed in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -391,6 +394,15 @@ async fn prune_says_what_it_deletes(app: &App, engine: &Engine) -> Result<()> {
     app.wait_gone("[role=dialog]").await?;
     harness::wait_until_async(|| async { engine.inspect_container("e2e-job").await.is_err() }).await?;
     assert!(engine.inspect_container("e2e-chatty").await?.running, "prune touched a running container");
+    Ok(())
+}
+
+/// Moving and resizing the window is remembered in the instance directory (the next launch,
+/// in `engine_unreachable`, restores it).
+async fn window_state_saved(app: &App, env: &harness::Env) -> Result<()> {
+    app.set_window_rect(40, 30, 1000, 700).await?;
+    let file = env.home.path().join("default/window.json");
+    harness::wait_until(|| std::fs::read_to_string(&file).is_ok_and(|t| t.contains("\"width\":1000"))).await?;
     Ok(())
 }
 

@@ -209,6 +209,15 @@ impl App {
         Ok(self.client.wait().at_most(WAIT).for_element(Locator::Css(css)).await.map_err(|e| format!("{css}: {e}"))?)
     }
 
+    pub async fn set_window_rect(&self, x: u32, y: u32, width: u32, height: u32) -> Result<()> {
+        Ok(self.client.set_window_rect(x, y, width, height).await?)
+    }
+
+    /// (x, y, width, height) of the window.
+    pub async fn window_rect(&self) -> Result<(u64, u64, u64, u64)> {
+        Ok(self.client.get_window_rect().await?)
+    }
+
     /// The element, once present.
     pub async fn find_element(&self, css: &str) -> Result<fantoccini::elements::Element> {
         self.find(css).await
