@@ -199,7 +199,7 @@ find "$IRD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 # --- 5. squashfs root -------------------------------------------------------------------------
 step "squashfs (zstd)"
 mksquashfs "$ROOT" "$WORK/rootfs.squashfs" -noappend -quiet -no-progress -comp zstd \
-	-Xcompression-level 19 -b 1M \
+	-Xcompression-level 15 -b 1M \
 	-processors "$(nproc)" >/dev/null
 
 # --- 6. outputs -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ GANTRY_DEBIAN_PACKAGES=(
   iproute2
   iptables
   pkg-config
+  libssl-dev
   build-essential
 )
 

@@ -394,11 +394,10 @@ fn vm_end_to_end() {
     let qemu_before = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap();
     assert!(Command::new("kill").args(["-9", &agent.to_string()]).status().unwrap().success());
     std::thread::sleep(Duration::from_millis(500));
-    let t = Instant::now();
     let out = env.gantry(&["start"]);
     assert!(out.status.success(), "start after killing the agent failed");
-    assert!(t.elapsed() < Duration::from_secs(20), "reattach should not reboot");
-    assert_eq!(std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap(), qemu_before);
+    let qemu_after = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap();
+    assert_eq!(qemu_after, qemu_before, "reattach keeps the running VM instead of rebooting it");
     let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
     assert_eq!(got, "persisted");
 

@@ -1,6 +1,6 @@
 //! Logs: stdout and stderr apart, TTY framing, tail, since, timestamps, follow, cancellation.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
 use gantry_engine::{CancellationToken, LogOptions, OutputStream, cancellable};
@@ -73,16 +73,23 @@ async fn since_skips_older_lines() {
 #[tokio::test]
 async fn follow_streams_lines_as_they_are_written_and_ends_with_the_container() {
     let t = setup("logs-follow").await;
-    let id = t.run_sh("follow", "echo first; sleep 2; echo second; echo third >&2").await;
+    let id = t.run_sh("follow", "echo first; sleep 3; echo second; echo third >&2").await;
     let mut stream = t.engine.logs(&id, &LogOptions { follow: true, ..Default::default() });
-    let started = Instant::now();
     let first = next_within(10, &mut stream).await.unwrap().unwrap();
     assert_eq!(first.text, "first");
-    assert!(started.elapsed() < Duration::from_millis(1800), "first line arrives before the container ends");
-    let second = next_within(10, &mut stream).await.unwrap().unwrap();
-    let third = next_within(10, &mut stream).await.unwrap().unwrap();
-    assert_eq!((second.text.as_str(), second.stream), ("second", OutputStream::Stdout));
-    assert_eq!((third.text.as_str(), third.stream), ("third", OutputStream::Stderr));
+    let running = t.engine.inspect_container(&id).await.unwrap().running;
+    assert!(running, "the first line arrives while the container is still running");
+    // stdout and stderr come from separate pipes: their relative order is not guaranteed.
+    let mut rest = Vec::new();
+    for _ in 0..2 {
+        let line = next_within(10, &mut stream).await.unwrap().unwrap();
+        rest.push((line.text, line.stream));
+    }
+    rest.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        rest,
+        [("second".to_string(), OutputStream::Stdout), ("third".to_string(), OutputStream::Stderr)]
+    );
     assert!(next_within(10, &mut stream).await.is_none(), "the stream ends when the container exits");
 }
 
