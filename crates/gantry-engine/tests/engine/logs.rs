@@ -86,10 +86,7 @@ async fn follow_streams_lines_as_they_are_written_and_ends_with_the_container() 
         rest.push((line.text, line.stream));
     }
     rest.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        rest,
-        [("second".to_string(), OutputStream::Stdout), ("third".to_string(), OutputStream::Stderr)]
-    );
+    assert_eq!(rest, [("second".to_string(), OutputStream::Stdout), ("third".to_string(), OutputStream::Stderr)]);
     assert!(next_within(10, &mut stream).await.is_none(), "the stream ends when the container exits");
 }
 
