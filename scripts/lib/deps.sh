@@ -19,6 +19,7 @@ GANTRY_DEBIAN_PACKAGES=(
   librsvg2-dev
   libayatana-appindicator3-dev
   curl
+  apache2-utils
   iproute2
   iptables
   pkg-config

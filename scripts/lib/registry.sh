@@ -5,6 +5,11 @@
 #
 #   gantry_registry_start DIR  -> exports GANTRY_TEST_REGISTRY=127.0.0.1:PORT, returns non-zero if
 #                                 the registry is not installed or does not answer
+#   gantry_registry_start DIR USER PASSWORD
+#                              -> the same registry with htpasswd (bcrypt, from apache2-utils)
+#                                 login; exports GANTRY_TEST_AUTH_REGISTRY=127.0.0.1:PORT,
+#                                 GANTRY_TEST_AUTH_USER and GANTRY_TEST_AUTH_PASSWORD. Distribution
+#                                 accepts basic auth over plain HTTP (it only warns).
 
 gantry_free_port() {
   python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
@@ -14,10 +19,18 @@ PY
 }
 
 gantry_registry_start() {
-  local dir=$1 port i
+  local dir=$1 user=${2:-} password=${3:-} port i auth=""
   command -v docker-registry >/dev/null || return 1
   mkdir -p "$dir/storage"
   port=$(gantry_free_port)
+  if [ -n "$user" ]; then
+    command -v htpasswd >/dev/null || { echo "registry: htpasswd (apache2-utils) is missing" >&2; return 1; }
+    htpasswd -nbB "$user" "$password" >"$dir/htpasswd" || return 1
+    auth="auth:
+  htpasswd:
+    realm: gantry-test
+    path: $dir/htpasswd"
+  fi
   cat >"$dir/config.yml" <<YML
 version: 0.1
 log:
@@ -29,11 +42,17 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:$port
+$auth
 YML
   docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
   echo $! >"$dir/registry.pid"
   for i in $(seq 1 50); do
-    if curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
+    if [ -n "$user" ] && curl -fsS -u "$user:$password" "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
+      export GANTRY_TEST_AUTH_REGISTRY="127.0.0.1:$port" GANTRY_TEST_AUTH_USER=$user GANTRY_TEST_AUTH_PASSWORD=$password
+      echo "registry: ready at $GANTRY_TEST_AUTH_REGISTRY (login $user)"
+      return 0
+    fi
+    if [ -z "$user" ] && curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
       export GANTRY_TEST_REGISTRY="127.0.0.1:$port"
       echo "registry: ready at $GANTRY_TEST_REGISTRY"
       return 0

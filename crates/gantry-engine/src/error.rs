@@ -62,6 +62,9 @@ pub enum EngineError {
     /// A registry could not be reached or refused the pull / push.
     #[error("registry error for {reference}: {message}")]
     Registry { reference: String, message: String },
+    /// The registry refused the login: wrong user name or password, or no login where one is needed.
+    #[error("the registry {server} refused the login: {message}")]
+    RegistryAuth { server: String, message: String },
     /// An image build failed; `message` is the builder's error.
     #[error("build failed: {message}")]
     Build { message: String },
@@ -104,6 +107,7 @@ impl EngineError {
             Self::Conflict { .. } => "conflict",
             Self::InvalidRequest { .. } => "invalid_request",
             Self::Registry { .. } => "registry",
+            Self::RegistryAuth { .. } => "registry_auth",
             Self::Build { .. } => "build_failed",
             Self::DiskFull { .. } => "disk_full",
             Self::Io { .. } => "io",
@@ -126,6 +130,7 @@ impl EngineError {
             Self::Conflict { .. } => "Stop or remove what holds the object first (or use force).".into(),
             Self::InvalidRequest { .. } => "Check the values you entered.".into(),
             Self::Registry { .. } => "Check the image name, your network connection and registry login.".into(),
+            Self::RegistryAuth { server, .. } => format!("Check the user name and password (or access token) for {server}, then log in again (Settings → Registries, or `gantry login {server}`)."),
             Self::Build { .. } => "Read the build output above the error; fix the Dockerfile or the build context.".into(),
             Self::DiskFull { .. } => "Free space: remove unused images, containers and build cache (prune), or grow the VM disk.".into(),
             Self::Io { .. } => "Check that the path exists and that you may read/write it.".into(),
@@ -233,6 +238,20 @@ pub(crate) fn classify_message(message: &str, subject: Subject<'_>) -> Option<En
     None
 }
 
+/// True when a registry's (or the engine's) message means the credentials were wrong or missing.
+pub(crate) fn is_auth_failure(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    [
+        "401 unauthorized",
+        "unauthorized:",
+        "incorrect username or password",
+        "no basic auth credentials",
+        "authentication required",
+    ]
+    .iter()
+    .any(|m| lower.contains(m))
+}
+
 /// The first double-quoted word of a message (Docker quotes names in its conflicts).
 fn quoted(message: &str) -> Option<&str> {
     let start = message.find('"')? + 1;
@@ -300,6 +319,22 @@ mod tests {
         let e =
             classify_response(400, "invalid reference format: repository name must be lowercase".into(), sub("Bad"));
         assert!(matches!(e, EngineError::InvalidReference { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn auth_failures_are_recognised() {
+        for m in [
+            "login attempt to http://127.0.0.1:5000/v2/ failed with status: 401 Unauthorized",
+            "unauthorized: incorrect username or password",
+            "Head \"http://127.0.0.1:5000/v2/x/manifests/1\": no basic auth credentials",
+            "unauthorized: authentication required",
+        ] {
+            assert!(is_auth_failure(m), "{m}");
+        }
+        assert!(!is_auth_failure("dial tcp 127.0.0.1:1: connect: connection refused"));
+        let e = EngineError::RegistryAuth { server: "ghcr.io".into(), message: "401".into() };
+        assert_eq!(e.code(), "registry_auth");
+        assert!(e.hint().contains("gantry login ghcr.io"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Images: list, inspect, history, pull and push with progress, tag, remove, prune.
+//! Images: list, inspect, history, pull and push with progress, tag, remove, prune; registry
+//! login checks.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,7 +11,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::Engine;
-use crate::error::{EngineError, ResourceKind, Result};
+use crate::error::{EngineError, ResourceKind, Result, is_auth_failure};
 use crate::stream::EngineStream;
 
 /// One row of the image list.
@@ -79,12 +80,26 @@ pub struct Progress {
     pub total: Option<i64>,
 }
 
-/// Credentials for a registry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// How long a login check may take (the engine asks the registry).
+const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Credentials for a registry. `server` is the registry as the engine and docker CLI name it:
+/// `host[:port]`, or `https://index.docker.io/v1/` for Docker Hub.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistryAuth {
     pub server: String,
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 impl RegistryAuth {
@@ -165,6 +180,15 @@ pub fn validate_reference(reference: &str) -> Result<()> {
     Ok(())
 }
 
+/// The registry host of a reference: `ghcr.io/o/r:1` → `ghcr.io`, `localhost:5000/app` →
+/// `localhost:5000`, `nginx` → `docker.io` (Docker Hub).
+pub fn registry_of(reference: &str) -> &str {
+    match reference.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => first,
+        _ => "docker.io",
+    }
+}
+
 /// Splits `repo[:tag]` into repo and tag (default `latest`); digests are kept in the repo part.
 pub fn split_tag(reference: &str) -> (&str, &str) {
     if reference.contains('@') {
@@ -194,6 +218,15 @@ pub fn instruction(created_by: &str) -> String {
         }
     }
     text.to_string()
+}
+
+/// A registry's refusal during a pull or push: a login problem, or anything else.
+fn registry_failure(reference: &str, message: String) -> EngineError {
+    if is_auth_failure(&message) {
+        EngineError::RegistryAuth { server: registry_of(reference).to_string(), message }
+    } else {
+        EngineError::Registry { reference: reference.to_string(), message }
+    }
 }
 
 fn progress_from(
@@ -301,11 +334,44 @@ impl Engine {
         let raw = self.docker.create_image(Some(options), None, auth.map(RegistryAuth::to_bollard));
         Box::pin(raw.map(move |item| match item {
             Ok(info) => match info.error_detail.and_then(|d| d.message) {
-                Some(message) => Err(EngineError::Registry { reference: reference.clone(), message }),
+                Some(message) => Err(registry_failure(&reference, message)),
                 None => Ok(progress_from(info.id, info.status, info.progress_detail)),
             },
             Err(e) => Err(engine.registry_err(e, &reference)),
         }))
+    }
+
+    /// Asks the engine to log in to `auth.server` (`docker login` without storing anything).
+    /// A refused login is [`EngineError::RegistryAuth`]; an unreachable registry is
+    /// [`EngineError::Registry`]. Engines reached over TLS or a named pipe cannot be asked (no
+    /// raw client for them): the check is skipped with a warning and the first pull or push
+    /// tells.
+    pub async fn check_registry_login(&self, auth: &RegistryAuth) -> Result<()> {
+        let body = serde_json::json!({
+            "username": auth.username,
+            "password": auth.password,
+            "serveraddress": auth.server,
+        });
+        let answer = tokio::time::timeout(LOGIN_TIMEOUT, self.raw_post_json("/auth", &body)).await.map_err(|_| {
+            EngineError::Registry {
+                reference: auth.server.clone(),
+                message: format!("no answer within {} s", LOGIN_TIMEOUT.as_secs()),
+            }
+        })?;
+        match answer {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => {
+                tracing::warn!(server = %auth.server, endpoint = %self.endpoint(), "cannot check a registry login over this endpoint; not checked");
+                Ok(())
+            }
+            Err(EngineError::Api { status, message }) if status == 401 || is_auth_failure(&message) => {
+                Err(EngineError::RegistryAuth { server: auth.server.clone(), message })
+            }
+            Err(EngineError::Api { message, .. }) => {
+                Err(EngineError::Registry { reference: auth.server.clone(), message })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Pulls an image to completion, returning the last status line.
@@ -332,7 +398,7 @@ impl Engine {
         let raw = self.docker.push_image(repo, Some(options), Some(credentials));
         Box::pin(raw.map(move |item| match item {
             Ok(info) => match info.error_detail.and_then(|d| d.message) {
-                Some(message) => Err(EngineError::Registry { reference: reference.clone(), message }),
+                Some(message) => Err(registry_failure(&reference, message)),
                 None => Ok(progress_from(None, info.status, info.progress_detail)),
             },
             Err(e) => Err(engine.registry_err(e, &reference)),
@@ -385,9 +451,7 @@ impl Engine {
         match self.err(e, ResourceKind::Image, reference) {
             EngineError::Api { message, .. }
             | EngineError::Protocol { message }
-            | EngineError::NotFound { id: message, .. } => {
-                EngineError::Registry { reference: reference.to_string(), message }
-            }
+            | EngineError::NotFound { id: message, .. } => registry_failure(reference, message),
             EngineError::ImageMissing { .. } => EngineError::Registry {
                 reference: reference.to_string(),
                 message: "the registry does not have this image".into(),
@@ -429,6 +493,20 @@ mod tests {
         assert_eq!(instruction("/bin/sh -c echo built > /built.txt"), "RUN echo built > /built.txt");
         assert_eq!(instruction("|1 V=2 /bin/sh -c make"), "RUN make");
         assert_eq!(instruction("COPY dir:abc in /ctx"), "COPY dir:abc in /ctx");
+    }
+
+    #[test]
+    fn registry_hosts() {
+        assert_eq!(registry_of("nginx:1"), "docker.io");
+        assert_eq!(registry_of("library/nginx"), "docker.io");
+        assert_eq!(registry_of("ghcr.io/o/r:1"), "ghcr.io");
+        assert_eq!(registry_of("localhost:5000/app"), "localhost:5000");
+        assert_eq!(registry_of("localhost/app"), "localhost");
+        let e = registry_failure("127.0.0.1:5000/a:1", "no basic auth credentials".into());
+        assert!(matches!(e, EngineError::RegistryAuth { ref server, .. } if server == "127.0.0.1:5000"), "{e:?}");
+        assert!(
+            format!("{:?}", RegistryAuth { password: "hunter2".into(), ..Default::default() }).contains("redacted")
+        );
     }
 
     #[test]

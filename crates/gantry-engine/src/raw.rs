@@ -1,5 +1,6 @@
-//! A minimal HTTP/1.1 GET for the few engine endpoints whose answer changed shape between
-//! API versions (e.g. `/system/df`), so Gantry can read old and new engines alike.
+//! A minimal HTTP/1.1 client for the few engine endpoints bollard does not cover (`POST /auth`)
+//! or whose answer changed shape between API versions (e.g. `/system/df`), so Gantry can read
+//! old and new engines alike.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -11,7 +12,26 @@ impl Engine {
     /// GETs `path` (e.g. `/system/df`) at the negotiated API version and parses the JSON.
     /// Returns `Ok(None)` for endpoints this client cannot reach raw (TLS, named pipes).
     pub(crate) async fn raw_get_json(&self, path: &str) -> Result<Option<serde_json::Value>> {
+        self.raw_json("GET", path, None).await
+    }
+
+    /// POSTs `body` as JSON to `path` and parses the JSON answer; `Ok(None)` as for GET.
+    pub(crate) async fn raw_post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Option<serde_json::Value>> {
+        self.raw_json("POST", path, Some(body)).await
+    }
+
+    async fn raw_json(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>> {
         let versioned = format!("/v{}{path}", self.api_version());
+        let request = request_text(method, &versioned, body);
         let unreachable = |e: std::io::Error| EngineError::Unreachable {
             endpoint: self.endpoint().to_string(),
             reason: e.to_string(),
@@ -20,11 +40,11 @@ impl Engine {
             #[cfg(unix)]
             Endpoint::Unix(socket) => {
                 let stream = tokio::net::UnixStream::connect(socket).await.map_err(unreachable)?;
-                get(stream, &versioned).await?
+                exchange(stream, &request).await?
             }
             Endpoint::Tcp { address, tls: None } => {
                 let stream = tokio::net::TcpStream::connect(address).await.map_err(unreachable)?;
-                get(stream, &versioned).await?
+                exchange(stream, &request).await?
             }
             _ => return Ok(None),
         };
@@ -32,9 +52,21 @@ impl Engine {
     }
 }
 
-async fn get<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, path: &str) -> Result<Vec<u8>> {
+fn request_text(method: &str, path: &str, body: Option<&serde_json::Value>) -> String {
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: gantry\r\nConnection: close\r\n");
+    match body {
+        Some(json) => {
+            let text = json.to_string();
+            format!("{head}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}", text.len())
+        }
+        None => format!("{head}\r\n"),
+    }
+}
+
+/// Sends `request`, reads the whole answer; a non-200 status is an `Api` error with the engine's
+/// `message`.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, request: &str) -> Result<Vec<u8>> {
     let proto = |message: String| EngineError::Protocol { message };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: gantry\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.map_err(|e| proto(e.to_string()))?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).await.map_err(|e| proto(e.to_string()))?;
@@ -48,7 +80,11 @@ async fn get<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, path: &str) -> Re
     });
     let body = if chunked { dechunk(body)? } else { body.to_vec() };
     if status != 200 {
-        return Err(EngineError::Api { status, message: String::from_utf8_lossy(&body).trim().to_string() });
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+        return Err(EngineError::Api { status, message });
     }
     Ok(body)
 }
@@ -76,6 +112,14 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn posts_json_with_its_length() {
+        let text = request_text("POST", "/v1.41/auth", Some(&serde_json::json!({"username": "é"})));
+        assert!(text.starts_with("POST /v1.41/auth HTTP/1.1\r\n"), "{text}");
+        assert!(text.contains("Content-Length: 17\r\n\r\n{\"username\":\"é\"}"), "{text}");
+        assert!(request_text("GET", "/x", None).ends_with("Connection: close\r\n\r\n"));
+    }
 
     #[test]
     fn dechunks() {

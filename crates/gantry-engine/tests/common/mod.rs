@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use gantry_engine::{
-    ContainerDetails, Engine, EngineStream, LogLine, LogOptions, NetworkSpec, RemoveOptions, RunSpec, VolumeSummary,
+    ContainerDetails, Engine, EngineStream, LogLine, LogOptions, NetworkSpec, RegistryAuth, RemoveOptions, RunSpec,
+    VolumeSummary,
 };
 use tokio::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -303,4 +304,34 @@ fn try_http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
 /// Runs the docker CLI against the same engine (used for cross-checks and baselines).
 pub fn docker(args: &[&str]) -> std::process::Output {
     std::process::Command::new("docker").args(args).output().expect("run the docker CLI")
+}
+
+/// The login registry ./scripts/test starts (`GANTRY_TEST_AUTH_REGISTRY`, `_USER`, `_PASSWORD`)
+/// and its right credentials; `None`, after saying why, when it is not there.
+pub fn auth_registry() -> Option<RegistryAuth> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (var("GANTRY_TEST_AUTH_REGISTRY"), var("GANTRY_TEST_AUTH_USER"), var("GANTRY_TEST_AUTH_PASSWORD")) {
+        (Some(server), Some(username), Some(password)) => Some(RegistryAuth { server, username, password }),
+        _ => {
+            eprintln!("SKIPPED: GANTRY_TEST_AUTH_REGISTRY/_USER/_PASSWORD are not set (no login registry)");
+            None
+        }
+    }
+}
+
+/// Pushes (or, with `pull`, pulls) `reference` to the end; the first error, if any.
+pub async fn transfer(
+    engine: &Engine,
+    reference: &str,
+    auth: Option<&RegistryAuth>,
+    pull: bool,
+) -> gantry_engine::Result<()> {
+    let mut stream = if pull { engine.pull_image(reference, auth) } else { engine.push_image(reference, auth) };
+    within(120, async {
+        while let Some(item) = stream.next().await {
+            item?;
+        }
+        Ok(())
+    })
+    .await
 }

@@ -1,10 +1,11 @@
 //! Push and pull through a real local registry (`GANTRY_TEST_REGISTRY=127.0.0.1:PORT`, started by
-//! ./scripts/test from Debian's docker-registry). Without it the test says so and passes.
+//! ./scripts/test from Debian's docker-registry), and logins against a second one with htpasswd
+//! (`GANTRY_TEST_AUTH_REGISTRY`). Without them the tests say so and pass.
 
 use futures_util::StreamExt;
-use gantry_engine::{Progress, RunSpec};
+use gantry_engine::{EngineError, Progress, RegistryAuth, RunSpec};
 
-use crate::common::{IMAGE, setup, within};
+use crate::common::{IMAGE, auth_registry, connect, free_port, setup, transfer, within};
 
 #[tokio::test]
 async fn push_then_pull_round_trip_with_progress() {
@@ -61,4 +62,54 @@ async fn push_then_pull_round_trip_with_progress() {
     t.wait_exit(&c).await;
     assert_eq!(t.log_text(&c).await.trim(), "pushed-content");
     let _ = IMAGE;
+}
+
+// ---- a registry with a login (`GANTRY_TEST_AUTH_REGISTRY`, htpasswd) ----
+
+fn wrong(auth: &RegistryAuth) -> RegistryAuth {
+    RegistryAuth { password: format!("{}-wrong", auth.password), ..auth.clone() }
+}
+
+#[tokio::test]
+async fn login_with_the_right_password_is_accepted() {
+    let Some(auth) = auth_registry() else { return };
+    connect().await.check_registry_login(&auth).await.unwrap_or_else(|e| panic!("login {auth:?}: {e}"));
+}
+
+#[tokio::test]
+async fn login_with_a_wrong_password_is_a_registry_auth_error() {
+    let Some(auth) = auth_registry() else { return };
+    let e = connect().await.check_registry_login(&wrong(&auth)).await.unwrap_err();
+    assert!(matches!(e, EngineError::RegistryAuth { ref server, .. } if *server == auth.server), "{e:?}");
+    assert_eq!(e.code(), "registry_auth");
+    assert!(e.hint().contains("password"), "{}", e.hint());
+}
+
+#[tokio::test]
+async fn login_to_a_registry_that_does_not_answer_is_a_registry_error() {
+    let auth =
+        RegistryAuth { server: format!("127.0.0.1:{}", free_port()), username: "u".into(), password: "p".into() };
+    let e = connect().await.check_registry_login(&auth).await.unwrap_err();
+    assert!(matches!(e, EngineError::Registry { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn push_and_pull_need_the_login() {
+    let Some(auth) = auth_registry() else { return };
+    let t = setup("auth-registry").await;
+    let reference = format!("{}/gantry-test/{}:v1", auth.server, t.name("login"));
+    t.engine.tag_image(IMAGE, &reference).await.unwrap();
+    t.track_image(&reference);
+
+    let e = transfer(&t.engine, &reference, None, false).await.unwrap_err();
+    assert!(matches!(e, EngineError::RegistryAuth { ref server, .. } if *server == auth.server), "{e:?}");
+    let e = transfer(&t.engine, &reference, Some(&wrong(&auth)), false).await.unwrap_err();
+    assert!(matches!(e, EngineError::RegistryAuth { .. }), "{e:?}");
+    transfer(&t.engine, &reference, Some(&auth), false).await.unwrap_or_else(|e| panic!("push {reference}: {e}"));
+
+    t.engine.remove_image(&reference, true).await.unwrap();
+    let e = transfer(&t.engine, &reference, None, true).await.unwrap_err();
+    assert!(matches!(e, EngineError::RegistryAuth { .. }), "{e:?}");
+    transfer(&t.engine, &reference, Some(&auth), true).await.unwrap_or_else(|e| panic!("pull {reference}: {e}"));
+    assert!(t.engine.inspect_image(&reference).await.is_ok());
 }
