@@ -4,6 +4,7 @@
 
 mod desktop;
 mod error;
+pub mod registry;
 mod settings_form;
 mod streams;
 mod types;
@@ -29,6 +30,7 @@ pub use types::{
 };
 pub use volume_files::{VolumeEntry, VolumeListing};
 
+use crate::credentials::CredentialStore;
 use crate::engine_source::{self, Origin};
 use crate::settings::{self, HostFacts};
 
@@ -42,6 +44,7 @@ pub struct Gantry {
     streams: Arc<Streams>,
     system: Arc<Mutex<Option<sysinfo::System>>>,
     settings_path: PathBuf,
+    credentials: CredentialStore,
 }
 
 impl std::fmt::Debug for Gantry {
@@ -68,11 +71,18 @@ fn origin_word(o: Origin) -> &'static str {
 impl Gantry {
     /// A façade over the engine that [`engine_source::resolve`] picks; connects on first use.
     pub fn new() -> Self {
+        Self::with_paths(settings::settings_path(), CredentialStore::default())
+    }
+
+    /// Like [`Self::new`] with another settings file and docker credential store (tests, a second
+    /// instance).
+    pub fn with_paths(settings_path: PathBuf, credentials: CredentialStore) -> Self {
         Self {
             engine: Arc::default(),
             streams: Arc::default(),
             system: Arc::new(Mutex::new(sysinfo::System::new().ok())),
-            settings_path: settings::settings_path(),
+            settings_path,
+            credentials,
         }
     }
 
@@ -416,7 +426,7 @@ impl Gantry {
         Ok(self.engine().await?.image_history(reference).await?)
     }
 
-    /// Pulls with per-layer progress.
+    /// Pulls with per-layer progress, with the stored login for the image's registry, if any.
     pub async fn pull_image(
         &self,
         reference: &str,
@@ -424,17 +434,19 @@ impl Gantry {
     ) -> ApiResult<u64> {
         let engine = self.engine().await?;
         gantry_engine::images::validate_reference(reference)?;
-        Ok(self.streams.forward(engine.pull_image(reference, None), 50, sink))
+        let auth = self.auth_for(reference);
+        Ok(self.streams.forward(engine.pull_image(reference, auth.as_ref()), 50, sink))
     }
 
-    /// Pushes with per-layer progress.
+    /// Pushes with per-layer progress, with the stored login for the image's registry, if any.
     pub async fn push_image(
         &self,
         reference: &str,
         sink: impl Fn(StreamMsg<Progress>) + Send + 'static,
     ) -> ApiResult<u64> {
         let engine = self.engine().await?;
-        Ok(self.streams.forward(engine.push_image(reference, None), 50, sink))
+        let auth = self.auth_for(reference);
+        Ok(self.streams.forward(engine.push_image(reference, auth.as_ref()), 50, sink))
     }
 
     /// Builds from a folder with live output.
@@ -548,11 +560,13 @@ impl Gantry {
         })
     }
 
-    /// Validates and saves; nothing is written when any field is wrong.
+    /// Validates and saves; nothing is written when any field is wrong. The registry list is
+    /// kept as it is: only [`Self::registry_login`] and [`Self::registry_logout`] change it.
     pub async fn save_settings(&self, form: &SettingsForm) -> ApiResult<SaveOutcome> {
         let host = self.host_facts();
-        let new = form.to_settings(&host)?;
+        let mut new = form.to_settings(&host)?;
         let old = settings::load(&self.settings_path).unwrap_or_default();
+        new.registries.clone_from(&old.registries);
         settings::save(&self.settings_path, &new, &host)?;
         if old.ui.start_at_login != new.ui.start_at_login {
             desktop::apply_start_at_login(new.ui.start_at_login)?;
