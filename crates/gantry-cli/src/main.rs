@@ -3,6 +3,7 @@
 mod doctor;
 mod engine_cmds;
 mod output;
+mod registry;
 mod vm;
 
 use std::process::ExitCode;
@@ -38,6 +39,19 @@ enum Command {
         /// Image reference, e.g. nginx:1.27.
         image: String,
     },
+    /// Log in to a registry (checked first; stored where `docker login` stores it).
+    Login {
+        /// Registry, e.g. docker.io, ghcr.io or localhost:5000.
+        server: String,
+        #[arg(short, long)]
+        username: String,
+        /// Read the password (or access token) from stdin; the only way, so it stays out of the
+        /// shell history.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Forget the login for a registry.
+    Logout { server: String },
     /// Follow engine events live, in plain words (Ctrl-C to stop).
     Events {
         /// Only these kinds: container, image, volume, network.
@@ -103,6 +117,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Vm(cmd) => vm::run(cmd, cli.json).await,
         Command::Doctor => doctor::run(engine, cli.json).await,
         Command::Pull { image } => engine_cmds::pull(engine, &image, cli.json).await,
+        Command::Login { server, username, password_stdin: _ } => registry::login(engine, &server, &username).await,
+        Command::Logout { server } => registry::logout(&server),
         Command::Events { types, since_secs } => engine_cmds::events(engine, types, since_secs, cli.json).await,
         Command::Ps { all } => engine_cmds::ps(engine, all, cli.json).await,
         Command::Images => engine_cmds::images(engine, cli.json).await,
