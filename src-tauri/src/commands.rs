@@ -2,8 +2,8 @@
 //! through a `Channel` and are cancelled with `cancel_stream`.
 
 use gantry_core::api::{
-    ApiResult, EngineStatus, Gantry, HostStats, PrunePreview, RunPreview, RunRequest, SaveOutcome, SettingsForm,
-    SettingsView, StreamMsg, TerminalOutput, TerminalRequest, VolumeListing,
+    ApiResult, EngineStatus, Gantry, HostStats, PrunePreview, RegistryEntry, RunPreview, RunRequest, SaveOutcome,
+    SettingsForm, SettingsView, StreamMsg, TerminalOutput, TerminalRequest, VolumeListing,
 };
 use gantry_engine::{
     BuildEvent, BuildSpec, ContainerDetails, ContainerSummary, DiskUsage, EngineEvent, EventFilter, FileChange,
@@ -268,6 +268,19 @@ pub async fn save_settings(api: Api<'_>, form: SettingsForm) -> ApiResult<SaveOu
     api.save_settings(&form).await
 }
 #[tauri::command(rename_all = "snake_case")]
+pub async fn registry_login(
+    api: Api<'_>,
+    server: String,
+    username: String,
+    password: String,
+) -> ApiResult<Vec<RegistryEntry>> {
+    api.registry_login(&server, &username, &password).await
+}
+#[tauri::command(rename_all = "snake_case")]
+pub async fn registry_logout(api: Api<'_>, server: String) -> ApiResult<Vec<RegistryEntry>> {
+    api.registry_logout(&server)
+}
+#[tauri::command(rename_all = "snake_case")]
 pub async fn save_download(api: Api<'_>, file_name: String, contents: String) -> ApiResult<String> {
     api.save_download(&file_name, &contents)
 }
@@ -334,6 +347,8 @@ macro_rules! gantry_commands {
             commands::disconnect_network,
             commands::get_settings,
             commands::save_settings,
+            commands::registry_login,
+            commands::registry_logout,
             commands::save_download,
             commands::open_url,
         ]

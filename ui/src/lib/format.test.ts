@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ago, bytes, clock, duration, highlight, imageName, mib, percent, portLabel, portUrl, shortId, uniquePorts } from './format';
+import { ago, bytes, clock, duration, highlight, imageName, mib, percent, portLabel, portUrl, registryName, shortId, uniquePorts } from './format';
 
 describe('format', () => {
   it('bytes uses decimal units like docker', () => {
@@ -42,6 +42,11 @@ describe('format', () => {
   it('image names drop the default registry', () => {
     expect(imageName('docker.io/library/nginx:1.27')).toBe('nginx:1.27');
     expect(imageName('ghcr.io/x/y:1')).toBe('ghcr.io/x/y:1');
+  });
+
+  it('registry logins name Docker Hub', () => {
+    expect(registryName('https://index.docker.io/v1/')).toBe('Docker Hub');
+    expect(registryName('127.0.0.1:5000')).toBe('127.0.0.1:5000');
   });
   it('clock formats RFC 3339 in local time', () => {
     const ts = '2026-01-02T03:04:05.678Z';

@@ -95,6 +95,11 @@ export function imageName(ref: string): string {
   return ref.replace(/^docker\.io\//, '').replace(/^library\//, '');
 }
 
+/** A stored registry login's server as people say it: Docker Hub's "https://index.docker.io/v1/" → "Docker Hub". */
+export function registryName(server: string): string {
+  return server === 'https://index.docker.io/v1/' ? 'Docker Hub' : server;
+}
+
 /** RFC 3339 → local "HH:MM:SS.mmm". */
 export function clock(ts: string | null | undefined): string {
   if (!ts) return '';
