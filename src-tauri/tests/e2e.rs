@@ -27,7 +27,12 @@ async fn desktop_end_to_end() -> Result<()> {
     let scenery = harness::Scenery::create(&engine, IMAGE).await?;
     let downloads = env.home.path().join("downloads");
     let config = env.home.path().join("config");
-    let vars = [("XDG_DOWNLOAD_DIR", downloads.to_string_lossy()), ("XDG_CONFIG_HOME", config.to_string_lossy())];
+    let docker_config = env.home.path().join("docker");
+    let vars = [
+        ("XDG_DOWNLOAD_DIR", downloads.to_string_lossy()),
+        ("XDG_CONFIG_HOME", config.to_string_lossy()),
+        ("DOCKER_CONFIG", docker_config.to_string_lossy()),
+    ];
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_ref())).collect();
     let result = match App::launch_with(&env, &vars).await {
         Ok(app) => {
@@ -82,6 +87,7 @@ async fn run_scenarios(app: &App, engine: &Engine, env: &harness::Env) -> Result
     build_from_folder(app, engine, env).await?;
     list_follows_engine_events(app, engine).await?;
     invalid_settings(app, env).await?;
+    registry_login(app, env).await?;
     prune_says_what_it_deletes(app, engine).await?;
     keyboard(app).await?;
     dark_theme(app).await?;
@@ -381,6 +387,37 @@ async fn invalid_settings(app: &App, env: &harness::Env) -> Result<()> {
     assert!(saved.contains("\"memory_mib\": 2048") && saved.contains("\"start_at_login\": true"), "{saved}");
     let autostart = env.home.path().join("config/autostart/dev.gantry.desktop.desktop");
     assert!(std::fs::read_to_string(&autostart)?.contains("Exec="), "no autostart entry at {}", autostart.display());
+    Ok(())
+}
+
+/// Settings → Registries against the login registry (GANTRY_TEST_AUTH_REGISTRY, started by
+/// scripts/test): a wrong password shows the specific error with its hint where the login was
+/// typed; the right one lists the login and stores it where docker looks; Log out removes both.
+async fn registry_login(app: &App, env: &harness::Env) -> Result<()> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(server), Some(user), Some(password)) =
+        (var("GANTRY_TEST_AUTH_REGISTRY"), var("GANTRY_TEST_AUTH_USER"), var("GANTRY_TEST_AUTH_PASSWORD"))
+    else {
+        eprintln!("e2e: registry login skipped (no GANTRY_TEST_AUTH_REGISTRY)");
+        return Ok(());
+    };
+    app.click("[data-testid=nav-settings]").await?;
+    app.clear_and_type("[data-testid=registry-server]", &server).await?;
+    app.clear_and_type("[data-testid=registry-username]", &user).await?;
+    app.clear_and_type("[data-testid=registry-password]", "not-the-password").await?;
+    app.click("[data-testid=registry-login]").await?;
+    app.wait_text("[data-testid=registry-login-error]", "refused the login").await?;
+    app.wait_text("[data-testid=registry-login-error]", "user name and password").await?;
+    let config = env.home.path().join("docker").join("config.json");
+    assert!(!std::fs::read_to_string(&config).unwrap_or_default().contains(&server), "a refused login was stored");
+    app.clear_and_type("[data-testid=registry-password]", &password).await?;
+    app.click("[data-testid=registry-login]").await?;
+    app.wait_text("[data-testid=registry-entry]", &user).await?;
+    app.wait_gone("[data-testid=registry-login-error]").await?;
+    assert!(std::fs::read_to_string(&config)?.contains(&server), "the login is not in {}", config.display());
+    app.click("[data-testid=registry-logout]").await?;
+    app.wait_gone("[data-testid=registry-entry]").await?;
+    assert!(!std::fs::read_to_string(&config)?.contains(&server), "the login is still in {}", config.display());
     Ok(())
 }
 
