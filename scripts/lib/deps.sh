@@ -8,6 +8,7 @@ GANTRY_DEBIAN_PACKAGES=(
   docker.io
   busybox-static
   qemu-system-x86
+  qemu-utils
   mmdebstrap
   squashfs-tools
   zstd

@@ -352,55 +352,20 @@ fn address_exists(a: IpAddr) -> bool {
     std::net::TcpListener::bind((a, 0)).is_ok()
 }
 
-/// A parsed existing-engine endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Endpoint {
-    Unix(PathBuf),
-    Tcp { host: String, port: u16 },
-    NamedPipe(String),
-}
-
-/// Parses `unix:///path`, `tcp://host:port` or `npipe://./pipe/name`.
-pub fn parse_endpoint(s: &str) -> Result<Endpoint, SettingsError> {
-    let bad = |msg: String| {
+/// Checks an existing-engine endpoint with the same parser the engine connection uses, so
+/// what settings accept is exactly what connects.
+pub fn parse_endpoint(s: &str) -> Result<gantry_engine::Endpoint, SettingsError> {
+    gantry_engine::Endpoint::parse(s).map_err(|e| {
+        let reason = match &e {
+            gantry_engine::EngineError::InvalidEndpoint { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
         SettingsError::new(
             "engine.endpoint",
-            msg,
-            "use unix:///var/run/docker.sock, tcp://host:2376 or npipe://./pipe/docker_engine",
+            format!("endpoint {:?} is not valid: {reason}", s.trim()),
+            "use unix:///var/run/docker.sock, tcp://host:2376 or npipe:////./pipe/docker_engine",
         )
-    };
-    let s = s.trim();
-    if let Some(rest) = s.strip_prefix("unix://") {
-        if rest.starts_with('/') && rest.len() > 1 {
-            return Ok(Endpoint::Unix(PathBuf::from(rest)));
-        }
-        return Err(bad(format!("endpoint {s} needs an absolute socket path (unix:///path)")));
-    }
-    if let Some(rest) = s.strip_prefix("tcp://") {
-        let rest = rest.trim_end_matches('/');
-        let (host, port) =
-            rest.rsplit_once(':').ok_or_else(|| bad(format!("endpoint {s} needs a port (tcp://host:port)")))?;
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| bad(format!("endpoint {s} has an invalid port {port:?}")))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() || host.contains('/') {
-            return Err(bad(format!("endpoint {s} has no valid host")));
-        }
-        return Ok(Endpoint::Tcp { host: host.to_owned(), port });
-    }
-    if let Some(rest) = s.strip_prefix("npipe://") {
-        let name = rest.trim_start_matches('/');
-        let name = name.replace('/', "\\");
-        if name.to_ascii_lowercase().starts_with(".\\pipe\\") && name.len() > ".\\pipe\\".len() {
-            return Ok(Endpoint::NamedPipe(format!("\\\\{name}")));
-        }
-        return Err(bad(format!("endpoint {s} is not a named pipe (npipe://./pipe/name)")));
-    }
-    Err(bad(format!("endpoint {s:?} is not unix://, tcp:// or npipe://")))
+    })
 }
 
 /// Where the default instance's settings live (`$GANTRY_HOME/default/settings.json` when
@@ -574,17 +539,11 @@ mod tests {
 
     #[test]
     fn endpoint_rule() {
-        assert_eq!(parse_endpoint("unix:///var/run/docker.sock"), Ok(Endpoint::Unix("/var/run/docker.sock".into())));
-        assert_eq!(parse_endpoint("tcp://10.0.0.1:2376"), Ok(Endpoint::Tcp { host: "10.0.0.1".into(), port: 2376 }));
-        assert_eq!(parse_endpoint("tcp://[::1]:2375"), Ok(Endpoint::Tcp { host: "::1".into(), port: 2375 }));
-        assert_eq!(
-            parse_endpoint("npipe:////./pipe/docker_engine"),
-            Ok(Endpoint::NamedPipe(r"\\.\pipe\docker_engine".into()))
-        );
-        assert_eq!(parse_endpoint("npipe://./pipe/x"), Ok(Endpoint::NamedPipe(r"\\.\pipe\x".into())));
-        for bad in ["unix://rel", "tcp://host", "tcp://host:0", "tcp://host:99999", "ssh://me@h", "", "npipe://x"] {
-            assert!(parse_endpoint(bad).is_err(), "{bad}");
-        }
+        assert!(parse_endpoint("unix:///var/run/docker.sock").is_ok());
+        assert!(parse_endpoint(" tcp://10.0.0.1:2376 ").is_ok());
+        let e = parse_endpoint("tcp://host:0").unwrap_err();
+        assert_eq!(e.field, "engine.endpoint");
+        assert!(e.message.contains("tcp://host:0") && e.message.contains("1 to 65535"), "{}", e.message);
         let s = Settings { engine: EngineSource::Existing { endpoint: "http://x".into() }, ..vm_with(|_| {}) };
         assert_eq!(fields(s.validate(&host())), ["engine.endpoint"]);
     }

@@ -45,7 +45,7 @@ impl Endpoint {
         let invalid = |reason: &str| EngineError::InvalidEndpoint { endpoint: text.to_string(), reason: reason.into() };
         let text = text.trim();
         if let Some(path) = text.strip_prefix("unix://") {
-            if !path.starts_with('/') {
+            if !path.starts_with('/') || path.len() < 2 {
                 return Err(invalid("a unix socket path must be absolute"));
             }
             return Ok(Self::Unix(PathBuf::from(path)));
@@ -60,13 +60,21 @@ impl Endpoint {
         {
             let addr = addr.trim_end_matches('/');
             let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid("expected tcp://host:port"))?;
-            if host.is_empty() || port.parse::<u16>().is_err() {
-                return Err(invalid("expected tcp://host:port with a port number"));
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            if host.is_empty() || host.contains('/') {
+                return Err(invalid("expected tcp://host:port with a host name or address"));
+            }
+            if port.parse::<u16>().ok().filter(|p| *p > 0).is_none() {
+                return Err(invalid("expected tcp://host:port with a port number from 1 to 65535"));
             }
             return Ok(Self::Tcp { address: addr.to_string(), tls: None });
         }
         if let Some(pipe) = text.strip_prefix("npipe://") {
-            return Ok(Self::NamedPipe(pipe.to_string()));
+            let name = pipe.trim_start_matches(['/', '\\']).replace('\\', "/");
+            if !name.to_ascii_lowercase().starts_with("./pipe/") || name.len() <= "./pipe/".len() {
+                return Err(invalid("expected a named pipe such as npipe:////./pipe/docker_engine"));
+            }
+            return Ok(Self::NamedPipe(format!("//{name}")));
         }
         Err(invalid("unknown scheme; use unix://, tcp:// or npipe://"))
     }
@@ -233,6 +241,25 @@ mod tests {
         assert!(matches!(Endpoint::parse("tcp://nohost"), Err(EngineError::InvalidEndpoint { .. })));
         assert!(matches!(Endpoint::parse("ftp://x"), Err(EngineError::InvalidEndpoint { .. })));
         assert!(matches!(Endpoint::parse("unix://relative"), Err(EngineError::InvalidEndpoint { .. })));
+        assert_eq!(
+            Endpoint::parse("tcp://[::1]:2375").ok(),
+            Some(Endpoint::Tcp { address: "[::1]:2375".into(), tls: None })
+        );
+        assert_eq!(
+            Endpoint::parse("npipe:////./pipe/docker_engine").ok(),
+            Some(Endpoint::NamedPipe("//./pipe/docker_engine".into()))
+        );
+        assert_eq!(
+            Endpoint::parse(r"npipe://\\.\pipe\docker_engine").ok(),
+            Some(Endpoint::NamedPipe("//./pipe/docker_engine".into()))
+        );
+        assert_eq!(Endpoint::parse("npipe://./pipe/x").ok(), Some(Endpoint::NamedPipe("//./pipe/x".into())));
+        for bad in ["unix://", "unix:///", "tcp://host", "tcp://host:0", "tcp://host:99999", "tcp://:2375"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+        for bad in ["ssh://me@h", "", "npipe://x", "npipe:////./pipe/"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[tokio::test]
