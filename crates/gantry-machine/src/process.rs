@@ -127,6 +127,13 @@ mod tests {
         let mut child =
             std::process::Command::new("sh").args(["-c", "sleep 30; true", f.to_str().unwrap()]).spawn().unwrap();
         std::fs::write(&f, child.id().to_string()).unwrap();
+        // between fork and exec the child's command line is still this test binary's
+        for _ in 0..100 {
+            if cmdline(child.id()).is_some_and(|c| c.contains("sleep 30")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert_eq!(live_pid(&f, "sleep 30; true"), Some(child.id()));
         signal(child.id(), true).unwrap();
         let _ = child.wait();
