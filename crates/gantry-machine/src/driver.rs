@@ -520,7 +520,7 @@ mod tests {
         let d = QemuDriver::new(Instance::at(t.path().join("default")));
         let cfg = MachineConfig { image_dir: t.path().join("no-image"), ..Default::default() };
         match d.start(&cfg, &|_| {}).await {
-            Err(MachineError::ImageMissing { path }) => assert!(path.ends_with(image::KERNEL)),
+            Err(MachineError::ImageMissing { path, .. }) => assert!(path.ends_with(image::KERNEL)),
             other => panic!("{other:?}"),
         }
         assert_eq!(d.status(), MachineStatus::Stopped);

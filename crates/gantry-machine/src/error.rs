@@ -12,8 +12,8 @@ pub enum MachineError {
     #[error("{what} failed on {path}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
 
-    #[error("the guest image is missing: {path} does not exist")]
-    ImageMissing { path: PathBuf },
+    #[error("the guest image is missing: {path} does not exist (looked in {})", list_paths(.searched))]
+    ImageMissing { path: PathBuf, searched: Vec<PathBuf> },
 
     #[error("{program} was not found")]
     ProgramMissing { program: String },
@@ -60,7 +60,12 @@ impl MachineError {
     pub fn hint(&self) -> String {
         match self {
             Self::Io { .. } => "check permissions and free space in the instance directory".into(),
-            Self::ImageMissing { .. } => "build the guest image with vm-images/build.sh (or reinstall Gantry)".into(),
+            Self::ImageMissing { .. } => format!(
+                "build the guest image with vm-images/build.sh (into the build cache), reinstall the gantry package \
+                 (it ships one in /usr/{}), or set {} to a directory holding one",
+                crate::image::INSTALLED_SUBDIR,
+                crate::image::IMAGE_DIR_ENV
+            ),
             Self::ProgramMissing { program } => format!(
                 "install {program} (Debian/Ubuntu: apt install qemu-system-x86 qemu-utils; macOS: brew install qemu)"
             ),
@@ -91,4 +96,9 @@ impl MachineError {
         let path = path.into();
         move |source| Self::Io { what, path, source }
     }
+}
+
+/// `a, then b, then c`.
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", then ")
 }

@@ -1,8 +1,13 @@
 //! The guest image produced by `vm-images/` and the contract with its init.
 //!
-//! Location: `$GANTRY_IMAGE_DIR`, else `${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}/current/`
-//! (the contract in vm-images/README.md).
+//! Location, first match wins ([`lookup`]):
+//! 1. `$GANTRY_IMAGE_DIR` when set (the only place then: an explicit choice is never second-guessed);
+//! 2. `<dir of the running executable>/../share/gantry/image` when it holds an image — the image
+//!    an installed package ships (`/usr/bin/gantry` → `/usr/share/gantry/image`);
+//! 3. the build cache `${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}/current/` (the contract
+//!    in vm-images/README.md).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::error::{MachineError, Result};
@@ -33,16 +38,64 @@ pub const FW_SERVER_CERT: &str = "opt/gantry/server-cert.pem";
 pub const FW_SERVER_KEY: &str = "opt/gantry/server-key.pem";
 pub const FW_CONFIG: &str = "opt/gantry/config";
 
-/// The default image directory.
+/// Where an installed image lives relative to the installation prefix (`/usr` → `/usr/share/gantry/image`).
+pub const INSTALLED_SUBDIR: &str = "share/gantry/image";
+
+/// The outcome of the image search: the directory to use and every place looked at, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub dir: PathBuf,
+    pub searched: Vec<PathBuf>,
+}
+
+/// Searches the places in the module's order, from this process's environment and executable.
+pub fn lookup() -> Lookup {
+    let env = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let exe = std::env::current_exe().ok();
+    lookup_from(env(IMAGE_DIR_ENV), exe.as_deref(), env(IMAGE_CACHE_ENV), env("HOME"))
+}
+
+/// [`lookup`] over explicit inputs: `$GANTRY_IMAGE_DIR`, the running executable,
+/// `$GANTRY_IMAGE_CACHE` and `$HOME` (each `None` when unset or empty).
+pub fn lookup_from(
+    image_dir: Option<OsString>,
+    exe: Option<&Path>,
+    cache: Option<OsString>,
+    home: Option<OsString>,
+) -> Lookup {
+    if let Some(d) = image_dir {
+        let dir = PathBuf::from(d);
+        return Lookup { searched: vec![dir.clone()], dir };
+    }
+    let mut searched = Vec::new();
+    if let Some(installed) = exe.and_then(installed_dir) {
+        if holds_image(&installed) {
+            return Lookup { searched: vec![installed.clone()], dir: installed };
+        }
+        searched.push(installed);
+    }
+    let cache = match cache {
+        Some(c) => PathBuf::from(c),
+        None => home.map(PathBuf::from).unwrap_or_else(std::env::temp_dir).join(".cache").join("gantry").join("images"),
+    };
+    let dir = cache.join("current");
+    searched.push(dir.clone());
+    Lookup { dir, searched }
+}
+
+/// `<prefix>/share/gantry/image` for an executable in `<prefix>/bin/`.
+pub fn installed_dir(exe: &Path) -> Option<PathBuf> {
+    Some(exe.parent()?.parent()?.join(INSTALLED_SUBDIR))
+}
+
+/// Whether `dir` has the files an image cannot boot without (kernel and initramfs).
+pub fn holds_image(dir: &Path) -> bool {
+    dir.join(KERNEL).is_file() && dir.join(INITRD).is_file()
+}
+
+/// The image directory to use: [`lookup`]'s choice.
 pub fn default_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os(IMAGE_DIR_ENV).filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os(IMAGE_CACHE_ENV).filter(|v| !v.is_empty()) {
-        return PathBuf::from(d).join("current");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    home.join(".cache").join("gantry").join("images").join("current")
+    lookup().dir
 }
 
 /// A located, complete guest image.
@@ -62,7 +115,10 @@ impl GuestImage {
         let initrd = dir.join(INITRD);
         for f in [&kernel, &initrd] {
             if !f.is_file() {
-                return Err(MachineError::ImageMissing { path: f.clone() });
+                // the default directory was the end of a search: name every place looked at
+                let searched =
+                    Some(lookup()).filter(|l| l.dir == dir).map(|l| l.searched).unwrap_or_else(|| vec![dir.to_owned()]);
+                return Err(MachineError::ImageMissing { path: f.clone(), searched });
             }
         }
         let rootfs = Some(dir.join(ROOTFS)).filter(|p| p.is_file());
@@ -72,5 +128,81 @@ impl GuestImage {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_CMDLINE.to_owned());
         Ok(Self { dir: dir.to_owned(), kernel, initrd, rootfs, cmdline })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A fake installation: `<root>/usr/bin/gantry`, optionally with `<root>/usr/share/gantry/image`.
+    fn install(root: &Path, with_image: bool) -> PathBuf {
+        let bin = root.join("usr/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("gantry"), b"").unwrap();
+        if with_image {
+            fake_image(&root.join("usr").join(INSTALLED_SUBDIR));
+        }
+        bin.join("gantry")
+    }
+
+    fn fake_image(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(KERNEL), b"k").unwrap();
+        std::fs::write(dir.join(INITRD), b"i").unwrap();
+    }
+
+    #[test]
+    fn env_dir_wins_even_without_an_image_there() {
+        let t = tempfile::tempdir().unwrap();
+        let exe = install(t.path(), true);
+        let explicit = t.path().join("explicit");
+        let l = lookup_from(Some(explicit.clone().into()), Some(&exe), Some(t.path().join("c").into()), None);
+        assert_eq!(l, Lookup { dir: explicit.clone(), searched: vec![explicit] });
+    }
+
+    #[test]
+    fn installed_image_next_to_the_executable_comes_before_the_build_cache() {
+        let t = tempfile::tempdir().unwrap();
+        let exe = install(t.path(), true);
+        let cache = t.path().join("cache");
+        fake_image(&cache.join("current"));
+        let l = lookup_from(None, Some(&exe), Some(cache.into()), None);
+        assert_eq!(l.dir, t.path().join("usr/share/gantry/image"));
+        assert_eq!(l.searched, vec![l.dir.clone()]);
+        assert!(GuestImage::locate(&l.dir).is_ok());
+    }
+
+    #[test]
+    fn without_an_installed_image_the_build_cache_is_used_and_both_are_named() {
+        let t = tempfile::tempdir().unwrap();
+        let exe = install(t.path(), false);
+        // a directory without a kernel is not an image
+        std::fs::create_dir_all(t.path().join("usr").join(INSTALLED_SUBDIR)).unwrap();
+        let cache = t.path().join("cache");
+        let l = lookup_from(None, Some(&exe), Some(cache.clone().into()), None);
+        assert_eq!(l.dir, cache.join("current"));
+        assert_eq!(l.searched, vec![t.path().join("usr/share/gantry/image"), cache.join("current")]);
+    }
+
+    #[test]
+    fn the_build_cache_defaults_under_home() {
+        let l = lookup_from(None, None, None, Some("/home/me".into()));
+        assert_eq!(l.dir, Path::new("/home/me/.cache/gantry/images/current"));
+        assert_eq!(l.searched, vec![l.dir.clone()]);
+    }
+
+    #[test]
+    fn a_missing_image_names_the_places_looked_at() {
+        let t = tempfile::tempdir().unwrap();
+        match GuestImage::locate(&t.path().join("none")) {
+            Err(e @ MachineError::ImageMissing { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains("looked in") && msg.contains("none"), "{msg}");
+                assert!(e.hint().contains("vm-images/build.sh") && e.hint().contains(IMAGE_DIR_ENV), "{}", e.hint());
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

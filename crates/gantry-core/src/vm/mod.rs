@@ -104,21 +104,23 @@ pub async fn status(instance: &Instance) -> VmStatus {
 pub const GANTRY_BIN_ENV: &str = "GANTRY_BIN";
 
 /// The program that runs `agent`: `$GANTRY_BIN`, else this executable when it is the `gantry`
-/// CLI, else a `gantry` next to this executable (the desktop app's bundle), else `gantry` on PATH.
+/// CLI, else a `gantry` next to this executable (the installed package's `/usr/bin`, the
+/// desktop app's bundle, `target/<profile>/`), else `gantry` on PATH.
 fn agent_program() -> Result<PathBuf, VmError> {
-    if let Some(p) = std::env::var_os(GANTRY_BIN_ENV).filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
     let exe = std::env::current_exe().map_err(VmError::io("locate", "current executable"))?;
-    let is_cli = exe.file_stem().is_some_and(|n| n == "gantry");
-    if is_cli {
-        return Ok(exe);
+    Ok(agent_program_for(std::env::var_os(GANTRY_BIN_ENV).filter(|v| !v.is_empty()), &exe))
+}
+
+/// [`agent_program`] over explicit inputs: `$GANTRY_BIN` and the running executable.
+fn agent_program_for(gantry_bin: Option<OsString>, exe: &std::path::Path) -> PathBuf {
+    if let Some(p) = gantry_bin {
+        return PathBuf::from(p);
+    }
+    if exe.file_stem().is_some_and(|n| n == "gantry") {
+        return exe.to_owned();
     }
     let name = if cfg!(windows) { "gantry.exe" } else { "gantry" };
-    if let Some(sibling) = exe.parent().map(|d| d.join(name)).filter(|p| p.is_file()) {
-        return Ok(sibling);
-    }
-    Ok(PathBuf::from(name))
+    exe.parent().map(|d| d.join(name)).filter(|p| p.is_file()).unwrap_or_else(|| PathBuf::from(name))
 }
 
 fn spawn_agent(opts: &StartOptions) -> Result<(), VmError> {
@@ -251,4 +253,25 @@ pub async fn delete(instance: &Instance, data: bool) -> Result<(), VmError> {
     }
     QemuDriver::new(instance.clone()).delete(data).await?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_desktop_app_runs_the_gantry_next_to_it_before_path() {
+        let t = tempfile::tempdir().unwrap();
+        let desktop = t.path().join("gantry-desktop");
+        // nothing next to it: PATH's gantry
+        assert_eq!(agent_program_for(None, &desktop), PathBuf::from("gantry"));
+        std::fs::write(t.path().join("gantry"), b"").unwrap();
+        assert_eq!(agent_program_for(None, &desktop), t.path().join("gantry"));
+        // $GANTRY_BIN still wins; the CLI runs itself
+        assert_eq!(agent_program_for(Some("/opt/g".into()), &desktop), PathBuf::from("/opt/g"));
+        assert_eq!(agent_program_for(None, Path::new("/usr/bin/gantry")), PathBuf::from("/usr/bin/gantry"));
+    }
 }
