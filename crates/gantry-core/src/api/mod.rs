@@ -120,9 +120,18 @@ impl Gantry {
             Ok(r) => (r.endpoint.to_string(), origin_word(r.origin).to_string()),
             Err(_) => (String::new(), String::new()),
         };
-        let vm = match resolved.as_ref().map(|r| r.origin) {
-            Ok(Origin::GantryVm) => Some(crate::vm::status(&crate::vm::Instance::default()).await.describe()),
-            _ => None,
+        let (vm, vm_warnings) = match resolved.as_ref().map(|r| r.origin) {
+            Ok(Origin::GantryVm) => {
+                let status = crate::vm::status(&crate::vm::Instance::default()).await;
+                let warnings = match &status {
+                    crate::vm::VmStatus::Running(info) | crate::vm::VmStatus::Degraded { info, .. } => {
+                        info.warnings.clone()
+                    }
+                    _ => Vec::new(),
+                };
+                (Some(status.describe()), warnings)
+            }
+            _ => (None, Vec::new()),
         };
         let engine = match self.engine().await {
             Ok(e) => e,
@@ -135,14 +144,22 @@ impl Gantry {
                     info: None,
                     error: Some(error),
                     vm,
+                    vm_warnings,
                 };
             }
         };
         let (version, info) = tokio::join!(engine.version(), engine.info());
         match (version, info) {
-            (Ok(v), Ok(i)) => {
-                EngineStatus { connected: true, endpoint, origin, version: Some(v), info: Some(i), error: None, vm }
-            }
+            (Ok(v), Ok(i)) => EngineStatus {
+                connected: true,
+                endpoint,
+                origin,
+                version: Some(v),
+                info: Some(i),
+                error: None,
+                vm,
+                vm_warnings,
+            },
             (Err(e), _) | (_, Err(e)) => {
                 *self.engine.lock().await = None;
                 EngineStatus {
@@ -153,6 +170,7 @@ impl Gantry {
                     info: None,
                     error: Some(e.into()),
                     vm,
+                    vm_warnings,
                 }
             }
         }

@@ -20,6 +20,8 @@ pub struct EngineStatus {
     pub error: Option<ApiError>,
     /// The VM's state in words, when the engine is Gantry's VM.
     pub vm: Option<String>,
+    /// What the running VM warns about (e.g. software emulation: slow), shown next to its state.
+    pub vm_warnings: Vec<String>,
 }
 
 /// CPU and memory of this computer.

@@ -44,6 +44,13 @@ impl VmError {
             Self::NotUsingVm { .. } => {
                 "switch the engine to Gantry's VM in the settings, or use the existing engine directly".into()
             }
+            Self::Io { what: "start agent", path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                format!(
+                    "{} was not found: install the `gantry` command next to this app or on PATH, or set {} to it",
+                    path.display(),
+                    crate::vm::GANTRY_BIN_ENV
+                )
+            }
             Self::Io { .. } => "check permissions and free space in the instance directory".into(),
             Self::Agent { hint, .. } | Self::Reported { hint, .. } => hint.clone(),
         }
@@ -56,5 +63,19 @@ impl VmError {
     pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> VmError {
         let path = path.into();
         move |source| VmError::Io { what, path, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_agent_program_says_how_to_point_at_it() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = VmError::io("start agent", "gantry")(missing);
+        assert!(e.hint().contains("GANTRY_BIN"), "{}", e.hint());
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(VmError::io("open", "/x")(denied).hint().contains("permissions"));
     }
 }

@@ -22,4 +22,8 @@ error: ApiError | null,
 /**
  * The VM's state in words, when the engine is Gantry's VM.
  */
-vm: string | null, };
+vm: string | null, 
+/**
+ * What the running VM warns about (e.g. software emulation: slow), shown next to its state.
+ */
+vm_warnings: Array<string>, };
