@@ -88,6 +88,7 @@ class AppState {
       info: null,
       error: toApiError(e),
       vm: null,
+      vm_warnings: [],
     }));
     if (this.status.connected && !this.events) await this.subscribe();
     return this.status;
