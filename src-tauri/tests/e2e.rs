@@ -415,6 +415,8 @@ async fn registry_login(app: &App, env: &harness::Env) -> Result<()> {
     app.wait_text("[data-testid=registry-entry]", &user).await?;
     app.wait_gone("[data-testid=registry-login-error]").await?;
     assert!(std::fs::read_to_string(&config)?.contains(&server), "the login is not in {}", config.display());
+    app.execute("document.querySelector('[data-testid=registry-entry]').scrollIntoView({block: 'center'})").await?;
+    app.screenshot("settings-registries").await?;
     app.click("[data-testid=registry-logout]").await?;
     app.wait_gone("[data-testid=registry-entry]").await?;
     assert!(!std::fs::read_to_string(&config)?.contains(&server), "the login is still in {}", config.display());
