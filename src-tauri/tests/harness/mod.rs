@@ -38,12 +38,18 @@ fn which(name: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
-/// Checks the tools; `None` (with the reason printed) when something is missing and the e2e
-/// run is not required.
+/// Checks the tools and an engine in DOCKER_HOST; `None` (with the reason printed) when
+/// something is missing and the e2e run is not required.
 pub fn require_env() -> Result<Option<Env>> {
+    require_env_for(true)
+}
+
+/// Like [`require_env`]; `engine`: whether the test needs an existing engine in DOCKER_HOST
+/// (a test that starts Gantry's VM does not).
+pub fn require_env_for(engine: bool) -> Result<Option<Env>> {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_gantry-desktop"));
     let mut missing = Vec::new();
-    if std::env::var("DOCKER_HOST").map_or(true, |v| v.is_empty()) {
+    if engine && std::env::var("DOCKER_HOST").map_or(true, |v| v.is_empty()) {
         missing.push("DOCKER_HOST (a running engine)".to_string());
     }
     for tool in ["Xvfb", "WebKitWebDriver"] {
@@ -160,6 +166,12 @@ impl App {
 
     /// Launches with extra environment for the app (e.g. another DOCKER_HOST).
     pub async fn launch_with(env: &Env, vars: &[(&str, &str)]) -> Result<Self> {
+        Self::launch_env(env, vars, &[]).await
+    }
+
+    /// Launches with extra environment for the app and without the variables in `unset`
+    /// (e.g. DOCKER_HOST, so the app uses the engine its settings name).
+    pub async fn launch_env(env: &Env, vars: &[(&str, &str)], unset: &[&str]) -> Result<Self> {
         let marker = format!("GANTRY_HOME={}", env.home.path().display());
         let mut procs = Procs { children: Vec::new(), marker };
         let (xvfb, display) = start_xvfb()?;
@@ -167,7 +179,11 @@ impl App {
         let port = free_port()?;
         let native = free_port()?;
         let log = std::fs::File::create(env.home.path().join("tauri-driver.log"))?;
-        let driver = Command::new(&env.tauri_driver)
+        let mut driver = Command::new(&env.tauri_driver);
+        for name in unset {
+            driver.env_remove(name);
+        }
+        let driver = driver
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
             .env("GANTRY_HOME", env.home.path())
@@ -258,7 +274,12 @@ impl App {
 
     /// Waits until the element's text contains `text`.
     pub async fn wait_text(&self, css: &str, text: &str) -> Result<()> {
-        let deadline = Instant::now() + WAIT;
+        self.wait_text_for(css, text, WAIT).await
+    }
+
+    /// [`Self::wait_text`] with another bound (a VM boot under emulation takes minutes).
+    pub async fn wait_text_for(&self, css: &str, text: &str, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
         let mut last = String::new();
         while Instant::now() < deadline {
             if let Some(t) = self.text_of(css).await? {
@@ -274,7 +295,7 @@ impl App {
 
     /// The element's text content (WebDriver's visible-text rule misses absolutely positioned
     /// rows of the virtual lists).
-    async fn text_of(&self, css: &str) -> Result<Option<String>> {
+    pub async fn text_of(&self, css: &str) -> Result<Option<String>> {
         let v = self
             .client
             .execute(
