@@ -444,18 +444,76 @@ async fn port_task(
     }
 }
 
+/// Serves the control socket; aborting it also ends its connections (they live in its JoinSet).
 async fn control_server(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
+    let mut conns = tokio::task::JoinSet::new();
     loop {
-        let Ok((conn, _)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let Ok((conn, _)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let shared = shared.clone();
-        tokio::spawn(async move {
+        conns.spawn(async move {
             if let Err(e) = handle_control(conn, shared).await {
                 tracing::debug!(error = %e, "control connection");
             }
         });
+    }
+}
+
+/// The agent's control-socket server without QEMU or a start-up chain, for tests of clients:
+/// statuses are published by hand, and dropping it (or [`FakeAgent::exit`]) ends it like the
+/// agent's exit does (connections closed, socket removed).
+#[cfg(test)]
+pub(crate) struct FakeAgent {
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+#[cfg(test)]
+impl FakeAgent {
+    /// Binds `instance`'s control socket; the current status is `first`.
+    pub(crate) fn serve(instance: &Instance, first: VmStatus) -> Result<Self, VmError> {
+        instance.ensure().map_err(VmError::io("create", instance.dir()))?;
+        let control = instance.control_socket();
+        let _ = std::fs::remove_file(&control);
+        let listener = forward::bind(&control).map_err(VmError::Machine)?;
+        let (tx, _) = broadcast::channel(64);
+        let (current, _) = watch::channel(first);
+        let shared = Arc::new(Shared {
+            driver: QemuDriver::new(instance.clone()),
+            instance: instance.clone(),
+            tx,
+            current,
+            history: Mutex::new(Vec::new()),
+            info: Mutex::new(RunningInfo::default()),
+            port_problems: Mutex::new(Vec::new()),
+            stop: CancellationToken::new(),
+        });
+        let server = tokio::spawn(control_server(listener, shared.clone()));
+        Ok(Self { shared, server })
+    }
+
+    /// Broadcasts `s` to subscribers, as the agent does.
+    pub(crate) fn publish(&self, s: VmStatus) {
+        self.shared.publish(s);
+    }
+
+    /// Ends like the agent's process: connections closed, socket removed.
+    pub(crate) fn exit(self) {
+        drop(self);
+    }
+}
+
+#[cfg(test)]
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_file(self.shared.instance.control_socket());
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`stop`]: asks the agent to power the VM off (or stops an orphaned QEMU);
 //! - [`status`]: the current [`VmStatus`];
 //! - [`subscribe`]: a stream of [`VmStatus`] events;
+//! - [`watch`]: those events across the agent's exits and restarts (for front ends);
 //! - [`run_agent`]: the agent itself (the hidden `gantry agent` command calls it).
 //!
 //! The agent and the VM outlive the front ends; they talk over the instance's control socket.
@@ -13,6 +14,7 @@ mod agent;
 pub mod context;
 mod error;
 pub mod status;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -25,6 +27,7 @@ pub use agent::{Request, agent_running, engine_endpoint, run_agent};
 pub use error::VmError;
 pub use gantry_machine::instance::Instance;
 pub use status::{RunningInfo, Step, VmStatus};
+pub use watch::{MAX_BACKOFF, watch};
 
 /// How to start.
 #[derive(Debug, Clone)]
