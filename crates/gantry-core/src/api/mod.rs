@@ -25,8 +25,8 @@ pub use error::{ApiError, ApiResult, FieldError};
 pub use settings_form::{EngineKind, RegistryEntry, SaveOutcome, SettingsForm, SettingsView, ThemeChoice};
 pub use streams::{BATCH_WINDOW, Streams};
 pub use types::{
-    EngineStatus, HostStats, PrunePreview, RunPreview, RunRequest, StreamMsg, TerminalOutput, TerminalRequest,
-    split_command,
+    EngineStatus, HostStats, PrunePreview, RunPreview, RunRequest, StreamMsg, TerminalOutput, TerminalRequest, VmEvent,
+    VmRunning, split_command,
 };
 pub use volume_files::{VolumeEntry, VolumeListing};
 
@@ -214,6 +214,26 @@ impl Gantry {
                 }
                 None => {}
             }
+            sink(StreamMsg::End);
+        }))
+    }
+
+    /// Follows Gantry's VM live: each status event of its agent (starting steps, running,
+    /// degraded with reasons, stopping, stopped, error with a hint) as it happens, across stops
+    /// and starts from anywhere (the CLI too), until cancelled. `not_managed` when the engine is
+    /// not Gantry's VM: there is nothing to watch. Returns the stream id.
+    pub fn watch_vm_status(&self, sink: impl Fn(StreamMsg<VmEvent>) + Send + Sync + 'static) -> ApiResult<u64> {
+        if engine_source::resolve(None).map(|r| r.origin).ok() != Some(Origin::GantryVm) {
+            return Err(ApiError::new(
+                "not_managed",
+                "the engine is not Gantry's VM, so there is no VM to watch",
+                "the engine's state shows in the engine card; switch to Gantry VM in Settings to use the VM",
+            ));
+        }
+        Ok(self.streams.spawn_task(move |id, token| async move {
+            sink(StreamMsg::Started { id });
+            let instance = crate::vm::Instance::default();
+            crate::vm::watch(&instance, &token, |s| sink(StreamMsg::Items { items: vec![VmEvent::from(s)] })).await;
             sink(StreamMsg::End);
         }))
     }
@@ -674,6 +694,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings");
         let cfg = ts_rs::Config::new().with_large_int("number").with_out_dir(&dir);
         EngineStatus::export_all(&cfg)?;
+        VmEvent::export_all(&cfg)?;
         HostStats::export_all(&cfg)?;
         PrunePreview::export_all(&cfg)?;
         RunRequest::export_all(&cfg)?;
