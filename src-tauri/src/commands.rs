@@ -3,7 +3,7 @@
 
 use gantry_core::api::{
     ApiResult, EngineStatus, Gantry, HostStats, PrunePreview, RegistryEntry, RunPreview, RunRequest, SaveOutcome,
-    SettingsForm, SettingsView, StreamMsg, TerminalOutput, TerminalRequest, VolumeListing,
+    SettingsForm, SettingsView, StreamMsg, TerminalOutput, TerminalRequest, VmEvent, VolumeListing,
 };
 use gantry_engine::{
     BuildEvent, BuildSpec, ContainerDetails, ContainerSummary, DiskUsage, EngineEvent, EventFilter, FileChange,
@@ -42,6 +42,10 @@ pub async fn engine_start(api: Api<'_>) -> ApiResult<EngineStatus> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn engine_start_progress(api: Api<'_>, channel: Channel<StreamMsg<String>>) -> ApiResult<u64> {
     api.engine_start_progress(move |msg| drop(channel.send(msg)))
+}
+#[tauri::command(rename_all = "snake_case")]
+pub async fn watch_vm_status(api: Api<'_>, channel: Channel<StreamMsg<VmEvent>>) -> ApiResult<u64> {
+    api.watch_vm_status(move |msg| drop(channel.send(msg)))
 }
 #[tauri::command(rename_all = "snake_case")]
 pub async fn engine_stop(api: Api<'_>) -> ApiResult<EngineStatus> {
@@ -299,6 +303,7 @@ macro_rules! gantry_commands {
             commands::engine_start,
             commands::engine_start_progress,
             commands::engine_stop,
+            commands::watch_vm_status,
             commands::host_stats,
             commands::disk_usage,
             commands::prune_preview,

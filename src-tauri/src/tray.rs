@@ -1,6 +1,6 @@
 //! The tray icon: the engine's state, start/stop, show, quit.
 
-use gantry_core::api::Gantry;
+use gantry_core::api::{Gantry, StreamMsg, VmEvent};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
@@ -40,21 +40,62 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     if let Some(icon) = app.default_window_icon() {
         builder = builder.icon(icon.clone());
     }
-    builder.build(app)?;
-    // Keep the state line current.
+    let tray = builder.build(app)?;
+    // Keep the state line current: Gantry's VM live from its status events, any other engine
+    // by asking every 10 s.
     let api = app.state::<Gantry>().inner().clone();
+    let vm_state = state.clone();
+    let vm_tray = tray.clone();
+    let watch_api = api.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            if watch_api.watch_vm_status(move |msg| drop(tx.send(msg))).is_ok() {
+                while let Some(msg) = rx.recv().await {
+                    match msg {
+                        StreamMsg::Items { items } => {
+                            if let Some(ev) = items.last() {
+                                let text = vm_line(ev);
+                                let _ = vm_tray.set_tooltip(Some(format!("Gantry · {text}")));
+                                let _ = vm_state.set_text(text);
+                            }
+                        }
+                        StreamMsg::End | StreamMsg::Error { .. } => break,
+                        StreamMsg::Started { .. } => {}
+                    }
+                }
+            }
+            // ended (stop or a settings change cancel the streams) or not the VM: look again soon
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        }
+    });
     tauri::async_runtime::spawn(async move {
         loop {
             let status = api.engine_status().await;
-            let text = if status.connected {
-                let version = status.version.map(|v| v.version).unwrap_or_default();
-                format!("Engine: running ({version})")
-            } else {
-                "Engine: not running".to_string()
-            };
-            let _ = state.set_text(text);
+            if status.origin != "gantry_vm" {
+                let text = if status.connected {
+                    let version = status.version.map(|v| v.version).unwrap_or_default();
+                    format!("Engine: running ({version})")
+                } else {
+                    "Engine: not running".to_string()
+                };
+                let _ = tray.set_tooltip(Some(format!("Gantry · {text}")));
+                let _ = state.set_text(text);
+            }
             tokio::time::sleep(std::time::Duration::from_secs(10)).await;
         }
     });
     Ok(())
+}
+
+/// The tray's state line for a VM status event.
+fn vm_line(ev: &VmEvent) -> String {
+    match ev {
+        VmEvent::Starting { number, total, step, .. } => format!("Engine: starting ({number}/{total} {step})"),
+        VmEvent::Running { info } => format!("Engine: running (VM, {})", info.accel),
+        VmEvent::Degraded { reasons, .. } => format!("Engine: running with problems: {}", reasons.join("; ")),
+        VmEvent::Stopping => "Engine: stopping".into(),
+        VmEvent::Stopped => "Engine: not running".into(),
+        VmEvent::Error { message, .. } => format!("Engine: {message}"),
+    }
 }
