@@ -6,9 +6,11 @@ import type { EngineEvent } from '../bindings/EngineEvent';
 import type { EngineStatus } from '../bindings/EngineStatus';
 import type { ImageSummary } from '../bindings/ImageSummary';
 import type { NetworkSummary } from '../bindings/NetworkSummary';
+import type { VmEvent } from '../bindings/VmEvent';
 import type { VolumeSummary } from '../bindings/VolumeSummary';
 import { staleResources } from './containers';
 import { Timeline, type TimelineEntry } from './events';
+import { statusWhenDown, vmAction, withVm } from './vm';
 
 export type Panel = 'dashboard' | 'containers' | 'images' | 'volumes' | 'networks' | 'events' | 'settings';
 export const PANELS: { id: Panel; label: string; key: string }[] = [
@@ -43,6 +45,8 @@ class AppState {
   detailId = $state<string | null>(null);
   theme = $state<ThemeName>('system');
   status = $state<EngineStatus | null>(null);
+  /** The last status event of Gantry's VM (when it is the engine), live. */
+  vm = $state<VmEvent | null>(null);
   containers = $state.raw<Resource<ContainerSummary>>(resource());
   images = $state.raw<Resource<ImageSummary>>(resource());
   volumes = $state.raw<Resource<VolumeSummary>>(resource());
@@ -55,6 +59,8 @@ class AppState {
   runDialog = $state<{ open: boolean; image: string }>({ open: false, image: '' });
 
   private events: StreamHandle | null = null;
+  private vmWatch: StreamHandle | null = null;
+  private vmWatchStarting = false;
   private pending = new Set<'containers' | 'images' | 'volumes' | 'networks'>();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private toastSeq = 0;
@@ -91,7 +97,52 @@ class AppState {
       vm_warnings: [],
     }));
     if (this.status.connected && !this.events) await this.subscribe();
+    if (this.status.origin === 'gantry_vm') void this.watchVm();
     return this.status;
+  }
+
+  /** Follows Gantry's VM live (stops and starts from the CLI too); restarts the watch when it
+   * ends (stopping the VM from the app ends every stream). */
+  async watchVm() {
+    if (this.vmWatch || this.vmWatchStarting) return;
+    this.vmWatchStarting = true;
+    try {
+      this.vmWatch = await stream<VmEvent>('watch_vm_status', {}, {
+        items: (evs) => {
+          for (const ev of evs) void this.onVm(ev);
+        },
+        end: () => {
+          this.vmWatch = null;
+          setTimeout(() => {
+            if (this.status?.origin === 'gantry_vm') void this.watchVm();
+          }, 1000);
+        },
+      });
+    } catch {
+      // not the VM (`not_managed`): nothing to watch
+      this.vmWatch = null;
+      this.vm = null;
+    } finally {
+      this.vmWatchStarting = false;
+    }
+  }
+
+  private async onVm(ev: VmEvent) {
+    this.vm = ev;
+    const action = vmAction(ev, !!this.status?.connected);
+    if (action === 'disconnect') {
+      this.status = statusWhenDown(this.status, ev);
+    } else if (action === 'reconnect') {
+      const status = await call<EngineStatus>('engine_reconnect').catch(() => null);
+      if (!status) return;
+      this.status = status;
+      if (status.connected) {
+        await this.resubscribe();
+        await this.loadAll();
+      }
+    } else if (this.status) {
+      this.status = ev.kind === 'stopped' || ev.kind === 'error' ? statusWhenDown(this.status, ev) : withVm(this.status, ev);
+    }
   }
 
   async loadContainers() {
