@@ -134,7 +134,7 @@ hostname gantry
 log "stage2: mounts done (root $GANTRY_ROOTDEV)"
 
 # --- 2. modules (the kernel autoloads most netfilter bits; these it does not, or not early) ------
-MODULES="virtio_net virtio_rng 9p 9pnet_virtio ext4 button evdev overlay br_netfilter bridge veth
+MODULES="virtio_net virtio_rng virtio_balloon 9p 9pnet_virtio ext4 button evdev overlay br_netfilter bridge veth
 nf_conntrack nf_nat nf_tables nft_compat nft_chain_nat iptable_nat iptable_filter xt_MASQUERADE
 xt_addrtype xt_conntrack"
 # one modprobe process for all (each start costs ~0.3 s under TCG); report the ones missing

@@ -4,7 +4,7 @@
 //! - launch → `docker version` answered through Gantry's socket, vs starting a native dockerd;
 //! - API round trip (list containers x100) through Gantry's socket vs the guest's TLS endpoint;
 //! - HTTP throughput to a published port vs native `-p` on the host;
-//! - idle RSS of QEMU + agent.
+//! - idle RSS of QEMU + agent, and how much of 1 GiB a container used comes back after it exits.
 //!
 //! Run: `cargo build -p gantry-cli && cargo bench -p gantry-core --bench vm`
 //! (needs the guest image, QEMU, the docker CLI, dockerd for the baselines, /bin/busybox;
@@ -66,7 +66,7 @@ fn busybox_tar(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("www")).unwrap();
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    for applet in ["sh", "httpd", "cat", "sleep"] {
+    for applet in ["sh", "httpd", "cat", "sleep", "dd"] {
         let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
     }
     // 4 MiB payload
@@ -316,6 +316,49 @@ fn main() {
     let (q, a) = (rss_kib(qemu_pid), rss_kib(agent_pid));
     println!("idle RSS: QEMU {} MiB, agent {} MiB", q / 1024, a / 1024);
     rows.push(("idle RSS".into(), format!("QEMU {} MiB + agent {} MiB", q / 1024, a / 1024), "—".into(), "—".into()));
+
+    // 5. memory given back: a container fills 1 GiB (tmpfs), exits; QEMU's RSS should fall back
+    // (virtio-balloon free page reporting) instead of keeping the high-water mark.
+    docker(
+        &ghost,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "hog",
+            "--tmpfs",
+            "/t:size=1100m",
+            "bench/bb:1",
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/t/f bs=1M count=1024 2>/dev/null; echo filled; sleep 600",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !docker(&ghost, &["logs", "hog"]).contains("filled") {
+        assert!(Instant::now() < deadline, "the 1 GiB container did not fill its tmpfs");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let peak = rss_kib(qemu_pid);
+    docker(&ghost, &["rm", "-f", "hog"]);
+    // page reporting runs every ~2 s; let it settle (RSS stops falling)
+    let mut after = rss_kib(qemu_pid);
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_secs(2));
+        let now = rss_kib(qemu_pid);
+        if after.saturating_sub(now) < 4 * 1024 {
+            after = now;
+            break;
+        }
+        after = now;
+    }
+    println!("QEMU RSS: idle {} MiB, 1 GiB in use {} MiB, after it exits {} MiB", q / 1024, peak / 1024, after / 1024);
+    rows.push((
+        "QEMU RSS after a container that used 1 GiB exits".into(),
+        format!("{} MiB after (idle before: {} MiB)", after / 1024, q / 1024),
+        format!("{} MiB while in use", peak / 1024),
+        format!("{:.2}× (after / in use)", after as f64 / peak.max(1) as f64),
+    ));
 
     let t = Instant::now();
     let out = ctx.gantry(&["stop"]);

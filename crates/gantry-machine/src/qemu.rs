@@ -128,6 +128,9 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<String> {
     a.extend(["-pidfile".into(), path(&spec.pid_file)]);
     // Random numbers for the guest (fast TLS start-up).
     a.extend(["-device".into(), "virtio-rng-pci".into()]);
+    // Free page reporting: memory the guest frees (a container exits, a build ends) goes back to
+    // this computer within seconds instead of staying in QEMU's RSS until the VM stops.
+    a.extend(["-device".into(), "virtio-balloon-pci,free-page-reporting=on".into()]);
     a
 }
 
@@ -185,6 +188,7 @@ mod tests {
         assert!(s.contains("-serial file:/inst/console.log"));
         assert!(s.contains("-qmp unix:/inst/qmp.sock,server=on,wait=off"));
         assert!(s.contains("-pidfile /inst/qemu.pid"));
+        assert!(s.contains("-device virtio-balloon-pci,free-page-reporting=on"), "{s}");
         assert!(!s.contains("isa-serial"));
         // root image is attached before the data disk
         let root = s.find("rootfs.squashfs").unwrap_or(usize::MAX);
