@@ -45,6 +45,10 @@ describe('vm status events', () => {
     expect(dead.vm).toContain('unexpectedly');
     expect(vmError(stopped)).toBeNull();
     expect(statusWhenDown(null, stopped).origin).toBe('gantry_vm');
+    // already down: the engine's own reason (how to start it) stays
+    const why = { code: 'unreachable', message: 'cannot reach the engine', hint: 'start it with Start', fields: [] };
+    expect(statusWhenDown({ ...status(false), error: why }, stopped).error).toEqual(why);
+    expect(statusWhenDown({ ...status(false), error: why }, died).error?.message).toContain('unexpectedly');
   });
   it('a running VM brings its words and warnings; transitions show while they last', () => {
     const s = withVm(status(true), degraded);

@@ -36,15 +36,17 @@ export function vmError(ev: VmEvent | null): ApiError | null {
   return ev?.kind === 'error' ? { code: 'vm', message: ev.message, hint: ev.hint, fields: [] } : null;
 }
 
-/** The engine status once the VM went down (`stopped` or `error`), without asking the engine. */
+/** The engine status once the VM went down (`stopped` or `error`), without asking the engine.
+ * A VM that was already down keeps the reason the engine gave (e.g. how to start it). */
 export function statusWhenDown(status: EngineStatus | null, ev: VmEvent): EngineStatus {
+  const kept = status && !status.connected && ev.kind === 'stopped' ? status.error : null;
   return {
     connected: false,
     endpoint: status?.endpoint ?? '',
     origin: status?.origin ?? 'gantry_vm',
     version: null,
     info: null,
-    error: vmError(ev),
+    error: vmError(ev) ?? kept,
     vm: describeVm(ev),
     vm_warnings: [],
   };
