@@ -303,7 +303,7 @@ fn main() {
             "HTTP throughput to a published port (4 MiB ×20)".into(),
             format!("{g_mbs:.1} MiB/s"),
             format!("{n_mbs:.1} MiB/s (native, host network)"),
-            format!("{:.2}×", g_mbs / n_mbs),
+            format!("{:.3}×", g_mbs / n_mbs),
         ));
         docker(&nd.host(), &["rm", "-f", "web"]);
     }
