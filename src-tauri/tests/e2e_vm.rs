@@ -7,6 +7,7 @@
 //! Runs when the e2e prerequisites are there (see e2e.rs; missing ones fail with
 //! `GANTRY_E2E_REQUIRED=1`) and `GANTRY_VM_TESTS=1` (the guest image from vm-images/build.sh,
 //! QEMU, and the `gantry` binary from `cargo build --workspace --bins`, or `GANTRY_BIN`).
+//! `gantry stop` from a terminal shows on the Dashboard without a click, and Start boots it again.
 //! The VM is stopped (`gantry stop`, then by pid) even when the test fails.
 
 #[allow(dead_code)] // shared with e2e.rs; this test uses part of it
@@ -215,7 +216,31 @@ async fn scenario(app: &App, vm: &Vm) -> Result<()> {
     harness::ensure_fixture_image(&engine, IMAGE).await?;
     run_with_published_port(app, vm, &engine).await?;
     drop(engine);
+    stop_from_cli(app, vm).await?;
     stop_from_dashboard(app, vm).await
+}
+
+/// `gantry stop` in a terminal while the app shows Running: the Dashboard and the sidebar follow
+/// without a click (Not running / stopped, Start enabled); Start then boots it again.
+async fn stop_from_cli(app: &App, vm: &Vm) -> Result<()> {
+    app.click("[data-testid=nav-dashboard]").await?;
+    app.wait_text("[data-testid=engine-state]", "Running").await?;
+    app.wait_text("[data-testid=engine-pill]", "Engine running").await?;
+    record_engine_card(app).await?;
+    let out = vm.gantry(&["stop"])?;
+    assert!(out.status.success(), "gantry stop: {}", text(&out));
+    app.wait_text_for("[data-testid=engine-state]", "Not running", Duration::from_secs(180)).await?;
+    app.wait_text("[data-testid=vm-state]", "stopped").await?;
+    app.wait_text("[data-testid=engine-pill]", "Engine not running").await?;
+    app.wait_present("[data-testid=engine-start]:not([disabled])").await?;
+    eprintln!("e2e-vm: the Dashboard followed `gantry stop`: {:?}", seen(app).await?);
+    assert_eq!(vm.status()?["kind"], "stopped");
+
+    app.click("[data-testid=engine-start]").await?;
+    let t = Instant::now();
+    app.wait_text_for("[data-testid=engine-state]", "Running", BOOT).await?;
+    eprintln!("e2e-vm: running again after {:.0} s", t.elapsed().as_secs_f64());
+    Ok(())
 }
 
 /// Stopped with a Start button; Start shows the steps as they happen, then Running with the
