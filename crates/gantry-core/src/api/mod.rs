@@ -135,7 +135,11 @@ impl Gantry {
         };
         let engine = match self.engine().await {
             Ok(e) => e,
-            Err(error) => {
+            Err(mut error) => {
+                if vm.is_some() && error.code == "engine_unreachable" {
+                    // the app has its own Start button; the CLI command is the alternative
+                    error.hint = "Start the VM with the Start button (or `gantry start` in a terminal).".into();
+                }
                 return EngineStatus {
                     connected: false,
                     endpoint,
