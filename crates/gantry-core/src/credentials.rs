@@ -173,26 +173,7 @@ impl CredentialStore {
         let path = self.config_path();
         let werr = |source| CredentialError::Write { path: path.clone(), source };
         let text = serde_json::to_string_pretty(config).map_err(|e| werr(std::io::Error::other(e)))?;
-        std::fs::create_dir_all(&self.dir).map_err(werr)?;
-        let tmp = self.dir.join(format!(".config.json.tmp-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                opts.mode(0o600);
-            }
-            let mut f = opts.open(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            werr(e)
-        })
+        crate::private_file::write_atomic(&path, text.as_bytes()).map_err(werr)
     }
 
     fn helper_program(&self, helper: &str) -> PathBuf {

@@ -393,30 +393,7 @@ pub fn save(path: &Path, s: &Settings, host: &HostFacts) -> Result<(), SettingsF
     s.validate(host).map_err(|errors| SettingsFileError::Invalid { errors })?;
     let werr = |source| SettingsFileError::Write { path: path.to_owned(), source };
     let json = serde_json::to_string_pretty(s).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(werr)?;
-    }
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(&tmp)?;
-        f.write_all(json.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        werr(e)
-    })
+    crate::private_file::write_atomic(path, json.as_bytes()).map_err(werr)
 }
 
 #[cfg(test)]
