@@ -56,6 +56,21 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(instance: &Instance, first: VmStatus, info: RunningInfo) -> Arc<Self> {
+        let (tx, _) = broadcast::channel(64);
+        let (current, _) = watch::channel(first);
+        Arc::new(Shared {
+            driver: QemuDriver::new(instance.clone()),
+            instance: instance.clone(),
+            tx,
+            current,
+            history: Mutex::new(Vec::new()),
+            info: Mutex::new(info),
+            port_problems: Mutex::new(Vec::new()),
+            stop: CancellationToken::new(),
+        })
+    }
+
     fn publish(&self, s: VmStatus) {
         tracing::info!(status = %s.describe(), "status");
         self.current.send_replace(s.clone());
@@ -93,18 +108,11 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
     let _ = std::fs::remove_file(&control); // we hold the lock: any socket file is stale
     let listener = forward::bind(&control).map_err(VmError::Machine)?;
 
-    let (tx, _) = broadcast::channel(64);
-    let (current, _) = watch::channel(VmStatus::starting(Step::ValidateSettings, None));
-    let shared = Arc::new(Shared {
-        driver: QemuDriver::new(instance.clone()),
-        instance: instance.clone(),
-        tx,
-        current,
-        history: Mutex::new(Vec::new()),
-        info: Mutex::new(RunningInfo { agent_pid: std::process::id(), ..Default::default() }),
-        port_problems: Mutex::new(Vec::new()),
-        stop: CancellationToken::new(),
-    });
+    let shared = Shared::new(
+        &instance,
+        VmStatus::starting(Step::ValidateSettings, None),
+        RunningInfo { agent_pid: std::process::id(), ..Default::default() },
+    );
     let server = tokio::spawn(control_server(listener, shared.clone()));
     let tasks = CancellationToken::new();
 
@@ -482,18 +490,7 @@ impl FakeAgent {
         let control = instance.control_socket();
         let _ = std::fs::remove_file(&control);
         let listener = forward::bind(&control).map_err(VmError::Machine)?;
-        let (tx, _) = broadcast::channel(64);
-        let (current, _) = watch::channel(first);
-        let shared = Arc::new(Shared {
-            driver: QemuDriver::new(instance.clone()),
-            instance: instance.clone(),
-            tx,
-            current,
-            history: Mutex::new(Vec::new()),
-            info: Mutex::new(RunningInfo::default()),
-            port_problems: Mutex::new(Vec::new()),
-            stop: CancellationToken::new(),
-        });
+        let shared = Shared::new(instance, first, RunningInfo::default());
         let server = tokio::spawn(control_server(listener, shared.clone()));
         Ok(Self { shared, server })
     }
