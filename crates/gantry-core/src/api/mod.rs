@@ -234,12 +234,15 @@ impl Gantry {
                 "the engine's state shows in the engine card; switch to Gantry VM in Settings to use the VM",
             ));
         }
-        Ok(self.streams.spawn_task(move |id, token| async move {
+        let id = self.streams.spawn_task(move |id, token| async move {
             sink(StreamMsg::Started { id });
             let instance = crate::vm::Instance::default();
             crate::vm::watch(&instance, &token, |s| sink(StreamMsg::Items { items: vec![VmEvent::from(s)] })).await;
             sink(StreamMsg::End);
-        }))
+        });
+        // the watch reports the stop itself: stopping the engine must not end it
+        self.streams.engine_independent(id);
+        Ok(id)
     }
 
     /// Stops Gantry's VM; for an existing engine there is nothing Gantry may stop.
@@ -251,7 +254,7 @@ impl Gantry {
                 "stop it where it was started, or switch the engine to Gantry VM in Settings",
             ));
         }
-        self.streams.cancel_all();
+        self.streams.cancel_engine_streams();
         crate::vm::stop(&crate::vm::Instance::default(), |_| {}).await?;
         Ok(self.reconnect().await)
     }

@@ -1,6 +1,6 @@
 //! Running streams: each is forwarded in small batches to a sink and can be cancelled by id.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +24,9 @@ pub struct Streams {
     next: AtomicU64,
     tokens: Mutex<HashMap<u64, CancellationToken>>,
     inputs: Mutex<HashMap<u64, (String, Input)>>,
+    /// Streams that outlive the engine they watch (the VM status watch), so stopping the engine
+    /// does not end them.
+    engine_independent: Mutex<HashSet<u64>>,
 }
 
 impl std::fmt::Debug for Streams {
@@ -51,6 +54,9 @@ impl Streams {
         if let Ok(mut t) = self.tokens.lock() {
             t.remove(&id);
         }
+        if let Ok(mut k) = self.engine_independent.lock() {
+            k.remove(&id);
+        }
         if let Ok(mut i) = self.inputs.lock() {
             i.remove(&id);
         }
@@ -63,6 +69,24 @@ impl Streams {
             i.remove(&id);
         }
         token.map(|t| t.cancel()).is_some()
+    }
+
+    /// Marks stream `id` as one that goes on when the engine stops.
+    pub(crate) fn engine_independent(&self, id: u64) {
+        if let Ok(mut k) = self.engine_independent.lock() {
+            k.insert(id);
+        }
+    }
+
+    /// Stops every stream that reads from the engine (the engine is being stopped); streams
+    /// marked engine-independent go on.
+    pub fn cancel_engine_streams(&self) {
+        let keep = self.engine_independent.lock().map(|k| k.clone()).unwrap_or_default();
+        let ids: Vec<u64> =
+            self.tokens.lock().map(|t| t.keys().copied().filter(|id| !keep.contains(id)).collect()).unwrap_or_default();
+        for id in ids {
+            self.cancel(id);
+        }
     }
 
     /// Stops every stream (the window closed).
@@ -171,5 +195,32 @@ impl Streams {
 fn flush<T, F: Fn(StreamMsg<T>)>(sink: &F, buf: &mut Vec<T>) {
     if !buf.is_empty() {
         sink(StreamMsg::Items { items: std::mem::take(buf) });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stopping_the_engine_keeps_engine_independent_streams() {
+        let streams = Arc::new(Streams::default());
+        let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+        let spawn = |name: &'static str| {
+            let tx = ended_tx.clone();
+            streams.spawn_task(move |_, token| async move {
+                token.cancelled().await;
+                let _ = tx.send(name);
+            })
+        };
+        let _logs = spawn("logs");
+        let watch = spawn("vm watch");
+        streams.engine_independent(watch);
+        streams.cancel_engine_streams();
+        assert_eq!(ended.recv().await, Some("logs"));
+        assert!(streams.tokens.lock().unwrap().contains_key(&watch), "the VM watch goes on");
+        streams.cancel_all();
+        assert_eq!(ended.recv().await, Some("vm watch"));
     }
 }
