@@ -182,7 +182,7 @@ impl Gantry {
 
     /// Starts Gantry's VM (when it is the engine source) and reconnects.
     pub async fn engine_start(&self) -> ApiResult<EngineStatus> {
-        if engine_source::resolve(None).map(|r| r.origin).ok() == Some(Origin::GantryVm) {
+        if engine_is_gantry_vm() {
             crate::vm::start(&crate::vm::StartOptions::default(), |_| {}).await?;
         }
         Ok(self.reconnect().await)
@@ -191,7 +191,7 @@ impl Gantry {
     /// Starts Gantry's VM and reports each step of the start-up chain to `sink` as it happens
     /// ("[3/9] booting the VM", ...), then `End` (or `Error`). Returns the stream id.
     pub fn engine_start_progress(&self, sink: impl Fn(StreamMsg<String>) + Send + Sync + 'static) -> ApiResult<u64> {
-        if engine_source::resolve(None).map(|r| r.origin).ok() != Some(Origin::GantryVm) {
+        if !engine_is_gantry_vm() {
             return Err(ApiError::new(
                 "not_managed",
                 "the engine is not Gantry's VM, so there is nothing for Gantry to start",
@@ -227,7 +227,7 @@ impl Gantry {
     /// and starts from anywhere (the CLI too), until cancelled. `not_managed` when the engine is
     /// not Gantry's VM: there is nothing to watch. Returns the stream id.
     pub fn watch_vm_status(&self, sink: impl Fn(StreamMsg<VmEvent>) + Send + Sync + 'static) -> ApiResult<u64> {
-        if engine_source::resolve(None).map(|r| r.origin).ok() != Some(Origin::GantryVm) {
+        if !engine_is_gantry_vm() {
             return Err(ApiError::new(
                 "not_managed",
                 "the engine is not Gantry's VM, so there is no VM to watch",
@@ -247,7 +247,7 @@ impl Gantry {
 
     /// Stops Gantry's VM; for an existing engine there is nothing Gantry may stop.
     pub async fn engine_stop(&self) -> ApiResult<EngineStatus> {
-        if engine_source::resolve(None).map(|r| r.origin).ok() != Some(Origin::GantryVm) {
+        if !engine_is_gantry_vm() {
             return Err(ApiError::new(
                 "not_managed",
                 "this engine is not Gantry's VM, so Gantry does not stop it",
@@ -678,6 +678,11 @@ impl Utf8Decoder {
         self.carry = rest;
         text
     }
+}
+
+/// Whether the configured engine is Gantry's own VM (the one engine Gantry starts and stops).
+fn engine_is_gantry_vm() -> bool {
+    engine_source::resolve(None).is_ok_and(|r| r.origin == Origin::GantryVm)
 }
 
 #[cfg(test)]
