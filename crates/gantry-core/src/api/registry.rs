@@ -87,7 +87,7 @@ fn update_list(settings_path: &Path, change: impl FnOnce(&mut Vec<RegistryLogin>
     s.registries.sort_by(|a, b| a.server.cmp(&b.server));
     let host = HostFacts::detect(settings_path.parent().unwrap_or(Path::new(".")));
     settings::save(settings_path, &s, &host)?;
-    Ok(s.registries.iter().map(|r| RegistryEntry { server: r.server.clone(), username: r.username.clone() }).collect())
+    Ok(s.registries.iter().map(RegistryEntry::from).collect())
 }
 
 impl Gantry {

@@ -38,6 +38,12 @@ pub struct RegistryEntry {
     pub username: String,
 }
 
+impl From<&RegistryLogin> for RegistryEntry {
+    fn from(r: &RegistryLogin) -> Self {
+        Self { server: r.server.clone(), username: r.username.clone() }
+    }
+}
+
 /// Every setting, as the Settings panel edits it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -98,11 +104,7 @@ impl From<&Settings> for SettingsForm {
                 Theme::Dark => ThemeChoice::Dark,
             },
             start_at_login: s.ui.start_at_login,
-            registries: s
-                .registries
-                .iter()
-                .map(|r| RegistryEntry { server: r.server.clone(), username: r.username.clone() })
-                .collect(),
+            registries: s.registries.iter().map(RegistryEntry::from).collect(),
         }
     }
 }
