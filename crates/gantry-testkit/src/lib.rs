@@ -1,0 +1,12 @@
+//! Test support shared by Gantry's test suites. Use it as a `[dev-dependencies]` entry only.
+//!
+//! - [`net`]: a free loopback port and a minimal HTTP GET;
+//! - [`wait`]: polling until a condition holds (with a bound that fails the test, not a timing claim);
+//! - [`engine`]: which Docker engine a test may change or prune (only the private one that
+//!   `./scripts/test` starts);
+//! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md.
+
+pub mod engine;
+pub mod net;
+pub mod reliability;
+pub mod wait;
