@@ -54,6 +54,18 @@ gantry_install_deps() {
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -q || return 1
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || return 1
+    # An install can remove another package (e.g. qemu-system-x86 7.2 removes qemu-utils 10.0 from
+    # bookworm-backports): check again, install what went missing, and stop if it is still missing.
+    mapfile -t missing < <(gantry_missing_packages "${GANTRY_DEBIAN_PACKAGES[@]}" "$@")
+    if [ "${#missing[@]}" -gt 0 ]; then
+      echo "deps: ${missing[*]} went missing during the install (a version conflict); installing again"
+      "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || return 1
+      mapfile -t missing < <(gantry_missing_packages "${GANTRY_DEBIAN_PACKAGES[@]}" "$@")
+      if [ "${#missing[@]}" -gt 0 ]; then
+        echo "deps: still missing after installing: ${missing[*]}; check 'apt-cache policy ${missing[*]}' for held or conflicting versions" >&2
+        return 1
+      fi
+    fi
   fi
   if ! command -v cargo >/dev/null; then
     if [ -x "$HOME/.cargo/bin/cargo" ]; then
