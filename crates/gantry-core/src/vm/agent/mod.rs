@@ -1,25 +1,26 @@
 //! The host agent (`gantry agent`): one process per instance that owns QEMU, runs the start-up
 //! chain, serves the engine socket, keeps the Docker context and the port forwards up to date,
-//! and answers on the control socket (newline-delimited JSON requests `{"request":"status"}`,
-//! `{"request":"subscribe"}`, `{"request":"stop"}`; every answer line is a [`VmStatus`]).
+//! and answers on the control socket.
 //!
 //! It survives the UI and the CLI: closing the app never stops containers. If the agent dies,
 //! QEMU keeps running and the next agent reattaches; if QEMU dies, the agent reports it and
 //! exits, and the next start boots again (stale pid files and sockets are cleaned up).
+//!
+//! - this module: the lifecycle (lock, start-up chain, run until stopped or QEMU dies, stop);
+//! - [`control`]: the control socket's server and protocol;
+//! - [`ports`]: the published-port reconciler.
 
-use std::collections::BTreeSet;
-use std::net::IpAddr;
+mod control;
+mod ports;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use gantry_engine::{CancellationToken, ContainerFilter, Endpoint, Engine, EngineEvent, EventFilter, TlsFiles};
+use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
 use gantry_machine::driver::{BootEvent, Driver, MachineConfig, QemuDriver, RunState};
 use gantry_machine::instance::Instance;
-use gantry_machine::ports::{self, PortForwarder, Published};
+use gantry_machine::ports::PortForwarder;
 use gantry_machine::{forward, tls};
-use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{broadcast, watch};
 
 use crate::settings::{self, EngineSource, HostFacts, Settings};
@@ -27,14 +28,11 @@ use crate::vm::context;
 use crate::vm::error::VmError;
 use crate::vm::status::{RunningInfo, Step, VmStatus};
 
-/// A control-socket request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "request", rename_all = "snake_case")]
-pub enum Request {
-    Status,
-    Subscribe,
-    Stop,
-}
+#[cfg(test)]
+pub(crate) use control::FakeAgent;
+pub use control::Request;
+use control::control_server;
+use ports::{port_task, reconcile_ports};
 
 /// How long the agent keeps answering after a failed start, so clients can read the error.
 const LINGER_AFTER_ERROR: Duration = Duration::from_secs(5);
@@ -366,212 +364,4 @@ async fn wait_for_engine(endpoint: &Endpoint) -> Result<Engine, VmError> {
             }
         }
     }
-}
-
-async fn reconcile_ports(shared: &Shared, engine: &Engine, fwd: &mut PortForwarder, bind: IpAddr) {
-    let containers = match engine.list_containers(&ContainerFilter::default()).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list containers for port forwarding");
-            return;
-        }
-    };
-    let want: BTreeSet<_> = ports::desired(
-        containers
-            .iter()
-            .flat_map(|c| c.ports.iter())
-            .filter_map(|p| p.host_port.map(|host_port| Published { host_port, proto: p.protocol.clone() })),
-        bind,
-    );
-    let mut qmp = match shared.driver.qmp().await {
-        Ok(q) => q,
-        Err(e) => {
-            tracing::warn!(error = %e, "QMP unavailable for port forwarding");
-            return;
-        }
-    };
-    let conflicts = fwd.reconcile(&mut qmp, &want).await;
-    drop(qmp);
-    let problems: Vec<String> = conflicts.iter().map(|c| format!("{}; {}", c, c.hint)).collect();
-    let changed = {
-        let mut info = match shared.info.lock() {
-            Ok(i) => i,
-            Err(_) => return,
-        };
-        let ports: Vec<_> = fwd.active().iter().copied().collect();
-        let mut p = match shared.port_problems.lock() {
-            Ok(p) => p,
-            Err(_) => return,
-        };
-        let changed = info.forwarded_ports != ports || *p != problems;
-        info.forwarded_ports = ports;
-        *p = problems;
-        changed
-    };
-    if changed && shared.current.borrow().is_up() {
-        shared.publish_running();
-    }
-}
-
-async fn port_task(
-    shared: Arc<Shared>,
-    engine: Engine,
-    mut fwd: PortForwarder,
-    bind: IpAddr,
-    cancel: CancellationToken,
-) {
-    let mut events = engine.events(&EventFilter { resources: vec!["container".into()], ..Default::default() });
-    loop {
-        let item = tokio::select! {
-            () = cancel.cancelled() => return,
-            item = events.next() => item,
-        };
-        match item {
-            Some(Ok(EngineEvent::Event { event, .. })) => {
-                if matches!(
-                    event.action.as_str(),
-                    "start" | "die" | "stop" | "kill" | "destroy" | "pause" | "unpause" | "restart"
-                ) {
-                    reconcile_ports(&shared, &engine, &mut fwd, bind).await;
-                }
-            }
-            Some(Ok(EngineEvent::Reconnected { .. })) => {
-                // the VM may have restarted: QEMU's rules may be gone; re-add the full set
-                if let Ok(mut q) = shared.driver.qmp().await {
-                    for r in fwd.active().clone() {
-                        let _ = q.hostfwd_remove(ports::NETDEV, &r.remove_arg()).await;
-                    }
-                }
-                fwd.reset();
-                reconcile_ports(&shared, &engine, &mut fwd, bind).await;
-            }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => tracing::warn!(error = %e, "engine events"),
-            None => return,
-        }
-    }
-}
-
-/// Serves the control socket; aborting it also ends its connections (they live in its JoinSet).
-async fn control_server(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-        };
-        let Ok((conn, _)) = accepted else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let shared = shared.clone();
-        conns.spawn(async move {
-            if let Err(e) = handle_control(conn, shared).await {
-                tracing::debug!(error = %e, "control connection");
-            }
-        });
-    }
-}
-
-/// The agent's control-socket server without QEMU or a start-up chain, for tests of clients:
-/// statuses are published by hand, and dropping it (or [`FakeAgent::exit`]) ends it like the
-/// agent's exit does (connections closed, socket removed).
-#[cfg(test)]
-pub(crate) struct FakeAgent {
-    shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-#[cfg(test)]
-impl FakeAgent {
-    /// Binds `instance`'s control socket; the current status is `first`.
-    pub(crate) fn serve(instance: &Instance, first: VmStatus) -> Result<Self, VmError> {
-        instance.ensure().map_err(VmError::io("create", instance.dir()))?;
-        let control = instance.control_socket();
-        let _ = std::fs::remove_file(&control);
-        let listener = forward::bind(&control).map_err(VmError::Machine)?;
-        let shared = Shared::new(instance, first, RunningInfo::default());
-        let server = tokio::spawn(control_server(listener, shared.clone()));
-        Ok(Self { shared, server })
-    }
-
-    /// Broadcasts `s` to subscribers, as the agent does.
-    pub(crate) fn publish(&self, s: VmStatus) {
-        self.shared.publish(s);
-    }
-
-    /// Ends like the agent's process: connections closed, socket removed.
-    pub(crate) fn exit(self) {
-        drop(self);
-    }
-}
-
-#[cfg(test)]
-impl Drop for FakeAgent {
-    fn drop(&mut self) {
-        self.server.abort();
-        let _ = std::fs::remove_file(self.shared.instance.control_socket());
-    }
-}
-
-async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, s: &VmStatus) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(s).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    w.write_all(&line).await
-}
-
-async fn handle_control(conn: tokio::net::UnixStream, shared: Arc<Shared>) -> std::io::Result<()> {
-    let (r, mut w) = conn.into_split();
-    let mut lines = BufReader::new(r).lines();
-    while let Some(line) = lines.next_line().await? {
-        let req: Request = match serde_json::from_str(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                let s = VmStatus::Error {
-                    message: format!("bad request {line:?}: {e}"),
-                    hint: r#"send {"request":"status"}, {"request":"subscribe"} or {"request":"stop"}"#.into(),
-                };
-                send(&mut w, &s).await?;
-                continue;
-            }
-        };
-        match req {
-            Request::Status => {
-                let s = shared.current.borrow().clone();
-                send(&mut w, &s).await?;
-            }
-            Request::Subscribe | Request::Stop => {
-                let mut rx = shared.tx.subscribe();
-                let s = shared.current.borrow().clone();
-                if s.is_settled() {
-                    send(&mut w, &s).await?;
-                } else {
-                    // joined during start: replay the steps so far
-                    let past = shared.history.lock().map(|h| h.clone()).unwrap_or_default();
-                    for p in past.iter().chain(past.is_empty().then_some(&s)) {
-                        send(&mut w, p).await?;
-                    }
-                }
-                if req == Request::Stop {
-                    shared.stop.cancel();
-                }
-                loop {
-                    match rx.recv().await {
-                        Ok(s) => {
-                            send(&mut w, &s).await?;
-                            if req == Request::Stop && matches!(s, VmStatus::Stopped) {
-                                return Ok(());
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            let s = shared.current.borrow().clone();
-                            send(&mut w, &s).await?;
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
 }
