@@ -16,7 +16,7 @@ async fn connect(explicit: Option<&str>) -> Result<(Engine, ResolvedEngine), Cli
     Ok(engine_source::connect(explicit).await?)
 }
 
-fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?;
     println!("{text}");

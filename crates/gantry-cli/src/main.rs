@@ -2,6 +2,7 @@
 
 mod doctor;
 mod engine_cmds;
+mod lint;
 mod output;
 mod registry;
 mod vm;
@@ -70,6 +71,9 @@ enum Command {
     Images,
     /// List volumes and who uses them.
     Volumes,
+    /// Advice on a Dockerfile (hadolint's and BuildKit's checks, the Docker tutorials' best
+    /// practices), with fixes to preview (--fix --dry-run) and apply (--fix).
+    Lint(lint::LintArgs),
     // VM lifecycle commands (start, stop, logs, shell, delete, agent) are added by the
     // gantry-machine work in `vm.rs`.
     #[command(flatten)]
@@ -123,6 +127,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Ps { all } => engine_cmds::ps(engine, all, cli.json).await,
         Command::Images => engine_cmds::images(engine, cli.json).await,
         Command::Volumes => engine_cmds::volumes(engine, cli.json).await,
+        Command::Lint(args) => lint::run(args, cli.json),
     }
 }
 
