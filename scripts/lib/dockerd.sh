@@ -13,10 +13,14 @@
 
 _gantry_pick_octet() {
   local n routes
-  routes=$(ip -4 route show table all 2>/dev/null; ip -4 addr show 2>/dev/null)
+  routes=$(
+    ip -4 route show table all 2>/dev/null
+    ip -4 addr show 2>/dev/null
+  )
   for n in $(seq 200 250); do
     if ! grep -qE "(^|[^0-9])10\.$n\." <<<"$routes" && [ ! -e "/tmp/gantry-dockerd-net-$n" ]; then
-      echo "$n"; return 0
+      echo "$n"
+      return 0
     fi
   done
   return 1
@@ -26,15 +30,20 @@ gantry_dockerd_start() {
   local dir=$1 n br ipt=true other
   mkdir -p "$dir"
   if [ "$(id -u)" -ne 0 ]; then
-    echo "dockerd: the private engine needs root (rootful dockerd)" >&2; return 1
+    echo "dockerd: the private engine needs root (rootful dockerd)" >&2
+    return 1
   fi
   # Another dockerd running (system or private)? Then leave iptables to it.
   other=$(pgrep -x dockerd || true)
   [ -n "$other" ] && ipt=false
-  n=$(_gantry_pick_octet) || { echo "dockerd: no free 10.N.0.0/16 pool" >&2; return 1; }
+  n=$(_gantry_pick_octet) || {
+    echo "dockerd: no free 10.N.0.0/16 pool" >&2
+    return 1
+  }
   echo "$dir" >"/tmp/gantry-dockerd-net-$n"
   echo "$n" >"$dir/net-octet"
-  br="gty$n-$$"; br=${br:0:15}
+  br="gty$n-$$"
+  br=${br:0:15}
   echo "$br" >"$dir/bridge"
   ip link add name "$br" type bridge || return 1
   ip addr add "10.$n.255.1/24" dev "$br" || return 1
@@ -66,11 +75,14 @@ gantry_dockerd_start() {
       return 0
     fi
     if ! kill -0 "$(cat "$dir/dockerd.launch.pid")" 2>/dev/null; then
-      echo "dockerd: exited during start-up; log tail:" >&2; tail -n 40 "$dir/dockerd.log" >&2; return 1
+      echo "dockerd: exited during start-up; log tail:" >&2
+      tail -n 40 "$dir/dockerd.log" >&2
+      return 1
     fi
     sleep 0.5
   done
-  echo "dockerd: no answer after 60 s; log tail:" >&2; tail -n 40 "$dir/dockerd.log" >&2
+  echo "dockerd: no answer after 60 s; log tail:" >&2
+  tail -n 40 "$dir/dockerd.log" >&2
   return 1
 }
 
@@ -85,7 +97,10 @@ gantry_dockerd_stop() {
     [ -n "$ids" ] && DOCKER_HOST=$host timeout 60 docker rm -f -v $ids >/dev/null 2>&1
     DOCKER_HOST=$host timeout 20 docker network prune -f >/dev/null 2>&1
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for i in $(seq 1 40); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
     if kill -0 "$pid" 2>/dev/null; then
       echo "dockerd: still running after 20 s, killing $pid" >&2
       kill -KILL "$pid" 2>/dev/null
@@ -122,5 +137,8 @@ gantry_dockerd_stop() {
     done
     rm -f "/tmp/gantry-dockerd-net-$n"
   fi
-  rm -rf "$dir" 2>/dev/null || { sleep 1; rm -rf "$dir"; }
+  rm -rf "$dir" 2>/dev/null || {
+    sleep 1
+    rm -rf "$dir"
+  }
 }

@@ -7,13 +7,17 @@ GANTRY_FIXTURE_IMAGE=gantry-test/busybox:latest
 
 gantry_fixture_images() {
   if docker image inspect "$GANTRY_FIXTURE_IMAGE" >/dev/null 2>&1; then
-    echo "fixtures: $GANTRY_FIXTURE_IMAGE present"; return 0
+    echo "fixtures: $GANTRY_FIXTURE_IMAGE present"
+    return 0
   fi
   local bb rootfs
   # Debian's busybox-static installs a static /bin/busybox (the dynamic `busybox` package would
   # not run in an empty root filesystem).
   bb=/bin/busybox
-  [ -x "$bb" ] || { echo "fixtures: /bin/busybox missing (install busybox-static)" >&2; return 1; }
+  [ -x "$bb" ] || {
+    echo "fixtures: /bin/busybox missing (install busybox-static)" >&2
+    return 1
+  }
   rootfs=$(mktemp -d /tmp/gantry-busybox.XXXXXX) || return 1
   mkdir -p "$rootfs"/{bin,etc,tmp,root,proc,sys,dev,var/www}
   cp "$bb" "$rootfs/bin/busybox"

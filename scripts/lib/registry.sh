@@ -19,12 +19,15 @@ PY
 }
 
 gantry_registry_start() {
-  local dir=$1 user=${2:-} password=${3:-} port i auth=""
+  local dir=$1 user=${2:-} password=${3:-} port auth=""
   command -v docker-registry >/dev/null || return 1
   mkdir -p "$dir/storage"
   port=$(gantry_free_port)
   if [ -n "$user" ]; then
-    command -v htpasswd >/dev/null || { echo "registry: htpasswd (apache2-utils) is missing" >&2; return 1; }
+    command -v htpasswd >/dev/null || {
+      echo "registry: htpasswd (apache2-utils) is missing" >&2
+      return 1
+    }
     htpasswd -nbB "$user" "$password" >"$dir/htpasswd" || return 1
     auth="auth:
   htpasswd:
@@ -46,7 +49,7 @@ $auth
 YML
   docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
   echo $! >"$dir/registry.pid"
-  for i in $(seq 1 50); do
+  for _ in $(seq 1 50); do
     if [ -n "$user" ] && curl -fsS -u "$user:$password" "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; then
       export GANTRY_TEST_AUTH_REGISTRY="127.0.0.1:$port" GANTRY_TEST_AUTH_USER=$user GANTRY_TEST_AUTH_PASSWORD=$password
       echo "registry: ready at $GANTRY_TEST_AUTH_REGISTRY (login $user)"
@@ -60,7 +63,8 @@ YML
     kill -0 "$(cat "$dir/registry.pid")" 2>/dev/null || break
     sleep 0.2
   done
-  echo "registry: did not start; log tail:" >&2; tail -n 20 "$dir/registry.log" >&2
+  echo "registry: did not start; log tail:" >&2
+  tail -n 20 "$dir/registry.log" >&2
   gantry_registry_stop "$dir"
   return 1
 }

@@ -21,94 +21,94 @@ dockerd_pid=
 containerd_pid=
 
 uptime_s() {
-	read -r up _ </proc/uptime
-	echo "$up"
+  read -r up _ </proc/uptime
+  echo "$up"
 }
 
 log() {
-	echo "gantry-init: $* [$(uptime_s)s]"
+  echo "gantry-init: $* [$(uptime_s)s]"
 }
 
 err() {
-	echo "gantry-init: error: $*"
+  echo "gantry-init: error: $*"
 }
 
 # Prints the last lines of a log file to the console, prefixed.
 show_tail() {
-	[ -f "$1" ] || return 0
-	tail -n "${2:-15}" "$1" | while IFS= read -r l; do
-		echo "gantry-init:   | $l"
-	done
+  [ -f "$1" ] || return 0
+  tail -n "${2:-15}" "$1" | while IFS= read -r l; do
+    echo "gantry-init:   | $l"
+  done
 }
 
 debug_shell() {
-	echo "gantry-init: debug shell on ttyS0"
-	setsid -c /bin/sh -i </dev/ttyS0 >/dev/ttyS0 2>&1
+  echo "gantry-init: debug shell on ttyS0"
+  setsid -c /bin/sh -i </dev/ttyS0 >/dev/ttyS0 2>&1
 }
 
 fail() {
-	err "$*"
-	if [ "$DEBUG" = 1 ]; then
-		debug_shell
-	fi
-	shutdown_engine
-	echo "gantry-init: power off"
-	busybox poweroff -f
-	exit 1
+  err "$*"
+  if [ "$DEBUG" = 1 ]; then
+    debug_shell
+  fi
+  shutdown_engine
+  echo "gantry-init: power off"
+  busybox poweroff -f
+  exit 1
 }
 
 # Is process $1 running (and not a zombie)?
 alive() {
-	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-	st=
-	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-	[ "$st" != Z ]
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  st=
+  read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
+  [ "$st" != Z ]
 }
 
 # Sends SIGTERM to $1 ($2: name) and waits up to $3 seconds, then SIGKILL.
 stop_pid() {
-	pid=$1 name=$2 bound=$3
-	alive "$pid" || return 0
-	log "shutdown: stopping $name (pid $pid)"
-	kill -TERM "$pid" 2>/dev/null
-	n=0
-	while alive "$pid" && [ "$n" -lt $((bound * 10)) ]; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-	if alive "$pid"; then
-		err "shutdown: $name did not stop within ${bound}s, killing it"
-		kill -KILL "$pid" 2>/dev/null
-		sleep 0.2
-	fi
-	wait "$pid" 2>/dev/null
-	log "shutdown: $name stopped"
+  pid=$1 name=$2 bound=$3
+  alive "$pid" || return 0
+  log "shutdown: stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null
+  n=0
+  while alive "$pid" && [ "$n" -lt $((bound * 10)) ]; do
+    sleep 0.1
+    n=$((n + 1))
+  done
+  if alive "$pid"; then
+    err "shutdown: $name did not stop within ${bound}s, killing it"
+    kill -KILL "$pid" 2>/dev/null
+    sleep 0.2
+  fi
+  wait "$pid" 2>/dev/null
+  log "shutdown: $name stopped"
 }
 
 shutdown_engine() {
-	stop_pid "$dockerd_pid" dockerd 30
-	stop_pid "$containerd_pid" containerd 10
-	# whatever is left (container shims, watchers): not PID 1, not us
-	kill -TERM -1 2>/dev/null
-	sleep 0.3
-	kill -KILL -1 2>/dev/null
-	sync
-	if [ -f "$STATE/shares" ]; then
-		while IFS=' ' read -r _ path; do
-			umount "$path" 2>/dev/null || umount -l "$path" 2>/dev/null || err "shutdown: cannot unmount $path"
-		done <"$STATE/shares"
-	fi
-	if mountpoint -q "$CONTAINERD_STATE"; then
-		umount "$CONTAINERD_STATE" 2>/dev/null || umount -l "$CONTAINERD_STATE"
-	fi
-	if mountpoint -q "$DATA"; then
-		if ! umount -R "$DATA" 2>/dev/null; then
-			err "shutdown: cannot unmount $DATA, remounting read-only"
-			mount -o remount,ro "$DATA" || err "shutdown: cannot remount $DATA read-only"
-		fi
-	fi
-	sync
-	log "shutdown: data disk unmounted"
+  stop_pid "$dockerd_pid" dockerd 30
+  stop_pid "$containerd_pid" containerd 10
+  # whatever is left (container shims, watchers): not PID 1, not us
+  kill -TERM -1 2>/dev/null
+  sleep 0.3
+  kill -KILL -1 2>/dev/null
+  sync
+  if [ -f "$STATE/shares" ]; then
+    while IFS=' ' read -r _ path; do
+      umount "$path" 2>/dev/null || umount -l "$path" 2>/dev/null || err "shutdown: cannot unmount $path"
+    done <"$STATE/shares"
+  fi
+  if mountpoint -q "$CONTAINERD_STATE"; then
+    umount "$CONTAINERD_STATE" 2>/dev/null || umount -l "$CONTAINERD_STATE"
+  fi
+  if mountpoint -q "$DATA"; then
+    if ! umount -R "$DATA" 2>/dev/null; then
+      err "shutdown: cannot unmount $DATA, remounting read-only"
+      mount -o remount,ro "$DATA" || err "shutdown: cannot remount $DATA read-only"
+    fi
+  fi
+  sync
+  log "shutdown: data disk unmounted"
 }
 
 # --- 1. base mounts -------------------------------------------------------------------------
@@ -117,7 +117,7 @@ mountpoint -q /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmo
 mountpoint -q /dev/shm || mount -t tmpfs -o nosuid,nodev,mode=1777 shm /dev/shm
 mountpoint -q /dev/mqueue || mount -t mqueue -o nosuid,nodev,noexec mqueue /dev/mqueue
 mountpoint -q /sys/fs/cgroup || mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup ||
-	fail "mount: cgroup2"
+  fail "mount: cgroup2"
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 [ -e /dev/stdin ] || ln -s /proc/self/fd/0 /dev/stdin
 [ -e /dev/stdout ] || ln -s /proc/self/fd/1 /dev/stdout
@@ -126,8 +126,9 @@ mountpoint -q /sys/fs/cgroup || mount -t cgroup2 -o nosuid,nodev,noexec,nsdelega
 chmod 1777 /tmp
 # delegate every available controller to child cgroups (docker's cgroupfs driver)
 ctrls=
-for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
-	ctrls="$ctrls +$c"
+read -r available </sys/fs/cgroup/cgroup.controllers
+for c in $available; do
+  ctrls="$ctrls +$c"
 done
 [ -z "$ctrls" ] || echo "$ctrls" >/sys/fs/cgroup/cgroup.subtree_control || err "cgroup: cannot enable controllers"
 hostname gantry
@@ -140,134 +141,137 @@ xt_addrtype xt_conntrack"
 # one modprobe process for all (each start costs ~0.3 s under TCG); report the ones missing
 # shellcheck disable=SC2086
 if ! modprobe -a -q $MODULES; then
-	for m in $MODULES; do
-		[ -d "/sys/module/$m" ] || err "modules: cannot load $m"
-	done
+  for m in $MODULES; do
+    [ -d "/sys/module/$m" ] || err "modules: cannot load $m"
+  done
 fi
 for s in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/bridge/bridge-nf-call-ip6tables; do
-	echo 1 >"/proc/sys/$s" || err "sysctl: cannot set $s"
+  echo 1 >"/proc/sys/$s" || err "sysctl: cannot set $s"
 done
 log "modules: loaded"
 
 # --- 3. network: QEMU user networking -------------------------------------------------------
 ifc=eth0
 if [ ! -e /sys/class/net/eth0 ]; then
-	ifc=
-	for n in /sys/class/net/*; do
-		case "${n##*/}" in lo) ;; *) ifc=${n##*/} && break ;; esac
-	done
+  ifc=
+  for n in /sys/class/net/*; do
+    case "${n##*/}" in lo) ;; *) ifc=${n##*/} && break ;; esac
+  done
 fi
 busybox ip link set lo up
 if [ -n "$ifc" ]; then
-	busybox ip link set "$ifc" up &&
-		busybox ip addr add 10.0.2.15/24 dev "$ifc" &&
-		busybox ip route add default via 10.0.2.2 ||
-		err "network: cannot configure $ifc"
-	log "network: $ifc 10.0.2.15/24 gw 10.0.2.2 dns 10.0.2.3"
+  if ! { busybox ip link set "$ifc" up &&
+    busybox ip addr add 10.0.2.15/24 dev "$ifc" &&
+    busybox ip route add default via 10.0.2.2; }; then
+    err "network: cannot configure $ifc"
+  fi
+  log "network: $ifc 10.0.2.15/24 gw 10.0.2.2 dns 10.0.2.3"
 else
-	err "network: no network interface"
+  err "network: no network interface"
 fi
 printf 'nameserver 10.0.2.3\n' >/etc/resolv.conf
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tgantry\n::1\tlocalhost ip6-localhost ip6-loopback\n' >/etc/hosts
 
 # --- 4. settings from fw_cfg (parsed, never executed) ---------------------------------------
 valid_share_path() {
-	case "$1" in /*) ;; *) return 1 ;; esac
-	case "$1/" in */../* | */./*) return 1 ;; esac
-	case "$1" in
-	/ | /proc | /proc/* | /sys | /sys/* | /dev | /dev/* | /run | /run/* | \
-		/var/lib/docker | /var/lib/docker/* | /var/lib/containerd | /var/lib/containerd/*) return 1 ;;
-	esac
-	return 0
+  case "$1" in /*) ;; *) return 1 ;; esac
+  case "$1/" in */../* | */./*) return 1 ;; esac
+  case "$1" in
+  / | /proc | /proc/* | /sys | /sys/* | /dev | /dev/* | /run | /run/* | \
+    /var/lib/docker | /var/lib/docker/* | /var/lib/containerd | /var/lib/containerd/*) return 1 ;;
+  esac
+  return 0
 }
 
 add_share() { # tag path
-	if valid_share_path "$2"; then
-		printf '%s %s\n' "$1" "$2" >>"$STATE/shares.wanted"
-	else
-		err "config: refusing share path for $1: $2"
-	fi
+  if valid_share_path "$2"; then
+    printf '%s %s\n' "$1" "$2" >>"$STATE/shares.wanted"
+  else
+    err "config: refusing share path for $1: $2"
+  fi
 }
 
 : >"$STATE/shares.wanted"
 if [ -r "$FWCFG/config/raw" ]; then
-	cr=$(printf '\r')
-	shares_list=
-	while IFS= read -r line || [ -n "$line" ]; do
-		line=${line%"$cr"}
-		case "$line" in '' | '#'*) continue ;; esac
-		case "$line" in
-		*=*) ;;
-		*)
-			err "config: ignoring line without '='"
-			continue
-			;;
-		esac
-		key=${line%%=*}
-		val=${line#*=}
-		case "$key" in
-		SHARES) shares_list=$val ;;
-		DOCKERD_PORT | engine_port)
-			case "$val" in
-			'' | *[!0-9]*) fail "config: $key is not a port number: $val" ;;
-			esac
-			[ "${#val}" -le 5 ] && [ "$val" -ge 1 ] && [ "$val" -le 65535 ] || fail "config: $key out of range: $val"
-			PORT=$val
-			;;
-		share[0-9] | share[0-9][0-9])
-			add_share "$key" "$val"
-			;;
-		*) log "config: ignoring unknown key $key" ;;
-		esac
-	done <"$FWCFG/config/raw"
-	if [ -n "$shares_list" ]; then
-		n=0
-		set -f
-		old_ifs=$IFS
-		IFS=:
-		for p in $shares_list; do
-			IFS=$old_ifs
-			[ -n "$p" ] || continue
-			add_share "share$n" "$p"
-			n=$((n + 1))
-		done
-		IFS=$old_ifs
-		set +f
-	fi
-	log "config: dockerd port $PORT, $(wc -l <"$STATE/shares.wanted") share(s)"
+  cr=$(printf '\r')
+  shares_list=
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%"$cr"}
+    case "$line" in '' | '#'*) continue ;; esac
+    case "$line" in
+    *=*) ;;
+    *)
+      err "config: ignoring line without '='"
+      continue
+      ;;
+    esac
+    key=${line%%=*}
+    val=${line#*=}
+    case "$key" in
+    SHARES) shares_list=$val ;;
+    DOCKERD_PORT | engine_port)
+      case "$val" in
+      '' | *[!0-9]*) fail "config: $key is not a port number: $val" ;;
+      esac
+      if ! { [ "${#val}" -le 5 ] && [ "$val" -ge 1 ] && [ "$val" -le 65535 ]; }; then
+        fail "config: $key out of range: $val"
+      fi
+      PORT=$val
+      ;;
+    share[0-9] | share[0-9][0-9])
+      add_share "$key" "$val"
+      ;;
+    *) log "config: ignoring unknown key $key" ;;
+    esac
+  done <"$FWCFG/config/raw"
+  if [ -n "$shares_list" ]; then
+    n=0
+    set -f
+    old_ifs=$IFS
+    IFS=:
+    for p in $shares_list; do
+      IFS=$old_ifs
+      [ -n "$p" ] || continue
+      add_share "share$n" "$p"
+      n=$((n + 1))
+    done
+    IFS=$old_ifs
+    set +f
+  fi
+  log "config: dockerd port $PORT, $(wc -l <"$STATE/shares.wanted") share(s)"
 else
-	log "config: none in fw_cfg, defaults"
+  log "config: none in fw_cfg, defaults"
 fi
 
 for f in ca.pem server-key.pem; do
-	[ -r "$FWCFG/$f/raw" ] || fail "tls: fw_cfg opt/gantry/$f missing"
+  [ -r "$FWCFG/$f/raw" ] || fail "tls: fw_cfg opt/gantry/$f missing"
 done
 cert=$FWCFG/server-cert.pem/raw
 [ -r "$cert" ] || cert=$FWCFG/server.pem/raw
 [ -r "$cert" ] || fail "tls: fw_cfg opt/gantry/server-cert.pem missing"
 (umask 077 && cat "$FWCFG/ca.pem/raw" >"$TLS/ca.pem" && cat "$cert" >"$TLS/server-cert.pem" &&
-	cat "$FWCFG/server-key.pem/raw" >"$TLS/server-key.pem") || fail "tls: cannot read fw_cfg files"
+  cat "$FWCFG/server-key.pem/raw" >"$TLS/server-key.pem") || fail "tls: cannot read fw_cfg files"
 for f in ca.pem server-cert.pem server-key.pem; do
-	[ -s "$TLS/$f" ] || fail "tls: $f is empty"
+  [ -s "$TLS/$f" ] || fail "tls: $f is empty"
 done
 log "tls: loaded"
 
 # --- 5. data disk -----------------------------------------------------------------------------
 datadev=
 for b in /sys/block/vd*; do
-	[ -e "$b" ] || continue
-	[ "/dev/${b##*/}" = "$GANTRY_ROOTDEV" ] && continue
-	datadev=/dev/${b##*/}
-	break
+  [ -e "$b" ] || continue
+  [ "/dev/${b##*/}" = "$GANTRY_ROOTDEV" ] && continue
+  datadev=/dev/${b##*/}
+  break
 done
 [ -n "$datadev" ] || fail "data: no virtio data disk (attach a qcow2 disk after the root image)"
 fstype=$(blkid -p -o value -s TYPE "$datadev" 2>/dev/null || true)
 pttype=$(blkid -p -o value -s PTTYPE "$datadev" 2>/dev/null || true)
 if [ -z "$fstype" ] && [ -z "$pttype" ]; then
-	log "data: $datadev is blank, formatting ext4"
-	mkfs.ext4 -q -F -L gantry-data -m 0 -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 "$datadev" ||
-		fail "data: mkfs.ext4 $datadev failed"
-	fstype=ext4
+  log "data: $datadev is blank, formatting ext4"
+  mkfs.ext4 -q -F -L gantry-data -m 0 -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 "$datadev" ||
+    fail "data: mkfs.ext4 $datadev failed"
+  fstype=ext4
 fi
 [ "$fstype" = ext4 ] || fail "data: $datadev holds '${fstype:-$pttype}', not ext4; refusing to touch it"
 e2fsck -p "$datadev" >/dev/null 2>&1
@@ -282,29 +286,29 @@ log "data: $datadev mounted at $DATA ($(df -h "$DATA" | tail -n 1 | tr -s ' ' | 
 # --- 6. shared folders (virtio-9p) ------------------------------------------------------------
 : >"$STATE/shares"
 while IFS=' ' read -r tag path; do
-	[ -n "$tag" ] || continue
-	if mkdir -p -- "$path" &&
-		mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "$tag" "$path"; then
-		printf '%s %s\n' "$tag" "$path" >>"$STATE/shares"
-		log "share: $tag at $path"
-	else
-		err "share: cannot mount $tag at $path"
-	fi
+  [ -n "$tag" ] || continue
+  if mkdir -p -- "$path" &&
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "$tag" "$path"; then
+    printf '%s %s\n' "$tag" "$path" >>"$STATE/shares"
+    log "share: $tag at $path"
+  else
+    err "share: cannot mount $tag at $path"
+  fi
 done <"$STATE/shares.wanted"
 
 # --- 7. power button watcher --------------------------------------------------------------------
 mkfifo "$STATE/power"
 watchers=0
 for ev in /sys/class/input/event*; do
-	[ -e "$ev/device/name" ] || continue
-	case "$(cat "$ev/device/name")" in
-	*"Power Button"*)
-		dev=/dev/input/${ev##*/}
-		# an evdev read must be at least one struct input_event (24 bytes on 64-bit)
-		(dd if="$dev" of=/dev/null bs=24 count=1 2>/dev/null && echo power >"$STATE/power") &
-		watchers=$((watchers + 1))
-		;;
-	esac
+  [ -e "$ev/device/name" ] || continue
+  case "$(cat "$ev/device/name")" in
+  *"Power Button"*)
+    dev=/dev/input/${ev##*/}
+    # an evdev read must be at least one struct input_event (24 bytes on 64-bit)
+    (dd if="$dev" of=/dev/null bs=24 count=1 2>/dev/null && echo power >"$STATE/power") &
+    watchers=$((watchers + 1))
+    ;;
+  esac
 done
 [ "$watchers" -gt 0 ] || err "power: no ACPI power button input device; QMP system_powerdown will not work"
 
@@ -314,23 +318,29 @@ containerd >>/var/log/containerd.log 2>&1 &
 containerd_pid=$!
 n=0
 while [ ! -S "$CONTAINERD_SOCK" ]; do
-	alive "$containerd_pid" || { show_tail /var/log/containerd.log; fail "containerd: exited"; }
-	[ "$n" -lt 600 ] || { show_tail /var/log/containerd.log; fail "containerd: no socket after 60s"; }
-	sleep 0.1
-	n=$((n + 1))
+  alive "$containerd_pid" || {
+    show_tail /var/log/containerd.log
+    fail "containerd: exited"
+  }
+  [ "$n" -lt 600 ] || {
+    show_tail /var/log/containerd.log
+    fail "containerd: no socket after 60s"
+  }
+  sleep 0.1
+  n=$((n + 1))
 done
 log "containerd: up (pid $containerd_pid)"
 
 dockerd --containerd="$CONTAINERD_SOCK" \
-	--tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
-	-H "tcp://0.0.0.0:$PORT" -H "unix://$DOCKER_SOCK" \
-	--data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
+  --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
+  -H "tcp://0.0.0.0:$PORT" -H "unix://$DOCKER_SOCK" \
+  --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
 dockerd_pid=$!
 log "dockerd: started (pid $dockerd_pid), tcp port $PORT"
 # dockerd answers GET /_ping on its unix socket (perl-base is essential; the Go CLI is slow to start
 # under TCG)
 engine_ping() {
-	perl -MIO::Socket::UNIX -e '
+  perl -MIO::Socket::UNIX -e '
 		$SIG{ALRM} = sub { exit 1 }; alarm 10;
 		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 1;
 		print $s "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
@@ -339,23 +349,29 @@ engine_ping() {
 }
 n=0
 until [ -S "$DOCKER_SOCK" ] && engine_ping; do
-	alive "$dockerd_pid" || { show_tail /var/log/dockerd.log; fail "dockerd: exited"; }
-	[ "$n" -lt 600 ] || { show_tail /var/log/dockerd.log; fail "dockerd: no answer on $DOCKER_SOCK after 120s"; }
-	sleep 0.2
-	n=$((n + 1))
+  alive "$dockerd_pid" || {
+    show_tail /var/log/dockerd.log
+    fail "dockerd: exited"
+  }
+  [ "$n" -lt 600 ] || {
+    show_tail /var/log/dockerd.log
+    fail "dockerd: no answer on $DOCKER_SOCK after 120s"
+  }
+  sleep 0.2
+  n=$((n + 1))
 done
 log "dockerd: answers on $DOCKER_SOCK"
 echo "gantry-init: engine ready"
 
 if [ "$DEBUG" = 1 ]; then
-	debug_shell &
+  debug_shell &
 fi
 
 # --- 9. wait for the power button, then stop cleanly ------------------------------------------
 while :; do
-	req=
-	read -r req <"$STATE/power" || true
-	[ "$req" = power ] && break
+  req=
+  read -r req <"$STATE/power" || true
+  [ "$req" = power ] && break
 done
 echo "gantry-init: power button"
 shutdown_engine
