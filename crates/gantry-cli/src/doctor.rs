@@ -27,10 +27,10 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+    pub(crate) fn ok(name: &'static str, detail: impl Into<String>) -> Self {
         Self { name, level: Level::Ok, detail: detail.into(), hint: None }
     }
-    fn warn(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn warn(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
         Self { name, level: Level::Warn, detail: detail.into(), hint: Some(hint.into()) }
     }
     fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
@@ -47,6 +47,7 @@ pub async fn run(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> 
     checks.push(program_check("qemu-img", "qemu-img", "install qemu-img (Debian: `apt install qemu-utils`)"));
     checks.push(disk_check(&gantry_machine_root()));
     checks.extend(crate::vm::doctor_checks());
+    checks.extend(crate::docker_cli::checks());
     let failed = checks.iter().filter(|c| c.level == Level::Fail).count();
     if as_json {
         println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
