@@ -202,15 +202,19 @@ gantry_docker_plugin_version() {
   docker "$1" version 2>/dev/null | grep -oE 'v?[0-9]+\.[0-9]+\.[0-9]+' | head -n 1 | sed 's/^v//'
 }
 
-# gantry_fetch_debs SUITE DIR PACKAGE... : downloads PACKAGEs of Debian SUITE into DIR with a
-# private apt state (the system's sources and preferences are never touched). Prints the files.
+# gantry_fetch_debs SUITE[/ARCH] DIR PACKAGE... : downloads PACKAGEs of Debian SUITE (for ARCH,
+# default the host's) into DIR with a private apt state (the system's sources and preferences are
+# never touched). Prints the files.
 gantry_fetch_debs() {
-  local suite=$1 dir=$2 state
+  local suite=${1%%/*} arch dir=$2 state
+  arch=$(dpkg --print-architecture)
+  [ "$1" != "$suite" ] && arch=${1#*/}
   shift 2
-  state=$dir/.apt-$suite
+  state=$dir/.apt-$suite-$arch
   mkdir -p "$state/lists/partial" "$state/archives/partial" "$dir"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $GANTRY_DEBIAN_MIRROR $suite main" >"$state/sources.list"
-  local opts=(-o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
+  echo "deb [arch=$arch signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $GANTRY_DEBIAN_MIRROR $suite main" >"$state/sources.list"
+  local opts=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
+    -o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
     -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state" -o "Dir::Cache::Archives=$state/archives"
     -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
     -o APT::Sandbox::User=root -o Acquire::Retries=3)

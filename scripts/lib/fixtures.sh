@@ -38,3 +38,26 @@ gantry_fixture_images() {
   [ $rc -eq 0 ] && echo "fixtures: imported $GANTRY_FIXTURE_IMAGE"
   return $rc
 }
+
+# gantry_fixture_arm64_busybox: Debian's arm64 busybox-static (a static aarch64 /bin/busybox) for
+# the multi-architecture tests, fetched once into GANTRY_FIXTURE_CACHE (default
+# ~/.cache/gantry/fixtures). Exports GANTRY_TEST_ARM64_BUSYBOX, its path. Needs scripts/lib/deps.sh.
+gantry_fixture_arm64_busybox() {
+  local dir=${GANTRY_FIXTURE_CACHE:-$HOME/.cache/gantry/fixtures}/arm64 deb
+  if [ ! -s "$dir/bin/busybox" ]; then
+    deb=$(gantry_fetch_debs bookworm/arm64 "$dir/debs" busybox-static | tail -n 1)
+    [ -n "$deb" ] || {
+      echo "fixtures: could not fetch Debian's arm64 busybox-static" >&2
+      return 1
+    }
+    rm -rf "$dir/x" && dpkg-deb -x "$deb" "$dir/x" || return 1
+    mkdir -p "$dir/bin" && mv "$dir/x/bin/busybox" "$dir/bin/busybox" && rm -rf "$dir/x" "$dir/debs"
+  fi
+  # an ELF for the AArch64 machine (e_machine 183 = 0xb7 at offset 18)
+  if [ "$(od -An -tx1 -j18 -N2 "$dir/bin/busybox" | tr -d ' ')" != b700 ]; then
+    echo "fixtures: $dir/bin/busybox is not an AArch64 program" >&2
+    return 1
+  fi
+  export GANTRY_TEST_ARM64_BUSYBOX=$dir/bin/busybox
+  echo "fixtures: arm64 busybox at $GANTRY_TEST_ARM64_BUSYBOX"
+}

@@ -14,6 +14,27 @@ use crate::Engine;
 use crate::error::{EngineError, ResourceKind, Result, is_auth_failure};
 use crate::stream::EngineStream;
 
+/// `os/architecture[/variant]` as `docker run --platform` takes it; empty parts are left out.
+pub fn platform(os: Option<&str>, architecture: Option<&str>, variant: Option<&str>) -> String {
+    [os, architecture, variant].into_iter().flatten().filter(|p| !p.is_empty()).collect::<Vec<_>>().join("/")
+}
+
+/// Whether an image built for `image_arch` runs emulated on an engine whose CPU is
+/// `engine_arch` (both as Go names them: `amd64`, `arm64`, `arm`, …; the engine's `uname -m`
+/// spelling is accepted too). Unknown on either side: not emulated.
+pub fn runs_emulated(image_arch: &str, engine_arch: &str) -> bool {
+    fn go_name(arch: &str) -> &str {
+        match arch {
+            "x86_64" | "x86-64" => "amd64",
+            "aarch64" | "arm64/v8" => "arm64",
+            "armv7l" | "armhf" | "armv6l" | "armel" => "arm",
+            "i386" | "i686" => "386",
+            other => other,
+        }
+    }
+    !image_arch.is_empty() && !engine_arch.is_empty() && go_name(image_arch) != go_name(engine_arch)
+}
+
 /// One row of the image list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -57,6 +78,13 @@ pub struct ImageDetails {
     pub size: i64,
     pub architecture: String,
     pub os: String,
+    /// The CPU variant, e.g. `v8` for arm64 or `v7` for arm; empty when the image names none.
+    pub variant: String,
+    /// `os/architecture[/variant]`, as `--platform` takes it (e.g. `linux/arm64/v8`).
+    pub platform: String,
+    /// The engine's CPU differs from the image's: its containers run under emulation (QEMU
+    /// user mode in Gantry's VM), several times slower.
+    pub emulated: bool,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
@@ -279,6 +307,7 @@ impl Engine {
     /// Inspects an image.
     pub async fn inspect_image(&self, reference: &str) -> Result<ImageDetails> {
         let raw = self.docker.inspect_image(reference).await.map_err(|e| self.image_err(e, reference))?;
+        let engine_arch = self.version().await.map(|v| v.arch).unwrap_or_default();
         let json = serde_json::to_value(&raw).unwrap_or(serde_json::Value::Null);
         let config = raw.config.clone().unwrap_or_default();
         let mut exposed: Vec<String> = config.exposed_ports.clone().unwrap_or_default().into_iter().collect();
@@ -288,8 +317,11 @@ impl Engine {
             tags: raw.repo_tags.unwrap_or_default(),
             created: raw.created.map(|c| c.to_string()),
             size: raw.size.unwrap_or_default(),
+            platform: platform(raw.os.as_deref(), raw.architecture.as_deref(), raw.variant.as_deref()),
+            emulated: runs_emulated(raw.architecture.as_deref().unwrap_or_default(), &engine_arch),
             architecture: raw.architecture.unwrap_or_default(),
             os: raw.os.unwrap_or_default(),
+            variant: raw.variant.unwrap_or_default(),
             entrypoint: config.entrypoint.unwrap_or_default(),
             cmd: config.cmd.unwrap_or_default(),
             env: config.env.unwrap_or_default(),
@@ -458,6 +490,30 @@ impl Engine {
             },
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    #[test]
+    fn platform_strings_as_docker_takes_them() {
+        assert_eq!(platform(Some("linux"), Some("arm64"), Some("v8")), "linux/arm64/v8");
+        assert_eq!(platform(Some("linux"), Some("amd64"), None), "linux/amd64");
+        assert_eq!(platform(Some("linux"), Some("amd64"), Some("")), "linux/amd64");
+        assert_eq!(platform(None, None, None), "");
+    }
+
+    #[test]
+    fn emulated_when_the_cpus_differ() {
+        assert!(runs_emulated("arm64", "amd64"));
+        assert!(runs_emulated("arm", "x86_64"));
+        assert!(!runs_emulated("amd64", "amd64"));
+        assert!(!runs_emulated("amd64", "x86_64"), "uname spelling of the same CPU");
+        assert!(!runs_emulated("arm64", "aarch64"));
+        assert!(!runs_emulated("", "amd64"), "unknown image architecture");
+        assert!(!runs_emulated("arm64", ""), "unknown engine");
     }
 }
 

@@ -68,6 +68,58 @@ async fn inspect_shows_config() {
 }
 
 #[tokio::test]
+async fn inspect_names_the_platform_and_whether_it_runs_emulated() {
+    let t = setup("img-platform").await;
+    let engine_arch = t.engine.version().await.unwrap().arch;
+    let d = t.engine.inspect_image(IMAGE).await.unwrap();
+    assert_eq!(d.platform, format!("linux/{}", d.architecture), "{d:?}");
+    assert_eq!(d.architecture, engine_arch, "the fixture is this machine's busybox");
+    assert!(!d.emulated);
+
+    // An arm64 image (Debian's arm64 busybox-static; ./scripts/test fetches it): on an amd64
+    // engine its containers would run emulated.
+    let Some(arm64) = std::env::var_os("GANTRY_TEST_ARM64_BUSYBOX") else {
+        assert!(std::env::var_os("CI").is_none(), "GANTRY_TEST_ARM64_BUSYBOX must be set in CI");
+        eprintln!("skipped the arm64 half: GANTRY_TEST_ARM64_BUSYBOX is not set");
+        return;
+    };
+    // `docker import --platform` is ignored by older engines (20.10 records its own CPU), so the
+    // image is loaded from a hand-made `docker save` archive whose config says arm64/v8.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("root/bin")).unwrap();
+    std::fs::copy(&arm64, d.join("root/bin/busybox")).unwrap();
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(std::process::Command::new("tar").arg("-C").arg(d.join("root")).arg("-cf").arg(d.join("layer.tar")).arg("."));
+    let diff_id = run(std::process::Command::new("sha256sum").arg(d.join("layer.tar")));
+    let diff_id = diff_id.split_whitespace().next().unwrap();
+    let tag = unique_tag(&t, "arm64");
+    let config = serde_json::json!({
+        "architecture": "arm64", "variant": "v8", "os": "linux",
+        "config": {"Cmd": ["/bin/sh"]},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{diff_id}")]}
+    });
+    std::fs::write(d.join("config.json"), config.to_string()).unwrap();
+    let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": [tag], "Layers": ["layer.tar"]}]);
+    std::fs::write(d.join("manifest.json"), manifest.to_string()).unwrap();
+    run(std::process::Command::new("tar").arg("-C").arg(d).arg("-cf").arg(d.join("image.tar")).args([
+        "manifest.json",
+        "config.json",
+        "layer.tar",
+    ]));
+    run(std::process::Command::new("docker").arg("load").arg("-i").arg(d.join("image.tar")));
+    let d = t.engine.inspect_image(&tag).await.unwrap();
+    t.engine.remove_image(&tag, true).await.unwrap();
+    assert_eq!((d.os.as_str(), d.architecture.as_str()), ("linux", "arm64"), "{d:?}");
+    assert_eq!(d.platform, "linux/arm64/v8");
+    assert_eq!(d.emulated, engine_arch != "arm64");
+}
+
+#[tokio::test]
 async fn build_honours_dockerignore_streams_output_and_adds_layers() {
     let t = setup("img-build").await;
     let dir = tempfile::tempdir().unwrap();

@@ -3,4 +3,17 @@
 /**
  * A readable view of `docker image inspect` plus the raw JSON.
  */
-export type ImageDetails = { id: string, tags: Array<string>, created: string | null, size: number, architecture: string, os: string, entrypoint: Array<string>, cmd: Array<string>, env: Array<string>, exposed_ports: Array<string>, working_dir: string, labels: { [key in string]: string }, layer_count: number, raw: unknown, };
+export type ImageDetails = { id: string, tags: Array<string>, created: string | null, size: number, architecture: string, os: string, 
+/**
+ * The CPU variant, e.g. `v8` for arm64 or `v7` for arm; empty when the image names none.
+ */
+variant: string, 
+/**
+ * `os/architecture[/variant]`, as `--platform` takes it (e.g. `linux/arm64/v8`).
+ */
+platform: string, 
+/**
+ * The engine's CPU differs from the image's: its containers run under emulation (QEMU
+ * user mode in Gantry's VM), several times slower.
+ */
+emulated: boolean, entrypoint: Array<string>, cmd: Array<string>, env: Array<string>, exposed_ports: Array<string>, working_dir: string, labels: { [key in string]: string }, layer_count: number, raw: unknown, };
