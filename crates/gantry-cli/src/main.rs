@@ -20,6 +20,10 @@ pub struct Cli {
     /// Engine endpoint to use: unix:///path/docker.sock or tcp://host:port.
     #[arg(long, global = true, env = "GANTRY_ENGINE")]
     engine: Option<String>,
+    /// Allow a plaintext tcp:// engine on another machine (refused by default: without TLS anyone
+    /// on that network can control the engine).
+    #[arg(long, global = true, env = "GANTRY_ALLOW_PLAINTEXT_TCP", value_parser = clap::builder::BoolishValueParser::new())]
+    allow_plaintext_tcp: bool,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -133,8 +137,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    output::exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    gantry_engine::allow_plaintext_tcp(cli.allow_plaintext_tcp);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -2,6 +2,33 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Makes a closed stdout (`gantry ps | head -1`) end the program quietly with success, as other
+/// command-line tools do, instead of a panic message: `println!` panics when the reader has gone,
+/// and this hook recognises that one panic. Every other panic is reported as before.
+pub fn exit_quietly_on_closed_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if is_closed_pipe_panic(message) {
+            std::process::exit(0);
+        }
+        previous(info);
+    }));
+}
+
+/// True for the standard library's panic when stdout's reader has gone ("failed printing to
+/// stdout: Broken pipe (os error 32)"; on Windows the pipe errors 109 and 232).
+fn is_closed_pipe_panic(message: &str) -> bool {
+    const CLOSED_PIPE_ERRORS: &[i32] = if cfg!(windows) { &[109, 232] } else { &[32] };
+    message.starts_with("failed printing to stdout")
+        && CLOSED_PIPE_ERRORS.iter().any(|code| message.contains(&std::io::Error::from_raw_os_error(*code).to_string()))
+}
+
 /// Prints rows as aligned columns; the last column is cut to fit the terminal width.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
     let width = terminal_width();
@@ -88,6 +115,14 @@ mod tests {
         assert_eq!(size(1_500), "1.5 kB");
         assert_eq!(size(4_200_000_000), "4.2 GB");
         assert_eq!(size(-1), "-");
+    }
+
+    #[test]
+    fn only_a_closed_stdout_is_quiet() {
+        let closed = format!("failed printing to stdout: {}", std::io::Error::from_raw_os_error(32));
+        assert_eq!(is_closed_pipe_panic(&closed), cfg!(unix));
+        assert!(!is_closed_pipe_panic("failed printing to stdout: No space left on device (os error 28)"));
+        assert!(!is_closed_pipe_panic("index out of bounds"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::{API_DEFAULT_VERSION, Docker};
@@ -12,6 +13,38 @@ use crate::error::{EngineError, ResourceKind, Result, Subject, classify};
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// How long the first ping may take before the engine counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Set to `1` to allow a plaintext `tcp://` engine on another machine (a warning is logged).
+pub const ALLOW_PLAINTEXT_ENV: &str = "GANTRY_ALLOW_PLAINTEXT_TCP";
+
+static ALLOW_PLAINTEXT: AtomicBool = AtomicBool::new(false);
+
+/// Allows (for this process) plaintext `tcp://` endpoints on other machines, as the CLI's
+/// `--allow-plaintext-tcp` does; [`ALLOW_PLAINTEXT_ENV`] does the same from the environment.
+pub fn allow_plaintext_tcp(allow: bool) {
+    ALLOW_PLAINTEXT.store(allow, Ordering::Relaxed);
+}
+
+fn plaintext_allowed() -> bool {
+    ALLOW_PLAINTEXT.load(Ordering::Relaxed)
+        || std::env::var(ALLOW_PLAINTEXT_ENV).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// True when `address` (`host:port`) names this machine: `localhost`, `127.0.0.0/8` or `::1`.
+/// Other names are not resolved: only what is loopback on its face counts.
+pub fn is_loopback_address(address: &str) -> bool {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The docker CLI's certificate directory: `DOCKER_CERT_PATH`, else `~/.docker`.
+fn default_cert_dir() -> PathBuf {
+    std::env::var_os("DOCKER_CERT_PATH")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"))
+}
 
 /// Client certificate files for a TLS engine endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +73,8 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// Parses `unix:///path`, `/path`, `tcp://host:port` (no TLS) or `npipe:////./pipe/name`.
+    /// Parses `unix:///path`, `/path`, `tcp://host:port` (no TLS), `https://host:port` (TLS with
+    /// the client certificates in `DOCKER_CERT_PATH` or `~/.docker`) or `npipe:////./pipe/name`.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| EngineError::InvalidEndpoint { endpoint: text.to_string(), reason: reason.into() };
         let text = text.trim();
@@ -53,11 +87,11 @@ impl Endpoint {
         if text.starts_with('/') {
             return Ok(Self::Unix(PathBuf::from(text)));
         }
-        if let Some(addr) = text
-            .strip_prefix("tcp://")
-            .or_else(|| text.strip_prefix("https://"))
-            .or_else(|| text.strip_prefix("http://"))
-        {
+        let (tcp, tls) = match text.strip_prefix("https://") {
+            Some(addr) => (Some(addr), Some(TlsFiles::in_dir(&default_cert_dir()))),
+            None => (text.strip_prefix("tcp://").or_else(|| text.strip_prefix("http://")), None),
+        };
+        if let Some(addr) = tcp {
             let addr = addr.trim_end_matches('/');
             let (host, port) = addr.rsplit_once(':').ok_or_else(|| invalid("expected tcp://host:port"))?;
             let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -67,7 +101,7 @@ impl Endpoint {
             if port.parse::<u16>().ok().filter(|p| *p > 0).is_none() {
                 return Err(invalid("expected tcp://host:port with a port number from 1 to 65535"));
             }
-            return Ok(Self::Tcp { address: addr.to_string(), tls: None });
+            return Ok(Self::Tcp { address: addr.to_string(), tls });
         }
         if let Some(pipe) = text.strip_prefix("npipe://") {
             let name = pipe.trim_start_matches(['/', '\\']).replace('\\', "/");
@@ -76,7 +110,7 @@ impl Endpoint {
             }
             return Ok(Self::NamedPipe(format!("//{name}")));
         }
-        Err(invalid("unknown scheme; use unix://, tcp:// or npipe://"))
+        Err(invalid("unknown scheme; use unix://, tcp://, https:// or npipe://"))
     }
 
     /// The endpoint the docker CLI would use: `DOCKER_HOST` (with `DOCKER_TLS_VERIFY` and
@@ -85,13 +119,10 @@ impl Endpoint {
         match std::env::var("DOCKER_HOST") {
             Ok(host) if !host.trim().is_empty() => {
                 let mut endpoint = Self::parse(&host)?;
-                if let Self::Tcp { tls, .. } = &mut endpoint {
+                if let Self::Tcp { tls: tls @ None, .. } = &mut endpoint {
                     let verify = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0");
                     if verify {
-                        let dir = std::env::var_os("DOCKER_CERT_PATH")
-                            .map(PathBuf::from)
-                            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-                        *tls = dir.as_deref().map(TlsFiles::in_dir);
+                        *tls = Some(TlsFiles::in_dir(&default_cert_dir()));
                     }
                 }
                 Ok(endpoint)
@@ -114,7 +145,7 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unix(path) => write!(f, "unix://{}", path.display()),
-            Self::Tcp { address, tls: Some(_) } => write!(f, "tcp://{address} (TLS)"),
+            Self::Tcp { address, tls: Some(_) } => write!(f, "https://{address}"),
             Self::Tcp { address, tls: None } => write!(f, "tcp://{address}"),
             Self::NamedPipe(pipe) => write!(f, "npipe://{pipe}"),
         }
@@ -144,13 +175,19 @@ impl Engine {
                 }
                 Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, version)
             }
-            Endpoint::Tcp { address, tls: None } => Docker::connect_with_http(address, REQUEST_TIMEOUT_SECS, version),
+            Endpoint::Tcp { address, tls: None } => {
+                check_plaintext(address)?;
+                Docker::connect_with_http(address, REQUEST_TIMEOUT_SECS, version)
+            }
             Endpoint::Tcp { address, tls: Some(tls) } => {
                 for file in [&tls.ca, &tls.cert, &tls.key] {
                     if !file.exists() {
                         return Err(EngineError::InvalidEndpoint {
                             endpoint: text,
-                            reason: format!("TLS file {} does not exist", file.display()),
+                            reason: format!(
+                                "TLS needs the client certificates ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH or ~/.docker), and {} does not exist; Gantry never falls back to plaintext",
+                                file.display()
+                            ),
                         });
                     }
                 }
@@ -203,6 +240,22 @@ impl Engine {
     pub(crate) fn err(&self, e: bollard::errors::Error, kind: ResourceKind, id: &str) -> EngineError {
         classify(e, &self.endpoint_text, Subject::new(kind, id))
     }
+}
+
+/// Refuses plaintext TCP to another machine unless allowed ([`allow_plaintext_tcp`],
+/// [`ALLOW_PLAINTEXT_ENV`]); when allowed, says loudly what that means.
+fn check_plaintext(address: &str) -> Result<()> {
+    if is_loopback_address(address) {
+        return Ok(());
+    }
+    if !plaintext_allowed() {
+        return Err(EngineError::PlaintextRemote { address: address.to_string() });
+    }
+    tracing::warn!(
+        %address,
+        "connecting to a Docker engine on another machine WITHOUT TLS: anyone on that network can control it"
+    );
+    Ok(())
 }
 
 fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
@@ -259,6 +312,69 @@ mod tests {
         }
         for bad in ["ssh://me@h", "", "npipe://x", "npipe:////./pipe/"] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn https_means_tls_and_round_trips() {
+        let Ok(Endpoint::Tcp { address, tls: Some(files) }) = Endpoint::parse("https://engine.example:2376") else {
+            panic!("https:// must ask for TLS")
+        };
+        assert_eq!(address, "engine.example:2376");
+        assert!(files.ca.ends_with("ca.pem") && files.key.ends_with("key.pem"));
+        let tls = Endpoint::Tcp { address: "h:1".into(), tls: Some(TlsFiles::in_dir(Path::new("/c"))) };
+        assert_eq!(tls.to_string(), "https://h:1");
+        assert!(matches!(Endpoint::parse(&tls.to_string()), Ok(Endpoint::Tcp { tls: Some(_), .. })));
+    }
+
+    #[test]
+    fn loopback_addresses() {
+        for yes in ["127.0.0.1:2375", "localhost:1", "LOCALHOST:1", "[::1]:2375", "127.1.2.3:9"] {
+            assert!(is_loopback_address(yes), "{yes}");
+        }
+        for no in
+            ["10.0.0.1:2375", "192.168.1.2:2375", "[::]:1", "0.0.0.0:2375", "engine.example:2375", "127.0.0.1.nip.io:1"]
+        {
+            assert!(!is_loopback_address(no), "{no}");
+        }
+    }
+
+    #[tokio::test]
+    async fn https_without_certificates_is_an_error_not_plaintext() {
+        let dir = std::env::temp_dir().join(format!("gantry-no-certs-{}", std::process::id()));
+        let endpoint = Endpoint::Tcp { address: "127.0.0.1:1".into(), tls: Some(TlsFiles::in_dir(&dir)) };
+        let err = Engine::connect(&endpoint).await.err();
+        let Some(EngineError::InvalidEndpoint { reason, .. }) = err else {
+            panic!("expected InvalidEndpoint, got {err:?}")
+        };
+        assert!(reason.contains("never falls back to plaintext"), "{reason}");
+    }
+
+    /// One test, because the allowance is process-wide: first refused, then allowed (and then the
+    /// connection itself is tried: refused by a closed port on this machine's own LAN address).
+    #[tokio::test]
+    async fn plaintext_to_another_machine_needs_an_explicit_allowance() {
+        let err = Engine::connect(&Endpoint::Tcp { address: "192.0.2.7:2375".into(), tls: None }).await.err();
+        let Some(err @ EngineError::PlaintextRemote { .. }) = err else {
+            panic!("expected PlaintextRemote, got {err:?}")
+        };
+        assert_eq!(err.code(), "plaintext_endpoint");
+        assert!(err.hint().contains("--allow-plaintext-tcp"), "{}", err.hint());
+        // This machine's outgoing address (no packet is sent), when it has a network at all.
+        let lan = std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| s.connect("192.0.2.7:9").map(|()| s))
+            .and_then(|s| s.local_addr())
+            .map(|a| a.ip())
+            .ok()
+            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified());
+        if let Some(ip) = lan {
+            let closed = std::net::TcpListener::bind((ip, 0)).and_then(|l| l.local_addr()).map(|a| a.port());
+            if let Ok(port) = closed {
+                allow_plaintext_tcp(true);
+                let err = Engine::connect(&Endpoint::Tcp { address: format!("{ip}:{port}"), tls: None }).await.err();
+                allow_plaintext_tcp(false);
+                assert!(matches!(err, Some(EngineError::Unreachable { .. })), "allowed, so tried: {err:?}");
+            }
         }
     }
 
