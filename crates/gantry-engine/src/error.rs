@@ -88,6 +88,17 @@ pub enum EngineError {
     /// The engine's answer could not be understood.
     #[error("unexpected answer from the engine: {message}")]
     Protocol { message: String },
+    /// A file given as an archive (volume import) is not a complete tar archive.
+    #[error("{path} is not a complete tar archive: {reason}")]
+    InvalidArchive { path: String, reason: String },
+    /// An operation needs some local image (e.g. to read a volume's files) and the engine has none.
+    #[error("{purpose} needs an image on the engine, and there is none")]
+    NoLocalImage { purpose: String },
+    /// A plaintext TCP endpoint on another machine: anyone on that network could control the engine.
+    #[error(
+        "refusing plaintext tcp://{address}: it is not this machine, and without TLS anyone on the network can control that engine"
+    )]
+    PlaintextRemote { address: String },
 }
 
 /// Shorthand for results of engine calls.
@@ -114,6 +125,9 @@ impl EngineError {
             Self::Api { .. } => "engine_error",
             Self::Cancelled => "cancelled",
             Self::Protocol { .. } => "protocol",
+            Self::InvalidArchive { .. } => "invalid_archive",
+            Self::NoLocalImage { .. } => "no_image",
+            Self::PlaintextRemote { .. } => "plaintext_endpoint",
         }
     }
 
@@ -136,6 +150,12 @@ impl EngineError {
             Self::Io { .. } => "Check that the path exists and that you may read/write it.".into(),
             Self::Api { .. } | Self::Protocol { .. } => "Retry; if it persists, check the engine logs (`gantry logs`).".into(),
             Self::Cancelled => "Nothing to do.".into(),
+            Self::InvalidArchive { .. } => "Choose a .tar file, e.g. one made by Export; nothing was changed.".into(),
+            Self::NoLocalImage { .. } => "Pull or load a small image such as busybox, then try again.".into(),
+            Self::PlaintextRemote { .. } => format!(
+                "Use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or an https:// endpoint), or, on a network you trust, allow it with --allow-plaintext-tcp or {}=1.",
+                crate::connect::ALLOW_PLAINTEXT_ENV
+            ),
         }
     }
 

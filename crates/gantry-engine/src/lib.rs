@@ -21,10 +21,11 @@ pub mod stats;
 mod stream;
 pub mod system;
 mod transfer;
+pub mod volume_files;
 pub mod volumes;
 
 pub use build::{BuildEvent, BuildSpec, pack_context};
-pub use connect::{Endpoint, Engine, TlsFiles};
+pub use connect::{ALLOW_PLAINTEXT_ENV, Endpoint, Engine, TlsFiles, allow_plaintext_tcp, is_loopback_address};
 pub use containers::{
     ContainerDetails, ContainerFilter, ContainerState, ContainerSummary, FileChange, FileChangeKind, PortMapping,
     RemoveOptions,
@@ -39,6 +40,8 @@ pub use run::{MountSpec, PortSpec, Restart, RunSpec};
 pub use stats::StatsSample;
 pub use stream::{EngineStream, Sender, cancellable, channel_stream};
 pub use system::{DiskUsage, EngineInfo, EngineVersion, SystemPruneReport, UsageLine};
+pub use transfer::partial_path;
+pub use volume_files::{VolumeEntry, VolumeListing};
 pub use volumes::VolumeSummary;
 
 /// Re-exported so callers can cancel streams without depending on tokio-util themselves.

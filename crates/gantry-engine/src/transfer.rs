@@ -1,9 +1,9 @@
 //! Moving images in and out of the engine as files: save, load, import a root filesystem.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::{CreateImageOptions, ImportImageOptions};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
@@ -11,10 +11,56 @@ use crate::Engine;
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::images::{split_tag, validate_reference};
 
-/// Opens a file as a byte stream for a request body.
-async fn file_stream(path: &Path) -> Result<ReaderStream<tokio::fs::File>> {
+/// Bytes per chunk when a file is sent as a request body.
+const CHUNK: usize = 256 * 1024;
+
+/// Opens a file as a byte stream for a request body (read in [`CHUNK`]s, never whole).
+pub(crate) async fn file_stream(path: &Path) -> Result<ReaderStream<tokio::fs::File>> {
     let file = tokio::fs::File::open(path).await.map_err(|e| EngineError::io("open", path.display(), e))?;
-    Ok(ReaderStream::with_capacity(file, 256 * 1024))
+    Ok(ReaderStream::with_capacity(file, CHUNK))
+}
+
+/// The hidden name a download is written under until it is complete: `dir/.NAME.partial`.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "download".into());
+    dir.join(format!(".{name}.partial"))
+}
+
+/// Writes a byte stream to `path` chunk by chunk; the file appears under its name only when the
+/// stream ended without error (written to [`partial_path`], synced, then renamed), so a failure
+/// or a kill never leaves a file that looks complete. Returns the bytes written.
+pub(crate) async fn write_stream_atomically<S, B>(path: &Path, mut stream: S) -> Result<u64>
+where
+    S: Stream<Item = Result<B>> + Unpin,
+    B: AsRef<[u8]>,
+{
+    let partial = partial_path(path);
+    let result = async {
+        let mut file =
+            tokio::fs::File::create(&partial).await.map_err(|e| EngineError::io("create", partial.display(), e))?;
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            let chunk = chunk.as_ref();
+            file.write_all(chunk).await.map_err(|e| {
+                if e.raw_os_error() == Some(28) {
+                    EngineError::DiskFull { message: format!("writing {}: {e}", path.display()) }
+                } else {
+                    EngineError::io("write", partial.display(), e)
+                }
+            })?;
+            written += chunk.len() as u64;
+        }
+        file.sync_all().await.map_err(|e| EngineError::io("write", partial.display(), e))?;
+        tokio::fs::rename(&partial, path).await.map_err(|e| EngineError::io("rename to", path.display(), e))?;
+        Ok(written)
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    result
 }
 
 impl Engine {
@@ -31,37 +77,10 @@ impl Engine {
                 other => other,
             })?;
         }
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let partial = dir.join(format!(
-            ".{}.partial",
-            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "images.tar".into())
-        ));
-        let result = async {
-            let mut file =
-                tokio::fs::File::create(&partial).await.map_err(|e| EngineError::io("create", partial.display(), e))?;
-            let names: Vec<&str> = images.iter().map(String::as_str).collect();
-            let mut stream = self.docker.export_images(&names);
-            let mut written = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| self.err(e, ResourceKind::Image, &images.join(" ")))?;
-                file.write_all(&chunk).await.map_err(|e| {
-                    if e.raw_os_error() == Some(28) {
-                        EngineError::DiskFull { message: format!("writing {}: {e}", path.display()) }
-                    } else {
-                        EngineError::io("write", partial.display(), e)
-                    }
-                })?;
-                written += chunk.len() as u64;
-            }
-            file.sync_all().await.map_err(|e| EngineError::io("write", partial.display(), e))?;
-            tokio::fs::rename(&partial, path).await.map_err(|e| EngineError::io("rename to", path.display(), e))?;
-            Ok(written)
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&partial).await;
-        }
-        result
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        let label = images.join(" ");
+        let stream = self.docker.export_images(&names).map_err(|e| self.err(e, ResourceKind::Image, &label));
+        write_stream_atomically(path, stream).await
     }
 
     /// Loads images from a `docker save` tar file; returns the names (or IDs) loaded.

@@ -8,7 +8,6 @@ pub mod registry;
 mod settings_form;
 mod streams;
 mod types;
-mod volume_files;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,13 +21,13 @@ use gantry_engine::{
 use tokio::io::AsyncWriteExt;
 
 pub use error::{ApiError, ApiResult, FieldError};
+pub use gantry_engine::{VolumeEntry, VolumeListing};
 pub use settings_form::{EngineKind, RegistryEntry, SaveOutcome, SettingsForm, SettingsView, ThemeChoice};
 pub use streams::{BATCH_WINDOW, Streams};
 pub use types::{
     EngineStatus, HostStats, PrunePreview, RunPreview, RunRequest, StreamMsg, TerminalOutput, TerminalRequest, VmEvent,
     VmRunning, split_command,
 };
-pub use volume_files::{VolumeEntry, VolumeListing};
 
 use crate::credentials::CredentialStore;
 use crate::engine_source::{self, Origin};
@@ -101,7 +100,7 @@ impl Gantry {
         *guard = Some((engine.clone(), resolved.endpoint.to_string(), resolved.origin));
         // Helpers of a volume browse that a crash left behind.
         let cleanup = engine.clone();
-        tokio::spawn(async move { volume_files::remove_stale_helpers(&cleanup).await });
+        tokio::spawn(async move { cleanup.remove_stale_volume_helpers().await });
         Ok(engine)
     }
 
@@ -338,7 +337,7 @@ impl Gantry {
     /// Containers, without Gantry's own short-lived helpers.
     pub async fn list_containers(&self, all: bool) -> ApiResult<Vec<ContainerSummary>> {
         let mut list = self.engine().await?.list_containers(&ContainerFilter { all, ..Default::default() }).await?;
-        list.retain(|c| !c.labels.contains_key(volume_files::HELPER_LABEL));
+        list.retain(|c| !c.labels.contains_key(gantry_engine::volume_files::HELPER_LABEL));
         Ok(list)
     }
 
@@ -551,17 +550,17 @@ impl Gantry {
 
     /// Lists a volume's files (read-only; nothing is started).
     pub async fn browse_volume(&self, name: &str) -> ApiResult<VolumeListing> {
-        volume_files::list(&self.engine().await?, name).await
+        Ok(self.engine().await?.list_volume_files(name).await?)
     }
 
     /// Writes a volume's files to a tar file; returns its size.
     pub async fn export_volume(&self, name: &str, path: &str) -> ApiResult<u64> {
-        volume_files::export(&self.engine().await?, name, std::path::Path::new(path)).await
+        Ok(self.engine().await?.export_volume(name, std::path::Path::new(path)).await?)
     }
 
     /// Extracts a tar file into a volume.
     pub async fn import_volume(&self, name: &str, path: &str) -> ApiResult<()> {
-        volume_files::import(&self.engine().await?, name, std::path::Path::new(path)).await
+        Ok(self.engine().await?.import_volume(name, std::path::Path::new(path)).await?)
     }
 
     // ---- networks ----

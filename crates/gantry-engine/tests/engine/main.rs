@@ -16,4 +16,5 @@ mod networks;
 mod registry;
 mod stats;
 mod system;
+mod volume_files;
 mod volumes;

@@ -8,4 +8,8 @@ export type LogLine = { stream: OutputStream,
 /**
  * RFC 3339 time the engine recorded, when asked for timestamps.
  */
-timestamp: string | null, text: string, };
+timestamp: string | null, text: string, 
+/**
+ * The line was longer than [`MAX_LINE_BYTES`]: `text` is its beginning.
+ */
+truncated?: boolean, };
