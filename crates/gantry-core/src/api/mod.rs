@@ -607,9 +607,14 @@ impl Gantry {
     /// Validates and saves; nothing is written when any field is wrong. The registry list is
     /// kept as it is: only [`Self::registry_login`] and [`Self::registry_logout`] change it.
     pub async fn save_settings(&self, form: &SettingsForm) -> ApiResult<SaveOutcome> {
-        let host = self.host_facts();
-        let mut new = form.to_settings(&host)?;
         let old = settings::load(&self.settings_path).unwrap_or_default();
+        let mut host = self.host_facts();
+        // The disk size is checked against the free space only when it changes: the data disk
+        // grows on demand, and space other programs used since must not block other changes.
+        if form.disk_gib == old.vm.disk_gib {
+            host.free_disk_gib = 0;
+        }
+        let mut new = form.to_settings(&host)?;
         new.registries.clone_from(&old.registries);
         settings::save(&self.settings_path, &new, &host)?;
         if old.ui.start_at_login != new.ui.start_at_login {

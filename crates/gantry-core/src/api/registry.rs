@@ -85,8 +85,10 @@ fn update_list(settings_path: &Path, change: impl FnOnce(&mut Vec<RegistryLogin>
     let mut s = settings::load(settings_path)?;
     change(&mut s.registries);
     s.registries.sort_by(|a, b| a.server.cmp(&b.server));
-    let host = HostFacts::detect(settings_path.parent().unwrap_or(Path::new(".")));
-    settings::save(settings_path, &s, &host)?;
+    // Only the registry list changes here. The VM's values were checked when they were saved;
+    // that the host has less free space (or memory) now must not stop a login from being listed.
+    let unchecked_host = HostFacts { cpus: 0, memory_mib: 0, free_disk_gib: 0 };
+    settings::save(settings_path, &s, &unchecked_host)?;
     Ok(s.registries.iter().map(RegistryEntry::from).collect())
 }
 
