@@ -135,7 +135,8 @@ fn workdir_and_copy(a: &Analysis<'_>, stage: usize, hits: &mut Vec<Hit>) {
     let earlier_names: Vec<String> =
         a.stages[..stage].iter().filter_map(|s| s.name.as_deref()).map(str::to_ascii_lowercase).collect();
     let ignore = match &a.context.dockerignore {
-        Dockerignore::Present(text) => Some(DockerIgnore::parse(text)),
+        // A malformed .dockerignore fails the build itself; the lint then checks no COPY against it.
+        Dockerignore::Present(text) => DockerIgnore::parse(text).ok(),
         _ => None,
     };
     let mut absolute_seen = workdir.is_some();
