@@ -194,6 +194,10 @@ say "client certificate from another CA: refused (ok)"
 mkdir -p "$TMP/bb/bin"
 cp "$(command -v busybox)" "$TMP/bb/bin/busybox"
 "$TMP/bb/bin/busybox" --install -s "$TMP/bb/bin"
+# --install -s links to this machine's path of busybox; inside the image it is /bin/busybox
+for l in "$TMP/bb/bin"/*; do
+  [ -L "$l" ] && ln -sfn busybox "$l"
+done
 tar -C "$TMP/bb" -cf "$TMP/busybox.tar" .
 t=$(now)
 docker import "$TMP/busybox.tar" gantry-smoke/busybox:1 >/dev/null || die "docker import"

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Builds the Gantry guest image from Debian bookworm packages: kernel, initramfs, squashfs root.
+# Builds the Gantry guest image from Debian 13 (trixie) packages: kernel, initramfs, squashfs root
+# with Docker 26.1, containerd 1.7 and QEMU's user-mode emulators for arm64 and arm images.
 #
 #   vm-images/build.sh [--force]
 #
@@ -10,7 +11,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}
-SUITE=bookworm
+SUITE=trixie
 MIRRORS=(
   "deb http://deb.debian.org/debian $SUITE main"
   "deb http://deb.debian.org/debian $SUITE-updates main"
@@ -20,6 +21,12 @@ MIRRORS=(
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 # Modules the initramfs loads to reach the root image (dependencies are added automatically).
 INITRD_MODULES=(virtio_pci virtio_blk squashfs overlay qemu_fw_cfg)
+# The kernel: Debian's generic flavour. The smaller cloud flavour has no 9p (CONFIG_NET_9P, 9P_FS),
+# which the shared folders use.
+KERNEL_PACKAGE=linux-image-amd64
+# QEMU user-mode emulators kept from Debian's qemu-user (static binaries, registered with binfmt_misc
+# at boot by stage2): linux/arm64 and linux/arm/v7 containers run on an amd64 host.
+EMULATORS=(aarch64 arm)
 # Module subtrees (below kernel/) kept in the root image; the rest of Debian's ~400 MB goes.
 KEEP_MODULES=(
   arch crypto lib block
@@ -53,9 +60,9 @@ esac
 if [ "${1:-}" = --fetch-kernel ]; then
   root=$2
   export APT_CONFIG=$MMDEBSTRAP_APT_CONFIG
-  pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
+  pkg=$(apt-cache depends "$KERNEL_PACKAGE" | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
   [ -n "$pkg" ] || {
-    echo "cannot resolve linux-image-amd64" >&2
+    echo "cannot resolve $KERNEL_PACKAGE" >&2
     exit 1
   }
   ver=$(apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p' | head -n 1)
@@ -78,12 +85,12 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "run as root (mmdebstrap root mode, device nodes)"
-for tool in mmdebstrap mksquashfs cpio sha256sum dpkg-deb bc flock gzip; do
-  command -v "$tool" >/dev/null || die "missing $tool (apt-get install mmdebstrap squashfs-tools cpio bc)"
+for tool in mmdebstrap mksquashfs cpio sha256sum dpkg-deb bc flock gzip xz zstd; do
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install mmdebstrap squashfs-tools cpio bc xz-utils zstd)"
 done
 
 # --- input hash: every file in vm-images/ that affects the output ------------------------------
-INPUTS=(build.sh packages.txt init/stage1.sh init/stage2.sh init/gantry-init)
+INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/gantry-init)
 HASH=$(
   cd "$HERE"
   for f in "${INPUTS[@]}"; do
@@ -115,6 +122,13 @@ ROOT=$WORK/root
 # --- 1. root filesystem -----------------------------------------------------------------------
 step "mmdebstrap $SUITE: ${PACKAGES[*]}"
 export GANTRY_BUILD_SH=$HERE/build.sh GANTRY_WORK=$WORK
+# qemu-user ships ~30 emulators (465 MB): dpkg unpacks only those in EMULATORS and their binfmt data
+EMULATOR_FILTERS=(--dpkgopt='path-exclude=/usr/bin/qemu-*' --dpkgopt='path-exclude=/usr/libexec/qemu-binfmt/*'
+  --dpkgopt='path-exclude=/usr/share/qemu/binfmt.d/*' --dpkgopt='path-exclude=/usr/lib/binfmt.d/qemu-*')
+for e in "${EMULATORS[@]}"; do
+  EMULATOR_FILTERS+=(--dpkgopt="path-include=/usr/bin/qemu-$e" --dpkgopt="path-include=/usr/libexec/qemu-binfmt/$e-binfmt-P"
+    --dpkgopt="path-include=/usr/share/qemu/binfmt.d/qemu-$e.conf" --dpkgopt="path-include=/usr/lib/binfmt.d/qemu-$e.conf")
+done
 # shellcheck disable=SC2016 # the hooks' $1 and variables are expanded by mmdebstrap's shell
 mmdebstrap --quiet --variant=essential --mode=root \
   --include="$(
@@ -129,6 +143,7 @@ mmdebstrap --quiet --variant=essential --mode=root \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/lintian/*' \
+  "${EMULATOR_FILTERS[@]}" \
   --skip=essential/unlink \
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
   --setup-hook="sync-in $APTCACHE /var/cache/apt/archives/" \
@@ -143,15 +158,25 @@ KDEB=$APTCACHE/$(cat "$WORK/kernel-deb")
 [ -s "$KDEB" ] || die "kernel package missing: $KDEB"
 step "kernel: $(basename "$KDEB")"
 dpkg-deb -x "$KDEB" "$WORK/kernel"
-KVER=$(basename "$(ls -d "$WORK/kernel/lib/modules/"*)")
-KMOD=$WORK/kernel/lib/modules/$KVER
+# modules are in /usr/lib/modules from trixie on (merged /usr), /lib/modules before
+KMODS=$WORK/kernel/usr/lib/modules
+[ -d "$KMODS" ] || KMODS=$WORK/kernel/lib/modules
+KVER=$(basename "$(ls -d "$KMODS/"*)")
+KMOD=$KMODS/$KVER
 mkdir -p "$ROOT/lib/modules/$KVER/kernel"
 for p in "${KEEP_MODULES[@]}"; do
-  [ -e "$KMOD/kernel/$p" ] || continue
-  mkdir -p "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")"
-  cp -a "$KMOD/kernel/$p" "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")/"
+  for f in "$KMOD/kernel/$p" "$KMOD/kernel/$p.xz" "$KMOD/kernel/$p.zst"; do
+    [ -e "$f" ] || continue
+    mkdir -p "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")"
+    cp -a "$f" "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")/"
+  done
 done
-cp -a "$KMOD"/modules.order "$KMOD"/modules.builtin* "$ROOT/lib/modules/$KVER/"
+# Debian compresses each module (xz); the squashfs compresses them anyway, and plain modules load
+# faster and work with busybox's insmod in the initramfs.
+find "$ROOT/lib/modules/$KVER" -name '*.ko.xz' -exec xz -d {} +
+find "$ROOT/lib/modules/$KVER" -name '*.ko.zst' -exec zstd -q -d --rm {} +
+sed -e 's/\.ko\.\(xz\|zst\)$/.ko/' "$KMOD/modules.order" >"$ROOT/lib/modules/$KVER/modules.order"
+cp -a "$KMOD"/modules.builtin* "$ROOT/lib/modules/$KVER/"
 chroot "$ROOT" depmod "$KVER"
 step "modules: $(find "$ROOT/lib/modules/$KVER" -name '*.ko*' | wc -l) kept of $(find "$KMOD" -name '*.ko*' | wc -l), $(du -sh "$ROOT/lib/modules/$KVER" | cut -f1)"
 
@@ -159,14 +184,24 @@ step "modules: $(find "$ROOT/lib/modules/$KVER" -name '*.ko*' | wc -l) kept of $
 install -D -m 0755 "$HERE/init/gantry-init" "$ROOT/sbin/gantry-init"
 install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
 [ -x "$ROOT/usr/bin/tini" ] || die "tini missing in the root"
-# usrmerge (pulled in by the essential phase; usr-is-merged satisfies the same dependency) and
-# the 46 MB of perl it needs
-chroot "$ROOT" dpkg --purge usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl \
-  perl libperl5.36 perl-modules-5.36 libgdbm-compat4 >/dev/null
-# test tools and legacy shims nobody here runs (~68 MB of Go binaries): libnetwork's dnet and
-# ovrouter, containerd's ctr, the v1 shims (dockerd 20.10 uses io.containerd.runc.v2)
+# usrmerge and perl (not perl-base) if anything pulled them in: nothing in the guest runs them
+# shellcheck disable=SC2016 # dpkg-query's format
+mapfile -t PURGE < <(chroot "$ROOT" dpkg-query -W -f '${db:Status-Status} ${Package}\n' 2>/dev/null |
+  awk '$1 == "installed" && $2 ~ /^(usrmerge|perl|libperl5\.[0-9]+|perl-modules-5\.[0-9]+|libgdbm-compat4t?6?4?|lib(file-find-rule|number-compare|text-glob)-perl)$/ { print $2 }')
+[ "${#PURGE[@]}" -eq 0 ] || chroot "$ROOT" dpkg --purge "${PURGE[@]}" >/dev/null
+# test tools and legacy shims nobody here runs (Go binaries): libnetwork's dnet and ovrouter,
+# containerd's ctr, the v1 shims (dockerd uses io.containerd.runc.v2)
 rm -f "$ROOT/usr/bin/dnet" "$ROOT/usr/sbin/ovrouter" "$ROOT/usr/bin/ctr" \
   "$ROOT/usr/bin/containerd-shim" "$ROOT/usr/bin/containerd-shim-runc-v1"
+for e in "${EMULATORS[@]}"; do
+  if [ ! -x "$ROOT/usr/bin/qemu-$e" ] || [ ! -f "$ROOT/usr/lib/binfmt.d/qemu-$e.conf" ]; then
+    die "emulator qemu-$e or its binfmt data missing in the root"
+  fi
+done
+# dockerd's settings: the containerd image store (multi-platform images and builds, as Docker
+# Desktop); everything else is on the command line in stage2.
+install -d "$ROOT/etc/docker"
+install -m 0644 "$HERE/daemon.json" "$ROOT/etc/docker/daemon.json"
 echo gantry >"$ROOT/etc/hostname"
 : >"$ROOT/etc/machine-id"
 : >"$ROOT/etc/fstab"
@@ -174,6 +209,8 @@ rm -rf "${ROOT:?}/boot" "$ROOT/tmp/"* "$ROOT/var/log/"* "$ROOT/var/cache/ldconfi
   "$ROOT/var/lib/apt/lists/"* "$ROOT/var/cache/apt/"*.bin "$ROOT/var/cache/debconf/"*-old
 # shellcheck disable=SC2016 # dpkg-query's format, not a shell expansion
 DOCKER_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' docker.io)
+# shellcheck disable=SC2016
+QEMU_USER_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' qemu-user)
 # shellcheck disable=SC2016
 CONTAINERD_VER=$(chroot "$ROOT" dpkg-query -W -f '${Version}' containerd)
 KPKG_VER=$(dpkg-deb -f "$KDEB" Version)
@@ -215,6 +252,8 @@ kernel=$KVER
 kernel_package=$KPKG_VER
 docker=$DOCKER_VER
 containerd=$CONTAINERD_VER
+qemu_user=$QEMU_USER_VER
+emulators=${EMULATORS[*]}
 source_date_epoch=$SOURCE_DATE_EPOCH
 EOF
 STAGE=$CACHE/.out-$HASH

@@ -150,6 +150,26 @@ for s in net/ipv4/ip_forward net/bridge/bridge-nf-call-iptables net/bridge/bridg
 done
 log "modules: loaded"
 
+# --- binfmt_misc: QEMU's user-mode emulators run other CPU architectures' containers ------------
+# (linux/arm64, linux/arm/v7). Flag F opens the emulator now, so it works inside every container.
+binfmt=/proc/sys/fs/binfmt_misc
+if modprobe -q binfmt_misc && { mountpoint -q "$binfmt" || mount -t binfmt_misc binfmt_misc "$binfmt"; }; then
+  for conf in /usr/lib/binfmt.d/qemu-*.conf; do
+    [ -e "$conf" ] || continue
+    name=${conf##*/}
+    [ -e "$binfmt/${name%.conf}" ] && continue
+    # one line ":name:type:offset:magic:mask:interpreter:flags", written in one write()
+    line=
+    read -r line <"$conf"
+    printf '%s' "$line" >"$binfmt/register" 2>/dev/null || err "binfmt: cannot register ${name%.conf}"
+  done
+  n=0
+  for e in "$binfmt"/qemu-*; do [ -e "$e" ] && n=$((n + 1)); done
+  log "binfmt: $n emulators registered"
+else
+  err "binfmt: cannot mount binfmt_misc; other architectures' images will not run"
+fi
+
 # --- 3. network: QEMU user networking -------------------------------------------------------
 ifc=eth0
 if [ ! -e /sys/class/net/eth0 ]; then
@@ -361,6 +381,21 @@ until [ -S "$DOCKER_SOCK" ] && engine_ping; do
   n=$((n + 1))
 done
 log "dockerd: answers on $DOCKER_SOCK"
+
+# Ports published on the guest's loopback (`-p 127.0.0.1:5432:5432`, as compose files often say:
+# on Docker Desktop that address means the user's computer) must answer through the host's
+# forward, which reaches the guest at eth0's address. Connections there that dockerd's own rules
+# (ports published on every address) did not take go to the loopback, where docker-proxy
+# listens; the engine's TLS port is left alone. Appended after dockerd's PREROUTING jump.
+if [ -n "$ifc" ]; then
+  if echo 1 >"/proc/sys/net/ipv4/conf/$ifc/route_localnet" &&
+    iptables -t nat -A PREROUTING -i "$ifc" -d 10.0.2.15/32 -p tcp ! --dport "$PORT" \
+      -j DNAT --to-destination 127.0.0.1; then
+    log "network: ports published on 127.0.0.1 answer through the forward"
+  else
+    err "network: cannot route forwarded connections to ports published on 127.0.0.1"
+  fi
+fi
 echo "gantry-init: engine ready"
 
 if [ "$DEBUG" = 1 ]; then
