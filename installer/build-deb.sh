@@ -2,7 +2,9 @@
 # Builds the Debian/Ubuntu package: installer/build-deb.sh [OUTPUT_DIR]
 #
 # Release builds of `gantry` and `gantry-desktop` (the UI first: the app embeds ui/dist), the
-# guest image (vm-images/build.sh, cached), all staged and packed with `dpkg-deb --build` into
+# guest image (vm-images/build.sh, cached), the docker CLI's compose v2 and buildx plugins (Debian
+# 13's static binaries, in /usr/lib/gantry/cli-plugins: `gantry start` adds that directory to the
+# user's docker config as cliPluginsExtraDirs), all staged and packed with `dpkg-deb --build` into
 # OUTPUT_DIR/gantry_<version>_amd64.deb (default OUTPUT_DIR: target-installer/). See docs/install.md.
 #
 # Environment:
@@ -18,6 +20,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
+# shellcheck source=scripts/lib/deps.sh
+source scripts/lib/deps.sh
 OUT=${1:-$ROOT/target-installer}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gantry/target}
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -94,7 +98,7 @@ IMAGE_FILES=(SHA256SUMS)
 while read -r _ name; do IMAGE_FILES+=("$name"); done <"$IMAGE/SHA256SUMS"
 
 # --- 4. stage the file tree (dpkg-shlibdeps expects it at debian/<package>/)
-step 4 "stage: binaries (stripped), guest image, desktop entry, icons, copyright"
+step 4 "stage: binaries (stripped), guest image, docker CLI plugins, desktop entry, icons, copyright"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gantry-deb.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 PKG=$WORK/debian/gantry
@@ -109,6 +113,18 @@ for f in "${IMAGE_FILES[@]}"; do
   install -m 0644 "$IMAGE/$f" "$PKG/usr/share/gantry/image/$f"
 done
 (cd "$PKG/usr/share/gantry/image" && sha256sum --quiet --strict -c SHA256SUMS) || die "staged image differs"
+# docker compose v2 and buildx: the plugin binaries of Debian 13's packages (static, run on 12)
+install -d "$PKG/usr/lib/gantry/cli-plugins"
+PLUGIN_VERSIONS=()
+for entry in "${GANTRY_DOCKER_PLUGINS[@]}"; do
+  IFS=: read -r plugin_pkg plugin_name _ <<<"$entry"
+  plugin_deb=$(gantry_fetch_debs "$GANTRY_DOCKER_PLUGINS_SUITE" "$WORK/plugins" "$plugin_pkg" | tail -n 1)
+  [ -n "$plugin_deb" ] || die "could not fetch $plugin_pkg from Debian $GANTRY_DOCKER_PLUGINS_SUITE"
+  dpkg-deb -x "$plugin_deb" "$WORK/plugins/$plugin_pkg"
+  install -m 0755 "$WORK/plugins/$plugin_pkg/usr/libexec/docker/cli-plugins/docker-$plugin_name" \
+    "$PKG/usr/lib/gantry/cli-plugins/docker-$plugin_name"
+  PLUGIN_VERSIONS+=("$plugin_pkg $(dpkg-deb -f "$plugin_deb" Version)")
+done
 for icon in 32x32:32x32.png 128x128:128x128.png 256x256:128x128@2x.png 512x512:icon.png; do
   install -D -m 0644 "src-tauri/icons/${icon#*:}" "$PKG/usr/share/icons/hicolor/${icon%%:*}/apps/gantry.png"
 done
@@ -125,15 +141,18 @@ Categories=Development;
 Keywords=docker;containers;images;volumes;
 StartupWMClass=gantry-desktop
 EOF
-cat >"$PKG/usr/share/doc/gantry/copyright" <<'EOF'
+PLUGIN_LIST=$(printf '%s, ' "${PLUGIN_VERSIONS[@]}")
+cat >"$PKG/usr/share/doc/gantry/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: gantry
 Comment:
  /usr/bin/gantry and /usr/bin/gantry-desktop are built from the Gantry sources and the Rust
  crates and npm packages they depend on (licences: Apache-2.0, MIT and compatible), statically
- linked. /usr/share/gantry/image/ is the guest VM image, built from Debian bookworm binary
+ linked. /usr/share/gantry/image/ is the guest VM image, built from Debian 13 (trixie) binary
  packages (Linux kernel, busybox, docker.io, containerd and their dependencies); their
  licences and sources are those of the Debian packages named in image/VERSION.
+ /usr/lib/gantry/cli-plugins/ holds the docker-compose and docker-buildx programs of Debian 13's
+ packages (Apache-2.0): ${PLUGIN_LIST%, }.
 
 Files: *
 Copyright: The Gantry contributors
@@ -173,8 +192,9 @@ Description: rootless desktop container manager (Docker engine in a small VM)
  containers, images, volumes and networks in a desktop app. The plain docker CLI works
  against it through a Docker context Gantry creates.
  .
- Contents: the gantry command, the gantry-desktop app and the guest VM image. Nothing runs
- as root: each user's VM and settings live under their home directory.
+ Contents: the gantry command, the gantry-desktop app, the guest VM image and the docker
+ compose (v2) and buildx CLI plugins. Nothing runs as root: each user's VM and settings
+ live under their home directory.
 EOF
 
 # --- 6. pack

@@ -98,10 +98,12 @@ for size in 32x32 128x128 256x256 512x512; do
   expect -rw-r--r-- "/usr/share/icons/hicolor/$size/apps/gantry.png"
 done
 expect -rw-r--r-- /usr/share/doc/gantry/copyright
-if grep -Ev ' /usr/(|bin/.*|share/.*)$' "$TMP/listing" | grep -v ' /$'; then
-  fail "files outside /usr/bin and /usr/share (above)"
+expect -rwxr-xr-x /usr/lib/gantry/cli-plugins/docker-compose
+expect -rwxr-xr-x /usr/lib/gantry/cli-plugins/docker-buildx
+if grep -Ev ' /usr/(|bin/.*|share/.*|lib/|lib/gantry/.*)$' "$TMP/listing" | grep -v ' /$'; then
+  fail "files outside /usr/bin, /usr/share and /usr/lib/gantry (above)"
 else
-  ok "every file is under /usr/bin or /usr/share (none in /usr/local, /root, /etc, /home)"
+  ok "every file is under /usr/bin, /usr/share or /usr/lib/gantry (none in /usr/local, /root, /etc, /home)"
 fi
 if awk '$2 != "root/root"' "$TMP/listing" | grep .; then fail "files not owned by root (above)"; else ok "all owned by root/root"; fi
 # 0644 files, 0755 programs and directories: nothing writable by others, no setuid, no links
@@ -153,12 +155,34 @@ else
   fail "gantry doctor's guest image check: ${image_check:-none}; stderr: $(cat "$TMP/doctor.err")"
 fi
 jq -r '.[] | "    doctor: \(.level) \(.name): \(.detail)"' "$TMP/doctor.json" 2>/dev/null || true
+# The bundled docker CLI plugins run, and the docker CLI finds them through the docker config entry
+# `gantry start` writes (cliPluginsExtraDirs, crates/gantry-core/src/vm/context.rs).
+for plugin in compose buildx; do
+  if v=$(/usr/lib/gantry/cli-plugins/docker-$plugin version 2>&1 | head -n 1); then
+    ok "docker-$plugin runs: $v"
+  else
+    fail "/usr/lib/gantry/cli-plugins/docker-$plugin does not run: $v"
+  fi
+done
+if command -v docker >/dev/null; then
+  mkdir -p "$TMP/docker-config"
+  echo '{"cliPluginsExtraDirs": ["/usr/lib/gantry/cli-plugins"]}' >"$TMP/docker-config/config.json"
+  for plugin in compose buildx; do
+    # cliPluginsExtraDirs come first in the docker CLI's search (before /usr/libexec/docker/cli-plugins)
+    if DOCKER_CONFIG=$TMP/docker-config docker info --format '{{range .ClientInfo.Plugins}}{{.Name}} {{.Path}}{{"\n"}}{{end}}' 2>/dev/null |
+      grep -qx "$plugin /usr/lib/gantry/cli-plugins/docker-$plugin"; then
+      ok "docker CLI finds the $plugin plugin ($(DOCKER_CONFIG=$TMP/docker-config docker $plugin version 2>&1 | head -n 1))"
+    else
+      fail "docker does not find the $plugin plugin with cliPluginsExtraDirs"
+    fi
+  done
+fi
 
 # --- purge
 step "dpkg --purge gantry"
 dpkg --purge gantry
 INSTALLED_BY_US=0
-for p in /usr/share/gantry /usr/bin/gantry /usr/bin/gantry-desktop /usr/share/doc/gantry \
+for p in /usr/share/gantry /usr/lib/gantry /usr/bin/gantry /usr/bin/gantry-desktop /usr/share/doc/gantry \
   /usr/share/applications/gantry.desktop /usr/share/icons/hicolor/128x128/apps/gantry.png; do
   if [ -e "$p" ]; then fail "$p is left after purge"; fi
 done
