@@ -1,0 +1,260 @@
+//! The Docker Desktop habits a user brings, against the real guest VM through Gantry's socket with
+//! the user's own docker CLI: `docker compose` (v2), `docker buildx`, and images of another CPU
+//! architecture (linux/arm64 under QEMU's user-mode emulation, registered by the guest's init).
+//!
+//! Runs only with `GANTRY_VM_TESTS=1` (./scripts/test sets it once the guest image is built).
+//! Prerequisites, installed by ./scripts/test: the guest image, QEMU, the docker CLI with the
+//! compose and buildx plugins, Debian's `busybox-static` (`/bin/busybox`) and its arm64 build
+//! (`GANTRY_TEST_ARM64_BUSYBOX`, scripts/lib/fixtures.sh). One VM boot serves every scenario.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use gantry_testkit::net::{free_port, http_get};
+
+/// One Gantry instance in a temporary directory and the docker CLI pointed at its socket.
+struct Vm {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    docker_config: PathBuf,
+}
+
+impl Vm {
+    fn new() -> Self {
+        let tmp = tempfile::Builder::new().prefix("gvmc").tempdir_in("/tmp").unwrap();
+        let home = tmp.path().join("h");
+        let docker_config = tmp.path().join("docker-config");
+        std::fs::create_dir_all(home.join("default")).unwrap();
+        std::fs::create_dir_all(&docker_config).unwrap();
+        // 2 GiB like vm_integration; the temp directory is shared (compose files, build contexts)
+        let settings = serde_json::json!({
+            "engine": {"kind": "gantry_vm"},
+            "vm": {"cpus": 2, "memory_mib": 2048, "disk_gib": 8,
+                   "shared_folders": [tmp.path()], "port_bind_address": "127.0.0.1"}
+        });
+        std::fs::write(home.join("default/settings.json"), settings.to_string()).unwrap();
+        Self { tmp, home, docker_config }
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.home.join("default/docker.sock")
+    }
+
+    fn gantry(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(args)
+            .env("GANTRY_HOME", &self.home)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("GANTRY_ENGINE")
+            .output()
+            .unwrap();
+        log_output(&format!("gantry {}", args.join(" ")), &out);
+        out
+    }
+
+    /// The user's docker CLI (with its plugins) against Gantry's socket, in directory `dir`.
+    fn docker_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let t = Instant::now();
+        let out = Command::new("docker")
+            .args(args)
+            .current_dir(dir)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .output()
+            .unwrap();
+        log_output(&format!("docker {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
+        out
+    }
+
+    fn docker_ok_in(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.docker_in(dir, args);
+        assert!(out.status.success(), "docker {args:?} failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> String {
+        self.docker_ok_in(self.tmp.path(), args)
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // also when a scenario failed: never leave a VM running
+        let _ = self.gantry(&["stop"]);
+    }
+}
+
+fn log_output(what: &str, out: &Output) {
+    eprintln!(
+        "$ {what} → {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A root filesystem tarball around the static busybox at `busybox`: /bin/busybox, its applets as
+/// symlinks (made by running `applets_from`, a busybox this machine can run), /etc/passwd.
+fn busybox_rootfs_tar(dir: &Path, name: &str, busybox: &Path) -> PathBuf {
+    let root = dir.join(name);
+    for d in ["bin", "etc", "tmp", "www"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    // the host's busybox lists the applet names (the arm64 one cannot run here without binfmt)
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    assert!(list.status.success());
+    for applet in String::from_utf8_lossy(&list.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(root.join("www/index.html"), format!("{name}\n")).unwrap();
+    let tar = dir.join(format!("{name}.tar"));
+    let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
+    assert!(st.success());
+    tar
+}
+
+fn arm64_busybox() -> PathBuf {
+    let p = std::env::var_os("GANTRY_TEST_ARM64_BUSYBOX").map(PathBuf::from).expect(
+        "GANTRY_TEST_ARM64_BUSYBOX is not set: ./scripts/test fetches Debian's arm64 busybox-static \
+         (scripts/lib/fixtures.sh, gantry_fixture_arm64_busybox)",
+    );
+    assert!(p.is_file(), "{} is missing", p.display());
+    p
+}
+
+#[test]
+fn compose_buildx_and_other_architectures_through_gantry() {
+    if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
+        eprintln!("skipped: set GANTRY_VM_TESTS=1 (needs the guest image, QEMU, docker with compose and buildx)");
+        return;
+    }
+    let arm64 = arm64_busybox();
+    let vm = Vm::new();
+    let started = Instant::now();
+    let out = vm.gantry(&["start"]);
+    assert!(out.status.success(), "gantry start failed: {}", text(&out));
+    eprintln!("VM up in {:.0} s", started.elapsed().as_secs_f64());
+
+    let dir = vm.tmp.path();
+    let amd64_tar = busybox_rootfs_tar(dir, "busybox-amd64", Path::new("/bin/busybox"));
+    let arm64_tar = busybox_rootfs_tar(dir, "busybox-arm64", &arm64);
+    vm.docker_ok(&["import", "--platform", "linux/amd64", amd64_tar.to_str().unwrap(), "gantry-test/busybox:amd64"]);
+    vm.docker_ok(&["import", "--platform", "linux/arm64", arm64_tar.to_str().unwrap(), "gantry-test/busybox:arm64"]);
+
+    other_architecture(&vm);
+    compose_stack(&vm);
+    buildx_multi_platform(&vm);
+    eprintln!("all scenarios passed in {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// `docker run --platform linux/arm64` runs an arm64 program (emulated): `uname -m` says aarch64.
+fn other_architecture(vm: &Vm) {
+    let machine =
+        vm.docker_ok(&["run", "--rm", "--platform", "linux/arm64", "gantry-test/busybox:arm64", "uname", "-m"]);
+    assert_eq!(machine, "aarch64");
+    let arch =
+        vm.docker_ok(&["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "gantry-test/busybox:arm64"]);
+    assert_eq!(arch, "linux/arm64");
+    // the host's own architecture still runs natively
+    assert_eq!(vm.docker_ok(&["run", "--rm", "gantry-test/busybox:amd64", "uname", "-m"]), "x86_64");
+    eprintln!("scenario other_architecture: ok");
+}
+
+/// A two-service project with a named volume, a network and a published port: up, reach the port,
+/// exec by service name, down (volume kept), up (data still there), down -v (volume gone).
+fn compose_stack(vm: &Vm) {
+    let project = vm.tmp.path().join("shop");
+    std::fs::create_dir_all(&project).unwrap();
+    let port = free_port().unwrap();
+    std::fs::write(
+        project.join("compose.yaml"),
+        format!(
+            r#"name: shop
+services:
+  web:
+    image: gantry-test/busybox:amd64
+    command: ["httpd", "-f", "-p", "8080", "-h", "/site"]
+    volumes: ["site:/site"]
+    ports: ["127.0.0.1:{port}:8080"]
+    networks: [back]
+  worker:
+    image: gantry-test/busybox:amd64
+    command: ["sleep", "3600"]
+    volumes: ["site:/site"]
+    networks: [back]
+volumes:
+  site: {{}}
+networks:
+  back: {{}}
+"#
+        ),
+    )
+    .unwrap();
+    let compose = |args: &[&str]| {
+        let mut all = vec!["compose"];
+        all.extend_from_slice(args);
+        vm.docker_ok_in(&project, &all)
+    };
+
+    let version = compose(&["version", "--short"]);
+    assert!(version.starts_with('2'), "compose v2 expected, got {version}");
+    compose(&["up", "-d"]);
+    // exec by service name: write the page into the named volume
+    compose(&["exec", "-T", "worker", "sh", "-c", "echo first-run > /site/index.html"]);
+    let page = http_get(port, "/index.html", Duration::from_secs(60)).unwrap();
+    assert_eq!((page.status, page.body.trim()), (200, "first-run"), "through the published port");
+    // the project network resolves the other service by name
+    let over_network = compose(&["exec", "-T", "worker", "wget", "-q", "-O", "-", "http://web:8080/index.html"]);
+    assert_eq!(over_network, "first-run");
+    let ps = compose(&["ps", "--services", "--status", "running"]);
+    assert_eq!(ps.lines().collect::<Vec<_>>(), ["web", "worker"]);
+
+    compose(&["down"]);
+    assert_eq!(
+        vm.docker_ok(&["volume", "ls", "-q", "--filter", "name=shop_site"]),
+        "shop_site",
+        "down keeps the volume"
+    );
+    assert!(vm.docker_ok(&["ps", "-aq", "--filter", "label=com.docker.compose.project=shop"]).is_empty());
+
+    compose(&["up", "-d"]);
+    let page = http_get(port, "/index.html", Duration::from_secs(60)).unwrap();
+    assert_eq!((page.status, page.body.trim()), (200, "first-run"), "the volume's data after down and up");
+
+    compose(&["down", "-v"]);
+    assert!(vm.docker_ok(&["volume", "ls", "-q", "--filter", "name=shop_site"]).is_empty(), "down -v removes it");
+    assert!(vm.docker_ok(&["network", "ls", "-q", "--filter", "name=shop_back"]).is_empty());
+    eprintln!("scenario compose_stack: ok");
+}
+
+/// `docker buildx build --platform linux/amd64,linux/arm64`: one image for both, each variant's
+/// RUN step executed on its own architecture (arm64 emulated).
+fn buildx_multi_platform(vm: &Vm) {
+    let ctx = vm.tmp.path().join("multi");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM gantry-test/busybox:$TARGETARCH\nARG TARGETARCH\nRUN uname -m > /built-on\nCMD [\"cat\", \"/built-on\"]\n",
+    )
+    .unwrap();
+    let version = vm.docker_ok(&["buildx", "version"]);
+    assert!(version.contains("buildx"), "{version}");
+    vm.docker_ok_in(
+        &ctx,
+        &["buildx", "build", "--platform", "linux/amd64,linux/arm64", "--tag", "gantry-test/multi:1", "--load", "."],
+    );
+    let arm = vm.docker_ok(&["run", "--rm", "--platform", "linux/arm64", "gantry-test/multi:1"]);
+    assert_eq!(arm, "aarch64");
+    let amd = vm.docker_ok(&["run", "--rm", "--platform", "linux/amd64", "gantry-test/multi:1"]);
+    assert_eq!(amd, "x86_64");
+    eprintln!("scenario buildx_multi_platform: ok");
+}
