@@ -36,6 +36,8 @@ gantry_dockerd_start() {
   # Another dockerd running (system or private)? Then leave iptables to it.
   other=$(pgrep -x dockerd || true)
   [ -n "$other" ] && ipt=false
+  # GANTRY_DOCKERD_IPTABLES=false: where other engines may run out of sight (scripts/fresh-root)
+  [ "${GANTRY_DOCKERD_IPTABLES:-}" = false ] && ipt=false
   n=$(_gantry_pick_octet) || {
     echo "dockerd: no free 10.N.0.0/16 pool" >&2
     return 1
