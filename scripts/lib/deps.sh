@@ -116,18 +116,41 @@ gantry_held_packages() {
 
 # apt-get install of packages or .deb files (--reinstall when one is installed already: its
 # command went missing).
+# Its output is kept in _gantry_apt_log for _gantry_conflict_pins.
+_gantry_apt_log=
 _gantry_apt_install() {
   local arg pkg reinstall=() rc
   for arg in "$@"; do
-    pkg=$arg
+    case $arg in -*) continue ;; esac
+    pkg=${arg%%=*}
     [ "${arg%.deb}" != "$arg" ] && pkg=$(dpkg-deb -f "$arg" Package)
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] && reinstall=(--reinstall)
   done
+  [ -z "$_gantry_apt_log" ] || rm -f "$_gantry_apt_log"
+  _gantry_apt_log=$(mktemp "${TMPDIR:-/tmp}/gantry-apt.XXXXXX")
   DEBIAN_FRONTEND=noninteractive "${_gantry_sudo[@]}" apt-get install -y -q --no-install-recommends \
-    "${reinstall[@]}" "$@" </dev/null
-  rc=$?
-  [ $rc -eq 0 ] || echo "deps: apt-get install $* failed (status $rc)" >&2
-  return $rc
+    "${reinstall[@]}" "$@" </dev/null 2>&1 | tee "$_gantry_apt_log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] || echo "deps: apt-get install $* failed (status $rc)" >&2
+  return "$rc"
+}
+
+# _gantry_conflict_pins: after a failed install, "package=version" for each installed package apt
+# named as breaking the transaction, with the newest version of the system's own release (apt
+# priority >= 500) when that is not the installed one (qemu-utils 10.0 from bookworm-backports,
+# priority 100: "qemu-utils : Breaks: qemu-system-common (< 1:8.0)" → qemu-utils=1:7.2+...).
+_gantry_conflict_pins() {
+  local pkg installed candidate
+  [ -f "$_gantry_apt_log" ] || return 0
+  sed -nE 's/^ +([a-z0-9][a-z0-9+.-]*) : (Breaks|Conflicts|Depends|PreDepends): .*/\1/p' "$_gantry_apt_log" | sort -u |
+    while read -r pkg; do
+      installed=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null) || continue
+      # "Version table:" lines are "[***] VERSION PRIORITY", each followed by its sources
+      candidate=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Version table:/ { t = 1; next }
+        t && $1 != "***" && NF == 2 && $2 ~ /^[0-9]+$/ && $2 >= 500 { print $1; exit }')
+      [ -n "$installed" ] && [ -n "$candidate" ] && [ "$candidate" != "$installed" ] &&
+        printf '%s=%s\n' "$pkg" "$candidate"
+    done
 }
 
 # Explains each unmet requirement and how to fix it.
@@ -159,14 +182,23 @@ gantry_install_debian_packages() {
   _gantry_need_root "install $(cut -f1 <<<"$unmet" | tr '\n' ' ')" || return 1
   echo "deps: installing $(cut -f1 <<<"$unmet" | tr '\n' ' ')"
   DEBIAN_FRONTEND=noninteractive "${_gantry_sudo[@]}" apt-get update -q || return 1
+  local wanted pins
   for round in 1 2; do
-    # shellcheck disable=SC2046 # one package name per line
-    _gantry_apt_install $(cut -f1 <<<"$unmet" | sort -u) || break
+    mapfile -t wanted < <(cut -f1 <<<"$unmet" | sort -u)
+    if ! _gantry_apt_install "${wanted[@]}"; then
+      # A package installed from another release breaks the transaction (qemu-utils 10.0 from
+      # bookworm-backports vs qemu-system-x86 7.2): install the matching versions together.
+      mapfile -t pins < <(_gantry_conflict_pins)
+      [ "${#pins[@]}" -gt 0 ] || break
+      echo "deps: ${pins[*]%%=*} from another release conflicts with the install; installing the matching ${pins[*]} in the same transaction"
+      _gantry_apt_install --allow-downgrades "${pins[@]}" "${wanted[@]}" || break
+    fi
     unmet=$(gantry_unmet_requirements "$@")
     [ -z "$unmet" ] && break
     # e.g. qemu-system-x86 7.2 removed qemu-utils 10.0 (from bookworm-backports) just now
     [ "$round" = 1 ] && echo "deps: missing after the install (removed by a conflict?): $(cut -f1 <<<"$unmet" | tr '\n' ' '); installing again"
   done
+  [ -z "$_gantry_apt_log" ] || rm -f "$_gantry_apt_log"
   unmet=$(gantry_unmet_requirements "$@")
   if [ -n "$unmet" ]; then
     _gantry_report_unmet "$unmet" "$@"

@@ -27,12 +27,32 @@ pkg=${*: -1}
 case "$*" in
 *Status-Abbrev*) if [ -f "$S/held/$pkg" ]; then printf 'hi '; else printf 'ii '; fi ;;
 *Status-Status*) printf installed ;;
+*'{Version}'*) cat "$S/installed/$pkg" ;;
 esac
 EOF
   cat >"$fake/apt-mark" <<'EOF'
 #!/usr/bin/env bash
 [ "$1" = showhold ] && ls "$S/held" 2>/dev/null
 exit 0
+EOF
+  cat >"$fake/apt-cache" <<'EOF'
+#!/usr/bin/env bash
+# apt-cache policy PKG, as apt prints it with a backports version installed: the installed
+# version stays the candidate (apt does not downgrade); the release's own has priority 500
+[ "$1" = policy ] || exit 0
+installed=$(cat "$S/installed/$2" 2>/dev/null || echo '(none)')
+echo "$2:"
+echo "  Installed: $installed"
+echo "  Candidate: $installed"
+echo "  Version table:"
+if [ "$installed" != '(none)' ]; then
+  echo " *** $installed 100"
+  echo "        100 /var/lib/dpkg/status"
+fi
+if [ -f "$S/archive/$2" ] && [ "$(cat "$S/archive/$2")" != "$installed" ]; then
+  echo "     $(cat "$S/archive/$2") 500"
+  echo "        500 http://deb.debian.org/debian bookworm/main amd64 Packages"
+fi
 EOF
   cat >"$fake/apt-get" <<'EOF'
 #!/usr/bin/env bash
@@ -43,8 +63,22 @@ pkgs=()
 for a in "$@"; do case $a in -* | install) ;; *) pkgs+=("$a") ;; esac; done
 probe_of() { case $1 in qemu-utils) echo qemu-img ;; qemu-system-x86) echo qemu-system-x86_64 ;; *) echo "$1-cmd" ;; esac; }
 for p in "${pkgs[@]}"; do
+  p=${p%%=*}
   [ -f "$S/archive/$p" ] || { echo "E: Unable to locate package $p" >&2; exit 100; }
 done
+# qemu-utils 10.0 installed by hand: apt will not remove it, the transaction breaks, unless the
+# matching qemu-utils=7.2 is installed with it (a downgrade)
+if [ -f "$S/manual/qemu-utils" ] && [ "$(cat "$S/installed/qemu-utils" 2>/dev/null)" = 10.0 ] &&
+  [[ " ${pkgs[*]} " == *" qemu-system-x86 "* ]]; then
+  if [[ " ${pkgs[*]} " != *" qemu-utils=7.2 "* ]] || [[ " $* " != *" --allow-downgrades "* ]]; then
+    echo "The following packages have unmet dependencies:"
+    echo " qemu-utils : Breaks: qemu-system-common (< 1:8.0+dfsg-5~) but 1:7.2+dfsg-7+deb12u18+b3 is to be installed"
+    echo "E: Error, pkgProblemResolver::Resolve generated breaks, this may be caused by held packages."
+    exit 100
+  fi
+  rm -f "$S/manual/qemu-utils"
+fi
+pkgs=("${pkgs[@]%%=*}")
 for p in "${pkgs[@]}"; do
   # qemu-system-x86 7.2 and qemu-utils 10.0 cannot be installed together: apt removes qemu-utils
   if [ "$p" = qemu-system-x86 ] && [ "$(cat "$S/installed/qemu-utils" 2>/dev/null)" = 10.0 ]; then
@@ -62,7 +96,7 @@ EOF
   chmod +x "$fake"/*
   # Only the tools the helper uses: the real qemu, apt and dpkg stay out of sight.
   local tool
-  for tool in bash sh env cat grep cut sort tr sed rm ls chmod mkdir id head tail mktemp; do
+  for tool in bash sh env cat grep cut sort tr sed rm ls chmod mkdir id head tail mktemp tee awk; do
     ln -s "$(command -v "$tool")" "$fake/$tool"
   done
   FAKE_PATH="$fake"
@@ -72,7 +106,7 @@ EOF
 fresh_system() {
   S=$TMP/system-$RANDOM
   export S
-  mkdir -p "$S/installed" "$S/bin" "$S/archive" "$S/held"
+  mkdir -p "$S/installed" "$S/bin" "$S/archive" "$S/held" "$S/manual"
   echo 7.2 >"$S/archive/qemu-system-x86"
   echo 7.2 >"$S/archive/qemu-utils"
   echo 10.0 >"$S/installed/qemu-utils"
@@ -131,6 +165,17 @@ check "conflict: qemu-img there afterwards" [ -x "$S/bin/qemu-img" ]
 check "conflict: installed twice (qemu-system-x86, then the removed qemu-utils)" [ "$(installs)" = 2 ]
 check "conflict: says what went missing" contains "missing after the install (removed by a conflict?): qemu-utils"
 check "conflict: ends verified" contains "every Debian package and command verified"
+
+# 2b. the same trap as a fresh Debian 12 root shows it (scripts/fresh-root): qemu-utils 10.0
+# installed by hand is not removed, apt refuses the whole transaction; the helper installs the
+# matching version with it
+fresh_system
+touch "$S/manual/qemu-utils"
+run_deps "${REQS[@]}"
+check "breaks: exit 0" succeeded
+check "breaks: qemu-utils is the archive's 7.2 now" grep -qx 7.2 "$S/installed/qemu-utils"
+check "breaks: qemu-system-x86 installed" [ -x "$S/bin/qemu-system-x86_64" ]
+check "breaks: says what it does" contains "installing the matching qemu-utils=7.2 in the same transaction"
 
 # 3. a held package blocks the install: stop, naming it and the command that unholds it
 fresh_system
