@@ -282,7 +282,7 @@ pub async fn registry_login(
 }
 #[tauri::command(rename_all = "snake_case")]
 pub async fn registry_logout(api: Api<'_>, server: String) -> ApiResult<Vec<RegistryEntry>> {
-    api.registry_logout(&server)
+    api.registry_logout(&server).await
 }
 #[tauri::command(rename_all = "snake_case")]
 pub async fn save_download(api: Api<'_>, file_name: String, contents: String) -> ApiResult<String> {

@@ -175,7 +175,10 @@ async fn seen(app: &App) -> Result<Vec<String>> {
 async fn desktop_with_the_vm() -> Result<()> {
     let Some(env) = harness::require_env_for(false)? else { return Ok(()) };
     if std::env::var("GANTRY_VM_TESTS").as_deref() != Ok("1") {
-        eprintln!("skipped: set GANTRY_VM_TESTS=1 (needs the guest image from vm-images/build.sh and QEMU)");
+        gantry_testkit::skip::skipped(
+            "desktop_with_the_vm",
+            "set GANTRY_VM_TESTS=1 (needs the guest image from vm-images/build.sh and QEMU)",
+        );
         return Ok(());
     }
     let vm =

@@ -80,7 +80,7 @@ pub async fn status(explicit: Option<&str>, as_json: bool) -> Result<(), CliErro
 /// `gantry pull IMAGE`.
 pub async fn pull(explicit: Option<&str>, image: &str, as_json: bool) -> Result<(), CliError> {
     let (engine, _) = connect(explicit).await?;
-    let auth = gantry_core::api::registry::auth_for(&gantry_core::credentials::CredentialStore::default(), image);
+    let auth = gantry_core::api::registry::auth_for(&gantry_core::credentials::CredentialStore::default(), image).await;
     let mut stream = engine.pull_image(image, auth.as_ref());
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>12} {msg:<18} [{bar:30}] {bytes:>9}/{total_bytes:<9}")

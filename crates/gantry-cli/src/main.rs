@@ -127,7 +127,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Doctor => doctor::run(engine, cli.json).await,
         Command::Pull { image } => engine_cmds::pull(engine, &image, cli.json).await,
         Command::Login { server, username, password_stdin: _ } => registry::login(engine, &server, &username).await,
-        Command::Logout { server } => registry::logout(&server),
+        Command::Logout { server } => registry::logout(&server).await,
         Command::Events { types, since_secs } => engine_cmds::events(engine, types, since_secs, cli.json).await,
         Command::Ps { all } => engine_cmds::ps(engine, all, cli.json).await,
         Command::Images => engine_cmds::images(engine, cli.json).await,

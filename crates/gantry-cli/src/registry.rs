@@ -37,8 +37,8 @@ pub async fn login(explicit: Option<&str>, server: &str, username: &str) -> Resu
 }
 
 /// `gantry logout SERVER`.
-pub fn logout(server: &str) -> Result<(), CliError> {
-    registry::logout(&CredentialStore::default(), &settings::settings_path(), server)?;
+pub async fn logout(server: &str) -> Result<(), CliError> {
+    registry::logout(&CredentialStore::default(), &settings::settings_path(), server).await?;
     println!("Logged out of {server}.");
     Ok(())
 }

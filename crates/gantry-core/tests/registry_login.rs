@@ -51,7 +51,10 @@ async fn login_is_shared_with_docker_used_by_pull_and_push_and_logout_forgets_it
         env("GANTRY_TEST_AUTH_PASSWORD"),
         env("DOCKER_HOST"),
     ) else {
-        eprintln!("SKIPPED: GANTRY_TEST_AUTH_REGISTRY/_USER/_PASSWORD or DOCKER_HOST are not set");
+        gantry_testkit::skip::skipped(
+            "login_is_shared_with_docker_used_by_pull_and_push_and_logout_forgets_it",
+            "GANTRY_TEST_AUTH_REGISTRY/_USER/_PASSWORD or DOCKER_HOST are not set",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -87,7 +90,7 @@ async fn login_is_shared_with_docker_used_by_pull_and_push_and_logout_forgets_it
     assert!(engine.inspect_image(&reference).await.is_ok());
 
     // Logout removes both; the registry then refuses.
-    assert_eq!(api.registry_logout(&server).unwrap(), []);
+    assert_eq!(api.registry_logout(&server).await.unwrap(), []);
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     assert!(config["auths"].get(&server).is_none(), "{config}");
     assert!(api.get_settings().unwrap().form.registries.is_empty());

@@ -165,7 +165,10 @@ fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
 #[test]
 fn vm_end_to_end() {
     if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
-        eprintln!("skipped: set GANTRY_VM_TESTS=1 (needs the guest image from vm-images/build.sh, QEMU, docker CLI)");
+        gantry_testkit::skip::skipped(
+            "vm_end_to_end",
+            "set GANTRY_VM_TESTS=1 (needs the guest image from vm-images/build.sh, QEMU, docker CLI)",
+        );
         return;
     }
     let bin = gantry_bin();

@@ -21,6 +21,7 @@ pub mod stats;
 mod stream;
 pub mod system;
 mod transfer;
+mod utf8;
 pub mod volume_files;
 pub mod volumes;
 
@@ -41,6 +42,7 @@ pub use stats::StatsSample;
 pub use stream::{EngineStream, Sender, cancellable, channel_stream};
 pub use system::{DiskUsage, EngineInfo, EngineVersion, SystemPruneReport, UsageLine};
 pub use transfer::partial_path;
+pub use utf8::Utf8Decoder;
 pub use volume_files::{VolumeEntry, VolumeListing};
 pub use volumes::VolumeSummary;
 

@@ -125,6 +125,12 @@ impl LineSplitter {
         out
     }
 
+    /// Bytes held for incomplete lines, all streams together (at most about
+    /// [`MAX_LINE_BYTES`] per stream).
+    pub fn buffered_bytes(&self) -> usize {
+        self.partial.iter().map(|p| p.buf.len()).sum()
+    }
+
     /// Returns whatever incomplete lines remain at the end of the stream.
     pub fn finish(&mut self) -> Vec<LogLine> {
         let timestamps = self.timestamps;

@@ -35,7 +35,7 @@ wait $!
 #[tokio::test]
 async fn stalled_kvm_boot_falls_back_to_tcg_and_is_remembered() {
     if std::env::var_os("GANTRY_ACCEL").is_some() {
-        eprintln!("skipped: GANTRY_ACCEL is set");
+        gantry_testkit::skip::skipped("stalled_kvm_boot_falls_back_to_tcg_and_is_remembered", "GANTRY_ACCEL is set");
         return;
     }
     let t = tempfile::tempdir().unwrap();

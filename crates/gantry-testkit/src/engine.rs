@@ -32,7 +32,7 @@ pub fn destructive_or_skip(test: &str) -> bool {
     match destructive_allowed() {
         Ok(_) => true,
         Err(why) => {
-            eprintln!("SKIPPED: {test}: {why}");
+            crate::skip::skipped(test, &why);
             false
         }
     }

@@ -4,9 +4,15 @@
 //! - [`wait`]: polling until a condition holds (with a bound that fails the test, not a timing claim);
 //! - [`engine`]: which Docker engine a test may change or prune (only the private one that
 //!   `./scripts/test` starts);
-//! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md.
+//! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md;
+//! - [`prop`]: property tests (proptest) that record how many inputs they tried;
+//! - [`skip`]: a test that cannot run here says so and is counted in the summary;
+//! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`).
 
 pub mod engine;
 pub mod net;
+pub mod prop;
 pub mod reliability;
+pub mod report;
+pub mod skip;
 pub mod wait;

@@ -38,6 +38,11 @@ pub fn bad_inputs(entry_point: &str, tried: u64) {
     append(serde_json::json!({ "kind": "bad_inputs", "entry_point": entry_point, "tried": tried }));
 }
 
+/// Records a test that did not run here, and why (see [`crate::skip::skipped`]).
+pub fn skipped(test: &str, why: &str) {
+    append(serde_json::json!({ "kind": "skipped", "test": test, "why": why }));
+}
+
 fn append(record: serde_json::Value) {
     if let Some(path) = std::env::var_os(LOG_VAR).filter(|p| !p.is_empty()) {
         append_to(std::path::Path::new(&path), &record);

@@ -70,7 +70,7 @@ pub fn require_env_for(engine: bool) -> Result<Option<Env>> {
         if std::env::var("GANTRY_E2E_REQUIRED").as_deref() == Ok("1") {
             return Err(msg.into());
         }
-        eprintln!("skipped: {msg}");
+        gantry_testkit::skip::skipped("desktop e2e", &msg);
         return Ok(None);
     }
     let home = tempfile::Builder::new().prefix("gantry-e2e-").tempdir()?;

@@ -435,7 +435,7 @@ impl Gantry {
             // The exec may not be running yet; a failed first resize is harmless.
             let _ = engine.resize_exec(&session.id, req.rows, req.cols).await;
         }
-        let mut decoder = Utf8Decoder::default();
+        let mut decoder = gantry_engine::Utf8Decoder::default();
         let text = session.output.map(move |r| r.map(|chunk| TerminalOutput { data: decoder.push(&chunk.bytes) }));
         let id = self.streams.forward(Box::pin(text), 64, sink);
         self.streams.attach_input(id, session.id, session.input);
@@ -478,7 +478,7 @@ impl Gantry {
     ) -> ApiResult<u64> {
         let engine = self.engine().await?;
         gantry_engine::images::validate_reference(reference)?;
-        let auth = self.auth_for(reference);
+        let auth = self.auth_for(reference).await;
         Ok(self.streams.forward(engine.pull_image(reference, auth.as_ref()), 50, sink))
     }
 
@@ -489,7 +489,7 @@ impl Gantry {
         sink: impl Fn(StreamMsg<Progress>) + Send + 'static,
     ) -> ApiResult<u64> {
         let engine = self.engine().await?;
-        let auth = self.auth_for(reference);
+        let auth = self.auth_for(reference).await;
         Ok(self.streams.forward(engine.push_image(reference, auth.as_ref()), 50, sink))
     }
 
@@ -663,27 +663,6 @@ fn terminal_gone() -> ApiError {
     ApiError::new("terminal_closed", "this terminal session has ended", "open a new terminal")
 }
 
-/// Turns byte chunks into text without breaking characters split across chunks.
-#[derive(Debug, Default)]
-struct Utf8Decoder {
-    carry: Vec<u8>,
-}
-
-impl Utf8Decoder {
-    fn push(&mut self, bytes: &[u8]) -> String {
-        self.carry.extend_from_slice(bytes);
-        let valid_up_to = match std::str::from_utf8(&self.carry) {
-            Ok(_) => self.carry.len(),
-            Err(e) if e.error_len().is_none() => e.valid_up_to(),
-            Err(_) => self.carry.len(),
-        };
-        let rest = self.carry.split_off(valid_up_to);
-        let text = String::from_utf8_lossy(&self.carry).into_owned();
-        self.carry = rest;
-        text
-    }
-}
-
 /// Whether the configured engine is Gantry's own VM (the one engine Gantry starts and stops).
 fn engine_is_gantry_vm() -> bool {
     engine_source::resolve(None).is_ok_and(|r| r.origin == Origin::GantryVm)
@@ -691,15 +670,8 @@ fn engine_is_gantry_vm() -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(feature = "ts")]
     use super::*;
-
-    #[test]
-    fn utf8_decoder_keeps_split_characters() {
-        let mut d = Utf8Decoder::default();
-        let bytes = "hé!".as_bytes();
-        assert_eq!(d.push(&bytes[..2]), "h");
-        assert_eq!(d.push(&bytes[2..]), "é!");
-    }
 
     /// Writes the TypeScript types the UI uses (`ui/src/lib/bindings/`). Run by
     /// `cargo test -p gantry-core --features ts export_bindings`; also checks they are current.

@@ -50,32 +50,32 @@ pub async fn login(
         password: password.to_string(),
     };
     engine.check_registry_login(&auth).await?;
-    store.store(&auth)?;
+    store.store(&auth).await?;
     let listed = update_list(settings_path, |list| {
         list.retain(|r| normalize_server(&r.server) != auth.server);
         list.push(RegistryLogin { server: auth.server.clone(), username: auth.username.clone() });
     });
     if listed.is_err() {
         // Keep the two in step: no stored password that the settings do not list.
-        let _ = store.erase(&auth.server);
+        let _ = store.erase(&auth.server).await;
     }
     tracing::info!(server = %auth.server, user = %auth.username, "logged in to registry");
     listed
 }
 
 /// Forgets the login for `server`: the stored password and the settings entry.
-pub fn logout(store: &CredentialStore, settings_path: &Path, server: &str) -> ApiResult<Vec<RegistryEntry>> {
+pub async fn logout(store: &CredentialStore, settings_path: &Path, server: &str) -> ApiResult<Vec<RegistryEntry>> {
     let server = normalize_server(server);
-    store.erase(&server)?;
+    store.erase(&server).await?;
     tracing::info!(%server, "logged out of registry");
     update_list(settings_path, |list| list.retain(|r| normalize_server(&r.server) != server))
 }
 
 /// The stored login for the registry of `reference`, if any. A store that cannot be read is
 /// logged and treated as no login: the registry then says what is missing.
-pub fn auth_for(store: &CredentialStore, reference: &str) -> Option<RegistryAuth> {
+pub async fn auth_for(store: &CredentialStore, reference: &str) -> Option<RegistryAuth> {
     let server = gantry_engine::images::registry_of(reference);
-    store.get(server).unwrap_or_else(|e| {
+    store.get(server).await.unwrap_or_else(|e| {
         tracing::warn!(%server, "cannot read the stored registry login: {e}");
         None
     })
@@ -100,12 +100,12 @@ impl Gantry {
     }
 
     /// Logs out of a registry. Returns the registries still logged in to.
-    pub fn registry_logout(&self, server: &str) -> ApiResult<Vec<RegistryEntry>> {
-        logout(&self.credentials, &self.settings_path, server)
+    pub async fn registry_logout(&self, server: &str) -> ApiResult<Vec<RegistryEntry>> {
+        logout(&self.credentials, &self.settings_path, server).await
     }
 
     /// The stored login for the registry of `reference` (for pull and push).
-    pub(super) fn auth_for(&self, reference: &str) -> Option<RegistryAuth> {
-        auth_for(&self.credentials, reference)
+    pub(super) async fn auth_for(&self, reference: &str) -> Option<RegistryAuth> {
+        auth_for(&self.credentials, reference).await
     }
 }

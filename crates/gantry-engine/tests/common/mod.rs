@@ -48,10 +48,15 @@ pub async fn setup(test: &str) -> T {
     make(test, guard).await
 }
 
-/// Like [`setup`], for tests that prune: no other test runs meanwhile.
-pub async fn setup_exclusive(test: &str) -> T {
+/// Like [`setup`], for tests that prune: no other test runs meanwhile. `None` (after saying
+/// `SKIPPED`) unless `DOCKER_HOST` is the private engine that ./scripts/test started: a prune
+/// must never reach a developer's own objects.
+pub async fn setup_exclusive(test: &str) -> Option<T> {
+    if !gantry_testkit::engine::destructive_or_skip(test) {
+        return None;
+    }
     let guard = Guard::Exclusive(PRUNE.write().await);
-    make(test, guard).await
+    Some(make(test, guard).await)
 }
 
 async fn make(test: &str, guard: Guard) -> T {
@@ -313,7 +318,10 @@ pub fn auth_registry() -> Option<RegistryAuth> {
     match (var("GANTRY_TEST_AUTH_REGISTRY"), var("GANTRY_TEST_AUTH_USER"), var("GANTRY_TEST_AUTH_PASSWORD")) {
         (Some(server), Some(username), Some(password)) => Some(RegistryAuth { server, username, password }),
         _ => {
-            eprintln!("SKIPPED: GANTRY_TEST_AUTH_REGISTRY/_USER/_PASSWORD are not set (no login registry)");
+            gantry_testkit::skip::skipped(
+                "registry login tests",
+                "GANTRY_TEST_AUTH_REGISTRY/_USER/_PASSWORD are not set (no login registry)",
+            );
             None
         }
     }

@@ -7,6 +7,7 @@
 mod common;
 
 mod containers;
+mod dockerignore_docker;
 mod errors;
 mod events;
 mod exec;

@@ -83,7 +83,7 @@ async fn remove_and_duplicate_names() {
 
 #[tokio::test]
 async fn prune_removes_unused_networks() {
-    let t = setup_exclusive("net-prune").await;
+    let Some(t) = setup_exclusive("net-prune").await else { return };
     let unused = t.network(NetworkSpec::default()).await;
     let used = t.network(NetworkSpec::default()).await;
     let mut spec = t.sh("user", "sleep 60");
