@@ -329,16 +329,19 @@ gantry_node() {
     ;;
   esac
   echo "deps: node ${have:-missing} is older than $GANTRY_NODE_MIN (the UI's vite needs it): fetching node-linux-$arch@${GANTRY_NODE_MIN%%.*} from the npm registry into $GANTRY_NODE_DIR"
-  local tmp tgz
+  local tmp tgz=
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/gantry-node.XXXXXX") || return 1
-  tgz=$(cd "$tmp" && npm pack --silent "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" 2>/dev/null | tail -n 1)
-  if [ -z "$tgz" ] || [ ! -s "$tmp/$tgz" ]; then
+  # the tarball lands in $tmp (what npm prints about it differs between npm versions)
+  (cd "$tmp" && npm pack "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" >"$tmp/npm.log" 2>&1)
+  for f in "$tmp"/node-linux-*.tgz; do [ -s "$f" ] && tgz=$f; done
+  if [ -z "$tgz" ]; then
+    tail -n 15 "$tmp/npm.log" >&2
     rm -rf "$tmp"
     echo "deps: could not fetch node-linux-$arch from the npm registry; install Node.js >= $GANTRY_NODE_MIN and run this again" >&2
     return 1
   fi
   rm -rf "$GANTRY_NODE_DIR" && mkdir -p "$GANTRY_NODE_DIR" &&
-    tar -xzf "$tmp/$tgz" -C "$GANTRY_NODE_DIR" --strip-components=1 package/bin package/LICENSE
+    tar -xzf "$tgz" -C "$GANTRY_NODE_DIR" --strip-components=1 package/bin package/LICENSE
   rm -rf "$tmp"
   export PATH="$GANTRY_NODE_DIR/bin:$PATH"
   have=$(node --version 2>/dev/null | sed 's/^v//')
