@@ -10,6 +10,7 @@ use tokio_util::io::ReaderStream;
 use crate::Engine;
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::images::{split_tag, validate_reference};
+use crate::stream::{EngineStream, channel_stream};
 
 /// Bytes per chunk when a file is sent as a request body.
 const CHUNK: usize = 256 * 1024;
@@ -81,6 +82,32 @@ impl Engine {
         let label = images.join(" ");
         let stream = self.docker.export_images(&names).map_err(|e| self.err(e, ResourceKind::Image, &label));
         write_stream_atomically(path, stream).await
+    }
+
+    /// Streams one image as `docker save` writes it (a tar in the engine's layout: `manifest.json`
+    /// with per-layer folders, or OCI `index.json` + `blobs/`), for reading without a file. A
+    /// missing image is `NotFound` as the first item; dropping the stream cancels the export.
+    pub fn export_image(&self, reference: &str) -> EngineStream<bytes::Bytes> {
+        let engine = self.clone();
+        let reference = reference.to_string();
+        channel_stream(move |tx| async move {
+            engine.docker.inspect_image(&reference).await.map_err(|e| {
+                match engine.err(e, ResourceKind::Image, &reference) {
+                    EngineError::ImageMissing { image } => {
+                        EngineError::NotFound { kind: ResourceKind::Image, id: image }
+                    }
+                    other => other,
+                }
+            })?;
+            let mut stream = engine.docker.export_image(&reference);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| engine.err(e, ResourceKind::Image, &reference))?;
+                if !tx.send(Ok(chunk)).await {
+                    break;
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Loads images from a `docker save` tar file; returns the names (or IDs) loaded.

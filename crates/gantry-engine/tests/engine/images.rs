@@ -258,6 +258,27 @@ async fn save_then_load_round_trips() {
 }
 
 #[tokio::test]
+async fn export_streams_a_docker_save_tar() {
+    let t = setup("img-export").await;
+    let mut bytes = Vec::new();
+    let mut stream = t.engine.export_image(IMAGE);
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let names: Vec<String> =
+        archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert!(names.iter().any(|n| n == "manifest.json"), "{names:?}");
+    assert!(bytes.len() > 1_000_000, "the busybox layer is in the stream: {} bytes", bytes.len());
+    // Dropping the stream after the first chunk ends the export.
+    let mut partial = t.engine.export_image(IMAGE);
+    assert!(partial.next().await.unwrap().is_ok());
+    drop(partial);
+    let missing = t.engine.export_image("gantry-test/no-such-image:1").next().await.unwrap();
+    assert!(matches!(missing, Err(EngineError::NotFound { .. })), "{missing:?}");
+}
+
+#[tokio::test]
 async fn import_a_root_filesystem_tar() {
     let t = setup("img-import").await;
     let dir = tempfile::tempdir().unwrap();
