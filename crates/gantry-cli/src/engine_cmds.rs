@@ -146,12 +146,26 @@ pub async fn events(
     as_json: bool,
 ) -> Result<(), CliError> {
     let (engine, _) = connect(explicit).await?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let filter = EventFilter { resources: types, container: None, since: since_secs.map(|s| now - s) };
-    let mut stream = engine.events(&filter);
+    let stream = engine.events(&event_filter(types, since_secs));
     if !as_json {
         eprintln!("Watching engine events at {} (Ctrl-C to stop)…", engine.endpoint());
     }
+    follow(stream, as_json, |event| match event {
+        EngineEvent::Event { event, description } => println!("{}  {description}", clock(event.time)),
+        EngineEvent::Disconnected { reason, retry_in_ms, .. } => {
+            eprintln!("engine connection lost ({reason}); retrying in {:?}", Duration::from_millis(retry_in_ms));
+        }
+        EngineEvent::Reconnected { .. } => eprintln!("engine connection restored"),
+    })
+    .await
+}
+
+/// Prints a stream's items until it ends or Ctrl-C: as JSON lines, or through `show`.
+pub(crate) async fn follow<T: serde::Serialize>(
+    mut stream: gantry_engine::EngineStream<T>,
+    as_json: bool,
+    mut show: impl FnMut(T),
+) -> Result<(), CliError> {
     let cancel = tokio::signal::ctrl_c();
     tokio::pin!(cancel);
     loop {
@@ -160,23 +174,23 @@ pub async fn events(
             _ = &mut cancel => return Ok(()),
         };
         let Some(item) = item else { return Ok(()) };
-        let event = item?;
+        let item = item?;
         if as_json {
-            println!("{}", serde_json::to_string(&event).unwrap_or_default());
-            continue;
-        }
-        match event {
-            EngineEvent::Event { event, description } => println!("{}  {description}", clock(event.time)),
-            EngineEvent::Disconnected { reason, retry_in_ms, .. } => {
-                eprintln!("engine connection lost ({reason}); retrying in {:?}", Duration::from_millis(retry_in_ms));
-            }
-            EngineEvent::Reconnected { .. } => eprintln!("engine connection restored"),
+            println!("{}", serde_json::to_string(&item).unwrap_or_default());
+        } else {
+            show(item);
         }
     }
 }
 
+/// The filter for `gantry events --type … --since-secs …`.
+pub(crate) fn event_filter(types: Vec<String>, since_secs: Option<i64>) -> EventFilter {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    EventFilter { resources: types, container: None, since: since_secs.map(|s| now - s) }
+}
+
 /// `HH:MM:SS` (UTC) of a Unix time.
-fn clock(epoch: i64) -> String {
+pub(crate) fn clock(epoch: i64) -> String {
     let s = epoch.rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
 }

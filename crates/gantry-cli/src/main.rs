@@ -3,9 +3,12 @@
 mod docker_cli;
 mod doctor;
 mod engine_cmds;
+mod explain;
+mod layers;
 mod lint;
 mod output;
 mod registry;
+mod sbom;
 mod vm;
 
 use std::process::ExitCode;
@@ -66,6 +69,10 @@ enum Command {
         /// Also replay events from this many seconds ago.
         #[arg(long)]
         since_secs: Option<i64>,
+        /// Say what each event means for you (exit codes, out of memory, health, ports) and
+        /// which lab teaches it.
+        #[arg(long)]
+        explain: bool,
     },
     /// List containers (running only, unless --all).
     Ps {
@@ -79,6 +86,14 @@ enum Command {
     /// Advice on a Dockerfile (hadolint's and BuildKit's checks, the Docker tutorials' best
     /// practices), with fixes to preview (--fix --dry-run) and apply (--fix).
     Lint(lint::LintArgs),
+    /// What each layer of an image adds and wastes, dive's efficiency score, the biggest files;
+    /// --layer N shows a layer's file tree.
+    Layers(layers::LayersArgs),
+    /// The packages an image holds (deb, apk, rpm, Python, Node, Go, Rust), or a CycloneDX
+    /// document (--format cyclonedx).
+    Sbom(sbom::SbomArgs),
+    /// Known vulnerabilities of an image's packages, from an OSV database file (offline).
+    Vulns(sbom::VulnsArgs),
     // VM lifecycle commands (start, stop, logs, shell, delete, agent) are added by the
     // gantry-machine work in `vm.rs`.
     #[command(flatten)]
@@ -105,6 +120,11 @@ impl CliError {
     }
 }
 
+/// Connects to the engine the user chose (or Gantry's).
+async fn connect(explicit: Option<&str>) -> Result<gantry_engine::Engine, CliError> {
+    Ok(gantry_core::engine_source::connect(explicit).await?.0)
+}
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -128,11 +148,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Pull { image } => engine_cmds::pull(engine, &image, cli.json).await,
         Command::Login { server, username, password_stdin: _ } => registry::login(engine, &server, &username).await,
         Command::Logout { server } => registry::logout(&server).await,
-        Command::Events { types, since_secs } => engine_cmds::events(engine, types, since_secs, cli.json).await,
+        Command::Events { types, since_secs, explain: true } => {
+            explain::run(engine, engine_cmds::event_filter(types, since_secs), cli.json).await
+        }
+        Command::Events { types, since_secs, explain: false } => {
+            engine_cmds::events(engine, types, since_secs, cli.json).await
+        }
         Command::Ps { all } => engine_cmds::ps(engine, all, cli.json).await,
         Command::Images => engine_cmds::images(engine, cli.json).await,
         Command::Volumes => engine_cmds::volumes(engine, cli.json).await,
         Command::Lint(args) => lint::run(args, cli.json),
+        Command::Layers(args) => layers::run(connect(engine).await?, args, cli.json).await,
+        Command::Sbom(args) => sbom::sbom(connect(engine).await?, args, cli.json).await,
+        Command::Vulns(args) => sbom::vulns(connect(engine).await?, args, cli.json).await,
     }
 }
 

@@ -46,6 +46,29 @@ impl Lang {
     }
 }
 
+/// Replaces `{name}` placeholders in a catalog text with the given values.
+pub fn fill(template: &str, args: &[(&str, String)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in args {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// The placeholder names in a catalog text, sorted (tests check every language uses the same).
+#[cfg(test)]
+pub(crate) fn placeholders(text: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = text
+        .split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::Lang;

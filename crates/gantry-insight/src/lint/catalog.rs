@@ -68,15 +68,6 @@ fn kebab(id: &str) -> String {
     out
 }
 
-/// Replaces `{name}` placeholders with the finding's arguments.
-pub fn render(template: &str, args: &[(&'static str, String)]) -> String {
-    let mut out = template.to_string();
-    for (name, value) in args {
-        out = out.replace(&format!("{{{name}}}"), value);
-    }
-    out
-}
-
 /// The rule with this id (or one of its other-tool ids).
 pub fn rule_info(id: &str) -> Option<RuleInfo> {
     RULES.iter().find(|r| r.id == id).or_else(|| RULES.iter().find(|r| r.also.contains(&id))).copied()
@@ -775,18 +766,7 @@ static RULES: &[RuleInfo] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn placeholders(text: &str) -> Vec<&str> {
-        let mut names: Vec<&str> = text
-            .split('{')
-            .skip(1)
-            .filter_map(|part| part.split_once('}').map(|(name, _)| name))
-            .filter(|name| name.chars().all(|c| c.is_ascii_lowercase()))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
+    use crate::lang::placeholders;
 
     #[test]
     fn every_rule_speaks_every_language_with_the_same_placeholders() {

@@ -147,11 +147,11 @@ pub fn lint_parsed(df: &Dockerfile, context: &LintContext) -> Vec<Finding> {
                 severity: info.severity,
                 line: hit.line,
                 end_line: hit.end_line.max(hit.line),
-                message: catalog::render(info.title.pick(context.lang), &hit.args),
-                why: catalog::render(info.why.pick(context.lang), &hit.args),
+                message: crate::lang::fill(info.title.pick(context.lang), &hit.args),
+                why: crate::lang::fill(info.why.pick(context.lang), &hit.args),
                 fix: hit.fix.and_then(|edits| {
                     let title = info.fix?;
-                    Some(Fix { title: catalog::render(title.pick(context.lang), &hit.args), edits })
+                    Some(Fix { title: crate::lang::fill(title.pick(context.lang), &hit.args), edits })
                 }),
                 docs_url: info.docs_url(),
             })

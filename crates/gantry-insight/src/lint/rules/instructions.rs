@@ -407,17 +407,7 @@ fn is_windows_path(path: &str) -> bool {
 
 /// Resolves `.` and `..` in an absolute path.
 fn normalize(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            other => parts.push(other),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    format!("/{}", crate::image::archive::clean_path(path))
 }
 
 #[cfg(test)]
