@@ -14,7 +14,7 @@ const FIX_ROUNDS: usize = 6;
 /// What `gantry lint` was asked to do.
 #[derive(Debug, clap::Args)]
 pub struct LintArgs {
-    /// The Dockerfile to check (`-` reads it from stdin).
+    /// The Dockerfile to check, or its folder (`-` reads it from stdin).
     #[arg(default_value = "Dockerfile")]
     dockerfile: PathBuf,
     /// Apply every fix (the file is replaced only when complete; a .dockerignore may be created).
@@ -38,6 +38,11 @@ pub fn run(args: LintArgs, as_json: bool) -> Result<(), CliError> {
             .ok_or_else(|| CliError::new(format!("unknown language {code:?}"), "use --lang en or --lang ru"))?,
         None => Lang::from_env(),
     };
+    let mut args = args;
+    // `gantry lint some/folder` means the Dockerfile in that folder.
+    if args.dockerfile.is_dir() {
+        args.dockerfile = args.dockerfile.join("Dockerfile");
+    }
     let from_stdin = args.dockerfile == Path::new("-");
     if from_stdin && args.fix {
         return Err(CliError::new(

@@ -55,6 +55,9 @@ fn lint_reports_previews_and_fixes() {
     assert_eq!(fixed.status.code(), Some(1), "{}", text(&fixed));
     assert!(text(&fixed).contains("DL3008"));
 
+    let by_folder = gantry(dir.path().parent().unwrap(), &["lint", dir.path().to_str().unwrap()]);
+    assert!(text(&by_folder).contains("DL3008"), "a folder means its Dockerfile: {}", text(&by_folder));
+
     let json = gantry(dir.path(), &["lint", "--json", "--ignore", "DL3008"]);
     let findings: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON findings");
     assert!(findings.as_array().unwrap().iter().all(|f| f["rule"] != "DL3008"), "{findings}");

@@ -91,10 +91,14 @@ fn go_version_of(binary: &[u8]) -> String {
     String::from_utf8(binary[at + 33..at + 33 + length].to_vec()).unwrap()
 }
 
-/// `dpkg-query`'s view of the installed packages of this machine.
-fn dpkg_query() -> BTreeSet<(String, String)> {
+/// `dpkg-query`'s view of the installed packages in a dpkg status file (a copy: other programs
+/// may install packages on this machine meanwhile).
+fn dpkg_query(status: &[u8]) -> BTreeSet<(String, String)> {
+    let admin = tempfile::tempdir().unwrap();
+    std::fs::write(admin.path().join("status"), status).unwrap();
+    let admindir = format!("--admindir={}", admin.path().display());
     let output = std::process::Command::new("dpkg-query")
-        .args(["-W", "-f", "${db:Status-Status} ${Package} ${Version}\\n"])
+        .args([admindir.as_str(), "-W", "-f", "${db:Status-Status} ${Package} ${Version}\\n"])
         .output()
         .expect("dpkg-query runs (a Debian machine)");
     String::from_utf8_lossy(&output.stdout)
@@ -180,7 +184,8 @@ async fn debian_image_contents_sbom_and_vulnerabilities() {
     let engine = engine().await;
     let context = tempfile::tempdir().unwrap();
     let root = context.path().join("rootfs");
-    put(&root, "var/lib/dpkg/status", &std::fs::read("/var/lib/dpkg/status").unwrap());
+    let dpkg_status = std::fs::read("/var/lib/dpkg/status").unwrap();
+    put(&root, "var/lib/dpkg/status", &dpkg_status);
     put(&root, "etc/os-release", &std::fs::read("/etc/os-release").unwrap());
     let runc = std::fs::read("/usr/sbin/runc").expect("runc, a Go binary (Debian's runc package)");
     executable(&root, "usr/local/bin/runc", &runc);
@@ -226,7 +231,12 @@ async fn debian_image_contents_sbom_and_vulnerabilities() {
         .filter(|p| p.ecosystem == Ecosystem::Debian)
         .map(|p| (p.name.clone(), p.version.clone()))
         .collect();
-    assert_eq!(listed, dpkg_query(), "the dpkg packages are what dpkg-query lists on this machine");
+    let expected = dpkg_query(&dpkg_status);
+    if listed != expected {
+        let missing: Vec<_> = expected.difference(&listed).collect();
+        let extra: Vec<_> = listed.difference(&expected).collect();
+        panic!("the dpkg packages differ from dpkg-query's: missing {missing:?}, extra {extra:?}");
+    }
     let base_files = find(&contents, Ecosystem::Debian, "base-files").expect("base-files");
     assert_eq!(base_files.location, "/var/lib/dpkg/status");
     assert!(base_files.purl.starts_with("pkg:deb/debian/base-files@"), "{}", base_files.purl);

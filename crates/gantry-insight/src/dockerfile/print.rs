@@ -6,10 +6,12 @@ use super::{Dockerfile, Instruction};
 
 impl Instruction {
     /// The instruction as one canonical line plus its heredoc bodies, or `None` when no text
-    /// parses back to the same instruction (its text ends with the escape character, which
-    /// would read as a line continuation).
+    /// parses back to the same instruction (its text ends with the escape character, or a
+    /// heredoc line ends with a carriage return).
     pub fn to_canonical(&self, escape: char) -> Option<String> {
-        if self.rest.ends_with(escape) {
+        // A text ending with the escape character would read as a continuation; a heredoc line
+        // ending with `\r` would lose it to the line-end handling.
+        if self.rest.ends_with(escape) || self.heredocs.iter().any(|h| h.body.contains("\r\n")) {
             return None;
         }
         let mut out = self.keyword.as_str().to_string();
