@@ -373,4 +373,58 @@ mod tests {
         assert_eq!(clean_path("/a/../b"), "b");
         assert_eq!(resolve_relative("abc/layer.tar", "../blobs/sha256/12"), "blobs/sha256/12");
     }
+
+    /// A `docker save` of Docker 25+ with the containerd image store: OCI layout only (no
+    /// manifest.json), an image index naming two platforms of which one is in the archive, a
+    /// gzip-compressed layer.
+    #[test]
+    fn oci_layout_with_a_nested_index_and_a_gzip_layer() {
+        use std::io::Write;
+        let mut layer = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(5);
+        header.set_mode(0o644);
+        header.set_cksum();
+        layer.append_data(&mut header, "etc/hello.txt", &b"hello"[..]).unwrap_or_default();
+        let layer = layer.into_inner().unwrap_or_default();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&layer).unwrap_or_default();
+        let layer = gz.finish().unwrap_or_default();
+        let config = br#"{"architecture":"arm64","os":"linux","history":[{"created_by":"COPY hello.txt /etc/ # buildkit"}],"rootfs":{"diff_ids":["sha256:d1"]}}"#;
+        let manifest = br#"{"schemaVersion":2,"config":{"digest":"sha256:c0f1"},"layers":[{"digest":"sha256:1a7e"}]}"#;
+        let image_index = br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:aaaa","platform":{"architecture":"amd64"}},{"digest":"sha256:3a1f","platform":{"architecture":"arm64"}}]}"#;
+        let index = br#"{"schemaVersion":2,"manifests":[{"digest":"sha256:1d3x","mediaType":"application/vnd.oci.image.index.v1+json"}]}"#;
+        let mut archive = tar::Builder::new(Vec::new());
+        for (name, body) in [
+            ("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+            ("blobs/sha256/1a7e", &layer[..]),
+            ("blobs/sha256/c0f1", &config[..]),
+            ("blobs/sha256/3a1f", &manifest[..]),
+            ("blobs/sha256/1d3x", &image_index[..]),
+            ("index.json", &index[..]),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(body.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            archive.append_data(&mut header, name, body).unwrap_or_default();
+        }
+        let bytes = archive.into_inner().unwrap_or_default();
+        let image = read_saved_image(bytes.as_slice(), &mut NoContent).expect("an OCI archive reads");
+        assert_eq!(image.id, "sha256:c0f1");
+        assert_eq!(image.config.architecture, "arm64");
+        assert_eq!(image.layers.len(), 1);
+        assert_eq!(image.layers[0].entries[0].path, "etc/hello.txt");
+        assert_eq!(image.layers[0].entries[0].size, 5);
+        let zstd = [&[0x28u8, 0xb5, 0x2f, 0xfd][..], &[0u8; 600][..]].concat();
+        let mut archive = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(zstd.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        archive.append_data(&mut header, "blobs/sha256/z", zstd.as_slice()).unwrap_or_default();
+        let bytes = archive.into_inner().unwrap_or_default();
+        let error = read_saved_image(bytes.as_slice(), &mut NoContent).expect_err("zstd is refused clearly");
+        assert!(error.to_string().contains("zstd"), "{error}");
+    }
 }
