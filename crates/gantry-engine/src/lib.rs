@@ -7,6 +7,7 @@
 
 mod build;
 mod connect;
+pub mod container_files;
 pub mod containers;
 pub mod dockerignore;
 mod error;
@@ -27,6 +28,7 @@ pub mod volumes;
 
 pub use build::{BuildEvent, BuildSpec, pack_context};
 pub use connect::{ALLOW_PLAINTEXT_ENV, Endpoint, Engine, TlsFiles, allow_plaintext_tcp, is_loopback_address};
+pub use container_files::ContainerFile;
 pub use containers::{
     ContainerDetails, ContainerFilter, ContainerState, ContainerSummary, FileChange, FileChangeKind, PortMapping,
     RemoveOptions,

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod container_files;
 mod containers;
 mod dockerignore_docker;
 mod errors;
