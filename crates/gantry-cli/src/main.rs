@@ -6,6 +6,7 @@ mod engine_cmds;
 mod explain;
 mod layers;
 mod lint;
+mod lab;
 mod output;
 mod registry;
 mod sbom;
@@ -94,6 +95,8 @@ enum Command {
     Sbom(sbom::SbomArgs),
     /// Known vulnerabilities of an image's packages, from an OSV database file (offline).
     Vulns(sbom::VulnsArgs),
+    /// Learn Docker by doing: labs whose steps are checked live against your engine.
+    Lab(lab::LabArgs),
     // VM lifecycle commands (start, stop, logs, shell, delete, agent) are added by the
     // gantry-machine work in `vm.rs`.
     #[command(flatten)]
@@ -161,6 +164,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Layers(args) => layers::run(connect(engine).await?, args, cli.json).await,
         Command::Sbom(args) => sbom::sbom(connect(engine).await?, args, cli.json).await,
         Command::Vulns(args) => sbom::vulns(connect(engine).await?, args, cli.json).await,
+        Command::Lab(args) => lab::run(args, engine, cli.json).await,
     }
 }
 

@@ -1,0 +1,580 @@
+//! `gantry lab`: learn Docker by doing, each step checked live against your own engine.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use futures_util::StreamExt;
+use gantry_core::engine_source;
+use gantry_engine::Engine;
+use gantry_labs::lint::{Severity, lint};
+use gantry_labs::session::{self, PortChoice};
+use gantry_labs::{
+    CheckResult, CheckStatus, Lab, LabError, LabEvent, Lang, Library, Progress, ProgressStore, TestOptions,
+    evaluate_step, plan_reset, reset_lab, test_lab, watch,
+};
+
+use crate::CliError;
+use crate::output::print_table;
+
+/// Environment variable naming the folder where labs keep the learner's files.
+const WORK_ROOT_ENV: &str = "GANTRY_LABS_WORK";
+
+/// `gantry lab ...`
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    /// Language of the texts: en or ru (default: from the system locale).
+    #[arg(long, global = true)]
+    lang: Option<String>,
+    #[command(subcommand)]
+    command: LabCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// The labs, with your progress in each.
+    List,
+    /// A lab's steps, or one step's text (with --hints, --solution).
+    Show {
+        lab: String,
+        /// Step id or number.
+        step: Option<String>,
+        #[arg(long)]
+        hints: bool,
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Start a lab (or resume it): your work folder, the ports it uses, its first step.
+    Start { lab: String },
+    /// Check the current step live while you work; moves on when it passes (Ctrl-C ends).
+    Check {
+        /// The lab (default: the one started last).
+        lab: Option<String>,
+        /// Evaluate the current step once and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Remove what the lab created (only that), restore its files, start it again.
+    Reset {
+        lab: String,
+        /// Only show what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask.
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// Check lab folders: format errors with file and line, undeclared images, retired commands.
+    Lint {
+        /// Lab folders, or folders of labs.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Prove labs work against the engine (e.g. DOCKER_HOST): no step passes before its solution
+    /// runs, every step passes after it. What a lab creates is removed afterwards.
+    Test {
+        /// Lab folders, or folders of labs.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+}
+
+impl From<LabError> for CliError {
+    fn from(e: LabError) -> Self {
+        Self { message: e.to_string(), hint: Some(e.hint()) }
+    }
+}
+
+fn lang_of(args: &LabArgs) -> Result<Lang, CliError> {
+    match &args.lang {
+        None => Ok(Lang::from_env()),
+        Some(code) => Lang::parse(code)
+            .ok_or_else(|| CliError::new(format!("unknown language {code:?}"), "use --lang en or --lang ru")),
+    }
+}
+
+fn library() -> Library {
+    let library = Library::load(&gantry_labs::library::default_roots(std::env::current_exe().ok().as_deref()));
+    for (dir, e) in library.broken() {
+        eprintln!("warning: the lab in {} does not load: {e}", dir.display());
+    }
+    library
+}
+
+fn store() -> ProgressStore {
+    ProgressStore::new(gantry_machine::instance::root_dir().join("labs"))
+}
+
+/// Where labs keep the learner's files: `GANTRY_LABS_WORK`, else `~/gantry-labs` (inside the home
+/// folder, which Gantry's VM shares, so bind mounts of it work).
+fn work_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os(WORK_ROOT_ENV).filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("gantry-labs")
+}
+
+async fn connect(engine: Option<&str>) -> Result<Engine, CliError> {
+    Ok(engine_source::connect(engine).await?.0)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Runs `gantry lab ...`.
+pub async fn run(args: LabArgs, engine: Option<&str>, json: bool) -> Result<(), CliError> {
+    let lang = lang_of(&args)?;
+    match args.command {
+        LabCommand::List => list(lang, json),
+        LabCommand::Show { lab, step, hints, solution } => show(&lab, step.as_deref(), hints, solution, lang, json),
+        LabCommand::Start { lab } => start(&lab, engine, lang).await,
+        LabCommand::Check { lab, once } => check(lab.as_deref(), once, engine, lang, json).await,
+        LabCommand::Reset { lab, dry_run, yes } => reset(&lab, dry_run, yes, engine).await,
+        LabCommand::Lint { dirs } => lint_dirs(&dirs, json),
+        LabCommand::Test { dirs } => test(&dirs, engine, json).await,
+    }
+}
+
+fn list(lang: Lang, json: bool) -> Result<(), CliError> {
+    let library = library();
+    let store = store();
+    let summaries = library.summaries(lang);
+    if json {
+        return print_json(&summaries);
+    }
+    let rows: Vec<Vec<String>> = library
+        .labs()
+        .iter()
+        .zip(&summaries)
+        .map(|(lab, s)| {
+            let progress = match store.load(&lab.id) {
+                Ok(Some(p)) if p.is_complete(lab) => "done".to_string(),
+                Ok(Some(p)) => format!("step {}/{}", p.current_step + 1, lab.steps.len()),
+                _ => String::new(),
+            };
+            vec![
+                s.id.clone(),
+                s.level.name(lang).to_string(),
+                format!("{} min", s.duration_minutes),
+                progress,
+                s.title.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["LAB", "LEVEL", "TIME", "PROGRESS", "TITLE"], &rows);
+    Ok(())
+}
+
+/// The context for showing a lab: the learner's progress if started, else the usual ports.
+fn values_for(lab: &Lab, progress: Option<&Progress>) -> gantry_labs::placeholders::Values {
+    match progress {
+        Some(p) => gantry_labs::placeholders::Values { dir: p.work_dir.display().to_string(), ports: p.ports.clone() },
+        None => gantry_labs::placeholders::Values {
+            dir: work_root().join(&lab.id).display().to_string(),
+            ports: lab.ports.clone(),
+        },
+    }
+}
+
+fn show(lab_id: &str, step: Option<&str>, hints: bool, solution: bool, lang: Lang, json: bool) -> Result<(), CliError> {
+    let library = library();
+    let lab = library.get(lab_id)?;
+    let progress = store().load(&lab.id)?;
+    let values = values_for(lab, progress.as_ref());
+    let Some(step) = step else {
+        if json {
+            return print_json(&gantry_labs::library::summarize(lab, lang));
+        }
+        println!("{}\n\n{}\n", lab.title.get(lang), lab.summary.get(lang));
+        for (i, s) in lab.steps.iter().enumerate() {
+            let mark = if progress.as_ref().is_some_and(|p| p.passed.contains(&s.id)) { "✓" } else { " " };
+            println!("{mark} {}. {}", i + 1, s.text(lang).title);
+        }
+        return Ok(());
+    };
+    let index =
+        lab.find_step(step).ok_or_else(|| LabError::UnknownStep { lab: lab.id.clone(), step: step.to_string() })?;
+    print_step(lab, index, &values, lang, hints, solution);
+    Ok(())
+}
+
+fn print_step(
+    lab: &Lab,
+    index: usize,
+    values: &gantry_labs::placeholders::Values,
+    lang: Lang,
+    hints: bool,
+    solution: bool,
+) {
+    let step = &lab.steps[index];
+    let text = step.text(lang);
+    let (step_word, checks_word, hints_word, solution_word) = match lang {
+        Lang::En => ("Step", "Checks", "Hints", "Solution"),
+        Lang::Ru => ("Шаг", "Проверки", "Подсказки", "Решение"),
+    };
+    println!("{step_word} {}/{}: {}\n", index + 1, lab.steps.len(), text.title);
+    println!("{}\n", gantry_labs::placeholders::substitute(&text.body, values));
+    println!("{checks_word}:");
+    for check in &step.checks {
+        println!("  · {}", check.label(lang, values));
+    }
+    if hints && !step.hints.is_empty() {
+        println!("\n{hints_word}:");
+        for hint in &step.hints {
+            println!("  - {}", gantry_labs::placeholders::substitute(hint.get(lang), values));
+        }
+    }
+    if solution {
+        println!("\n{solution_word}:");
+        for command in &step.solution {
+            println!("  {}", gantry_labs::placeholders::substitute(&command.display(), values));
+        }
+    }
+}
+
+async fn start(lab_id: &str, engine: Option<&str>, lang: Lang) -> Result<(), CliError> {
+    let library = library();
+    let lab = library.get(lab_id)?;
+    let engine = connect(engine).await?;
+    let store = store();
+    let resumed = store.load(&lab.id)?.is_some();
+    let progress = session::start(&engine, lab, Some(&store), &work_root(), PortChoice::Usual).await?;
+    let values = values_for(lab, Some(&progress));
+    match lang {
+        Lang::En => println!(
+            "{} {}: {}\nYour files: {}\n",
+            if resumed { "Resumed" } else { "Started" },
+            lab.id,
+            lab.title.get(lang),
+            progress.work_dir.display()
+        ),
+        Lang::Ru => println!(
+            "{} {}: {}\nВаши файлы: {}\n",
+            if resumed { "Продолжаем" } else { "Начали" },
+            lab.id,
+            lab.title.get(lang),
+            progress.work_dir.display()
+        ),
+    }
+    for (name, port) in &progress.ports {
+        if lab.ports.get(name) != Some(port) {
+            match lang {
+                Lang::En => println!("Port {} is taken: this lab uses {port} instead.", lab.ports[name]),
+                Lang::Ru => println!("Порт {} занят: лабораторная использует {port}.", lab.ports[name]),
+            }
+        }
+    }
+    if progress.is_complete(lab) {
+        println!("{}", if lang == Lang::Ru { "Все шаги пройдены." } else { "Every step has passed." });
+        return Ok(());
+    }
+    print_step(lab, progress.current_step, &values, lang, false, false);
+    println!(
+        "\n{}",
+        match lang {
+            Lang::En => format!(
+                "cd {} and work in a terminal; `gantry lab check {}` ticks the checks as you go.",
+                progress.work_dir.display(),
+                lab.id
+            ),
+            Lang::Ru => format!(
+                "cd {} и работайте в терминале; `gantry lab check {}` отмечает проверки по ходу дела.",
+                progress.work_dir.display(),
+                lab.id
+            ),
+        }
+    );
+    Ok(())
+}
+
+/// The lab started last that is not finished.
+fn current_lab<'a>(library: &'a Library, store: &ProgressStore) -> Result<&'a Lab, CliError> {
+    let mut started: Vec<(i64, &Lab)> = library
+        .labs()
+        .iter()
+        .filter_map(|lab| {
+            store.load(&lab.id).ok().flatten().filter(|p| !p.is_complete(lab)).map(|p| (p.started_at, lab))
+        })
+        .collect();
+    started.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
+    started.first().map(|(_, lab)| *lab).ok_or_else(|| {
+        CliError::new("no lab is in progress", "start one: `gantry lab list`, then `gantry lab start LAB`")
+    })
+}
+
+fn mark(result: &CheckResult) -> &'static str {
+    match result.status {
+        CheckStatus::Pass => "✓",
+        CheckStatus::Fail => "✗",
+        CheckStatus::Error => "!",
+        CheckStatus::Pending => "·",
+    }
+}
+
+async fn check(lab_id: Option<&str>, once: bool, engine: Option<&str>, lang: Lang, json: bool) -> Result<(), CliError> {
+    let library = library();
+    let store = store();
+    let lab = match lab_id {
+        Some(id) => library.get(id)?,
+        None => current_lab(&library, &store)?,
+    };
+    let progress = store.load(&lab.id)?.ok_or_else(|| LabError::NotStarted { id: lab.id.clone() })?;
+    let engine = connect(engine).await?;
+    let ctx = session::context(&progress, engine.endpoint());
+    if once {
+        if progress.is_complete(lab) {
+            println!("{}", if lang == Lang::Ru { "Все шаги пройдены." } else { "Every step has passed." });
+            return Ok(());
+        }
+        let results = evaluate_step(&engine, lab, progress.current_step, &ctx).await;
+        if json {
+            return print_json(&results);
+        }
+        for (check, result) in lab.steps[progress.current_step].checks.iter().zip(&results) {
+            print_result(&check.label(lang, &ctx.values), result, lang);
+        }
+        return Ok(());
+    }
+    let lab = Arc::new(lab.clone());
+    let mut stream = watch(engine, lab.clone(), progress, ctx.clone(), Some(store));
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = &mut stop => return Ok(()),
+        };
+        let Some(event) = event else { return Ok(()) };
+        let event = event?;
+        if json {
+            print_json(&event)?;
+            continue;
+        }
+        match &event {
+            LabEvent::StepStarted { step, .. } => {
+                println!();
+                print_step(&lab, *step, &ctx.values, lang, false, false);
+                println!();
+            }
+            LabEvent::Check { step, check, result } => {
+                let label = lab.steps[*step].checks[*check].label(lang, &ctx.values);
+                print_result(&label, result, lang);
+            }
+            LabEvent::StepEvaluated { .. } => {}
+            LabEvent::StepPassed { step, .. } => match lang {
+                Lang::En => println!("\n✓ Step {} passed.", step + 1),
+                Lang::Ru => println!("\n✓ Шаг {} пройден.", step + 1),
+            },
+            LabEvent::LabCompleted => {
+                println!("\n{}", if lang == Lang::Ru { "Лабораторная пройдена!" } else { "Lab complete!" });
+                return Ok(());
+            }
+            LabEvent::EngineLost { reason } => eprintln!("engine lost: {reason}; waiting for it"),
+            LabEvent::EngineBack => eprintln!("engine back"),
+        }
+        let _ = std::io::stdout().flush();
+    }
+}
+
+fn print_result(label: &str, result: &CheckResult, lang: Lang) {
+    match &result.detail {
+        Some(detail) if !result.passed() => println!("  {} {label} — {}", mark(result), detail.get(lang)),
+        _ => println!("  {} {label}", mark(result)),
+    }
+}
+
+async fn reset(lab_id: &str, dry_run: bool, yes: bool, engine: Option<&str>) -> Result<(), CliError> {
+    let library = library();
+    let lab = library.get(lab_id)?;
+    let store = store();
+    let progress = store.load(&lab.id)?.ok_or_else(|| LabError::NotStarted { id: lab.id.clone() })?;
+    let engine = connect(engine).await?;
+    let ctx = session::context(&progress, engine.endpoint());
+    let plan = plan_reset(&engine, lab, &progress, &ctx).await?;
+    let targets: Vec<&str> = plan
+        .containers
+        .iter()
+        .chain(&plan.networks)
+        .chain(&plan.volumes)
+        .chain(&plan.images)
+        .map(|t| t.name.as_str())
+        .collect();
+    if targets.is_empty() {
+        println!("The lab created nothing that is still there.");
+    } else {
+        println!("Resetting {} removes what it created:", lab.id);
+        for t in &targets {
+            println!("  {t}");
+        }
+    }
+    println!("and puts its starter files back in {}.", progress.work_dir.display());
+    if dry_run {
+        return Ok(());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::new("not resetting without confirmation", "add --yes (or --dry-run to look first)"));
+        }
+        print!("Reset? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("Nothing changed.");
+            return Ok(());
+        }
+    }
+    let (report, _) = reset_lab(&engine, lab, &progress, &ctx, Some(&store)).await?;
+    for failed in &report.failed {
+        eprintln!("could not remove {failed}");
+    }
+    println!("Removed {} object(s); the lab starts again at step 1.", report.removed.len());
+    if report.failed.is_empty() { Ok(()) } else { Err(CliError::new("some objects could not be removed", "see above")) }
+}
+
+/// Lab folders named by `dirs`: each one that is a lab, and the labs inside each that is not.
+fn lab_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        if dir.join(gantry_labs::lab::MANIFEST).is_file() {
+            out.push(dir.clone());
+        } else if let Ok(entries) = std::fs::read_dir(dir) {
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join(gantry_labs::lab::MANIFEST).is_file())
+                .collect();
+            found.sort();
+            out.extend(found);
+        }
+    }
+    out
+}
+
+fn lint_dirs(dirs: &[PathBuf], json: bool) -> Result<(), CliError> {
+    let labs = lab_dirs(dirs);
+    if labs.is_empty() {
+        return Err(CliError::new(
+            "no lab folder (with a lab.toml) found there",
+            "name a lab folder or a folder of labs",
+        ));
+    }
+    let mut errors = 0;
+    let mut all = Vec::new();
+    for dir in &labs {
+        let findings = lint(dir);
+        errors += findings.iter().filter(|f| f.severity == Severity::Error).count();
+        if !json {
+            for f in &findings {
+                println!("{f}");
+            }
+        }
+        all.extend(findings);
+    }
+    if json {
+        print_json(&all)?;
+    } else {
+        println!("{} lab(s): {errors} error(s), {} warning(s)", labs.len(), all.len() - errors);
+    }
+    if errors == 0 {
+        Ok(())
+    } else {
+        Err(CliError::new(format!("{errors} error(s) in the labs"), "fix the lines named above"))
+    }
+}
+
+async fn test(dirs: &[PathBuf], engine: Option<&str>, json: bool) -> Result<(), CliError> {
+    let dirs = lab_dirs(dirs);
+    if dirs.is_empty() {
+        return Err(CliError::new(
+            "no lab folder (with a lab.toml) found there",
+            "name a lab folder or a folder of labs",
+        ));
+    }
+    let engine = connect(engine).await?;
+    let work_root = std::env::temp_dir().join(format!("gantry-lab-test-{}", std::process::id()));
+    let options = TestOptions::new(&work_root);
+    let started = std::time::Instant::now();
+    let mut failures = Vec::new();
+    let mut reports = Vec::new();
+    for dir in &dirs {
+        let lab = match gantry_labs::load_lab(dir) {
+            Ok(lab) => Arc::new(lab),
+            Err(e) => {
+                failures.push(format!("{}: {e}", dir.display()));
+                continue;
+            }
+        };
+        if let Some(missing) = missing_images(&engine, &lab).await {
+            failures.push(format!("{}: image {missing} is not on the engine (pull it, or build its stand-in)", lab.id));
+            continue;
+        }
+        if !json {
+            println!("lab {} ({} steps)", lab.id, lab.steps.len());
+        }
+        let result = test_lab(&engine, lab.clone(), &options, |step| {
+            if !json {
+                println!(
+                    "  ✓ {} (solution {} ms, passed {} ms after it)",
+                    step.id, step.solution_ms, step.passed_after_ms
+                );
+            }
+        })
+        .await;
+        match result {
+            Ok(report) => {
+                if !json {
+                    println!(
+                        "  ok in {:.1} s; reset removed {} object(s)",
+                        report.total_ms as f64 / 1000.0,
+                        report.cleanup.removed.len()
+                    );
+                }
+                for failed in &report.cleanup.failed {
+                    failures.push(format!("{}: reset could not remove {failed}", lab.id));
+                }
+                reports.push(report);
+            }
+            Err(e) => {
+                if !json {
+                    println!("  FAILED: {e}");
+                }
+                failures.push(format!("{}: {e}", lab.id));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work_root);
+    if json {
+        print_json(&serde_json::json!({ "reports": reports, "failures": failures }))?;
+    } else {
+        println!(
+            "{} lab(s) tested in {:.1} s: {} passed, {} failed",
+            dirs.len(),
+            started.elapsed().as_secs_f64(),
+            reports.len(),
+            failures.len()
+        );
+        for f in &failures {
+            println!("  {f}");
+        }
+    }
+    if failures.is_empty() { Ok(()) } else { Err(CliError::new("some labs failed their test", "see above")) }
+}
+
+/// The first image `lab` declares that the engine does not have.
+async fn missing_images(engine: &Engine, lab: &Lab) -> Option<String> {
+    for image in &lab.images {
+        if engine.inspect_image(image).await.is_err() {
+            return Some(image.clone());
+        }
+    }
+    None
+}

@@ -1,0 +1,44 @@
+//! Checks on files in the learner's work folder.
+
+use std::path::Path;
+
+use super::CheckResult;
+use crate::check::FileContains;
+
+/// Most bytes of a file read.
+const MAX_FILE: u64 = 1024 * 1024;
+
+/// Reads up to [`MAX_FILE`] bytes of `file` in `work_dir`; `None` when it does not exist.
+pub(crate) fn read(work_dir: &Path, file: &str) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let path = work_dir.join(file);
+    match std::fs::File::open(&path) {
+        Ok(f) => {
+            let mut text = String::new();
+            let mut bytes = Vec::new();
+            f.take(MAX_FILE).read_to_end(&mut bytes)?;
+            text.push_str(&String::from_utf8_lossy(&bytes));
+            Ok(Some(text))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn contains(check: &FileContains, work_dir: &Path) -> CheckResult {
+    match read(work_dir, &check.file) {
+        Ok(Some(text)) => CheckResult::given(
+            text.contains(&check.text),
+            format!("`{}` does not contain `{}`", check.file, check.text),
+            format!("в `{}` нет текста `{}`", check.file, check.text),
+        ),
+        Ok(None) => CheckResult::fail(
+            format!("there is no file `{}` in the lab folder", check.file),
+            format!("в папке лабораторной нет файла `{}`", check.file),
+        ),
+        Err(e) => CheckResult::fail(
+            format!("cannot read `{}`: {e}", check.file),
+            format!("не удаётся прочитать `{}`: {e}", check.file),
+        ),
+    }
+}

@@ -1,0 +1,75 @@
+//! Volume checks: exists, holds a file (with text).
+
+use gantry_engine::{Engine, MountSpec, RemoveOptions, RunSpec};
+
+use super::{CheckResult, Eval, HELPER_PREFIX, answered, optional};
+use crate::check::VolumeFile;
+
+/// Most bytes of a file read to look for its text.
+const MAX_FILE: usize = 1024 * 1024;
+/// Where the helper container mounts the volume.
+const HELPER_MOUNT: &str = "/volume";
+
+pub async fn exists(engine: &Engine, volume: &str) -> Eval<CheckResult> {
+    let found = optional(engine.inspect_volume(volume).await)?;
+    Ok(CheckResult::given(found.is_some(), format!("there is no volume `{volume}`"), format!("нет тома `{volume}`")))
+}
+
+fn helper_name() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{HELPER_PREFIX}{}-{nanos}", std::process::id())
+}
+
+/// Reads `path` (relative to the volume's root) through a container that mounts the volume: one
+/// that already does, else a helper created for it (never started, removed right after).
+async fn read(engine: &Engine, volume: &str, path: &str) -> Eval<Option<Vec<u8>>> {
+    let info = answered(engine.inspect_volume(volume).await)?;
+    for user in &info.used_by {
+        let Some(details) = optional(engine.inspect_container(user).await)? else { continue };
+        let Some(mount) = details.mounts.iter().find(|m| m.kind == "volume" && m.source == volume) else { continue };
+        let full = format!("{}/{}", mount.target.trim_end_matches('/'), path.trim_start_matches("./"));
+        return Ok(answered(engine.read_container_file(&details.id, &full, MAX_FILE).await)?.map(|f| f.bytes));
+    }
+    let images = answered(engine.list_images(false).await)?;
+    let Some(image) = images.iter().min_by_key(|i| i.size).and_then(|i| i.tags.first().cloned().or(Some(i.id.clone())))
+    else {
+        return Err(CheckResult::fail(
+            "reading a volume needs an image on the engine, and there is none",
+            "чтобы прочитать том, на движке нужен хоть один образ, а их нет",
+        ));
+    };
+    let mut spec = RunSpec::new(image);
+    spec.name = Some(helper_name());
+    spec.command = vec!["true".into()];
+    spec.mounts = vec![MountSpec { source: volume.to_string(), target: HELPER_MOUNT.into(), read_only: true }];
+    let helper = answered(engine.create_container(&spec).await)?;
+    let full = format!("{HELPER_MOUNT}/{}", path.trim_start_matches("./"));
+    let read = engine.read_container_file(&helper, &full, MAX_FILE).await;
+    if let Err(e) = engine.remove_container(&helper, RemoveOptions { force: true, volumes: false }).await {
+        tracing::warn!(%helper, error = %e, "could not remove the helper that read a volume");
+    }
+    Ok(answered(read)?.map(|f| f.bytes))
+}
+
+pub async fn file(engine: &Engine, check: &VolumeFile) -> Eval<CheckResult> {
+    if optional(engine.inspect_volume(&check.volume).await)?.is_none() {
+        return Ok(CheckResult::fail(
+            format!("there is no volume `{}`", check.volume),
+            format!("нет тома `{}`", check.volume),
+        ));
+    }
+    let Some(bytes) = read(engine, &check.volume, &check.path).await? else {
+        return Ok(CheckResult::fail(
+            format!("volume `{}` has no file `{}`", check.volume, check.path),
+            format!("в томе `{}` нет файла `{}`", check.volume, check.path),
+        ));
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(match &check.contains {
+        Some(want) if !text.contains(want.as_str()) => CheckResult::fail(
+            format!("`{}` in volume `{}` does not contain `{want}`", check.path, check.volume),
+            format!("в файле `{}` тома `{}` нет текста `{want}`", check.path, check.volume),
+        ),
+        _ => CheckResult::pass(),
+    })
+}

@@ -1,0 +1,119 @@
+//! The catalogue: every lab found in the lab folders, in order, with the ones that failed to load.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{LabError, Result};
+use crate::lab::{Lab, Level, MANIFEST};
+use crate::load::load_lab;
+use crate::text::Lang;
+
+/// Environment variable naming extra lab folders (separated like `PATH`).
+pub const LABS_DIR_ENV: &str = "GANTRY_LABS_DIR";
+
+/// The labs of one or more folders.
+#[derive(Debug, Default)]
+pub struct Library {
+    labs: Vec<Lab>,
+    broken: Vec<(PathBuf, LabError)>,
+}
+
+/// One line of the catalogue, in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabSummary {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub level: Level,
+    pub duration_minutes: u32,
+    pub steps: usize,
+    pub images: Vec<String>,
+}
+
+impl Library {
+    /// Loads every lab folder (a folder with a `lab.toml`) directly inside each of `roots`, and
+    /// each root that is itself a lab folder. Labs are sorted by folder name; when two have the
+    /// same id, the first root wins.
+    pub fn load(roots: &[PathBuf]) -> Self {
+        let mut library = Self::default();
+        for root in roots {
+            let mut dirs: Vec<PathBuf> = if root.join(MANIFEST).is_file() {
+                vec![root.clone()]
+            } else {
+                match std::fs::read_dir(root) {
+                    Ok(entries) => entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.join(MANIFEST).is_file())
+                        .collect(),
+                    Err(e) => {
+                        library.broken.push((root.clone(), LabError::io("read", root, e)));
+                        continue;
+                    }
+                }
+            };
+            dirs.sort();
+            for dir in dirs {
+                match load_lab(&dir) {
+                    Ok(lab) if library.labs.iter().any(|l| l.id == lab.id) => {
+                        tracing::warn!(id = %lab.id, dir = %dir.display(), "a lab with this id was already loaded; skipped");
+                    }
+                    Ok(lab) => library.labs.push(lab),
+                    Err(e) => library.broken.push((dir, e)),
+                }
+            }
+        }
+        library
+    }
+
+    /// The labs that loaded.
+    pub fn labs(&self) -> &[Lab] {
+        &self.labs
+    }
+
+    /// Folders that hold a lab that did not load, with why.
+    pub fn broken(&self) -> &[(PathBuf, LabError)] {
+        &self.broken
+    }
+
+    /// The lab with this id.
+    pub fn get(&self, id: &str) -> Result<&Lab> {
+        self.labs.iter().find(|l| l.id == id).ok_or_else(|| LabError::UnknownLab {
+            id: id.to_string(),
+            known: self.labs.iter().map(|l| l.id.clone()).collect(),
+        })
+    }
+
+    /// The catalogue in `lang`.
+    pub fn summaries(&self, lang: Lang) -> Vec<LabSummary> {
+        self.labs.iter().map(|lab| summarize(lab, lang)).collect()
+    }
+}
+
+/// A lab's catalogue line in `lang`.
+pub fn summarize(lab: &Lab, lang: Lang) -> LabSummary {
+    LabSummary {
+        id: lab.id.clone(),
+        title: lab.title.get(lang).to_string(),
+        summary: lab.summary.get(lang).to_string(),
+        level: lab.level,
+        duration_minutes: lab.duration_minutes,
+        steps: lab.steps.len(),
+        images: lab.images.clone(),
+    }
+}
+
+/// Where Gantry looks for labs: the folders in `GANTRY_LABS_DIR`, then `<exe>/../share/gantry/labs`
+/// (the installed package), then the source tree's `labs/` (a development build). Only folders
+/// that exist are returned.
+pub fn default_roots(exe: Option<&Path>) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = std::env::var_os(LABS_DIR_ENV)
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    if let Some(installed) = exe.and_then(Path::parent).and_then(Path::parent) {
+        roots.push(installed.join("share").join("gantry").join("labs"));
+    }
+    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("labs"));
+    roots.retain(|p| p.is_dir());
+    roots
+}
