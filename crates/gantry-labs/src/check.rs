@@ -53,6 +53,16 @@ pub struct ImageCheck {
     pub image: String,
 }
 
+/// `image_file_absent`: the image's file system has nothing at `path` (e.g. a secret kept out by
+/// `.dockerignore`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageFileAbsent {
+    pub image: String,
+    /// Absolute path in the image.
+    pub path: String,
+}
+
 /// `image_history`: one of the image's layers was made by an instruction containing this text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +97,8 @@ pub struct PortPublished {
     pub port: String,
     /// `tcp` (default) or `udp`.
     pub protocol: Option<String>,
+    /// Only on this host address, e.g. `127.0.0.1` (`-p 127.0.0.1:8080:80`).
+    pub host_ip: Option<String>,
 }
 
 /// `http`: a GET of `path` on the declared host port answers (with `status`, with `contains`).
@@ -176,6 +188,14 @@ pub struct ComposeUp {
     pub services: Vec<String>,
 }
 
+/// `file_exists`: a file in the lab's work folder exists (and is at least `min_size`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileExists {
+    pub file: String,
+    pub min_size: Option<Size>,
+}
+
 /// `file_contains`: a file in the lab's work folder contains `text`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,6 +232,7 @@ pub enum CheckSpec {
     ImageSize(ImageSize),
     ImageNotRoot(ImageCheck),
     ImageHealthcheck(ImageCheck),
+    ImageFileAbsent(ImageFileAbsent),
     PortPublished(PortPublished),
     Http(HttpCheck),
     VolumeExists(VolumeCheck),
@@ -223,12 +244,13 @@ pub enum CheckSpec {
     Resolves(Resolves),
     LogsContain(LogsContain),
     ComposeUp(ComposeUp),
+    FileExists(FileExists),
     FileContains(FileContains),
     EventSeen(EventSeen),
 }
 
 /// Every check kind of format 1, as written after `kind =`.
-pub const KINDS: [&str; 25] = [
+pub const KINDS: [&str; 27] = [
     "container_exists",
     "container_running",
     "container_exited",
@@ -241,6 +263,7 @@ pub const KINDS: [&str; 25] = [
     "image_size",
     "image_not_root",
     "image_healthcheck",
+    "image_file_absent",
     "port_published",
     "http",
     "volume_exists",
@@ -252,6 +275,7 @@ pub const KINDS: [&str; 25] = [
     "resolves",
     "logs_contain",
     "compose_up",
+    "file_exists",
     "file_contains",
     "event_seen",
 ];
@@ -325,6 +349,7 @@ impl CheckSpec {
             Self::ImageSize(_) => "image_size",
             Self::ImageNotRoot(_) => "image_not_root",
             Self::ImageHealthcheck(_) => "image_healthcheck",
+            Self::ImageFileAbsent(_) => "image_file_absent",
             Self::PortPublished(_) => "port_published",
             Self::Http(_) => "http",
             Self::VolumeExists(_) => "volume_exists",
@@ -336,6 +361,7 @@ impl CheckSpec {
             Self::Resolves(_) => "resolves",
             Self::LogsContain(_) => "logs_contain",
             Self::ComposeUp(_) => "compose_up",
+            Self::FileExists(_) => "file_exists",
             Self::FileContains(_) => "file_contains",
             Self::EventSeen(_) => "event_seen",
         }
@@ -359,18 +385,20 @@ impl CheckSpec {
             | Self::ImageLayers(_)
             | Self::ImageSize(_)
             | Self::ImageNotRoot(_)
-            | Self::ImageHealthcheck(_) => Trigger::Resources(IMAGE),
+            | Self::ImageHealthcheck(_)
+            | Self::ImageFileAbsent(_) => Trigger::Resources(IMAGE),
             Self::VolumeExists(_) => Trigger::Resources(VOLUME),
             Self::VolumeMounted(_) | Self::VolumeFile(_) => Trigger::Resources(CONTAINER_VOLUME),
             Self::NetworkExists(_) => Trigger::Resources(NETWORK),
             Self::NetworkAttached(_) | Self::Resolves(_) | Self::Http(_) => Trigger::Resources(CONTAINER_NETWORK),
-            Self::FileContains(_) | Self::EventSeen(_) => Trigger::Any,
+            Self::FileExists(_) | Self::FileContains(_) | Self::EventSeen(_) => Trigger::Any,
         }
     }
 
     /// A file in the work folder whose changes can change the result (it is not an engine object).
     pub fn watched_file(&self) -> Option<&str> {
         match self {
+            Self::FileExists(c) => Some(&c.file),
             Self::FileContains(c) => Some(&c.file),
             _ => None,
         }
@@ -476,8 +504,16 @@ impl CheckSpec {
                 format!("Image {} has a health check", code(&c.image)),
                 format!("У образа {} есть проверка здоровья (HEALTHCHECK)", code(&c.image)),
             ),
+            Self::ImageFileAbsent(c) => en_ru(
+                l,
+                format!("Image {} has no {}", code(&c.image), code(&c.path)),
+                format!("В образе {} нет {}", code(&c.image), code(&c.path)),
+            ),
             Self::PortPublished(c) => {
-                let host = port_text(values, &c.port);
+                let host = match &c.host_ip {
+                    Some(ip) => format!("{ip}:{}", port_text(values, &c.port)),
+                    None => port_text(values, &c.port),
+                };
                 en_ru(
                     l,
                     format!("Container {} publishes port {} on host port {host}", code(&c.container), c.container_port),
@@ -578,6 +614,17 @@ impl CheckSpec {
                 format!("Compose project {} runs services {}", code(&c.project), codes(&c.services)),
                 format!("Проект Compose {} запустил сервисы {}", code(&c.project), codes(&c.services)),
             ),
+            Self::FileExists(c) => {
+                let (en_size, ru_size) = match c.min_size {
+                    Some(min) => (format!(" (at least {min})"), format!(" (не меньше {min})")),
+                    None => (String::new(), String::new()),
+                };
+                en_ru(
+                    l,
+                    format!("File {} exists{en_size}", code(&c.file)),
+                    format!("Файл {} есть{ru_size}", code(&c.file)),
+                )
+            }
             Self::FileContains(c) => en_ru(
                 l,
                 format!("File {} contains {}", code(&c.file), code(&c.text)),
@@ -636,6 +683,10 @@ impl CheckSpec {
                     "`protocol` is tcp, udp or sctp",
                 );
                 need(c.container_port != 0, "`container_port` is 1 to 65535");
+                need(
+                    c.host_ip.as_deref().is_none_or(|ip| ip.parse::<std::net::IpAddr>().is_ok()),
+                    "`host_ip` is an IP address such as 127.0.0.1",
+                );
             }
             Self::Http(c) => {
                 need(port_declared(&c.port), "`port` must name a port declared in the manifest's [ports]");

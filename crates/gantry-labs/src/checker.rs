@@ -279,7 +279,7 @@ impl Checker {
                     let follower = follow(self.engine.clone(), c.container.clone(), c.text.clone(), i, line_tx.clone());
                     st.followers.insert(i, follower);
                 }
-                spec @ CheckSpec::FileContains(_) => {
+                spec if spec.watched_file().is_some() => {
                     let stamp = spec.watched_file().and_then(|f| file_stamp(&self.ctx.work_dir.join(f)));
                     st.file_stamps.insert(i, stamp);
                 }

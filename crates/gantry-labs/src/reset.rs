@@ -2,8 +2,9 @@
 //!
 //! An object is the lab's when both hold:
 //! - it is new: it was not in the engine when the lab started ([`Snapshot`]);
-//! - the lab names it: its name (or image, or compose project) appears in the lab's checks,
-//!   solutions or the commands of its texts, or its image is one the lab declares.
+//! - the lab names it: its name (or compose project) appears in the lab's checks, solutions or
+//!   the commands of its texts; or it is a container with a name Docker made up (`docker run`
+//!   without `--name`) from an image the lab declares, names or built.
 //!
 //! So a learner's own containers, images, volumes and networks stay, whether they existed before
 //! the lab or were made meanwhile under other names; the images the lab declares stay too (they
@@ -110,6 +111,17 @@ fn related_image(reference: &str, names: &BTreeSet<String>) -> bool {
     names.contains(reference) || names.contains(repo) || names.iter().any(|n| crate::eval::same_reference(n, reference))
 }
 
+/// True for a name like Docker gives a container started without `--name`: `pedantic_nobel`
+/// (an adjective and a surname, maybe with a digit added).
+pub fn generated_name(name: &str) -> bool {
+    let Some((adjective, surname)) = name.split_once('_') else { return false };
+    let surname = surname.trim_end_matches(|c: char| c.is_ascii_digit());
+    !adjective.is_empty()
+        && !surname.is_empty()
+        && adjective.chars().all(|c| c.is_ascii_lowercase())
+        && surname.chars().all(|c| c.is_ascii_lowercase())
+}
+
 fn declared(lab: &Lab, reference: &str) -> bool {
     lab.images.iter().any(|i| crate::eval::same_reference(i, reference))
 }
@@ -136,7 +148,7 @@ pub async fn plan_reset(engine: &Engine, lab: &Lab, progress: &Progress, ctx: &C
         let lab_image =
             declared(lab, &c.image) || related_image(&c.image, &names) || new_image_ids.contains(c.image_id.as_str());
         let lab_project = c.compose_project.as_ref().is_some_and(|p| names.contains(p));
-        if names.contains(&c.name) || lab_image || lab_project {
+        if names.contains(&c.name) || (lab_image && generated_name(&c.name)) || lab_project {
             plan.containers.push(Target { id: c.id.clone(), name: format!("container {}", c.name) });
         }
     }
@@ -219,5 +231,10 @@ mod tests {
         }
         assert!(related_image("busybox:1.36", &names));
         assert!(!related_image("user/app:1", &names));
+        assert!(generated_name("pedantic_nobel"));
+        assert!(generated_name("quirky_hopper2"));
+        assert!(!generated_name("web"));
+        assert!(!generated_name("lt-user-during"));
+        assert!(!generated_name("Web_Server"));
     }
 }

@@ -199,28 +199,33 @@ pub async fn port_published(engine: &Engine, check: &PortPublished, values: &Val
     let d = named(engine, &check.container).await?;
     let protocol = check.protocol.as_deref().unwrap_or("tcp");
     let want = values.ports.get(&check.port).copied();
-    let published: Vec<u16> = d
-        .ports
-        .iter()
-        .filter(|p| p.container_port == check.container_port && p.protocol == protocol)
-        .filter_map(|p| p.host_port)
-        .collect();
-    if want.is_some_and(|w| published.contains(&w)) {
+    let bindings: Vec<_> =
+        d.ports.iter().filter(|p| p.container_port == check.container_port && p.protocol == protocol).collect();
+    let on_port: Vec<_> = bindings.iter().filter(|p| want.is_some() && p.host_port == want).collect();
+    let ip_ok = |ip: &Option<String>| check.host_ip.is_none() || ip == &check.host_ip;
+    if on_port.iter().any(|p| ip_ok(&p.host_ip)) {
         return Ok(CheckResult::pass());
     }
-    let want = want.map_or_else(|| check.port.clone(), |p| p.to_string());
-    Ok(match published.first() {
+    let want_text = want.map_or_else(|| check.port.clone(), |p| p.to_string());
+    if let (Some(binding), Some(only)) = (on_port.first(), &check.host_ip) {
+        let actual = binding.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into());
+        return Ok(CheckResult::fail(
+            format!("port {want_text} is published on {actual}, not only on {only} (-p {only}:{want_text}:{})", check.container_port),
+            format!("порт {want_text} опубликован на {actual}, а не только на {only} (-p {only}:{want_text}:{})", check.container_port),
+        ));
+    }
+    Ok(match bindings.iter().find_map(|p| p.host_port) {
         Some(other) => CheckResult::fail(
-            format!("port {} is published on host port {other}, not {want}", check.container_port),
-            format!("порт {} опубликован на порту хоста {other}, а не {want}", check.container_port),
+            format!("port {} is published on host port {other}, not {want_text}", check.container_port),
+            format!("порт {} опубликован на порту хоста {other}, а не {want_text}", check.container_port),
         ),
         None => CheckResult::fail(
             format!(
-                "port {} of `{}` is not published (-p {want}:{})",
+                "port {} of `{}` is not published (-p {want_text}:{})",
                 check.container_port, check.container, check.container_port
             ),
             format!(
-                "порт {} контейнера `{}` не опубликован (-p {want}:{})",
+                "порт {} контейнера `{}` не опубликован (-p {want_text}:{})",
                 check.container_port, check.container, check.container_port
             ),
         ),

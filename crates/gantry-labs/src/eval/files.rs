@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::CheckResult;
-use crate::check::FileContains;
+use crate::check::{FileContains, FileExists};
+use crate::size::Size;
 
 /// Most bytes of a file read.
 const MAX_FILE: u64 = 1024 * 1024;
@@ -39,6 +40,26 @@ pub fn contains(check: &FileContains, work_dir: &Path) -> CheckResult {
         Err(e) => CheckResult::fail(
             format!("cannot read `{}`: {e}", check.file),
             format!("не удаётся прочитать `{}`: {e}", check.file),
+        ),
+    }
+}
+
+pub fn exists(check: &FileExists, work_dir: &Path) -> CheckResult {
+    match std::fs::metadata(work_dir.join(&check.file)) {
+        Ok(meta) if meta.is_file() => match check.min_size {
+            Some(min) if meta.len() < min.0 => CheckResult::fail(
+                format!("`{}` is only {}, less than {min}", check.file, Size(meta.len())),
+                format!("`{}` занимает всего {}, меньше {min}", check.file, Size(meta.len())),
+            ),
+            _ => CheckResult::pass(),
+        },
+        Ok(_) => CheckResult::fail(
+            format!("`{}` is not a file", check.file),
+            format!("`{}` — не файл", check.file),
+        ),
+        Err(_) => CheckResult::fail(
+            format!("there is no file `{}` in the lab folder", check.file),
+            format!("в папке лабораторной нет файла `{}`", check.file),
         ),
     }
 }

@@ -124,6 +124,7 @@ pub async fn evaluate(engine: &Engine, spec: &CheckSpec, ctx: &Context, events: 
         CheckSpec::ImageSize(c) => images::size(engine, c).await,
         CheckSpec::ImageNotRoot(c) => images::not_root(engine, &c.image).await,
         CheckSpec::ImageHealthcheck(c) => images::healthcheck(engine, &c.image).await,
+        CheckSpec::ImageFileAbsent(c) => volumes::image_file_absent(engine, &c.image, &c.path).await,
         CheckSpec::Http(c) => Ok(http::check(c, ctx).await),
         CheckSpec::VolumeExists(c) => volumes::exists(engine, &c.volume).await,
         CheckSpec::VolumeMounted(c) => containers::volume_mounted(engine, c).await,
@@ -131,6 +132,7 @@ pub async fn evaluate(engine: &Engine, spec: &CheckSpec, ctx: &Context, events: 
         CheckSpec::NetworkExists(c) => networks::exists(engine, &c.network).await,
         CheckSpec::NetworkAttached(c) => networks::attached(engine, c).await,
         CheckSpec::Resolves(c) => networks::resolves(engine, c).await,
+        CheckSpec::FileExists(c) => Ok(files::exists(c, &ctx.work_dir)),
         CheckSpec::FileContains(c) => Ok(files::contains(c, &ctx.work_dir)),
         CheckSpec::EventSeen(c) => Ok(event_seen(c, events)),
     };

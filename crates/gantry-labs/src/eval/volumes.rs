@@ -20,35 +20,72 @@ fn helper_name() -> String {
     format!("{HELPER_PREFIX}{}-{nanos}", std::process::id())
 }
 
+/// Creates a helper container from `image` with `mounts`: never started, removed with
+/// [`remove_helper`] right after use.
+async fn create_helper(engine: &Engine, image: &str, mounts: Vec<MountSpec>) -> Eval<String> {
+    let mut spec = RunSpec::new(image);
+    spec.name = Some(helper_name());
+    spec.command = vec!["true".into()];
+    spec.mounts = mounts;
+    answered(engine.create_container(&spec).await)
+}
+
+async fn remove_helper(engine: &Engine, helper: &str) {
+    if let Err(e) = engine.remove_container(helper, RemoveOptions { force: true, volumes: false }).await {
+        tracing::warn!(%helper, error = %e, "could not remove the helper container of a lab check");
+    }
+}
+
+/// Reads `path` (absolute) through a helper container.
+async fn read_through_helper(engine: &Engine, image: &str, mounts: Vec<MountSpec>, path: &str) -> Eval<Option<Vec<u8>>> {
+    let helper = create_helper(engine, image, mounts).await?;
+    let read = engine.read_container_file(&helper, path, MAX_FILE).await;
+    remove_helper(engine, &helper).await;
+    Ok(answered(read)?.map(|f| f.bytes))
+}
+
 /// Reads `path` (relative to the volume's root) through a container that mounts the volume: one
-/// that already does, else a helper created for it (never started, removed right after).
+/// that already does, else a helper made from the smallest local image.
 async fn read(engine: &Engine, volume: &str, path: &str) -> Eval<Option<Vec<u8>>> {
     let info = answered(engine.inspect_volume(volume).await)?;
+    let relative = path.trim_start_matches("./");
     for user in &info.used_by {
         let Some(details) = optional(engine.inspect_container(user).await)? else { continue };
         let Some(mount) = details.mounts.iter().find(|m| m.kind == "volume" && m.source == volume) else { continue };
-        let full = format!("{}/{}", mount.target.trim_end_matches('/'), path.trim_start_matches("./"));
+        let full = format!("{}/{relative}", mount.target.trim_end_matches('/'));
         return Ok(answered(engine.read_container_file(&details.id, &full, MAX_FILE).await)?.map(|f| f.bytes));
     }
     let images = answered(engine.list_images(false).await)?;
-    let Some(image) = images.iter().min_by_key(|i| i.size).and_then(|i| i.tags.first().cloned().or(Some(i.id.clone())))
+    let Some(image) = images.iter().min_by_key(|i| i.size).map(|i| i.tags.first().cloned().unwrap_or(i.id.clone()))
     else {
         return Err(CheckResult::fail(
             "reading a volume needs an image on the engine, and there is none",
             "чтобы прочитать том, на движке нужен хоть один образ, а их нет",
         ));
     };
-    let mut spec = RunSpec::new(image);
-    spec.name = Some(helper_name());
-    spec.command = vec!["true".into()];
-    spec.mounts = vec![MountSpec { source: volume.to_string(), target: HELPER_MOUNT.into(), read_only: true }];
-    let helper = answered(engine.create_container(&spec).await)?;
-    let full = format!("{HELPER_MOUNT}/{}", path.trim_start_matches("./"));
-    let read = engine.read_container_file(&helper, &full, MAX_FILE).await;
-    if let Err(e) = engine.remove_container(&helper, RemoveOptions { force: true, volumes: false }).await {
-        tracing::warn!(%helper, error = %e, "could not remove the helper that read a volume");
+    let mount = MountSpec { source: volume.to_string(), target: HELPER_MOUNT.into(), read_only: true };
+    read_through_helper(engine, &image, vec![mount], &format!("{HELPER_MOUNT}/{relative}")).await
+}
+
+/// `image_file_absent`: nothing at `path` in `image`.
+pub async fn image_file_absent(engine: &Engine, image: &str, path: &str) -> Eval<CheckResult> {
+    if optional(engine.inspect_image(image).await)?.is_none() {
+        return Ok(CheckResult::fail(format!("there is no image `{image}`"), format!("нет образа `{image}`")));
     }
-    Ok(answered(read)?.map(|f| f.bytes))
+    let helper = create_helper(engine, image, Vec::new()).await?;
+    let read = engine.read_container_file(&helper, path, 0).await;
+    remove_helper(engine, &helper).await;
+    let found = match read {
+        Ok(found) => found.is_some(),
+        // A directory, link or device: something is there.
+        Err(gantry_engine::EngineError::InvalidRequest { .. }) => true,
+        Err(e) => return Err(CheckResult::error(&e)),
+    };
+    Ok(CheckResult::given(
+        !found,
+        format!("`{image}` contains `{path}`: keep it out of the build context (.dockerignore)"),
+        format!("в `{image}` есть `{path}`: не включайте его в контекст сборки (.dockerignore)"),
+    ))
 }
 
 pub async fn file(engine: &Engine, check: &VolumeFile) -> Eval<CheckResult> {
