@@ -14,7 +14,10 @@ gantry_lab_images() {
   built+=(busybox:1.36)
   for dir in "$root"/nginx "$root"/debian; do
     tag=$(tr -d '[:space:]' <"$dir/TAG")
-    docker build -q -t "$tag" "$dir" >/dev/null || { echo "lab images: building $tag failed" >&2; return 1; }
+    docker build -q -t "$tag" "$dir" >/dev/null || {
+      echo "lab images: building $tag failed" >&2
+      return 1
+    }
     built+=("$tag")
   done
   if command -v docker-registry >/dev/null; then
@@ -32,7 +35,10 @@ gantry_lab_images() {
     docker build -q -t "$tag" "$ctx" >/dev/null
     local rc=$?
     rm -rf "$ctx"
-    [ $rc -eq 0 ] || { echo "lab images: building $tag failed" >&2; return 1; }
+    [ $rc -eq 0 ] || {
+      echo "lab images: building $tag failed" >&2
+      return 1
+    }
     built+=("$tag")
   else
     echo "lab images: docker-registry is not installed; no registry:2 stand-in (the registries lab cannot be tested)" >&2

@@ -63,6 +63,16 @@ pub struct ImageFileAbsent {
     pub path: String,
 }
 
+/// `image_shares_layers`: the image's first `min` layers are the same as `with`'s (built from the
+/// cache, or on the same base).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSharesLayers {
+    pub image: String,
+    pub with: String,
+    pub min: u32,
+}
+
 /// `image_history`: one of the image's layers was made by an instruction containing this text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,12 +89,16 @@ pub struct ImageLayers {
     pub max: u32,
 }
 
-/// `image_size`: the image is at most `max` bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `image_size`: the image is at most `max`, and/or at least `by` smaller than `smaller_than`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSize {
     pub image: String,
-    pub max: Size,
+    pub max: Option<Size>,
+    /// Another image this one must be smaller than (e.g. the single-stage build).
+    pub smaller_than: Option<String>,
+    /// By at least this much (default: any amount).
+    pub by: Option<Size>,
 }
 
 /// `port_published`: the container publishes `container_port` on the declared host port.
@@ -204,6 +218,16 @@ pub struct FileContains {
     pub text: String,
 }
 
+/// `dockerfile_lint`: none of these lint rules (hadolint's `DL…` ids, BuildKit's check names,
+/// Gantry's advice: `gantry lint` lists them) fires on the Dockerfile in the work folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerfileLint {
+    /// Default `Dockerfile`.
+    pub file: Option<String>,
+    pub rules: Vec<String>,
+}
+
 /// `event_seen`: since the lab started the engine reported this event.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -229,6 +253,7 @@ pub enum CheckSpec {
     ImageAbsent(ImageCheck),
     ImageHistory(ImageHistory),
     ImageLayers(ImageLayers),
+    ImageSharesLayers(ImageSharesLayers),
     ImageSize(ImageSize),
     ImageNotRoot(ImageCheck),
     ImageHealthcheck(ImageCheck),
@@ -236,6 +261,7 @@ pub enum CheckSpec {
     PortPublished(PortPublished),
     Http(HttpCheck),
     VolumeExists(VolumeCheck),
+    VolumeAbsent(VolumeCheck),
     VolumeMounted(VolumeMounted),
     VolumeFile(VolumeFile),
     BindMount(BindMount),
@@ -246,11 +272,12 @@ pub enum CheckSpec {
     ComposeUp(ComposeUp),
     FileExists(FileExists),
     FileContains(FileContains),
+    DockerfileLint(DockerfileLint),
     EventSeen(EventSeen),
 }
 
 /// Every check kind of format 1, as written after `kind =`.
-pub const KINDS: [&str; 27] = [
+pub const KINDS: [&str; 30] = [
     "container_exists",
     "container_running",
     "container_exited",
@@ -260,6 +287,7 @@ pub const KINDS: [&str; 27] = [
     "image_absent",
     "image_history",
     "image_layers",
+    "image_shares_layers",
     "image_size",
     "image_not_root",
     "image_healthcheck",
@@ -267,6 +295,7 @@ pub const KINDS: [&str; 27] = [
     "port_published",
     "http",
     "volume_exists",
+    "volume_absent",
     "volume_mounted",
     "volume_file",
     "bind_mount",
@@ -277,6 +306,7 @@ pub const KINDS: [&str; 27] = [
     "compose_up",
     "file_exists",
     "file_contains",
+    "dockerfile_lint",
     "event_seen",
 ];
 
@@ -346,6 +376,7 @@ impl CheckSpec {
             Self::ImageAbsent(_) => "image_absent",
             Self::ImageHistory(_) => "image_history",
             Self::ImageLayers(_) => "image_layers",
+            Self::ImageSharesLayers(_) => "image_shares_layers",
             Self::ImageSize(_) => "image_size",
             Self::ImageNotRoot(_) => "image_not_root",
             Self::ImageHealthcheck(_) => "image_healthcheck",
@@ -353,6 +384,7 @@ impl CheckSpec {
             Self::PortPublished(_) => "port_published",
             Self::Http(_) => "http",
             Self::VolumeExists(_) => "volume_exists",
+            Self::VolumeAbsent(_) => "volume_absent",
             Self::VolumeMounted(_) => "volume_mounted",
             Self::VolumeFile(_) => "volume_file",
             Self::BindMount(_) => "bind_mount",
@@ -363,6 +395,7 @@ impl CheckSpec {
             Self::ComposeUp(_) => "compose_up",
             Self::FileExists(_) => "file_exists",
             Self::FileContains(_) => "file_contains",
+            Self::DockerfileLint(_) => "dockerfile_lint",
             Self::EventSeen(_) => "event_seen",
         }
     }
@@ -383,24 +416,27 @@ impl CheckSpec {
             | Self::ImageAbsent(_)
             | Self::ImageHistory(_)
             | Self::ImageLayers(_)
+            | Self::ImageSharesLayers(_)
             | Self::ImageSize(_)
             | Self::ImageNotRoot(_)
             | Self::ImageHealthcheck(_)
             | Self::ImageFileAbsent(_) => Trigger::Resources(IMAGE),
-            Self::VolumeExists(_) => Trigger::Resources(VOLUME),
+            Self::VolumeExists(_) | Self::VolumeAbsent(_) => Trigger::Resources(VOLUME),
             Self::VolumeMounted(_) | Self::VolumeFile(_) => Trigger::Resources(CONTAINER_VOLUME),
             Self::NetworkExists(_) => Trigger::Resources(NETWORK),
             Self::NetworkAttached(_) | Self::Resolves(_) | Self::Http(_) => Trigger::Resources(CONTAINER_NETWORK),
-            Self::FileExists(_) | Self::FileContains(_) | Self::EventSeen(_) => Trigger::Any,
+            Self::FileExists(_) | Self::FileContains(_) | Self::DockerfileLint(_) | Self::EventSeen(_) => Trigger::Any,
         }
     }
 
-    /// A file in the work folder whose changes can change the result (it is not an engine object).
-    pub fn watched_file(&self) -> Option<&str> {
+    /// Files in the work folder whose changes can change the result (they are not engine objects).
+    pub fn watched_files(&self) -> Vec<&str> {
         match self {
-            Self::FileExists(c) => Some(&c.file),
-            Self::FileContains(c) => Some(&c.file),
-            _ => None,
+            Self::FileExists(c) => vec![&c.file],
+            Self::FileContains(c) => vec![&c.file],
+            // The linter reads the build context's .dockerignore too.
+            Self::DockerfileLint(c) => vec![c.file.as_deref().unwrap_or("Dockerfile"), ".dockerignore"],
+            _ => Vec::new(),
         }
     }
 
@@ -489,11 +525,34 @@ impl CheckSpec {
                 format!("Image {} has at most {} layers", code(&c.image), c.max),
                 format!("В образе {} не больше {} слоёв", code(&c.image), c.max),
             ),
-            Self::ImageSize(c) => en_ru(
+            Self::ImageSharesLayers(c) => en_ru(
                 l,
-                format!("Image {} is at most {}", code(&c.image), c.max),
-                format!("Образ {} занимает не больше {}", code(&c.image), c.max),
+                format!("Image {} shares its first {} layers with {}", code(&c.image), c.min, code(&c.with)),
+                format!("Образ {} использует первые {} слоёв образа {}", code(&c.image), c.min, code(&c.with)),
             ),
+            Self::ImageSize(c) => {
+                let mut en = Vec::new();
+                let mut ru = Vec::new();
+                if let Some(max) = c.max {
+                    en.push(format!("at most {max}"));
+                    ru.push(format!("не больше {max}"));
+                }
+                if let Some(other) = &c.smaller_than {
+                    let by = c.by.unwrap_or(Size(0));
+                    if by.0 > 0 {
+                        en.push(format!("at least {by} smaller than {}", code(other)));
+                        ru.push(format!("хотя бы на {by} меньше {}", code(other)));
+                    } else {
+                        en.push(format!("smaller than {}", code(other)));
+                        ru.push(format!("меньше {}", code(other)));
+                    }
+                }
+                en_ru(
+                    l,
+                    format!("Image {} is {}", code(&c.image), en.join(" and ")),
+                    format!("Образ {} занимает {}", code(&c.image), ru.join(" и ")),
+                )
+            }
             Self::ImageNotRoot(c) => en_ru(
                 l,
                 format!("Image {} runs as a non-root user", code(&c.image)),
@@ -541,6 +600,9 @@ impl CheckSpec {
             }
             Self::VolumeExists(c) => {
                 en_ru(l, format!("Volume {} exists", code(&c.volume)), format!("Том {} существует", code(&c.volume)))
+            }
+            Self::VolumeAbsent(c) => {
+                en_ru(l, format!("Volume {} is removed", code(&c.volume)), format!("Том {} удалён", code(&c.volume)))
             }
             Self::VolumeMounted(c) => {
                 let at = c.target.as_deref().map(code);
@@ -630,6 +692,14 @@ impl CheckSpec {
                 format!("File {} contains {}", code(&c.file), code(&c.text)),
                 format!("Файл {} содержит {}", code(&c.file), code(&c.text)),
             ),
+            Self::DockerfileLint(c) => {
+                let file = c.file.as_deref().unwrap_or("Dockerfile");
+                en_ru(
+                    l,
+                    format!("{} passes the lint rules {}", code(file), codes(&c.rules)),
+                    format!("{} проходит правила проверки {}", code(file), codes(&c.rules)),
+                )
+            }
             Self::EventSeen(c) => {
                 let event = code(&format!("{} {}", c.resource, c.action));
                 let of = c.name.as_deref().map(code);
@@ -696,8 +766,30 @@ impl CheckSpec {
             Self::VolumeFile(c) => {
                 need(relative_inside(&c.path), "`path` is relative to the volume's root and stays inside it")
             }
-            Self::FileContains(c) => {
-                need(relative_inside(&c.file), "`file` is relative to the lab folder and stays inside it")
+            Self::FileContains(FileContains { file, .. }) | Self::FileExists(FileExists { file, .. }) => {
+                need(relative_inside(file), "`file` is relative to the lab folder and stays inside it")
+            }
+            Self::ImageFileAbsent(c) => need(c.path.starts_with('/'), "`path` is an absolute path in the image"),
+            Self::ImageSharesLayers(c) => need(c.min > 0, "`min` is at least 1"),
+            Self::ImageSize(c) => {
+                need(c.max.is_some() || c.smaller_than.is_some(), "give `max`, `smaller_than`, or both");
+                need(c.by.is_none() || c.smaller_than.is_some(), "`by` goes with `smaller_than`");
+            }
+            Self::DockerfileLint(c) => {
+                need(
+                    c.file.as_deref().is_none_or(relative_inside),
+                    "`file` is relative to the lab folder and stays inside it",
+                );
+                need(
+                    !c.rules.is_empty(),
+                    "`rules` lists at least one rule id (e.g. DL3008; `gantry lint` explains them)",
+                );
+                for rule in &c.rules {
+                    need(
+                        gantry_insight::lint::rule_info(rule).is_some(),
+                        &format!("unknown lint rule {rule:?}; the rules are listed in docs/labs.md"),
+                    );
+                }
             }
             Self::NetworkAttached(c) => need(!c.containers.is_empty(), "`containers` lists at least one container"),
             Self::ComposeUp(c) => need(!c.services.is_empty(), "`services` lists at least one service"),

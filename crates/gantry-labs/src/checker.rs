@@ -6,12 +6,18 @@
 //!   arrive together are evaluated together;
 //! - a new line of output of a container a failing `logs_contain` check waits for (its log stream
 //!   is followed while the check fails);
-//! - a change of a file a `file_contains` check reads (its modification time, looked at once a
-//!   second: a local `stat`, no engine request).
+//! - a change of a file a file check reads (its modification time, looked at once a second: a
+//!   local `stat`, no engine request); `http` checks of the step are asked again too, since the
+//!   file may be served through a bind mount.
 //!
-//! The exception is `http`: whether a server inside a container answers yet, and what, is not an
-//! engine event. After each event that can change it, a failing `http` check is retried with
-//! backoff (100 ms doubling to 2 s) for at most 30 s, then waits for the next event.
+//! Two exceptions, each bounded:
+//! - `http`: whether a server inside a container answers yet, and what, is not an engine event.
+//!   After each event that can change it, a failing `http` check is retried with backoff (100 ms
+//!   doubling to 2 s) for at most 30 s, then waits for the next event.
+//! - image checks on engines older than Docker 23 (API < 1.42): there an image built by BuildKit
+//!   (the docker CLI's default builder) is tagged without an `image tag` event (moby#45404), so
+//!   failing image checks are also evaluated every 2 s (one image inspect each; none once they
+//!   pass, none on newer engines).
 //!
 //! A step passes when all its checks pass; the progress is saved and the next step starts.
 
@@ -36,6 +42,10 @@ const HTTP_FIRST_RETRY: Duration = Duration::from_millis(100);
 const HTTP_MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// How long after an event a failing `http` check keeps being retried.
 const HTTP_RETRY_WINDOW: Duration = Duration::from_secs(30);
+/// How often failing image checks are evaluated on engines whose BuildKit builds send no events.
+const SILENT_BUILD_POLL: Duration = Duration::from_secs(2);
+/// The first API version whose engines report BuildKit builds with an `image tag` event (23.0).
+const BUILD_EVENTS_API: (u32, u32) = (1, 42);
 /// Engine events kept for `event_seen` checks (the newest).
 const EVENT_LOG_LIMIT: usize = 10_000;
 
@@ -102,7 +112,7 @@ struct StepState {
     specs: Vec<CheckSpec>,
     results: Vec<CheckResult>,
     followers: HashMap<usize, tokio::task::JoinHandle<()>>,
-    file_stamps: HashMap<usize, Option<(SystemTime, u64)>>,
+    file_stamps: HashMap<usize, FilesStamp>,
     http_deadline: Option<Instant>,
     http_backoff: Duration,
     http_next: Option<Instant>,
@@ -119,6 +129,10 @@ impl Drop for StepState {
 impl StepState {
     fn all_pass(&self) -> bool {
         self.results.iter().all(CheckResult::passed)
+    }
+
+    fn image_failing(&self) -> bool {
+        self.specs.iter().zip(&self.results).any(|(s, r)| is_image_check(s) && !r.passed())
     }
 
     fn indices_where(&self, f: impl Fn(&CheckSpec) -> bool) -> BTreeSet<usize> {
@@ -153,6 +167,9 @@ impl Checker {
         let mut file_tick = tokio::time::interval(FILE_WATCH);
         file_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut engine_lost = false;
+        let silent_builds = api_below(&self.engine.api_version(), BUILD_EVENTS_API);
+        let mut build_poll = tokio::time::interval(SILENT_BUILD_POLL);
+        build_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             if self.progress.is_complete(&self.lab) {
                 emit!(tx, LabEvent::LabCompleted);
@@ -177,7 +194,7 @@ impl Checker {
                 return Ok(());
             }
             emit!(tx, LabEvent::StepEvaluated { step: index });
-            let has_files = st.specs.iter().any(|s| s.watched_file().is_some());
+            let has_files = st.specs.iter().any(|s| !s.watched_files().is_empty());
             while !st.all_pass() {
                 let http_next = st.http_next;
                 let mut due: BTreeSet<usize> = BTreeSet::new();
@@ -223,6 +240,14 @@ impl Checker {
                     }
                     _ = file_tick.tick(), if has_files => {
                         due = self.changed_files(&mut st);
+                        if !due.is_empty() {
+                            // A changed file may be served through a bind mount: ask again.
+                            due.extend(st.indices_where(|s| matches!(s, CheckSpec::Http(_))));
+                        }
+                    }
+                    _ = build_poll.tick(), if silent_builds && st.image_failing() => {
+                        due = st.indices_where(is_image_check);
+                        due.retain(|i| !st.results[*i].passed());
                     }
                     () = tx.closed() => return Ok(()),
                 }
@@ -279,9 +304,8 @@ impl Checker {
                     let follower = follow(self.engine.clone(), c.container.clone(), c.text.clone(), i, line_tx.clone());
                     st.followers.insert(i, follower);
                 }
-                spec if spec.watched_file().is_some() => {
-                    let stamp = spec.watched_file().and_then(|f| file_stamp(&self.ctx.work_dir.join(f)));
-                    st.file_stamps.insert(i, stamp);
+                spec if !spec.watched_files().is_empty() => {
+                    st.file_stamps.insert(i, files_stamp(&self.ctx.work_dir, &spec.watched_files()));
                 }
                 _ => {}
             }
@@ -309,8 +333,11 @@ impl Checker {
     fn changed_files(&self, st: &mut StepState) -> BTreeSet<usize> {
         let mut changed = BTreeSet::new();
         for (i, spec) in st.specs.iter().enumerate() {
-            let Some(file) = spec.watched_file() else { continue };
-            let stamp = file_stamp(&self.ctx.work_dir.join(file));
+            let files = spec.watched_files();
+            if files.is_empty() {
+                continue;
+            }
+            let stamp = files_stamp(&self.ctx.work_dir, &files);
             if st.file_stamps.get(&i) != Some(&stamp) {
                 changed.insert(i);
             }
@@ -319,9 +346,30 @@ impl Checker {
     }
 }
 
-fn file_stamp(path: &std::path::Path) -> Option<(SystemTime, u64)> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.modified().ok()?, meta.len()))
+/// Checks that read images (and only those).
+fn is_image_check(spec: &CheckSpec) -> bool {
+    matches!(spec.trigger(), crate::check::Trigger::Resources(resources) if resources.contains(&"image"))
+}
+
+/// True when API version `version` (`1.41`) is older than `than`.
+fn api_below(version: &str, than: (u32, u32)) -> bool {
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) < than
+}
+
+/// Modification time and size of each file (`None` for a missing one).
+type FilesStamp = Vec<Option<(SystemTime, u64)>>;
+
+fn files_stamp(dir: &std::path::Path, files: &[&str]) -> FilesStamp {
+    files
+        .iter()
+        .map(|f| {
+            let meta = std::fs::metadata(dir.join(f)).ok()?;
+            Some((meta.modified().ok()?, meta.len()))
+        })
+        .collect()
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -350,4 +398,18 @@ fn follow(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_engines_are_recognised() {
+        assert!(api_below("1.41", BUILD_EVENTS_API));
+        assert!(!api_below("1.42", BUILD_EVENTS_API));
+        assert!(!api_below("1.47", BUILD_EVENTS_API));
+        assert!(!api_below("2.0", BUILD_EVENTS_API));
+        assert!(api_below("", BUILD_EVENTS_API));
+    }
 }

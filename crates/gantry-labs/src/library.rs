@@ -114,6 +114,13 @@ pub fn default_roots(exe: Option<&Path>) -> Vec<PathBuf> {
         roots.push(installed.join("share").join("gantry").join("labs"));
     }
     roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("labs"));
-    roots.retain(|p| p.is_dir());
+    let mut seen = Vec::new();
+    roots.retain(|p| match std::fs::canonicalize(p) {
+        Ok(real) if !seen.contains(&real) => {
+            seen.push(real);
+            true
+        }
+        _ => false,
+    });
     roots
 }

@@ -355,7 +355,7 @@ fn raw_html(body: &str, file: &Path, offset: usize, findings: &mut Vec<Finding>)
 fn images_in_files(lab: &Lab) -> Vec<(PathBuf, usize, String)> {
     let mut out = Vec::new();
     let mut files = Vec::new();
-    collect_files(&lab.dir, &mut files);
+    crate::load::collect_files(&lab.dir, &mut files);
     for file in files {
         let name = file.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
         let is_dockerfile = name.starts_with("dockerfile") || name.ends_with(".dockerfile");
@@ -393,18 +393,6 @@ fn images_in_files(lab: &Lab) -> Vec<(PathBuf, usize, String)> {
         }
     }
     out
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        match entry.file_type() {
-            Ok(t) if t.is_dir() => collect_files(&path, out),
-            Ok(t) if t.is_file() => out.push(path),
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]

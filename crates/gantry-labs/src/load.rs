@@ -178,6 +178,19 @@ pub fn load_lab(dir: &Path) -> Result<Lab> {
         }
         folder
     });
+    if let Some(folder) = &starter_files {
+        let mut files = Vec::new();
+        collect_files(&dir.join(folder), &mut files);
+        for file in files {
+            // Text files may hold placeholders; they must be known and their ports declared.
+            let Ok(text) = std::fs::read_to_string(&file) else { continue };
+            if text.contains("{{lab.") {
+                let mut file_sink = Sink { file: file.clone(), source: &text, problems: Vec::new() };
+                file_sink.placeholders(&text, 0, &port_names);
+                sink.problems.append(&mut file_sink.problems);
+            }
+        }
+    }
     let title = english_text(&mut sink, raw.title, "title");
     let summary = english_text(&mut sink, raw.summary, "summary");
     if raw.steps.is_empty() {
@@ -349,6 +362,12 @@ fn parse_solution(
         RawSolution { run: None, copy: Some(RawCopy { from, to }) } => {
             if !relative_inside(&from) || !dir.join(&from).is_file() {
                 sink.at(span.start, format!("copy: {from:?} is not a file inside the lab folder"));
+            } else if let Ok(text) = std::fs::read_to_string(dir.join(&from))
+                && text.contains("{{lab.")
+            {
+                let mut file_sink = Sink { file: dir.join(&from), source: &text, problems: Vec::new() };
+                file_sink.placeholders(&text, 0, ports);
+                sink.problems.append(&mut file_sink.problems);
             }
             if !relative_inside(&to) {
                 sink.at(span.start, format!("copy: {to:?} must be a relative path inside the work folder"));
@@ -405,6 +424,18 @@ fn step_texts(
         }
     }
     texts
+}
+
+/// Every file below `dir` (links are not followed).
+pub(crate) fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => collect_files(&entry.path(), out),
+            Ok(t) if t.is_file() => out.push(entry.path()),
+            _ => {}
+        }
+    }
 }
 
 /// The line a serde message is about: the line of the first backticked name in `message` found as

@@ -87,8 +87,7 @@ pub async fn run_solution_command(
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| LabError::io("create", parent, e))?;
             }
-            std::fs::copy(lab_dir.join(from), &target).map_err(|e| LabError::io("copy to", &target, e))?;
-            Ok(())
+            crate::session::copy_file(&lab_dir.join(from), &target, &ctx.values)
         }
         SolutionCommand::Run { args } => {
             let args: Vec<String> = args.iter().skip(1).map(|a| substitute(a, &ctx.values)).collect();

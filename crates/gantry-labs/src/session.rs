@@ -51,16 +51,17 @@ pub fn choose_ports(lab: &Lab, choice: PortChoice) -> Result<BTreeMap<String, u1
     Ok(chosen)
 }
 
-/// Copies the lab's starter files into `work_dir` (created; existing files are replaced).
-pub fn copy_starter_files(lab: &Lab, work_dir: &Path) -> Result<()> {
+/// Copies the lab's starter files into `work_dir` (created; existing files are replaced), with
+/// placeholders in text files filled in (e.g. a compose file's `{{lab.port.web}}:80`).
+pub fn copy_starter_files(lab: &Lab, work_dir: &Path, values: &Values) -> Result<()> {
     std::fs::create_dir_all(work_dir).map_err(|e| LabError::io("create", work_dir, e))?;
     if let Some(folder) = &lab.starter_files {
-        copy_tree(&lab.dir.join(folder), work_dir)?;
+        copy_tree(&lab.dir.join(folder), work_dir, values)?;
     }
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+fn copy_tree(from: &Path, to: &Path, values: &Values) -> Result<()> {
     let entries = std::fs::read_dir(from).map_err(|e| LabError::io("read", from, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| LabError::io("read", from, e))?;
@@ -68,10 +69,27 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         let target = to.join(entry.file_name());
         if kind.is_dir() {
             std::fs::create_dir_all(&target).map_err(|e| LabError::io("create", &target, e))?;
-            copy_tree(&entry.path(), &target)?;
+            copy_tree(&entry.path(), &target, values)?;
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).map_err(|e| LabError::io("copy to", &target, e))?;
+            copy_file(&entry.path(), &target, values)?;
         }
+    }
+    Ok(())
+}
+
+/// Copies one file of a lab into the work folder, placeholders filled in when it is text.
+pub fn copy_file(from: &Path, to: &Path, values: &Values) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| LabError::io("read", from, e))?;
+    let bytes = match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains("{{lab.") => crate::placeholders::substitute(text, values).into_bytes(),
+        _ => bytes,
+    };
+    std::fs::write(to, bytes).map_err(|e| LabError::io("write", to, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(from).map(|m| m.permissions().mode()).unwrap_or(0o644);
+        let _ = std::fs::set_permissions(to, std::fs::Permissions::from_mode(mode));
     }
     Ok(())
 }
@@ -101,13 +119,16 @@ pub(crate) async fn fresh(
     ports: PortChoice,
 ) -> Result<Progress> {
     let snapshot = Snapshot::take(engine).await?;
-    copy_starter_files(lab, &work_dir)?;
+    std::fs::create_dir_all(&work_dir).map_err(|e| LabError::io("create", &work_dir, e))?;
     let work_dir = std::fs::canonicalize(&work_dir).unwrap_or(work_dir);
+    let ports = choose_ports(lab, ports)?;
+    let values = Values { dir: work_dir.to_string_lossy().into_owned(), ports: ports.clone() };
+    copy_starter_files(lab, &work_dir, &values)?;
     let progress = Progress {
         lab: lab.id.clone(),
         started_at: now_secs(),
         work_dir,
-        ports: choose_ports(lab, ports)?,
+        ports,
         current_step: 0,
         passed: Vec::new(),
         snapshot,

@@ -38,7 +38,15 @@ async fn container_checks() {
     let web = unique("web");
     let done = unique("done");
     docker(&[
-        "run", "-d", "--name", &web, "-p", &format!("127.0.0.1:{port}:80"), IMAGE, "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        IMAGE,
+        "sh",
+        "-c",
         "mkdir -p /www && echo '<h1>Hello lab</h1>' > /www/index.html && echo server ready && exec httpd -f -p 80 -h /www",
     ]);
     docker(&["run", "-d", "--name", &done, IMAGE, "sh", "-c", "exit 3"]);
@@ -47,13 +55,19 @@ async fn container_checks() {
     passes(&eval(&engine, &ctx, &format!("kind = \"container_running\"\ncontainer = \"{web}\"")).await);
     passes(&eval(&engine, &ctx, &format!("kind = \"container_exists\"\nimage = \"{IMAGE}\"")).await);
     fails_with(&eval(&engine, &ctx, &format!("kind = \"container_running\"\ncontainer = \"{done}\"")).await, "exited");
-    fails_with(&eval(&engine, &ctx, "kind = \"container_running\"\ncontainer = \"lt-nobody\"").await, "there is no container `lt-nobody`");
+    fails_with(
+        &eval(&engine, &ctx, "kind = \"container_running\"\ncontainer = \"lt-nobody\"").await,
+        "there is no container `lt-nobody`",
+    );
     passes(&eval(&engine, &ctx, &format!("kind = \"container_exited\"\ncontainer = \"{done}\"\nexit_code = 3")).await);
     fails_with(
         &eval(&engine, &ctx, &format!("kind = \"container_exited\"\ncontainer = \"{done}\"\nexit_code = 0")).await,
         "exited with code 3, not 0",
     );
-    fails_with(&eval(&engine, &ctx, &format!("kind = \"container_absent\"\ncontainer = \"{done}\"")).await, "still there");
+    fails_with(
+        &eval(&engine, &ctx, &format!("kind = \"container_absent\"\ncontainer = \"{done}\"")).await,
+        "still there",
+    );
     passes(&eval(&engine, &ctx, "kind = \"container_absent\"\ncontainer = \"lt-nobody\"").await);
 
     let published = format!("kind = \"port_published\"\ncontainer = \"{web}\"\ncontainer_port = 80\nport = \"web\"");
@@ -66,11 +80,16 @@ async fn container_checks() {
     );
 
     passes(&eval(&engine, &ctx, "kind = \"http\"\nport = \"web\"\nstatus = 200\ncontains = \"Hello lab\"").await);
-    fails_with(&eval(&engine, &ctx, "kind = \"http\"\nport = \"web\"\ncontains = \"Goodbye\"").await, "does not contain `Goodbye`");
+    fails_with(
+        &eval(&engine, &ctx, "kind = \"http\"\nport = \"web\"\ncontains = \"Goodbye\"").await,
+        "does not contain `Goodbye`",
+    );
     fails_with(&eval(&engine, &ctx, "kind = \"http\"\nport = \"web\"\npath = \"/missing\"").await, "status 404");
     fails_with(&eval(&engine, &ctx, "kind = \"http\"\nport = \"other\"").await, "nothing answers");
 
-    passes(&eval(&engine, &ctx, &format!("kind = \"logs_contain\"\ncontainer = \"{web}\"\ntext = \"server ready\"")).await);
+    passes(
+        &eval(&engine, &ctx, &format!("kind = \"logs_contain\"\ncontainer = \"{web}\"\ntext = \"server ready\"")).await,
+    );
     fails_with(
         &eval(&engine, &ctx, &format!("kind = \"logs_contain\"\ncontainer = \"{web}\"\ntext = \"never\"")).await,
         "has not printed `never` yet",
@@ -85,8 +104,24 @@ async fn container_settings() {
     let hard = unique("hard");
     let soft = unique("soft");
     docker(&[
-        "run", "-d", "--name", &hard, "--read-only", "--cap-drop", "ALL", "--user", "1000:1000", "--memory", "64m",
-        "--pids-limit", "50", "--security-opt", "no-new-privileges", IMAGE, "sleep", "300",
+        "run",
+        "-d",
+        "--name",
+        &hard,
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--user",
+        "1000:1000",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "50",
+        "--security-opt",
+        "no-new-privileges",
+        IMAGE,
+        "sleep",
+        "300",
     ]);
     docker(&["run", "-d", "--name", &soft, IMAGE, "sleep", "300"]);
     let all = "read_only_rootfs = true\ncap_drop = [\"ALL\"]\nuser_not_root = true\nmemory_max = \"64MiB\"\npids_max = 100\nno_new_privileges = true";
@@ -96,7 +131,8 @@ async fn container_settings() {
         fails_with(&result, reason);
     }
     fails_with(
-        &eval(&engine, &ctx, &format!("kind = \"container_settings\"\ncontainer = \"{hard}\"\nmemory_max = \"32MiB\"")).await,
+        &eval(&engine, &ctx, &format!("kind = \"container_settings\"\ncontainer = \"{hard}\"\nmemory_max = \"32MiB\""))
+            .await,
         "not at most 33.6MB",
     );
     remove(&[&hard, &soft], &[], &[], &[]);
@@ -124,23 +160,76 @@ async fn image_checks() {
     fails_with(&eval(&engine, &ctx, "kind = \"image_exists\"\nimage = \"lt-none:1\"").await, "there is no image");
     passes(&eval(&engine, &ctx, "kind = \"image_absent\"\nimage = \"lt-none:1\"").await);
     fails_with(&eval(&engine, &ctx, &format!("kind = \"image_absent\"\nimage = \"{good}\"")).await, "still there");
-    passes(&eval(&engine, &ctx, &format!("kind = \"image_history\"\nimage = \"{good}\"\ninstruction = \"echo one\"")).await);
-    passes(&eval(&engine, &ctx, &format!("kind = \"image_history\"\nimage = \"{good}\"\ninstruction = \"USER 10001\"")).await);
+    passes(
+        &eval(&engine, &ctx, &format!("kind = \"image_history\"\nimage = \"{good}\"\ninstruction = \"echo one\""))
+            .await,
+    );
+    passes(
+        &eval(&engine, &ctx, &format!("kind = \"image_history\"\nimage = \"{good}\"\ninstruction = \"USER 10001\""))
+            .await,
+    );
     fails_with(
         &eval(&engine, &ctx, &format!("kind = \"image_history\"\nimage = \"{plain}\"\ninstruction = \"USER\"")).await,
         "no layer",
     );
     passes(&eval(&engine, &ctx, &format!("kind = \"image_layers\"\nimage = \"{good}\"\nmax = 3")).await);
-    fails_with(&eval(&engine, &ctx, &format!("kind = \"image_layers\"\nimage = \"{good}\"\nmax = 2")).await, "3 layers");
+    fails_with(
+        &eval(&engine, &ctx, &format!("kind = \"image_layers\"\nimage = \"{good}\"\nmax = 2")).await,
+        "3 layers",
+    );
     passes(&eval(&engine, &ctx, &format!("kind = \"image_size\"\nimage = \"{good}\"\nmax = \"10MB\"")).await);
-    fails_with(&eval(&engine, &ctx, &format!("kind = \"image_size\"\nimage = \"{good}\"\nmax = \"1kB\"")).await, "more than 1.0kB");
+    passes(
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"image_shares_layers\"\nimage = \"{good}\"\nwith = \"{plain}\"\nmin = 1"),
+        )
+        .await,
+    );
+    fails_with(
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"image_shares_layers\"\nimage = \"{good}\"\nwith = \"{plain}\"\nmin = 2"),
+        )
+        .await,
+        "shares 1 of its first layers",
+    );
+    fails_with(
+        &eval(&engine, &ctx, &format!("kind = \"image_size\"\nimage = \"{good}\"\nmax = \"1kB\"")).await,
+        "more than 1.0kB",
+    );
+    // `good` is `plain` plus a few bytes.
+    passes(
+        &eval(&engine, &ctx, &format!("kind = \"image_size\"\nimage = \"{plain}\"\nsmaller_than = \"{good}\"")).await,
+    );
+    fails_with(
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"image_size\"\nimage = \"{plain}\"\nsmaller_than = \"{good}\"\nby = \"1MB\""),
+        )
+        .await,
+        "not 1.0MB smaller",
+    );
+    fails_with(
+        &eval(&engine, &ctx, &format!("kind = \"image_size\"\nimage = \"{good}\"\nsmaller_than = \"{plain}\"")).await,
+        "not 0B smaller",
+    );
     passes(&eval(&engine, &ctx, &format!("kind = \"image_not_root\"\nimage = \"{good}\"")).await);
     fails_with(&eval(&engine, &ctx, &format!("kind = \"image_not_root\"\nimage = \"{plain}\"")).await, "runs as root");
     passes(&eval(&engine, &ctx, &format!("kind = \"image_healthcheck\"\nimage = \"{good}\"")).await);
-    fails_with(&eval(&engine, &ctx, &format!("kind = \"image_healthcheck\"\nimage = \"{plain}\"")).await, "no health check");
-    passes(&eval(&engine, &ctx, &format!("kind = \"image_file_absent\"\nimage = \"{good}\"\npath = \"/app/secret.env\"")).await);
     fails_with(
-        &eval(&engine, &ctx, &format!("kind = \"image_file_absent\"\nimage = \"{good}\"\npath = \"/app/app.txt\"")).await,
+        &eval(&engine, &ctx, &format!("kind = \"image_healthcheck\"\nimage = \"{plain}\"")).await,
+        "no health check",
+    );
+    passes(
+        &eval(&engine, &ctx, &format!("kind = \"image_file_absent\"\nimage = \"{good}\"\npath = \"/app/secret.env\""))
+            .await,
+    );
+    fails_with(
+        &eval(&engine, &ctx, &format!("kind = \"image_file_absent\"\nimage = \"{good}\"\npath = \"/app/app.txt\""))
+            .await,
         "contains `/app/app.txt`",
     );
     fails_with(
@@ -163,15 +252,35 @@ async fn volume_and_mount_checks() {
     let writer = unique("writer");
     let binder = unique("binder");
     docker(&["volume", "create", &volume]);
-    docker(&["run", "--name", &writer, "-v", &format!("{volume}:/data"), IMAGE, "sh", "-c", "echo kept-in-the-volume > /data/note.txt"]);
+    docker(&[
+        "run",
+        "--name",
+        &writer,
+        "-v",
+        &format!("{volume}:/data"),
+        IMAGE,
+        "sh",
+        "-c",
+        "echo kept-in-the-volume > /data/note.txt",
+    ]);
     let site = work.path().join("site");
     docker(&["run", "-d", "--name", &binder, "-v", &format!("{}:/srv", site.display()), IMAGE, "sleep", "300"]);
 
     passes(&eval(&engine, &ctx, &format!("kind = \"volume_exists\"\nvolume = \"{volume}\"")).await);
     fails_with(&eval(&engine, &ctx, "kind = \"volume_exists\"\nvolume = \"lt-novol\"").await, "no volume");
-    passes(&eval(&engine, &ctx, &format!("kind = \"volume_mounted\"\nvolume = \"{volume}\"\ncontainer = \"{writer}\"\ntarget = \"/data\"")).await);
+    passes(&eval(&engine, &ctx, "kind = \"volume_absent\"\nvolume = \"lt-novol\"").await);
+    fails_with(&eval(&engine, &ctx, &format!("kind = \"volume_absent\"\nvolume = \"{volume}\"")).await, "still there");
+    passes(
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"volume_mounted\"\nvolume = \"{volume}\"\ncontainer = \"{writer}\"\ntarget = \"/data\""),
+        )
+        .await,
+    );
     fails_with(
-        &eval(&engine, &ctx, &format!("kind = \"volume_mounted\"\nvolume = \"{volume}\"\ncontainer = \"{binder}\"")).await,
+        &eval(&engine, &ctx, &format!("kind = \"volume_mounted\"\nvolume = \"{volume}\"\ncontainer = \"{binder}\""))
+            .await,
         "does not mount volume",
     );
     let file = format!("kind = \"volume_file\"\nvolume = \"{volume}\"\npath = \"note.txt\"");
@@ -188,7 +297,14 @@ async fn volume_and_mount_checks() {
     let left = docker(&["ps", "-a", "--filter", "name=gantry-lab-check-", "--format", "{{.Names}}"]);
     assert_eq!(left, "");
 
-    passes(&eval(&engine, &ctx, &format!("kind = \"bind_mount\"\ncontainer = \"{binder}\"\nsource = \"site\"\ntarget = \"/srv\"")).await);
+    passes(
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"bind_mount\"\ncontainer = \"{binder}\"\nsource = \"site\"\ntarget = \"/srv\""),
+        )
+        .await,
+    );
     fails_with(
         &eval(&engine, &ctx, &format!("kind = \"bind_mount\"\ncontainer = \"{binder}\"\nsource = \"other\"")).await,
         "not ",
@@ -209,9 +325,21 @@ async fn network_checks() {
 
     passes(&eval(&engine, &ctx, &format!("kind = \"network_exists\"\nnetwork = \"{net}\"")).await);
     fails_with(&eval(&engine, &ctx, "kind = \"network_exists\"\nnetwork = \"lt-nonet\"").await, "no network");
-    passes(&eval(&engine, &ctx, &format!("kind = \"network_attached\"\nnetwork = \"{net}\"\ncontainers = [\"{api}\", \"{client}\"]")).await);
+    passes(
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"network_attached\"\nnetwork = \"{net}\"\ncontainers = [\"{api}\", \"{client}\"]"),
+        )
+        .await,
+    );
     fails_with(
-        &eval(&engine, &ctx, &format!("kind = \"network_attached\"\nnetwork = \"{net}\"\ncontainers = [\"{api}\", \"{loner}\"]")).await,
+        &eval(
+            &engine,
+            &ctx,
+            &format!("kind = \"network_attached\"\nnetwork = \"{net}\"\ncontainers = [\"{api}\", \"{loner}\"]"),
+        )
+        .await,
         &format!("not attached to `{net}`: `{loner}`"),
     );
     passes(&eval(&engine, &ctx, &format!("kind = \"resolves\"\ncontainer = \"{client}\"\nname = \"{api}\"")).await);
@@ -238,21 +366,45 @@ async fn compose_file_and_event_checks() {
     let web = unique("web");
     // What `docker compose up` labels its containers with.
     docker(&[
-        "run", "-d", "--name", &web, "--label", &format!("com.docker.compose.project={project}"),
-        "--label", "com.docker.compose.service=web", IMAGE, "sleep", "300",
+        "run",
+        "-d",
+        "--name",
+        &web,
+        "--label",
+        &format!("com.docker.compose.project={project}"),
+        "--label",
+        "com.docker.compose.service=web",
+        IMAGE,
+        "sleep",
+        "300",
     ]);
-    passes(&eval(&engine, &ctx, &format!("kind = \"compose_up\"\nproject = \"{project}\"\nservices = [\"web\"]")).await);
+    passes(
+        &eval(&engine, &ctx, &format!("kind = \"compose_up\"\nproject = \"{project}\"\nservices = [\"web\"]")).await,
+    );
     fails_with(
-        &eval(&engine, &ctx, &format!("kind = \"compose_up\"\nproject = \"{project}\"\nservices = [\"web\", \"db\"]")).await,
+        &eval(&engine, &ctx, &format!("kind = \"compose_up\"\nproject = \"{project}\"\nservices = [\"web\", \"db\"]"))
+            .await,
         "not running: `db`",
     );
-    fails_with(&eval(&engine, &ctx, "kind = \"compose_up\"\nproject = \"lt-noproj\"\nservices = [\"web\"]").await, "has no containers");
+    fails_with(
+        &eval(&engine, &ctx, "kind = \"compose_up\"\nproject = \"lt-noproj\"\nservices = [\"web\"]").await,
+        "has no containers",
+    );
 
     passes(&eval(&engine, &ctx, "kind = \"file_contains\"\nfile = \".dockerignore\"\ntext = \"secrets.env\"").await);
-    fails_with(&eval(&engine, &ctx, "kind = \"file_contains\"\nfile = \".dockerignore\"\ntext = \".git\"").await, "does not contain");
-    fails_with(&eval(&engine, &ctx, "kind = \"file_contains\"\nfile = \"Dockerfile\"\ntext = \"FROM\"").await, "no file `Dockerfile`");
+    fails_with(
+        &eval(&engine, &ctx, "kind = \"file_contains\"\nfile = \".dockerignore\"\ntext = \".git\"").await,
+        "does not contain",
+    );
+    fails_with(
+        &eval(&engine, &ctx, "kind = \"file_contains\"\nfile = \"Dockerfile\"\ntext = \"FROM\"").await,
+        "no file `Dockerfile`",
+    );
     passes(&eval(&engine, &ctx, "kind = \"file_exists\"\nfile = \".dockerignore\"\nmin_size = 5").await);
-    fails_with(&eval(&engine, &ctx, "kind = \"file_exists\"\nfile = \".dockerignore\"\nmin_size = \"1kB\"").await, "less than 1.0kB");
+    fails_with(
+        &eval(&engine, &ctx, "kind = \"file_exists\"\nfile = \".dockerignore\"\nmin_size = \"1kB\"").await,
+        "less than 1.0kB",
+    );
 
     let events = vec![gantry_engine::Event {
         resource: "container".into(),
@@ -268,4 +420,29 @@ async fn compose_file_and_event_checks() {
     let result = evaluate(&engine, &seen, &ctx, &[]).await;
     fails_with(&result, "has not reported `container oom` (hog)");
     remove(&[&web], &[], &[], &[]);
+}
+
+#[tokio::test]
+async fn dockerfile_lint_check() {
+    let engine = common::engine().await;
+    let work = tempfile::tempdir().unwrap();
+    let ctx = context(work.path(), &[]);
+    let check = "kind = \"dockerfile_lint\"\nrules = [\"DL3007\", \"DL3009\", \"AptUpdateInSeparateRun\"]";
+    fails_with(&eval(&engine, &ctx, check).await, "no file `Dockerfile`");
+    std::fs::write(
+        work.path().join("Dockerfile"),
+        "FROM debian:latest\nRUN apt-get update\nRUN apt-get install -y --no-install-recommends ca-certificates\n",
+    )
+    .unwrap();
+    let result = eval(&engine, &ctx, check).await;
+    fails_with(&result, "line 1:");
+    fails_with(&result, "(DL3007)");
+    fails_with(&result, "AptUpdateInSeparateRun");
+    assert!(result.detail.as_ref().unwrap().get(Lang::Ru).contains("строка 1"), "{result:?}");
+    std::fs::write(
+        work.path().join("Dockerfile"),
+        "FROM debian:bookworm-slim\nRUN apt-get update \\\n && apt-get install -y --no-install-recommends ca-certificates \\\n && rm -rf /var/lib/apt/lists/*\n",
+    )
+    .unwrap();
+    passes(&eval(&engine, &ctx, check).await);
 }

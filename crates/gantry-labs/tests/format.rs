@@ -172,3 +172,16 @@ fn a_missing_translation_is_listed() {
     assert_eq!(lab.missing_translations(), vec![("steps/run.ru.md".to_string(), Lang::Ru)]);
     assert_eq!(lab.steps[0].text(Lang::Ru).title, "Step run");
 }
+
+#[test]
+fn an_unknown_lint_rule_is_named() {
+    let bad = GOOD.replace(
+        "  kind = \"container_running\"\n  container = \"web\"",
+        "  kind = \"dockerfile_lint\"\n  rules = [\"DL3008\", \"DL9999\"]",
+    );
+    let found = problems(&bad);
+    assert_eq!(
+        found,
+        vec!["21: dockerfile_lint check: unknown lint rule \"DL9999\"; the rules are listed in docs/labs.md"]
+    );
+}

@@ -55,18 +55,38 @@ async fn steps_turn_green_on_engine_events_and_progress_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let (web, data, late, slow) = (unique("chk-web"), unique("chk-data"), unique("chk-late"), unique("chk-slow"));
     let port = gantry_testkit::net::free_port().unwrap();
-    let lab = Arc::new(write_lab(dir.path().join("lab").as_path(), "live", "[ports]\nweb = 8080\n", &[
-        ("run", &format!("[[steps.checks]]\nkind = \"container_running\"\ncontainer = \"{web}\""), "[[steps.solution]]\nrun = [\"docker\", \"ps\"]"),
-        ("volume", &format!("[[steps.checks]]\nkind = \"volume_exists\"\nvolume = \"{data}\""), "[[steps.solution]]\nrun = [\"docker\", \"ps\"]"),
-        (
-            "output",
-            &format!("[[steps.checks]]\nkind = \"logs_contain\"\ncontainer = \"{late}\"\ntext = \"finally ready\"\n\n[[steps.checks]]\nkind = \"event_seen\"\nresource = \"container\"\naction = \"die\"\nname = \"{web}\""),
-            "[[steps.solution]]\nrun = [\"docker\", \"ps\"]",
-        ),
-        ("serve", "[[steps.checks]]\nkind = \"http\"\nport = \"web\"\ncontains = \"slow but there\"", "[[steps.solution]]\nrun = [\"docker\", \"ps\"]"),
-    ]));
+    let lab = Arc::new(write_lab(
+        dir.path().join("lab").as_path(),
+        "live",
+        "[ports]\nweb = 8080\n",
+        &[
+            (
+                "run",
+                &format!("[[steps.checks]]\nkind = \"container_running\"\ncontainer = \"{web}\""),
+                "[[steps.solution]]\nrun = [\"docker\", \"ps\"]",
+            ),
+            (
+                "volume",
+                &format!("[[steps.checks]]\nkind = \"volume_exists\"\nvolume = \"{data}\""),
+                "[[steps.solution]]\nrun = [\"docker\", \"ps\"]",
+            ),
+            (
+                "output",
+                &format!(
+                    "[[steps.checks]]\nkind = \"logs_contain\"\ncontainer = \"{late}\"\ntext = \"finally ready\"\n\n[[steps.checks]]\nkind = \"event_seen\"\nresource = \"container\"\naction = \"die\"\nname = \"{web}\""
+                ),
+                "[[steps.solution]]\nrun = [\"docker\", \"ps\"]",
+            ),
+            (
+                "serve",
+                "[[steps.checks]]\nkind = \"http\"\nport = \"web\"\ncontains = \"slow but there\"",
+                "[[steps.solution]]\nrun = [\"docker\", \"ps\"]",
+            ),
+        ],
+    ));
     let store = ProgressStore::new(dir.path().join("progress"));
-    let mut progress = session::start(&engine, &lab, Some(&store), &dir.path().join("work"), PortChoice::Usual).await.unwrap();
+    let mut progress =
+        session::start(&engine, &lab, Some(&store), &dir.path().join("work"), PortChoice::Usual).await.unwrap();
     progress.ports.insert("web".into(), port);
     store.save(&progress).unwrap();
     let ctx = session::context(&progress, engine.endpoint());
@@ -100,7 +120,15 @@ async fn steps_turn_green_on_engine_events_and_progress_is_kept() {
     // A server that answers only a while after its container started: the bounded HTTP retries.
     until(&mut stream, |e| matches!(e, LabEvent::StepEvaluated { step: 3 })).await;
     docker(&[
-        "run", "-d", "--name", &slow, "-p", &format!("127.0.0.1:{port}:80"), IMAGE, "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        &slow,
+        "-p",
+        &format!("127.0.0.1:{port}:80"),
+        IMAGE,
+        "sh",
+        "-c",
         "sleep 2; mkdir /www; echo slow but there > /www/index.html; exec httpd -f -p 80 -h /www",
     ]);
     until(&mut stream, |e| matches!(e, LabEvent::StepPassed { step: 3, .. })).await;
@@ -119,7 +147,8 @@ async fn steps_turn_green_on_engine_events_and_progress_is_kept() {
 async fn reset_removes_what_the_lab_created_and_nothing_else() {
     let engine = common::engine().await;
     let dir = tempfile::tempdir().unwrap();
-    let (keep, keep_vol, keep_net, keep_img) = (unique("user-keep"), unique("user-vol"), unique("user-net"), unique("user-img"));
+    let (keep, keep_vol, keep_net, keep_img) =
+        (unique("user-keep"), unique("user-vol"), unique("user-net"), unique("user-img"));
     let during = unique("user-during");
     let (app, app_vol, app_net, app_img) = (unique("lab-app"), unique("lab-vol"), unique("lab-net"), unique("lab-img"));
     // The learner's own objects, from before the lab.
@@ -129,8 +158,11 @@ async fn reset_removes_what_the_lab_created_and_nothing_else() {
     docker(&["tag", IMAGE, &format!("{keep_img}:1")]);
 
     let lab_dir = dir.path().join("lab");
-    let lab = write_lab(&lab_dir, "resettable", "", &[
-        (
+    let lab = write_lab(
+        &lab_dir,
+        "resettable",
+        "",
+        &[(
             "make",
             &format!(
                 "[[steps.checks]]\nkind = \"container_running\"\ncontainer = \"{app}\"\n[[steps.checks]]\nkind = \"image_exists\"\nimage = \"{app_img}:1\""
@@ -142,10 +174,11 @@ async fn reset_removes_what_the_lab_created_and_nothing_else() {
                  [[steps.solution]]\nrun = [\"docker\", \"tag\", \"{IMAGE}\", \"{app_img}:1\"]\n\
                  [[steps.solution]]\nrun = [\"docker\", \"run\", \"{IMAGE}\", \"true\"]"
             ),
-        ),
-    ]);
+        )],
+    );
     let store = ProgressStore::new(dir.path().join("progress"));
-    let progress = session::start(&engine, &lab, Some(&store), &dir.path().join("work"), PortChoice::Usual).await.unwrap();
+    let progress =
+        session::start(&engine, &lab, Some(&store), &dir.path().join("work"), PortChoice::Usual).await.unwrap();
     let ctx = session::context(&progress, engine.endpoint());
     std::fs::write(progress.work_dir.join("learner-notes.txt"), "mine").unwrap();
     for command in &lab.steps[0].solution {
@@ -153,7 +186,8 @@ async fn reset_removes_what_the_lab_created_and_nothing_else() {
     }
     // Made by the learner during the lab, under a name the lab does not use.
     docker(&["run", "-d", "--name", &during, IMAGE, "sleep", "300"]);
-    let anonymous = docker(&["inspect", "-f", "{{range .Mounts}}{{if eq .Destination \"/anon\"}}{{.Name}}{{end}}{{end}}", &app]);
+    let anonymous =
+        docker(&["inspect", "-f", "{{range .Mounts}}{{if eq .Destination \"/anon\"}}{{.Name}}{{end}}{{end}}", &app]);
     assert!(!anonymous.is_empty());
 
     let plan = plan_reset(&engine, &lab, &progress, &ctx).await.unwrap();

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use gantry_engine::{ContainerDetails, ContainerFilter, ContainerState, ContainerSummary, Engine, LogOptions};
+use gantry_engine::{ContainerDetails, ContainerFilter, ContainerState, Engine, LogOptions};
 
 use super::{CheckResult, Eval, answered, optional};
 use crate::check::{
@@ -26,18 +26,27 @@ pub(crate) fn same_reference(a: &str, b: &str) -> bool {
     a == b || norm(a) == norm(b)
 }
 
-/// The containers (running or not) the selector names.
-pub(crate) async fn select(engine: &Engine, selector: &ContainerSelector) -> Eval<Vec<ContainerSummary>> {
-    let all = answered(engine.list_containers(&ContainerFilter { all: true, ..Default::default() }).await)?;
+/// The containers (running or not) the selector names, inspected: the inspect answer is the
+/// container's live state, while the engine's list can lag behind an event it just sent (an engine
+/// reports `die` before its list says `exited`).
+pub(crate) async fn select(engine: &Engine, selector: &ContainerSelector) -> Eval<Vec<ContainerDetails>> {
     if let Some(name) = &selector.container {
-        return Ok(all.into_iter().filter(|c| &c.name == name).collect());
+        // Inspecting by name also matches ID prefixes: keep only the container of that name.
+        let found = optional(engine.inspect_container(name).await)?;
+        return Ok(found.into_iter().filter(|d| &d.name == name).collect());
     }
     let Some(image) = &selector.image else { return Ok(Vec::new()) };
     let image_id = optional(engine.inspect_image(image).await)?.map(|d| d.id);
-    Ok(all
-        .into_iter()
-        .filter(|c| same_reference(&c.image, image) || image_id.as_deref().is_some_and(|id| c.image_id == id))
-        .collect())
+    let all = answered(engine.list_containers(&ContainerFilter { all: true, ..Default::default() }).await)?;
+    let mut found = Vec::new();
+    for c in
+        all.iter().filter(|c| same_reference(&c.image, image) || image_id.as_deref().is_some_and(|id| c.image_id == id))
+    {
+        if let Some(details) = optional(engine.inspect_container(&c.id).await)? {
+            found.push(details);
+        }
+    }
+    Ok(found)
 }
 
 fn describe(selector: &ContainerSelector) -> (String, String) {
@@ -88,19 +97,11 @@ pub async fn running(engine: &Engine, selector: &ContainerSelector) -> Eval<Chec
 pub async fn exited(engine: &Engine, check: &ContainerExited) -> Eval<CheckResult> {
     let selector = ContainerSelector { container: check.container.clone(), image: check.image.clone() };
     let found = select(engine, &selector).await?;
-    if found.is_empty() {
-        return Ok(missing(&selector));
+    let exited: Vec<&ContainerDetails> = found.iter().filter(|c| c.state == ContainerState::Exited).collect();
+    if exited.iter().any(|c| check.exit_code.is_none_or(|want| c.exit_code == Some(want))) {
+        return Ok(CheckResult::pass());
     }
-    let mut last_code = None;
-    for c in found.iter().filter(|c| c.state == ContainerState::Exited) {
-        let details = answered(engine.inspect_container(&c.id).await)?;
-        match (check.exit_code, details.exit_code) {
-            (None, _) => return Ok(CheckResult::pass()),
-            (Some(want), Some(got)) if want == got => return Ok(CheckResult::pass()),
-            (_, got) => last_code = got,
-        }
-    }
-    Ok(match (last_code, found.first()) {
+    Ok(match (exited.first().and_then(|c| c.exit_code), found.first()) {
         (Some(got), _) => CheckResult::fail(
             format!("it exited with code {got}, not {}", check.exit_code.unwrap_or_default()),
             format!("он завершился с кодом {got}, а не {}", check.exit_code.unwrap_or_default()),
@@ -210,8 +211,14 @@ pub async fn port_published(engine: &Engine, check: &PortPublished, values: &Val
     if let (Some(binding), Some(only)) = (on_port.first(), &check.host_ip) {
         let actual = binding.host_ip.clone().unwrap_or_else(|| "0.0.0.0".into());
         return Ok(CheckResult::fail(
-            format!("port {want_text} is published on {actual}, not only on {only} (-p {only}:{want_text}:{})", check.container_port),
-            format!("порт {want_text} опубликован на {actual}, а не только на {only} (-p {only}:{want_text}:{})", check.container_port),
+            format!(
+                "port {want_text} is published on {actual}, not only on {only} (-p {only}:{want_text}:{})",
+                check.container_port
+            ),
+            format!(
+                "порт {want_text} опубликован на {actual}, а не только на {only} (-p {only}:{want_text}:{})",
+                check.container_port
+            ),
         ));
     }
     Ok(match bindings.iter().find_map(|p| p.host_port) {

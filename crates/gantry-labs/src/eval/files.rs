@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::CheckResult;
-use crate::check::{FileContains, FileExists};
+use crate::check::{DockerfileLint, FileContains, FileExists};
 use crate::size::Size;
 
 /// Most bytes of a file read.
@@ -53,13 +53,57 @@ pub fn exists(check: &FileExists, work_dir: &Path) -> CheckResult {
             ),
             _ => CheckResult::pass(),
         },
-        Ok(_) => CheckResult::fail(
-            format!("`{}` is not a file", check.file),
-            format!("`{}` — не файл", check.file),
-        ),
+        Ok(_) => CheckResult::fail(format!("`{}` is not a file", check.file), format!("`{}` — не файл", check.file)),
         Err(_) => CheckResult::fail(
             format!("there is no file `{}` in the lab folder", check.file),
             format!("в папке лабораторной нет файла `{}`", check.file),
         ),
     }
+}
+
+/// What the linter needs to know about the build context: its `.dockerignore` and top-level names.
+fn lint_context(work_dir: &Path, lang: gantry_insight::Lang) -> gantry_insight::LintContext {
+    let mut context = gantry_insight::LintContext::new(lang);
+    context.dockerignore = match read(work_dir, ".dockerignore") {
+        Ok(Some(text)) => gantry_insight::lint::Dockerignore::Present(text),
+        Ok(None) => gantry_insight::lint::Dockerignore::Missing,
+        Err(_) => gantry_insight::lint::Dockerignore::Unknown,
+    };
+    context.context_files = std::fs::read_dir(work_dir)
+        .ok()
+        .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect());
+    context
+}
+
+pub fn dockerfile_lint(check: &DockerfileLint, work_dir: &Path) -> CheckResult {
+    let file = check.file.as_deref().unwrap_or("Dockerfile");
+    let text = match read(work_dir, file) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            return CheckResult::fail(
+                format!("there is no file `{file}` in the lab folder"),
+                format!("в папке лабораторной нет файла `{file}`"),
+            );
+        }
+        Err(e) => {
+            return CheckResult::fail(
+                format!("cannot read `{file}`: {e}"),
+                format!("не удаётся прочитать `{file}`: {e}"),
+            );
+        }
+    };
+    let describe = |lang: gantry_insight::Lang| {
+        gantry_insight::lint(&text, &lint_context(work_dir, lang))
+            .into_iter()
+            .filter(|f| check.rules.iter().any(|r| f.is(r)))
+            .map(|f| format!("line {}: {} ({})", f.line, f.message, f.rule))
+            .collect::<Vec<_>>()
+    };
+    let en = describe(gantry_insight::Lang::En);
+    if en.is_empty() {
+        return CheckResult::pass();
+    }
+    let ru =
+        describe(gantry_insight::Lang::Ru).into_iter().map(|l| l.replacen("line", "строка", 1)).collect::<Vec<_>>();
+    CheckResult::fail(en.join("; "), ru.join("; "))
 }

@@ -3,7 +3,7 @@
 use gantry_engine::{Engine, ImageDetails};
 
 use super::{CheckResult, Eval, answered, optional};
-use crate::check::{ImageHistory, ImageLayers, ImageSize};
+use crate::check::{ImageHistory, ImageLayers, ImageSharesLayers, ImageSize};
 use crate::size::Size;
 
 async fn inspect(engine: &Engine, image: &str) -> Eval<ImageDetails> {
@@ -47,14 +47,46 @@ pub async fn layers(engine: &Engine, check: &ImageLayers) -> Eval<CheckResult> {
     ))
 }
 
+fn layer_ids(d: &ImageDetails) -> Vec<String> {
+    d.raw["RootFS"]["Layers"].as_array().into_iter().flatten().filter_map(|l| l.as_str().map(str::to_string)).collect()
+}
+
+pub async fn shares_layers(engine: &Engine, check: &ImageSharesLayers) -> Eval<CheckResult> {
+    let image = layer_ids(&inspect(engine, &check.image).await?);
+    let with = layer_ids(&inspect(engine, &check.with).await?);
+    let shared = image.iter().zip(&with).take_while(|(a, b)| a == b).count();
+    Ok(CheckResult::given(
+        shared >= check.min as usize,
+        format!(
+            "`{}` shares {shared} of its first layers with `{}`, fewer than {}",
+            check.image, check.with, check.min
+        ),
+        format!("`{}` использует только {shared} первых слоёв `{}`, меньше {}", check.image, check.with, check.min),
+    ))
+}
+
 pub async fn size(engine: &Engine, check: &ImageSize) -> Eval<CheckResult> {
     let d = inspect(engine, &check.image).await?;
     let size = Size(d.size.max(0) as u64);
-    Ok(CheckResult::given(
-        size <= check.max,
-        format!("`{}` is {size}, more than {}", check.image, check.max),
-        format!("`{}` занимает {size}, больше {}", check.image, check.max),
-    ))
+    if let Some(max) = check.max
+        && size > max
+    {
+        return Ok(CheckResult::fail(
+            format!("`{}` is {size}, more than {max}", check.image),
+            format!("`{}` занимает {size}, больше {max}", check.image),
+        ));
+    }
+    if let Some(other) = &check.smaller_than {
+        let other_size = Size(inspect(engine, other).await?.size.max(0) as u64);
+        let by = check.by.unwrap_or(Size(0));
+        if size.0.saturating_add(by.0) > other_size.0 || size >= other_size {
+            return Ok(CheckResult::fail(
+                format!("`{}` is {size} and `{other}` {other_size}: not {by} smaller", check.image),
+                format!("`{}` занимает {size}, а `{other}` — {other_size}: разница меньше {by}", check.image),
+            ));
+        }
+    }
+    Ok(CheckResult::pass())
 }
 
 pub async fn not_root(engine: &Engine, image: &str) -> Eval<CheckResult> {

@@ -121,12 +121,14 @@ pub async fn evaluate(engine: &Engine, spec: &CheckSpec, ctx: &Context, events: 
         CheckSpec::ImageAbsent(c) => images::absent(engine, &c.image).await,
         CheckSpec::ImageHistory(c) => images::history(engine, c).await,
         CheckSpec::ImageLayers(c) => images::layers(engine, c).await,
+        CheckSpec::ImageSharesLayers(c) => images::shares_layers(engine, c).await,
         CheckSpec::ImageSize(c) => images::size(engine, c).await,
         CheckSpec::ImageNotRoot(c) => images::not_root(engine, &c.image).await,
         CheckSpec::ImageHealthcheck(c) => images::healthcheck(engine, &c.image).await,
         CheckSpec::ImageFileAbsent(c) => volumes::image_file_absent(engine, &c.image, &c.path).await,
         CheckSpec::Http(c) => Ok(http::check(c, ctx).await),
         CheckSpec::VolumeExists(c) => volumes::exists(engine, &c.volume).await,
+        CheckSpec::VolumeAbsent(c) => volumes::absent(engine, &c.volume).await,
         CheckSpec::VolumeMounted(c) => containers::volume_mounted(engine, c).await,
         CheckSpec::VolumeFile(c) => volumes::file(engine, c).await,
         CheckSpec::NetworkExists(c) => networks::exists(engine, &c.network).await,
@@ -134,6 +136,7 @@ pub async fn evaluate(engine: &Engine, spec: &CheckSpec, ctx: &Context, events: 
         CheckSpec::Resolves(c) => networks::resolves(engine, c).await,
         CheckSpec::FileExists(c) => Ok(files::exists(c, &ctx.work_dir)),
         CheckSpec::FileContains(c) => Ok(files::contains(c, &ctx.work_dir)),
+        CheckSpec::DockerfileLint(c) => Ok(files::dockerfile_lint(c, &ctx.work_dir)),
         CheckSpec::EventSeen(c) => Ok(event_seen(c, events)),
     };
     result.unwrap_or_else(|r| r)

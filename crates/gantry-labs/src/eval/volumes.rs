@@ -15,6 +15,15 @@ pub async fn exists(engine: &Engine, volume: &str) -> Eval<CheckResult> {
     Ok(CheckResult::given(found.is_some(), format!("there is no volume `{volume}`"), format!("нет тома `{volume}`")))
 }
 
+pub async fn absent(engine: &Engine, volume: &str) -> Eval<CheckResult> {
+    let found = optional(engine.inspect_volume(volume).await)?;
+    Ok(CheckResult::given(
+        found.is_none(),
+        format!("volume `{volume}` is still there"),
+        format!("том `{volume}` ещё есть"),
+    ))
+}
+
 fn helper_name() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     format!("{HELPER_PREFIX}{}-{nanos}", std::process::id())
@@ -37,7 +46,12 @@ async fn remove_helper(engine: &Engine, helper: &str) {
 }
 
 /// Reads `path` (absolute) through a helper container.
-async fn read_through_helper(engine: &Engine, image: &str, mounts: Vec<MountSpec>, path: &str) -> Eval<Option<Vec<u8>>> {
+async fn read_through_helper(
+    engine: &Engine,
+    image: &str,
+    mounts: Vec<MountSpec>,
+    path: &str,
+) -> Eval<Option<Vec<u8>>> {
     let helper = create_helper(engine, image, mounts).await?;
     let read = engine.read_container_file(&helper, path, MAX_FILE).await;
     remove_helper(engine, &helper).await;

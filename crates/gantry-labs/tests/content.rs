@@ -1,0 +1,62 @@
+//! The labs Gantry ships (`labs/`): each loads, has every text in every language, and passes
+//! `gantry lab lint` without a finding. (`gantry lab test labs/` runs them against the engine in
+//! ./scripts/test.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use gantry_labs::{Lang, Library};
+
+fn repo_labs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs")
+}
+
+#[test]
+fn every_shipped_lab_loads() {
+    let library = Library::load(&[repo_labs()]);
+    let broken: Vec<String> = library.broken().iter().map(|(dir, e)| format!("{}: {e}", dir.display())).collect();
+    assert!(broken.is_empty(), "{broken:#?}");
+    assert!(library.labs().len() >= 3, "the starter labs are in labs/");
+    for lab in library.labs() {
+        let folder = lab.dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(lab.id, folder, "a lab's id is its folder's name");
+    }
+}
+
+#[test]
+fn no_lab_misses_a_language() {
+    let library = Library::load(&[repo_labs()]);
+    let missing: Vec<String> = library
+        .labs()
+        .iter()
+        .flat_map(|lab| {
+            lab.missing_translations().into_iter().map(move |(place, lang)| format!("{}: {place} ({lang})", lab.id))
+        })
+        .collect();
+    assert!(missing.is_empty(), "texts missing a language: {missing:#?}");
+    // The Russian texts are Russian, not copies of the English ones.
+    for lab in library.labs() {
+        assert_ne!(lab.title.get(Lang::En), lab.title.get(Lang::Ru), "{}", lab.id);
+        for step in &lab.steps {
+            let (en, ru) = (step.text(Lang::En), step.text(Lang::Ru));
+            assert_ne!(en.title, ru.title, "{} {}", lab.id, step.id);
+            assert!(
+                ru.body.chars().any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c))),
+                "{} {}",
+                lab.id,
+                step.id
+            );
+            for hint in &step.hints {
+                assert_ne!(hint.get(Lang::En), hint.get(Lang::Ru), "{} {}", lab.id, step.id);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_shipped_lab_passes_lint_without_a_finding() {
+    let library = Library::load(&[repo_labs()]);
+    let findings: Vec<String> =
+        library.labs().iter().flat_map(|lab| gantry_labs::lint::lint(&lab.dir)).map(|f| f.to_string()).collect();
+    assert!(findings.is_empty(), "{findings:#?}");
+}
