@@ -16,6 +16,7 @@ use gantry_labs::{
 };
 
 use crate::CliError;
+use crate::engine_cmds::print_json;
 use crate::output::print_table;
 
 /// Environment variable naming the folder where labs keep the learner's files.
@@ -121,13 +122,6 @@ fn work_root() -> PathBuf {
 
 async fn connect(engine: Option<&str>) -> Result<Engine, CliError> {
     Ok(engine_source::connect(engine).await?.0)
-}
-
-fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?;
-    println!("{text}");
-    Ok(())
 }
 
 /// Runs `gantry lab ...`.
