@@ -1,7 +1,7 @@
 //! `gantry lab`: learn Docker by doing, each step checked live against your own engine.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
@@ -11,7 +11,7 @@ use gantry_engine::Engine;
 use gantry_labs::lint::{Severity, lint};
 use gantry_labs::session::{self, PortChoice};
 use gantry_labs::{
-    CheckResult, CheckStatus, Lab, LabError, LabEvent, Lang, Library, Progress, ProgressStore, TestOptions,
+    CheckResult, CheckStatus, Lab, LabError, LabEvent, Lang, Library, Progress, ProgressStore, TestOptions, TestReport,
     evaluate_step, plan_reset, reset_lab, test_lab, watch,
 };
 
@@ -78,6 +78,9 @@ enum LabCommand {
         /// Lab folders, or folders of labs.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// How many labs to test at the same time on the engine.
+        #[arg(short, long, default_value_t = 1)]
+        jobs: usize,
     },
 }
 
@@ -134,7 +137,7 @@ pub async fn run(args: LabArgs, engine: Option<&str>, json: bool) -> Result<(), 
         LabCommand::Check { lab, once } => check(lab.as_deref(), once, engine, lang, json).await,
         LabCommand::Reset { lab, dry_run, yes } => reset(&lab, dry_run, yes, engine).await,
         LabCommand::Lint { dirs } => lint_dirs(&dirs, json),
-        LabCommand::Test { dirs } => test(&dirs, engine, json).await,
+        LabCommand::Test { dirs, jobs } => test(&dirs, jobs, engine, json).await,
     }
 }
 
@@ -168,15 +171,9 @@ fn list(lang: Lang, json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The context for showing a lab: the learner's progress if started, else the usual ports.
+/// Placeholder values for showing `lab`: the learner's once started, else the usual ones.
 fn values_for(lab: &Lab, progress: Option<&Progress>) -> gantry_labs::placeholders::Values {
-    match progress {
-        Some(p) => gantry_labs::placeholders::Values { dir: p.work_dir.display().to_string(), ports: p.ports.clone() },
-        None => gantry_labs::placeholders::Values {
-            dir: work_root().join(&lab.id).display().to_string(),
-            ports: lab.ports.clone(),
-        },
-    }
+    gantry_labs::view::values(lab, progress, &work_root())
 }
 
 fn show(lab_id: &str, step: Option<&str>, hints: bool, solution: bool, lang: Lang, json: bool) -> Result<(), CliError> {
@@ -185,18 +182,21 @@ fn show(lab_id: &str, step: Option<&str>, hints: bool, solution: bool, lang: Lan
     let progress = store().load(&lab.id)?;
     let values = values_for(lab, progress.as_ref());
     let Some(step) = step else {
+        let overview = gantry_labs::view::lab_view(lab, progress.as_ref(), lang);
         if json {
-            return print_json(&gantry_labs::library::summarize(lab, lang));
+            return print_json(&overview);
         }
-        println!("{}\n\n{}\n", lab.title.get(lang), lab.summary.get(lang));
-        for (i, s) in lab.steps.iter().enumerate() {
-            let mark = if progress.as_ref().is_some_and(|p| p.passed.contains(&s.id)) { "✓" } else { " " };
-            println!("{mark} {}. {}", i + 1, s.text(lang).title);
+        println!("{}\n\n{}\n", overview.title, overview.summary);
+        for (i, s) in overview.steps.iter().enumerate() {
+            println!("{} {}. {}", if s.passed { "✓" } else { " " }, i + 1, s.title);
         }
         return Ok(());
     };
     let index =
         lab.find_step(step).ok_or_else(|| LabError::UnknownStep { lab: lab.id.clone(), step: step.to_string() })?;
+    if json {
+        return print_json(&gantry_labs::view::step_view(lab, index, &values, lang));
+    }
     print_step(lab, index, &values, lang, hints, solution);
     Ok(())
 }
@@ -209,28 +209,27 @@ fn print_step(
     hints: bool,
     solution: bool,
 ) {
-    let step = &lab.steps[index];
-    let text = step.text(lang);
+    let Some(view) = gantry_labs::view::step_view(lab, index, values, lang) else { return };
     let (step_word, checks_word, hints_word, solution_word) = match lang {
         Lang::En => ("Step", "Checks", "Hints", "Solution"),
         Lang::Ru => ("Шаг", "Проверки", "Подсказки", "Решение"),
     };
-    println!("{step_word} {}/{}: {}\n", index + 1, lab.steps.len(), text.title);
-    println!("{}\n", gantry_labs::placeholders::substitute(&text.body, values));
+    println!("{step_word} {}/{}: {}\n", view.index + 1, view.count, view.title);
+    println!("{}\n", view.markdown);
     println!("{checks_word}:");
-    for check in &step.checks {
-        println!("  · {}", check.label(lang, values));
+    for check in &view.checks {
+        println!("  · {check}");
     }
-    if hints && !step.hints.is_empty() {
+    if hints && !view.hints.is_empty() {
         println!("\n{hints_word}:");
-        for hint in &step.hints {
-            println!("  - {}", gantry_labs::placeholders::substitute(hint.get(lang), values));
+        for hint in &view.hints {
+            println!("  - {hint}");
         }
     }
     if solution {
         println!("\n{solution_word}:");
-        for command in &step.solution {
-            println!("  {}", gantry_labs::placeholders::substitute(&command.display(), values));
+        for command in &view.solution {
+            println!("  {command}");
         }
     }
 }
@@ -436,31 +435,22 @@ async fn reset(lab_id: &str, dry_run: bool, yes: bool, engine: Option<&str>) -> 
 }
 
 /// Lab folders named by `dirs`: each one that is a lab, and the labs inside each that is not.
-fn lab_dirs(dirs: &[PathBuf]) -> Vec<PathBuf> {
+fn lab_dirs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut out = Vec::new();
     for dir in dirs {
-        if dir.join(gantry_labs::lab::MANIFEST).is_file() {
-            out.push(dir.clone());
-        } else if let Ok(entries) = std::fs::read_dir(dir) {
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.join(gantry_labs::lab::MANIFEST).is_file())
-                .collect();
-            found.sort();
-            out.extend(found);
-        }
+        out.extend(gantry_labs::library::lab_dirs(dir)?);
     }
-    out
-}
-
-fn lint_dirs(dirs: &[PathBuf], json: bool) -> Result<(), CliError> {
-    let labs = lab_dirs(dirs);
-    if labs.is_empty() {
+    if out.is_empty() {
         return Err(CliError::new(
             "no lab folder (with a lab.toml) found there",
             "name a lab folder or a folder of labs",
         ));
     }
+    Ok(out)
+}
+
+fn lint_dirs(dirs: &[PathBuf], json: bool) -> Result<(), CliError> {
+    let labs = lab_dirs(dirs)?;
     let mut errors = 0;
     let mut all = Vec::new();
     for dir in &labs {
@@ -485,82 +475,87 @@ fn lint_dirs(dirs: &[PathBuf], json: bool) -> Result<(), CliError> {
     }
 }
 
-async fn test(dirs: &[PathBuf], engine: Option<&str>, json: bool) -> Result<(), CliError> {
-    let dirs = lab_dirs(dirs);
-    if dirs.is_empty() {
-        return Err(CliError::new(
-            "no lab folder (with a lab.toml) found there",
-            "name a lab folder or a folder of labs",
-        ));
-    }
+async fn test(dirs: &[PathBuf], jobs: usize, engine: Option<&str>, json: bool) -> Result<(), CliError> {
+    let dirs = lab_dirs(dirs)?;
     let engine = connect(engine).await?;
     let work_root = std::env::temp_dir().join(format!("gantry-lab-test-{}", std::process::id()));
-    let options = TestOptions::new(&work_root);
+    let mut options = TestOptions::new(&work_root);
+    options.side_by_side = jobs > 1;
     let started = std::time::Instant::now();
-    let mut failures = Vec::new();
-    let mut reports = Vec::new();
-    for dir in &dirs {
-        let lab = match gantry_labs::load_lab(dir) {
-            Ok(lab) => Arc::new(lab),
-            Err(e) => {
-                failures.push(format!("{}: {e}", dir.display()));
-                continue;
-            }
-        };
-        if let Some(missing) = missing_images(&engine, &lab).await {
-            failures.push(format!("{}: image {missing} is not on the engine (pull it, or build its stand-in)", lab.id));
-            continue;
-        }
-        if !json {
-            println!("lab {} ({} steps)", lab.id, lab.steps.len());
-        }
-        let result = test_lab(&engine, lab.clone(), &options, |step| {
-            if !json {
-                println!(
-                    "  ✓ {} (solution {} ms, passed {} ms after it)",
-                    step.id, step.solution_ms, step.passed_after_ms
-                );
-            }
-        })
+    let outcomes: Vec<Result<TestReport, String>> = futures_util::stream::iter(dirs.iter())
+        .map(|dir| test_one(dir, &engine, &options, json))
+        .buffer_unordered(jobs.max(1))
+        .collect()
         .await;
-        match result {
+    let _ = std::fs::remove_dir_all(&work_root);
+    let mut failures: Vec<String> = Vec::new();
+    let mut reports = Vec::new();
+    for outcome in outcomes {
+        match outcome {
             Ok(report) => {
-                if !json {
-                    println!(
-                        "  ok in {:.1} s; reset removed {} object(s)",
-                        report.total_ms as f64 / 1000.0,
-                        report.cleanup.removed.len()
-                    );
-                }
-                for failed in &report.cleanup.failed {
-                    failures.push(format!("{}: reset could not remove {failed}", lab.id));
-                }
+                failures.extend(
+                    report.cleanup.failed.iter().map(|f| format!("{}: reset could not remove {f}", report.lab)),
+                );
                 reports.push(report);
             }
-            Err(e) => {
-                if !json {
-                    println!("  FAILED: {e}");
-                }
-                failures.push(format!("{}: {e}", lab.id));
-            }
+            Err(e) => failures.push(e),
         }
     }
-    let _ = std::fs::remove_dir_all(&work_root);
     if json {
         print_json(&serde_json::json!({ "reports": reports, "failures": failures }))?;
     } else {
         println!(
-            "{} lab(s) tested in {:.1} s: {} passed, {} failed",
+            "{} lab(s) tested in {:.1} s ({} at a time): {} passed, {} failed",
             dirs.len(),
             started.elapsed().as_secs_f64(),
+            jobs.max(1),
             reports.len(),
-            failures.len()
+            dirs.len() - reports.len()
         );
         for f in &failures {
             println!("  {f}");
         }
     }
     if failures.is_empty() { Ok(()) } else { Err(CliError::new("some labs failed their test", "see above")) }
+}
+
+/// Tests the lab in `dir`, printing each step as it passes (prefixed with the lab: labs may run
+/// side by side).
+async fn test_one(dir: &Path, engine: &Engine, options: &TestOptions, json: bool) -> Result<TestReport, String> {
+    let lab = Arc::new(gantry_labs::load_lab(dir).map_err(|e| format!("{}: {e}", dir.display()))?);
+    if let Some(missing) = missing_images(engine, &lab).await {
+        return Err(format!("{}: image {missing} is not on the engine (pull it, or build its stand-in)", lab.id));
+    }
+    let id = lab.id.clone();
+    let result = test_lab(engine, lab.clone(), options, |step| {
+        if !json {
+            println!(
+                "  ✓ {id}/{} (solution {} ms, passed {} ms after it)",
+                step.id, step.solution_ms, step.passed_after_ms
+            );
+        }
+    })
+    .await;
+    match result {
+        Ok(report) => {
+            if !json {
+                println!(
+                    "ok {} ({} steps) in {:.1} s; reset removed {} object(s)",
+                    report.lab,
+                    report.steps.len(),
+                    report.total_ms as f64 / 1000.0,
+                    report.cleanup.removed.len()
+                );
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            if !json {
+                println!("FAILED {id}: {e}");
+            }
+            Err(format!("{id}: {e}"))
+        }
+    }
 }
 
 /// The first image `lab` declares that the engine does not have.

@@ -803,6 +803,55 @@ impl CheckSpec {
         problems
     }
 
+    /// The engine objects the check names, as `(kind, name)`: `container`, `image`, `volume`,
+    /// `network`, `project`.
+    pub fn objects(&self) -> Vec<(&'static str, &str)> {
+        let mut out: Vec<(&'static str, &str)> = Vec::new();
+        match self {
+            Self::ContainerExists(s) | Self::ContainerRunning(s) | Self::ContainerAbsent(s) => {
+                out.extend(selected(&s.container, &s.image))
+            }
+            Self::ContainerExited(c) => out.extend(selected(&c.container, &c.image)),
+            Self::ContainerSettings(ContainerSettings { container, .. })
+            | Self::PortPublished(PortPublished { container, .. })
+            | Self::BindMount(BindMount { container, .. })
+            | Self::LogsContain(LogsContain { container, .. }) => out.push(("container", container)),
+            Self::ImageExists(ImageCheck { image })
+            | Self::ImageAbsent(ImageCheck { image })
+            | Self::ImageNotRoot(ImageCheck { image })
+            | Self::ImageHealthcheck(ImageCheck { image })
+            | Self::ImageHistory(ImageHistory { image, .. })
+            | Self::ImageLayers(ImageLayers { image, .. })
+            | Self::ImageFileAbsent(ImageFileAbsent { image, .. }) => out.push(("image", image)),
+            Self::ImageSharesLayers(c) => out.extend([("image", c.image.as_str()), ("image", c.with.as_str())]),
+            Self::ImageSize(c) => {
+                out.push(("image", &c.image));
+                out.extend(c.smaller_than.as_deref().map(|i| ("image", i)));
+            }
+            Self::VolumeExists(VolumeCheck { volume }) | Self::VolumeAbsent(VolumeCheck { volume }) => {
+                out.push(("volume", volume))
+            }
+            Self::VolumeFile(c) => out.push(("volume", &c.volume)),
+            Self::VolumeMounted(c) => out.extend([("volume", c.volume.as_str()), ("container", c.container.as_str())]),
+            Self::NetworkExists(NetworkCheck { network }) => out.push(("network", network)),
+            Self::NetworkAttached(c) => {
+                out.push(("network", &c.network));
+                out.extend(c.containers.iter().map(|n| ("container", n.as_str())));
+            }
+            Self::Resolves(c) => out.push(("container", &c.container)),
+            Self::ComposeUp(c) => out.push(("project", &c.project)),
+            Self::EventSeen(EventSeen { resource, name: Some(name), .. }) if resource == "container" => {
+                out.push(("container", name))
+            }
+            Self::Http(_)
+            | Self::FileExists(_)
+            | Self::FileContains(_)
+            | Self::DockerfileLint(_)
+            | Self::EventSeen(_) => {}
+        }
+        out
+    }
+
     /// Image references the check names (for lint: every image a lab uses is declared or built).
     pub fn images(&self) -> Vec<&str> {
         match self {
@@ -813,6 +862,14 @@ impl CheckSpec {
             _ => Vec::new(),
         }
     }
+}
+
+/// The objects a container selector names.
+fn selected<'a>(container: &'a Option<String>, image: &'a Option<String>) -> Vec<(&'static str, &'a str)> {
+    let mut out = Vec::new();
+    out.extend(container.as_deref().map(|n| ("container", n)));
+    out.extend(image.as_deref().map(|i| ("image", i)));
+    out
 }
 
 fn port_text(values: &Values, port: &str) -> String {

@@ -22,6 +22,7 @@ pub mod session;
 pub mod size;
 pub mod step;
 pub mod text;
+pub mod view;
 
 pub use check::{Check, CheckSpec};
 pub use checker::{LabEvent, evaluate_step, watch};

@@ -38,21 +38,13 @@ impl Library {
     pub fn load(roots: &[PathBuf]) -> Self {
         let mut library = Self::default();
         for root in roots {
-            let mut dirs: Vec<PathBuf> = if root.join(MANIFEST).is_file() {
-                vec![root.clone()]
-            } else {
-                match std::fs::read_dir(root) {
-                    Ok(entries) => entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| p.join(MANIFEST).is_file())
-                        .collect(),
-                    Err(e) => {
-                        library.broken.push((root.clone(), LabError::io("read", root, e)));
-                        continue;
-                    }
+            let dirs = match lab_dirs(root) {
+                Ok(dirs) => dirs,
+                Err(e) => {
+                    library.broken.push((root.clone(), e));
+                    continue;
                 }
             };
-            dirs.sort();
             for dir in dirs {
                 match load_lab(&dir) {
                     Ok(lab) if library.labs.iter().any(|l| l.id == lab.id) => {
@@ -88,6 +80,19 @@ impl Library {
     pub fn summaries(&self, lang: Lang) -> Vec<LabSummary> {
         self.labs.iter().map(|lab| summarize(lab, lang)).collect()
     }
+}
+
+/// The lab folders `root` names: itself when it is one (it has a `lab.toml`), else the lab folders
+/// directly inside it, sorted by name.
+pub fn lab_dirs(root: &Path) -> Result<Vec<PathBuf>> {
+    if root.join(MANIFEST).is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(root).map_err(|e| LabError::io("read", root, e))?;
+    let mut dirs: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(MANIFEST).is_file()).collect();
+    dirs.sort();
+    Ok(dirs)
 }
 
 /// A lab's catalogue line in `lang`.

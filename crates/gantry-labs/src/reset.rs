@@ -46,6 +46,12 @@ pub struct ResetPlan {
 }
 
 impl ResetPlan {
+    /// Keeps only containers with names someone chose: for tests of several labs side by side on
+    /// one engine, where a name Docker made up may belong to another lab's build.
+    pub fn keep_chosen_names(&mut self) {
+        self.containers.retain(|t| !generated_name(t.name.trim_start_matches("container ")));
+    }
+
     /// True when there is nothing to remove.
     pub fn is_empty(&self) -> bool {
         self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty() && self.images.is_empty()

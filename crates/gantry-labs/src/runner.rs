@@ -33,12 +33,20 @@ pub struct TestOptions {
     /// How long a step may take to pass after its solution ran (a bound that fails the test, not a
     /// performance claim).
     pub step_timeout: Duration,
+    /// Other labs are tested on the same engine at the same time: the cleanup leaves containers
+    /// whose names Docker made up (they may be another lab's build steps).
+    pub side_by_side: bool,
 }
 
 impl TestOptions {
     /// Defaults: `docker` from PATH, 60 s per step.
     pub fn new(work_root: impl Into<PathBuf>) -> Self {
-        Self { work_root: work_root.into(), docker: PathBuf::from("docker"), step_timeout: Duration::from_secs(60) }
+        Self {
+            work_root: work_root.into(),
+            docker: PathBuf::from("docker"),
+            step_timeout: Duration::from_secs(60),
+            side_by_side: false,
+        }
     }
 }
 
@@ -176,7 +184,12 @@ pub async fn test_lab(
     let ctx = context(&progress, engine.endpoint());
     let result = run_steps(engine, &lab, &progress, &ctx, options, &mut on_step).await;
     let cleanup = match plan_reset(engine, &lab, &progress, &ctx).await {
-        Ok(plan) => apply_reset(engine, &plan).await,
+        Ok(mut plan) => {
+            if options.side_by_side {
+                plan.keep_chosen_names();
+            }
+            apply_reset(engine, &plan).await
+        }
         Err(e) => ResetReport { removed: Vec::new(), failed: vec![e.to_string()] },
     };
     let _ = std::fs::remove_dir_all(&work_dir);
