@@ -80,6 +80,22 @@ impl Engine {
         result
     }
 
+    /// Reads the file at `path` (relative to the volume's root), at most `max_bytes` of it, through
+    /// a read-only helper container (created, never started, removed). `Ok(None)` when the volume
+    /// has no such file.
+    pub async fn read_volume_file(
+        &self,
+        volume: &str,
+        path: &str,
+        max_bytes: usize,
+    ) -> Result<Option<crate::ContainerFile>> {
+        let helper = self.create_volume_helper(volume, true).await?;
+        let full = format!("{MOUNT}/{}", path.trim_start_matches("./").trim_start_matches('/'));
+        let result = self.read_container_file(&helper, &full, max_bytes).await;
+        self.remove_volume_helper(&helper).await;
+        result
+    }
+
     /// Writes the volume's files to a tar file at `path`; returns its size. The file appears
     /// only when complete (a hidden `.NAME.partial` beside it until then).
     pub async fn export_volume(&self, volume: &str, path: &Path) -> Result<u64> {

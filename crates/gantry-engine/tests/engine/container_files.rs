@@ -31,3 +31,24 @@ async fn reads_files_from_layer_image_and_volume_of_a_stopped_container() {
     let gone = t.engine.read_container_file("no-such-container-cfile", "/tmp/note", 10).await.unwrap_err();
     assert!(matches!(gone, EngineError::NotFound { .. }), "{gone:?}");
 }
+
+#[tokio::test]
+async fn reads_a_file_of_a_volume_no_container_mounts() {
+    let t = setup("vfile").await;
+    let v = t.volume("data").await;
+    let mut spec = t.sh("writer", "mkdir -p /data/notes && echo kept > /data/notes/a.txt");
+    spec.mounts = vec![MountSpec::parse(&format!("{}:/data", v.name)).unwrap()];
+    let id = t.run(&spec).await;
+    assert_eq!(t.wait_exit(&id).await, 0);
+    t.engine.remove_container(&id, gantry_engine::RemoveOptions::default()).await.unwrap();
+
+    let file = t.engine.read_volume_file(&v.name, "notes/a.txt", 1024).await.unwrap().expect("the file");
+    assert_eq!(file.bytes, b"kept\n");
+    assert_eq!(t.engine.read_volume_file(&v.name, "notes/absent.txt", 1024).await.unwrap(), None);
+    let missing = t.engine.read_volume_file("no-such-volume-vfile", "a.txt", 10).await.unwrap_err();
+    assert!(matches!(missing, EngineError::NotFound { .. }), "{missing:?}");
+    // The helpers that read it are gone.
+    let all = gantry_engine::ContainerFilter { all: true, ..Default::default() };
+    let left = t.engine.list_containers(&all).await.unwrap();
+    assert!(!left.iter().any(|c| c.mounts.contains(&v.name)), "{left:?}");
+}
