@@ -91,11 +91,14 @@ pub async fn evaluate_step(engine: &Engine, lab: &Lab, step: usize, ctx: &Contex
 }
 
 /// True for events the checker causes itself or that change nothing a check reads: reading a
-/// file out of a container (`archive-path`), and the helper containers that read volumes.
+/// file out of a container (`archive-path`), and the helper containers that read volumes and
+/// images (labelled, or named by the labs).
 pub fn is_noise(event: &Event) -> bool {
     event.action == "archive-path"
         || event.action == "extract-to-dir"
-        || (event.resource == "container" && event.name.as_deref().is_some_and(|n| n.starts_with(HELPER_PREFIX)))
+        || (event.resource == "container"
+            && (event.attributes.contains_key(gantry_engine::volume_files::HELPER_LABEL)
+                || event.name.as_deref().is_some_and(|n| n.starts_with(HELPER_PREFIX))))
 }
 
 /// Why checks are evaluated.

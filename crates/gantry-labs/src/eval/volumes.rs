@@ -1,14 +1,12 @@
-//! Volume checks: exists, holds a file (with text).
+//! Volume checks (exists, absent, holds a file with text) and the image's files.
 
-use gantry_engine::{Engine, MountSpec, RemoveOptions, RunSpec};
+use gantry_engine::{Engine, RemoveOptions, RunSpec};
 
 use super::{CheckResult, Eval, HELPER_PREFIX, answered, optional};
 use crate::check::VolumeFile;
 
 /// Most bytes of a file read to look for its text.
 const MAX_FILE: usize = 1024 * 1024;
-/// Where the helper container mounts the volume.
-const HELPER_MOUNT: &str = "/volume";
 
 pub async fn exists(engine: &Engine, volume: &str) -> Eval<CheckResult> {
     let found = optional(engine.inspect_volume(volume).await)?;
@@ -29,13 +27,13 @@ fn helper_name() -> String {
     format!("{HELPER_PREFIX}{}-{nanos}", std::process::id())
 }
 
-/// Creates a helper container from `image` with `mounts`: never started, removed with
-/// [`remove_helper`] right after use.
-async fn create_helper(engine: &Engine, image: &str, mounts: Vec<MountSpec>) -> Eval<String> {
+/// Creates a helper container from `image` to look at the image's files: never started, removed
+/// with [`remove_helper`] right after use.
+async fn create_helper(engine: &Engine, image: &str) -> Eval<String> {
     let mut spec = RunSpec::new(image);
     spec.name = Some(helper_name());
     spec.command = vec!["true".into()];
-    spec.mounts = mounts;
+    spec.labels = vec![(gantry_engine::volume_files::HELPER_LABEL.into(), "lab-check".into())];
     answered(engine.create_container(&spec).await)
 }
 
@@ -45,21 +43,8 @@ async fn remove_helper(engine: &Engine, helper: &str) {
     }
 }
 
-/// Reads `path` (absolute) through a helper container.
-async fn read_through_helper(
-    engine: &Engine,
-    image: &str,
-    mounts: Vec<MountSpec>,
-    path: &str,
-) -> Eval<Option<Vec<u8>>> {
-    let helper = create_helper(engine, image, mounts).await?;
-    let read = engine.read_container_file(&helper, path, MAX_FILE).await;
-    remove_helper(engine, &helper).await;
-    Ok(answered(read)?.map(|f| f.bytes))
-}
-
 /// Reads `path` (relative to the volume's root) through a container that mounts the volume: one
-/// that already does, else a helper made from the smallest local image.
+/// that already does, else the engine's read-only volume helper.
 async fn read(engine: &Engine, volume: &str, path: &str) -> Eval<Option<Vec<u8>>> {
     let info = answered(engine.inspect_volume(volume).await)?;
     let relative = path.trim_start_matches("./");
@@ -69,16 +54,7 @@ async fn read(engine: &Engine, volume: &str, path: &str) -> Eval<Option<Vec<u8>>
         let full = format!("{}/{relative}", mount.target.trim_end_matches('/'));
         return Ok(answered(engine.read_container_file(&details.id, &full, MAX_FILE).await)?.map(|f| f.bytes));
     }
-    let images = answered(engine.list_images(false).await)?;
-    let Some(image) = images.iter().min_by_key(|i| i.size).map(|i| i.tags.first().cloned().unwrap_or(i.id.clone()))
-    else {
-        return Err(CheckResult::fail(
-            "reading a volume needs an image on the engine, and there is none",
-            "чтобы прочитать том, на движке нужен хоть один образ, а их нет",
-        ));
-    };
-    let mount = MountSpec { source: volume.to_string(), target: HELPER_MOUNT.into(), read_only: true };
-    read_through_helper(engine, &image, vec![mount], &format!("{HELPER_MOUNT}/{relative}")).await
+    Ok(answered(engine.read_volume_file(volume, relative, MAX_FILE).await)?.map(|f| f.bytes))
 }
 
 /// `image_file_absent`: nothing at `path` in `image`.
@@ -86,7 +62,7 @@ pub async fn image_file_absent(engine: &Engine, image: &str, path: &str) -> Eval
     if optional(engine.inspect_image(image).await)?.is_none() {
         return Ok(CheckResult::fail(format!("there is no image `{image}`"), format!("нет образа `{image}`")));
     }
-    let helper = create_helper(engine, image, Vec::new()).await?;
+    let helper = create_helper(engine, image).await?;
     let read = engine.read_container_file(&helper, path, 0).await;
     remove_helper(engine, &helper).await;
     let found = match read {
