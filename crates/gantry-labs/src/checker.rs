@@ -288,6 +288,14 @@ impl Checker {
         tx: &Sender<LabEvent>,
         line_tx: &tokio::sync::mpsc::Sender<usize>,
     ) -> bool {
+        // Files are stamped before they are read: a change while a check reads them shows up as a
+        // new stamp on the next look, and the check runs again.
+        for i in due.iter().copied() {
+            let files = st.specs[i].watched_files();
+            if !files.is_empty() {
+                st.file_stamps.insert(i, files_stamp(&self.ctx.work_dir, &files));
+            }
+        }
         let results = futures_util::future::join_all(
             due.iter().map(|i| evaluate(&self.engine, &st.specs[*i], &self.ctx, &self.log)),
         )
@@ -306,9 +314,6 @@ impl Checker {
                 CheckSpec::LogsContain(c) if failing && st.followers.get(&i).is_none_or(|f| f.is_finished()) => {
                     let follower = follow(self.engine.clone(), c.container.clone(), c.text.clone(), i, line_tx.clone());
                     st.followers.insert(i, follower);
-                }
-                spec if !spec.watched_files().is_empty() => {
-                    st.file_stamps.insert(i, files_stamp(&self.ctx.work_dir, &spec.watched_files()));
                 }
                 _ => {}
             }

@@ -46,12 +46,6 @@ pub struct ResetPlan {
 }
 
 impl ResetPlan {
-    /// Keeps only containers with names someone chose: for tests of several labs side by side on
-    /// one engine, where a name Docker made up may belong to another lab's build.
-    pub fn keep_chosen_names(&mut self) {
-        self.containers.retain(|t| !generated_name(t.name.trim_start_matches("container ")));
-    }
-
     /// True when there is nothing to remove.
     pub fn is_empty(&self) -> bool {
         self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty() && self.images.is_empty()
@@ -134,7 +128,77 @@ fn declared(lab: &Lab, reference: &str) -> bool {
 
 /// What resetting `lab` would remove now.
 pub async fn plan_reset(engine: &Engine, lab: &Lab, progress: &Progress, ctx: &Context) -> crate::Result<ResetPlan> {
-    let names = lab_names(lab, &ctx.values);
+    plan_with(engine, lab, progress, &lab_names(lab, &ctx.values), Scope::Learner).await
+}
+
+/// Which new objects count as the lab's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// A learner's reset: every word of the lab's commands and texts, and containers with made-up
+    /// names from the lab's images.
+    Learner,
+    /// A test run side by side with other labs: only the objects the lab's checks and solutions
+    /// name ([`lab_object_names`]).
+    Strict,
+}
+
+/// What the test of `lab` leaves behind, when other labs are tested on the same engine at the same
+/// time: only the objects its checks and solutions name, nothing found by words of its texts or by
+/// made-up container names (those may be another lab's).
+pub async fn plan_cleanup_side_by_side(
+    engine: &Engine,
+    lab: &Lab,
+    progress: &Progress,
+    ctx: &Context,
+) -> crate::Result<ResetPlan> {
+    plan_with(engine, lab, progress, &lab_object_names(lab, &ctx.values), Scope::Strict).await
+}
+
+/// The names of the engine objects `lab` makes: those its checks name, and those its solutions
+/// create (`--name`, `--network`, `-v NAME:`, `-t`, `tag` targets, `volume create`,
+/// `network create`), plus the compose project of its work folder.
+pub fn lab_object_names(lab: &Lab, values: &Values) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for step in &lab.steps {
+        for check in &step.checks {
+            names.extend(check.resolve(values).objects().into_iter().map(|(_, n)| n.to_string()));
+        }
+        for command in &step.solution {
+            let SolutionCommand::Run { args } = command else { continue };
+            let args: Vec<String> = args.iter().map(|a| substitute(a, values)).collect();
+            for (i, arg) in args.iter().enumerate() {
+                let next = args.get(i + 1).cloned();
+                match arg.as_str() {
+                    "--name" | "--network" | "--net" | "-t" | "--tag" => names.extend(next),
+                    "-v" | "--volume" => {
+                        if let Some(volume) = next.as_deref().and_then(|v| v.split_once(':')).map(|(v, _)| v)
+                            && !volume.contains('/')
+                        {
+                            names.insert(volume.to_string());
+                        }
+                    }
+                    "create" if i >= 1 && matches!(args[i - 1].as_str(), "volume" | "network") => names.extend(next),
+                    _ => {}
+                }
+            }
+            if args.get(1).map(String::as_str) == Some("tag") {
+                names.extend(args.get(3).cloned());
+            }
+        }
+    }
+    if let Some(dir) = std::path::Path::new(&values.dir).file_name() {
+        names.insert(dir.to_string_lossy().into_owned());
+    }
+    names
+}
+
+async fn plan_with(
+    engine: &Engine,
+    lab: &Lab,
+    progress: &Progress,
+    names: &BTreeSet<String>,
+    scope: Scope,
+) -> crate::Result<ResetPlan> {
     let before: &Snapshot = &progress.snapshot;
     let mut plan = ResetPlan::default();
 
@@ -143,7 +207,7 @@ pub async fn plan_reset(engine: &Engine, lab: &Lab, progress: &Progress, ctx: &C
         images.iter().filter(|i| !before.images.contains(&i.id)).map(|i| i.id.as_str()).collect();
     for image in &images {
         for tag in &image.tags {
-            if !before.tags.contains(tag) && related_image(tag, &names) && !declared(lab, tag) {
+            if !before.tags.contains(tag) && related_image(tag, names) && !declared(lab, tag) {
                 plan.images.push(Target { id: tag.clone(), name: format!("image {tag}") });
             }
         }
@@ -152,9 +216,10 @@ pub async fn plan_reset(engine: &Engine, lab: &Lab, progress: &Progress, ctx: &C
     let containers = engine.list_containers(&ContainerFilter { all: true, ..Default::default() }).await?;
     for c in containers.iter().filter(|c| !before.containers.contains(&c.id)) {
         let lab_image =
-            declared(lab, &c.image) || related_image(&c.image, &names) || new_image_ids.contains(c.image_id.as_str());
+            declared(lab, &c.image) || related_image(&c.image, names) || new_image_ids.contains(c.image_id.as_str());
+        let made_up = scope == Scope::Learner && lab_image && generated_name(&c.name);
         let lab_project = c.compose_project.as_ref().is_some_and(|p| names.contains(p));
-        if names.contains(&c.name) || (lab_image && generated_name(&c.name)) || lab_project {
+        if names.contains(&c.name) || made_up || lab_project {
             plan.containers.push(Target { id: c.id.clone(), name: format!("container {}", c.name) });
         }
     }

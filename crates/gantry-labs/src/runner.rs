@@ -16,7 +16,7 @@ use crate::error::{LabError, Result};
 use crate::eval::{CheckResult, Context};
 use crate::lab::{Lab, SolutionCommand};
 use crate::placeholders::substitute;
-use crate::reset::{ResetReport, apply_reset, plan_reset};
+use crate::reset::{ResetReport, apply_reset, plan_cleanup_side_by_side, plan_reset};
 use crate::session::{PortChoice, context, fresh};
 use crate::text::Lang;
 
@@ -33,8 +33,9 @@ pub struct TestOptions {
     /// How long a step may take to pass after its solution ran (a bound that fails the test, not a
     /// performance claim).
     pub step_timeout: Duration,
-    /// Other labs are tested on the same engine at the same time: the cleanup leaves containers
-    /// whose names Docker made up (they may be another lab's build steps).
+    /// Other labs are tested on the same engine at the same time: the cleanup removes only the
+    /// objects the lab's checks and solutions name (see
+    /// [`crate::reset::plan_cleanup_side_by_side`]).
     pub side_by_side: bool,
 }
 
@@ -183,13 +184,13 @@ pub async fn test_lab(
     let progress = fresh(engine, &lab, None, work_dir.clone(), PortChoice::AnyFree).await?;
     let ctx = context(&progress, engine.endpoint());
     let result = run_steps(engine, &lab, &progress, &ctx, options, &mut on_step).await;
-    let cleanup = match plan_reset(engine, &lab, &progress, &ctx).await {
-        Ok(mut plan) => {
-            if options.side_by_side {
-                plan.keep_chosen_names();
-            }
-            apply_reset(engine, &plan).await
-        }
+    let plan = if options.side_by_side {
+        plan_cleanup_side_by_side(engine, &lab, &progress, &ctx).await
+    } else {
+        plan_reset(engine, &lab, &progress, &ctx).await
+    };
+    let cleanup = match plan {
+        Ok(plan) => apply_reset(engine, &plan).await,
         Err(e) => ResetReport { removed: Vec::new(), failed: vec![e.to_string()] },
     };
     let _ = std::fs::remove_dir_all(&work_dir);

@@ -61,29 +61,21 @@ fn every_shipped_lab_passes_lint_without_a_finding() {
     assert!(findings.is_empty(), "{findings:#?}");
 }
 
-/// Labs are tested side by side on one engine: the objects one lab names (containers, volumes,
-/// networks, compose projects, the images it builds) must not be another lab's.
+/// Labs are tested side by side on one engine: the objects one lab makes (what its checks and
+/// solutions name, except the images it declares) must not be another lab's.
 #[test]
 fn labs_name_different_objects() {
     let library = Library::load(&[repo_labs()]);
-    let mut owner: std::collections::BTreeMap<(String, String), String> = Default::default();
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
     let mut clashes = Vec::new();
     for lab in library.labs() {
         let values = gantry_labs::view::values(lab, None, Path::new("/work"));
-        let mut objects = std::collections::BTreeSet::new();
-        for step in &lab.steps {
-            for check in &step.checks {
-                for (kind, name) in check.resolve(&values).objects() {
-                    let declared = lab.images.iter().any(|i| i == name);
-                    if !(kind == "image" && declared) {
-                        objects.insert((kind.to_string(), name.to_string()));
-                    }
-                }
+        for name in gantry_labs::reset::lab_object_names(lab, &values) {
+            if lab.images.contains(&name) {
+                continue;
             }
-        }
-        for object in objects {
-            if let Some(other) = owner.insert(object.clone(), lab.id.clone()) {
-                clashes.push(format!("{} {:?} is named by {} and {}", object.0, object.1, other, lab.id));
+            if let Some(other) = owner.insert(name.clone(), lab.id.clone()) {
+                clashes.push(format!("{name:?} is made by {other} and {}", lab.id));
             }
         }
     }
