@@ -9,7 +9,16 @@ use gantry_labs::eval::evaluate;
 use gantry_labs::{CheckResult, CheckStatus, Lang};
 
 async fn eval(engine: &gantry_engine::Engine, ctx: &gantry_labs::Context, text: &str) -> CheckResult {
-    evaluate(engine, &spec(text), ctx, &[]).await
+    let spec = spec(text);
+    let mut result = evaluate(engine, &spec, ctx, &[]).await;
+    // A server that is slow to answer on a loaded machine is asked again, as the checker would.
+    for _ in 0..3 {
+        if !why(&result).contains("did not answer within") {
+            break;
+        }
+        result = evaluate(engine, &spec, ctx, &[]).await;
+    }
+    result
 }
 
 fn why(result: &CheckResult) -> String {
