@@ -1,30 +1,19 @@
 //! Property tests of the lab parsers: the manifest (lab.toml), step Markdown, placeholders and the
 //! lint's shell-word splitter never panic on any input; well-formed labs load back to what was
-//! written. Each target is recorded with `gantry_testkit::reliability::fuzz`. More cases:
-//! `PROPTEST_CASES=20000 cargo test -p gantry-labs --test fuzz`.
+//! written. Each target is recorded through `gantry_testkit::prop::check` (failing inputs are kept
+//! in `fuzz.proptest-regressions`). More cases: `PROPTEST_CASES=20000 cargo test -p gantry-labs --test fuzz`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 use gantry_labs::{LabError, Lang, load_lab};
 
-fn runner() -> TestRunner {
-    // PROPTEST_CASES overrides the default (256) through Config::default().
-    TestRunner::new(Config { failure_persistence: None, ..Config::default() })
-}
-
-/// Runs `test` on inputs from `strategy` and records the target; panics with the failing input.
+/// Runs `test` on inputs from `strategy` and records the target (gantry-testkit's `prop::check`).
 fn fuzz<S: Strategy>(target: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
 where
     S::Value: std::fmt::Debug,
 {
-    let mut runner = runner();
-    let cases = runner.config().cases;
-    if let Err(e) = runner.run(&strategy, test) {
-        panic!("{target}: {e}");
-    }
-    gantry_testkit::reliability::fuzz(target, u64::from(cases), 0);
+    gantry_testkit::prop::check(target, file!(), 0, strategy, test);
 }
 
 /// A manifest-like text: TOML fragments, lab keywords and noise, in any order.
