@@ -74,21 +74,6 @@ fn list(problems: &[Problem]) -> String {
 }
 
 impl LabError {
-    /// A stable machine-readable code (the UI boundary's `{code, message, hint}`).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Invalid { .. } => "lab_invalid",
-            Self::NewerFormat { .. } => "lab_newer_format",
-            Self::Io { .. } => "io",
-            Self::UnknownLab { .. } => "lab_unknown",
-            Self::NotStarted { .. } => "lab_not_started",
-            Self::UnknownStep { .. } => "lab_unknown_step",
-            Self::Command { .. } => "lab_command_failed",
-            Self::TestFailed { .. } => "lab_test_failed",
-            Self::Engine(e) => e.code(),
-        }
-    }
-
     /// What the user can do about it, in one sentence.
     pub fn hint(&self) -> String {
         match self {
