@@ -20,7 +20,7 @@ CACHE=${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}
 IMG=${1:-$CACHE/current}
 BOOT_TIMEOUT=${SMOKE_BOOT_TIMEOUT:-300}
 POWER_TIMEOUT=${SMOKE_POWER_TIMEOUT:-90}
-ACCEL=${SMOKE_ACCEL:-tcg,thread=multi,tb-size=64}
+ACCEL=${SMOKE_ACCEL:-tcg,thread=single,tb-size=64}
 QEMU=${QEMU:-qemu-system-x86_64}
 
 T0=$(date +%s.%N)

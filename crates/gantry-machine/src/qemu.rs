@@ -69,7 +69,11 @@ fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
         // kernel-irqchip=off: WHPX's in-kernel irqchip breaks Linux guests on many builds.
         (Accel::Whpx, _) => &["-accel", "whpx,kernel-irqchip=off", "-cpu", "max"],
         // tb-size=64: without it QEMU's translation cache grows by ~1 GiB of RSS.
-        (Accel::Tcg, _) => &["-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max"],
+        // thread=single: with one host thread per vCPU (thread=multi), the guest kernel's live
+        // code patching (static keys flipped when the first container starts) raced another
+        // vCPU and the guest died with "Oops: int3" in CI; one thread runs the vCPUs in turn,
+        // so a patch is seen by every vCPU before it runs again (and was not slower under load).
+        (Accel::Tcg, _) => &["-accel", "tcg,thread=single,tb-size=64", "-cpu", "max"],
     };
     v.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -126,6 +130,9 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<String> {
         },
     ]);
     a.extend(["-pidfile".into(), path(&spec.pid_file)]);
+    // A guest that reboots (its kernel panicked: the cmdline says panic=-1) ends QEMU instead of
+    // booting again behind the agent's back, where every open engine connection would hang.
+    a.push("-no-reboot".into());
     // Random numbers for the guest (fast TLS start-up).
     a.extend(["-device".into(), "virtio-rng-pci".into()]);
     // Free page reporting: memory the guest frees (a container exits, a build ends) goes back to
@@ -199,7 +206,8 @@ mod tests {
     #[test]
     fn linux_tcg_limits_translation_cache() {
         let s = joined(&build_args(&spec(Accel::Tcg), HostOs::Linux));
-        assert!(s.contains("-accel tcg,thread=multi,tb-size=64 -cpu max"), "{s}");
+        assert!(s.contains("-accel tcg,thread=single,tb-size=64 -cpu max"), "{s}");
+        assert!(s.contains(" -no-reboot "), "{s}");
     }
 
     #[test]
