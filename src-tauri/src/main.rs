@@ -29,7 +29,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let streams = api.streams().clone();
     let app = tauri::Builder::default()
         .manage(api)
-        .invoke_handler(crate::gantry_commands!())
+        .invoke_handler(commands::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
             guard.listen(move || {

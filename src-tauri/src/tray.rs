@@ -1,6 +1,7 @@
 //! The tray icon: the engine's state, start/stop, show, quit.
 
 use gantry_core::api::{Gantry, StreamMsg, VmEvent};
+use gantry_core::engine_source::Origin;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
@@ -24,7 +25,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             "start" => {
                 let api = app.state::<Gantry>().inner().clone();
                 tauri::async_runtime::spawn(async move {
-                    let _ = api.engine_start().await;
+                    // the start goes on in the background; the state line follows the VM's events
+                    let _ = api.engine_start(|_| {}).await;
                 });
             }
             "stop" => {
@@ -50,7 +52,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     tauri::async_runtime::spawn(async move {
         loop {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            if watch_api.watch_vm_status(move |msg| drop(tx.send(msg))).is_ok() {
+            if watch_api.vm_watch(move |msg| drop(tx.send(msg))).await.is_ok() {
                 while let Some(msg) = rx.recv().await {
                     match msg {
                         StreamMsg::Items { items } => {
@@ -71,8 +73,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     });
     tauri::async_runtime::spawn(async move {
         loop {
-            let status = api.engine_status().await;
-            if status.origin != "gantry_vm" {
+            if let Ok(status) = api.engine_status().await
+                && status.origin != Some(Origin::GantryVm)
+            {
                 let text = if status.connected {
                     let version = status.version.map(|v| v.version).unwrap_or_default();
                     format!("Engine: running ({version})")

@@ -376,8 +376,9 @@ async fn invalid_settings(app: &App, env: &harness::Env) -> Result<()> {
     let settings = env.home.path().join("default").join("settings.json");
     assert!(!settings.exists(), "invalid settings were written to {}", settings.display());
     app.screenshot("settings-invalid").await?;
-    // A valid change is saved.
+    // A valid change is saved (a small disk: the default may exceed the free space of a test machine).
     app.clear_and_type("[data-testid=vm-memory]", "2048").await?;
+    app.clear_and_type("[data-testid=vm-disk]", "8").await?;
     app.clear_and_type("[data-testid=vm-bind]", "127.0.0.1").await?;
     app.click("[data-testid=start-at-login]").await?;
     app.click("[data-testid=settings-save]").await?;

@@ -1,56 +1,80 @@
-//! Commands that read the engine: status, pull, events, ps, images, volumes.
+//! Commands that read the engine: status, pull, events, ps, images, volumes. Each goes through
+//! gantry-core's API ([`Gantry`]), the same calls the desktop app makes, so both show the same
+//! containers, images and volumes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use gantry_core::engine_source::{self, ResolvedEngine};
-use gantry_engine::{ContainerFilter, Engine, EngineEvent, EventFilter};
+use gantry_core::api::{EngineEvent, EventFilter, Gantry, Progress, StreamMsg, UsageLine};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::json;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::CliError;
 use crate::output::{ago, print_table, short_id, size};
 
-async fn connect(explicit: Option<&str>) -> Result<(Engine, ResolvedEngine), CliError> {
-    Ok(engine_source::connect(explicit).await?)
-}
-
 pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?;
+        .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "Report this bug."))?;
     println!("{text}");
     Ok(())
 }
 
-/// `gantry status`.
-pub async fn status(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
-    let resolved = engine_source::resolve(explicit)?;
-    let engine = match Engine::connect(&resolved.endpoint).await {
-        Ok(engine) => engine,
-        Err(e) => {
-            if as_json {
-                print_json(&json!({
-                    "endpoint": resolved.endpoint.to_string(),
-                    "origin": resolved.origin,
-                    "reachable": false,
-                    "error": { "code": e.code(), "message": e.to_string(), "hint": e.hint() },
-                }))?;
+/// A stream's messages as a channel the command reads (and Ctrl-C cancels).
+fn channel<T: Send + 'static>() -> (impl Fn(StreamMsg<T>) + Send + Sync + 'static, UnboundedReceiver<StreamMsg<T>>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (move |msg| drop(tx.send(msg)), rx)
+}
+
+/// Reads stream `id` to its end, handing each item to `each`; Ctrl-C cancels it and returns
+/// `Ok(false)`.
+async fn follow<T>(
+    api: &Gantry,
+    id: u64,
+    mut rx: UnboundedReceiver<StreamMsg<T>>,
+    mut each: impl FnMut(T) -> Result<(), CliError>,
+) -> Result<bool, CliError> {
+    let cancel = tokio::signal::ctrl_c();
+    tokio::pin!(cancel);
+    loop {
+        let msg = tokio::select! {
+            msg = rx.recv() => msg,
+            _ = &mut cancel => {
+                api.stream_cancel(id).await?;
+                return Ok(false);
             }
-            return Err(engine_source::connect(explicit).await.err().map_or_else(|| e.into(), CliError::from));
+        };
+        match msg {
+            Some(StreamMsg::Items { items }) => items.into_iter().try_for_each(&mut each)?,
+            Some(StreamMsg::Error { error }) => return Err(error.into()),
+            Some(StreamMsg::Started { .. }) => {}
+            Some(StreamMsg::End) | None => return Ok(true),
         }
-    };
-    let (info, usage) = tokio::try_join!(engine.info(), engine.disk_usage())?;
-    if as_json {
-        return print_json(&json!({
-            "endpoint": resolved.endpoint.to_string(),
-            "origin": resolved.origin,
-            "reachable": true,
-            "info": info,
-            "disk_usage": usage,
-        }));
     }
-    println!("Engine      running at {} ({:?})", resolved.endpoint, resolved.origin);
+}
+
+/// `gantry status`.
+pub async fn status(api: &Gantry, as_json: bool) -> Result<(), CliError> {
+    let status = api.engine_status().await?;
+    let usage = if status.connected { Some(api.system_disk_usage().await?) } else { None };
+    if as_json {
+        let mut value = serde_json::to_value(&status)
+            .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "Report this bug."))?;
+        value["disk_usage"] = json!(usage);
+        print_json(&value)?;
+    }
+    let (Some(info), Some(usage)) = (&status.info, usage) else {
+        return Err(status.error.map_or_else(
+            || CliError::new("the engine did not answer", "Run `gantry doctor` to check this computer."),
+            CliError::from,
+        ));
+    };
+    if as_json {
+        return Ok(());
+    }
+    let origin = status.origin.map(|o| format!(" ({o:?})")).unwrap_or_default();
+    println!("Engine      running at {}{origin}", status.endpoint);
     println!("Version     Docker {} (API {})", info.server_version, info.api_version);
     println!("OS          {} · kernel {} · {}", info.os, info.kernel, info.architecture);
     println!("Resources   {} CPUs · {} memory", info.cpus, size(info.memory_bytes));
@@ -59,7 +83,7 @@ pub async fn status(explicit: Option<&str>, as_json: bool) -> Result<(), CliErro
         info.containers, info.containers_running, info.containers_paused, info.containers_stopped, info.images
     );
     println!();
-    let line = |name: &str, u: &gantry_engine::UsageLine| {
+    let line = |name: &str, u: &UsageLine| {
         vec![name.to_string(), u.total.to_string(), u.active.to_string(), size(u.size), size(u.reclaimable)]
     };
     print_table(
@@ -77,35 +101,23 @@ pub async fn status(explicit: Option<&str>, as_json: bool) -> Result<(), CliErro
     Ok(())
 }
 
-/// `gantry pull IMAGE`.
-pub async fn pull(explicit: Option<&str>, image: &str, as_json: bool) -> Result<(), CliError> {
-    let (engine, _) = connect(explicit).await?;
-    let auth = gantry_core::api::registry::auth_for(&gantry_core::credentials::CredentialStore::default(), image).await;
-    let mut stream = engine.pull_image(image, auth.as_ref());
+/// `gantry pull IMAGE`: progress per layer (the stored registry login is used, as in the app).
+pub async fn pull(api: &Gantry, image: &str, as_json: bool) -> Result<(), CliError> {
+    let (sink, rx) = channel::<Progress>();
+    let id = api.image_pull(image.to_string(), sink).await?;
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>12} {msg:<18} [{bar:30}] {bytes:>9}/{total_bytes:<9}")
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     let mut layers: HashMap<String, ProgressBar> = HashMap::new();
     let mut last_status = String::new();
-    let cancel = tokio::signal::ctrl_c();
-    tokio::pin!(cancel);
-    loop {
-        let item = tokio::select! {
-            item = stream.next() => item,
-            _ = &mut cancel => {
-                drop(stream);
-                return Err(CliError::new("pull cancelled", "run it again to resume: finished layers are kept"));
-            }
-        };
-        let Some(item) = item else { break };
-        let p = item?;
+    let finished = follow(api, id, rx, |p| {
         if as_json {
             println!("{}", serde_json::to_string(&p).unwrap_or_default());
-            continue;
+            return Ok(());
         }
         match &p.layer {
-            Some(layer) if p.status != "Pulling from" && !p.status.starts_with("Pulling from") => {
+            Some(layer) if !p.status.starts_with("Pulling from") => {
                 let bar = layers.entry(layer.clone()).or_insert_with(|| {
                     let bar = bars.add(ProgressBar::new(0));
                     bar.set_style(style.clone());
@@ -128,9 +140,14 @@ pub async fn pull(explicit: Option<&str>, image: &str, as_json: bool) -> Result<
                 last_status = p.status;
             }
         }
-    }
+        Ok(())
+    })
+    .await?;
     for bar in layers.values() {
         bar.finish();
+    }
+    if !finished {
+        return Err(CliError::new("pull cancelled", "Run it again to resume: finished layers are kept."));
     }
     if !as_json {
         println!("{}", if last_status.is_empty() { format!("Pulled {image}") } else { last_status });
@@ -139,29 +156,34 @@ pub async fn pull(explicit: Option<&str>, image: &str, as_json: bool) -> Result<
 }
 
 /// `gantry events`.
-pub async fn events(
-    explicit: Option<&str>,
-    types: Vec<String>,
-    since_secs: Option<i64>,
-    as_json: bool,
-) -> Result<(), CliError> {
-    let (engine, _) = connect(explicit).await?;
-    let stream = engine.events(&event_filter(types, since_secs));
+pub async fn events(api: &Gantry, types: Vec<String>, since_secs: Option<i64>, as_json: bool) -> Result<(), CliError> {
+    let (sink, rx) = channel::<EngineEvent>();
+    let id = api.system_events(event_filter(types, since_secs), sink).await?;
     if !as_json {
-        eprintln!("Watching engine events at {} (Ctrl-C to stop)…", engine.endpoint());
+        let endpoint = api.resolve_engine().map(|r| r.endpoint.to_string()).unwrap_or_default();
+        eprintln!("Watching engine events at {endpoint} (Ctrl-C to stop)…");
     }
-    follow(stream, as_json, |event| match event {
-        EngineEvent::Event { event, description } => println!("{}  {description}", clock(event.time)),
-        EngineEvent::Disconnected { reason, retry_in_ms, .. } => {
-            eprintln!("engine connection lost ({reason}); retrying in {:?}", Duration::from_millis(retry_in_ms));
+    follow(api, id, rx, |event| {
+        if as_json {
+            println!("{}", serde_json::to_string(&event).unwrap_or_default());
+            return Ok(());
         }
-        EngineEvent::Reconnected { .. } => eprintln!("engine connection restored"),
+        match event {
+            EngineEvent::Event { event, description } => println!("{}  {description}", clock(event.time)),
+            EngineEvent::Disconnected { reason, retry_in_ms, .. } => {
+                eprintln!("engine connection lost ({reason}); retrying in {:?}", Duration::from_millis(retry_in_ms));
+            }
+            EngineEvent::Reconnected { .. } => eprintln!("engine connection restored"),
+        }
+        Ok(())
     })
     .await
+    .map(|_| ())
 }
 
-/// Prints a stream's items until it ends or Ctrl-C: as JSON lines, or through `show`.
-pub(crate) async fn follow<T: serde::Serialize>(
+/// Prints an engine stream's items until it ends or Ctrl-C: as JSON lines, or through `show`
+/// (for commands built on gantry-engine streams the core API does not carry, e.g. `events --explain`).
+pub(crate) async fn follow_stream<T: serde::Serialize>(
     mut stream: gantry_engine::EngineStream<T>,
     as_json: bool,
     mut show: impl FnMut(T),
@@ -195,10 +217,9 @@ pub(crate) fn clock(epoch: i64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
 }
 
-/// `gantry ps`.
-pub async fn ps(explicit: Option<&str>, all: bool, as_json: bool) -> Result<(), CliError> {
-    let (engine, _) = connect(explicit).await?;
-    let containers = engine.list_containers(&ContainerFilter { all, ..Default::default() }).await?;
+/// `gantry ps`: the containers the app lists (Gantry's own short-lived helpers are not shown).
+pub async fn ps(api: &Gantry, all: bool, as_json: bool) -> Result<(), CliError> {
+    let containers = api.container_list(all).await?;
     if as_json {
         return print_json(&containers);
     }
@@ -235,9 +256,8 @@ pub async fn ps(explicit: Option<&str>, all: bool, as_json: bool) -> Result<(), 
 }
 
 /// `gantry images`.
-pub async fn images(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
-    let (engine, _) = connect(explicit).await?;
-    let images = engine.list_images(false).await?;
+pub async fn images(api: &Gantry, as_json: bool) -> Result<(), CliError> {
+    let images = api.image_list().await?;
     if as_json {
         return print_json(&images);
     }
@@ -262,9 +282,8 @@ pub async fn images(explicit: Option<&str>, as_json: bool) -> Result<(), CliErro
 }
 
 /// `gantry volumes`.
-pub async fn volumes(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
-    let (engine, _) = connect(explicit).await?;
-    let volumes = engine.list_volumes_with_sizes().await?;
+pub async fn volumes(api: &Gantry, as_json: bool) -> Result<(), CliError> {
+    let volumes = api.volume_list().await?;
     if as_json {
         return print_json(&volumes);
     }

@@ -22,7 +22,7 @@ pub async fn run(explicit: Option<&str>, filter: EventFilter, as_json: bool) -> 
             lang.pick("(Ctrl-C to stop)…", "(Ctrl-C — выход)…")
         );
     }
-    crate::engine_cmds::follow(stream, as_json, |item| match item {
+    crate::engine_cmds::follow_stream(stream, as_json, |item| match item {
         ExplainedEvent::Event { event, explanation } => {
             let indent = "          ";
             println!("{}  {}", crate::engine_cmds::clock(event.time), explanation.headline);

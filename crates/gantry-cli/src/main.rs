@@ -15,6 +15,7 @@ mod vm;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use gantry_core::api::Gantry;
 
 /// Gantry — a rootless desktop container manager. Every command works against Gantry's VM or
 /// any Docker engine (`--engine`, `GANTRY_ENGINE`, `DOCKER_HOST`).
@@ -116,6 +117,16 @@ impl From<gantry_engine::EngineError> for CliError {
     }
 }
 
+impl From<gantry_core::api::ApiError> for CliError {
+    fn from(e: gantry_core::api::ApiError) -> Self {
+        let hint = match e.fields.first() {
+            Some(f) if e.hint.is_empty() => f.hint.clone(),
+            _ => e.hint,
+        };
+        Self { message: e.message, hint: (!hint.is_empty()).then_some(hint) }
+    }
+}
+
 impl CliError {
     /// An error with a hint.
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> Self {
@@ -141,25 +152,27 @@ fn init_logging(verbose: u8) {
 
 async fn run(cli: Cli) -> Result<(), CliError> {
     let engine = cli.engine.as_deref();
+    // The engine commands go through gantry-core's API, as the desktop app's do.
+    let api = Gantry::new().with_engine(engine);
     match cli.command {
         Command::Status => {
             vm::status_section(cli.json).await;
-            engine_cmds::status(engine, cli.json).await
+            engine_cmds::status(&api, cli.json).await
         }
         Command::Vm(cmd) => vm::run(cmd, cli.json).await,
         Command::Doctor => doctor::run(engine, cli.json).await,
-        Command::Pull { image } => engine_cmds::pull(engine, &image, cli.json).await,
-        Command::Login { server, username, password_stdin: _ } => registry::login(engine, &server, &username).await,
-        Command::Logout { server } => registry::logout(&server).await,
+        Command::Pull { image } => engine_cmds::pull(&api, &image, cli.json).await,
+        Command::Login { server, username, password_stdin: _ } => registry::login(&api, &server, &username).await,
+        Command::Logout { server } => registry::logout(&api, &server).await,
         Command::Events { types, since_secs, explain: true } => {
             explain::run(engine, engine_cmds::event_filter(types, since_secs), cli.json).await
         }
         Command::Events { types, since_secs, explain: false } => {
-            engine_cmds::events(engine, types, since_secs, cli.json).await
+            engine_cmds::events(&api, types, since_secs, cli.json).await
         }
-        Command::Ps { all } => engine_cmds::ps(engine, all, cli.json).await,
-        Command::Images => engine_cmds::images(engine, cli.json).await,
-        Command::Volumes => engine_cmds::volumes(engine, cli.json).await,
+        Command::Ps { all } => engine_cmds::ps(&api, all, cli.json).await,
+        Command::Images => engine_cmds::images(&api, cli.json).await,
+        Command::Volumes => engine_cmds::volumes(&api, cli.json).await,
         Command::Lint(args) => lint::run(args, cli.json),
         Command::Layers(args) => layers::run(connect(engine).await?, args, cli.json).await,
         Command::Sbom(args) => sbom::sbom(connect(engine).await?, args, cli.json).await,

@@ -12,7 +12,8 @@ use crate::settings::{self, EngineSource};
 pub const GANTRY_ENGINE_ENV: &str = "GANTRY_ENGINE";
 
 /// Where an endpoint choice came from, for messages such as `gantry status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// `--engine` or `GANTRY_ENGINE`.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use gantry_core::api::{ApiError, Gantry, RegistryEntry, StreamMsg};
+use gantry_core::api::{ApiError, EngineErrorCode, Gantry, RegistryEntry, StreamMsg};
 use gantry_core::credentials::CredentialStore;
 use gantry_engine::Progress;
 
@@ -24,9 +24,9 @@ async fn transfer(api: &Gantry, reference: &str, pull: bool) -> Option<ApiError>
         let _ = tx.send(msg);
     };
     if pull {
-        api.pull_image(reference, sink).await.unwrap();
+        api.image_pull(reference.to_string(), sink).await.unwrap();
     } else {
-        api.push_image(reference, sink).await.unwrap();
+        api.image_push(reference.to_string(), sink).await.unwrap();
     }
     let mut error = None;
     let ended = tokio::time::timeout(Duration::from_secs(120), async {
@@ -63,21 +63,21 @@ async fn login_is_shared_with_docker_used_by_pull_and_push_and_logout_forgets_it
     let api = Gantry::with_paths(settings_path.clone(), CredentialStore::new(dir.path().join("docker")));
 
     // A wrong password is refused specifically, and nothing is kept.
-    let e = api.registry_login(&server, &user, "not-the-password").await.unwrap_err();
-    assert_eq!(e.code, "registry_auth", "{e:?}");
+    let e = api.registry_login(server.clone(), user.clone(), "not-the-password".into()).await.unwrap_err();
+    assert_eq!(e.code, EngineErrorCode::RegistryAuth, "{e:?}");
     assert!(!e.hint.is_empty());
     assert!(!config_path.exists() && !settings_path.exists());
-    let e = api.registry_login(&server, "", "").await.unwrap_err();
+    let e = api.registry_login(server.clone(), String::new(), String::new()).await.unwrap_err();
     assert_eq!(e.fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["username", "password"]);
 
     // The right one: config.json has it as docker login writes it; the settings list it, without it.
-    let listed = api.registry_login(&server, &user, &password).await.unwrap();
+    let listed = api.registry_login(server.clone(), user.clone(), password.clone()).await.unwrap();
     assert_eq!(listed, [RegistryEntry { server: server.clone(), username: user.clone() }]);
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     assert_eq!(config["auths"][&server]["auth"], encoded.as_str());
     assert!(!std::fs::read_to_string(&settings_path).unwrap().contains(&password));
-    assert_eq!(api.get_settings().unwrap().form.registries, listed);
+    assert_eq!(api.settings_get().await.unwrap().form.registries, listed);
 
     // Push and pull find the login by the image's registry.
     let engine = api.engine().await.unwrap();
@@ -90,11 +90,11 @@ async fn login_is_shared_with_docker_used_by_pull_and_push_and_logout_forgets_it
     assert!(engine.inspect_image(&reference).await.is_ok());
 
     // Logout removes both; the registry then refuses.
-    assert_eq!(api.registry_logout(&server).await.unwrap(), []);
+    assert_eq!(api.registry_logout(server.clone()).await.unwrap(), []);
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     assert!(config["auths"].get(&server).is_none(), "{config}");
-    assert!(api.get_settings().unwrap().form.registries.is_empty());
+    assert!(api.settings_get().await.unwrap().form.registries.is_empty());
     engine.remove_image(&reference, true).await.unwrap();
     let e = transfer(&api, &reference, true).await.expect("a pull without login fails");
-    assert_eq!(e.code, "registry_auth", "{e:?}");
+    assert_eq!(e.code, EngineErrorCode::RegistryAuth, "{e:?}");
 }

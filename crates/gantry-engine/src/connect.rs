@@ -358,7 +358,7 @@ mod tests {
         let Some(err @ EngineError::PlaintextRemote { .. }) = err else {
             panic!("expected PlaintextRemote, got {err:?}")
         };
-        assert_eq!(err.code(), "plaintext_endpoint");
+        assert_eq!(err.code(), crate::EngineErrorCode::PlaintextEndpoint);
         assert!(err.hint().contains("--allow-plaintext-tcp"), "{}", err.hint());
         // This machine's outgoing address (no packet is sent), when it has a network at all.
         let lan = std::net::UdpSocket::bind("0.0.0.0:0")

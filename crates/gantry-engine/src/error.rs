@@ -101,33 +101,62 @@ pub enum EngineError {
     PlaintextRemote { address: String },
 }
 
+/// The stable codes of [`EngineError::code`], one per kind of failure (serialized in snake_case,
+/// e.g. `engine_unreachable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EngineErrorCode {
+    EngineUnreachable,
+    InvalidEndpoint,
+    NotFound,
+    ImageMissing,
+    NameInUse,
+    PortInUse,
+    InvalidReference,
+    Conflict,
+    InvalidRequest,
+    Registry,
+    RegistryAuth,
+    BuildFailed,
+    DiskFull,
+    Io,
+    EngineError,
+    Cancelled,
+    Protocol,
+    InvalidArchive,
+    NoImage,
+    PlaintextEndpoint,
+}
+
 /// Shorthand for results of engine calls.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
 impl EngineError {
     /// A stable machine-readable code, used at the UI boundary (`{code, message, hint}`).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> EngineErrorCode {
         match self {
-            Self::Unreachable { .. } => "engine_unreachable",
-            Self::InvalidEndpoint { .. } => "invalid_endpoint",
-            Self::NotFound { .. } => "not_found",
-            Self::ImageMissing { .. } => "image_missing",
-            Self::NameInUse { .. } => "name_in_use",
-            Self::PortInUse { .. } => "port_in_use",
-            Self::InvalidReference { .. } => "invalid_reference",
-            Self::Conflict { .. } => "conflict",
-            Self::InvalidRequest { .. } => "invalid_request",
-            Self::Registry { .. } => "registry",
-            Self::RegistryAuth { .. } => "registry_auth",
-            Self::Build { .. } => "build_failed",
-            Self::DiskFull { .. } => "disk_full",
-            Self::Io { .. } => "io",
-            Self::Api { .. } => "engine_error",
-            Self::Cancelled => "cancelled",
-            Self::Protocol { .. } => "protocol",
-            Self::InvalidArchive { .. } => "invalid_archive",
-            Self::NoLocalImage { .. } => "no_image",
-            Self::PlaintextRemote { .. } => "plaintext_endpoint",
+            Self::Unreachable { .. } => EngineErrorCode::EngineUnreachable,
+            Self::InvalidEndpoint { .. } => EngineErrorCode::InvalidEndpoint,
+            Self::NotFound { .. } => EngineErrorCode::NotFound,
+            Self::ImageMissing { .. } => EngineErrorCode::ImageMissing,
+            Self::NameInUse { .. } => EngineErrorCode::NameInUse,
+            Self::PortInUse { .. } => EngineErrorCode::PortInUse,
+            Self::InvalidReference { .. } => EngineErrorCode::InvalidReference,
+            Self::Conflict { .. } => EngineErrorCode::Conflict,
+            Self::InvalidRequest { .. } => EngineErrorCode::InvalidRequest,
+            Self::Registry { .. } => EngineErrorCode::Registry,
+            Self::RegistryAuth { .. } => EngineErrorCode::RegistryAuth,
+            Self::Build { .. } => EngineErrorCode::BuildFailed,
+            Self::DiskFull { .. } => EngineErrorCode::DiskFull,
+            Self::Io { .. } => EngineErrorCode::Io,
+            Self::Api { .. } => EngineErrorCode::EngineError,
+            Self::Cancelled => EngineErrorCode::Cancelled,
+            Self::Protocol { .. } => EngineErrorCode::Protocol,
+            Self::InvalidArchive { .. } => EngineErrorCode::InvalidArchive,
+            Self::NoLocalImage { .. } => EngineErrorCode::NoImage,
+            Self::PlaintextRemote { .. } => EngineErrorCode::PlaintextEndpoint,
         }
     }
 
@@ -353,14 +382,14 @@ mod tests {
         }
         assert!(!is_auth_failure("dial tcp 127.0.0.1:1: connect: connection refused"));
         let e = EngineError::RegistryAuth { server: "ghcr.io".into(), message: "401".into() };
-        assert_eq!(e.code(), "registry_auth");
+        assert_eq!(e.code(), EngineErrorCode::RegistryAuth);
         assert!(e.hint().contains("gantry login ghcr.io"));
     }
 
     #[test]
     fn every_error_has_code_and_hint() {
         let e = EngineError::Unreachable { endpoint: "unix:///x".into(), reason: "gone".into() };
-        assert_eq!(e.code(), "engine_unreachable");
+        assert_eq!(e.code(), EngineErrorCode::EngineUnreachable);
         assert!(e.to_string().contains("unix:///x"));
         assert!(e.hint().contains("gantry start"));
     }

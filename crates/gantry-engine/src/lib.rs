@@ -33,7 +33,7 @@ pub use containers::{
     ContainerDetails, ContainerFilter, ContainerState, ContainerSummary, FileChange, FileChangeKind, PortMapping,
     RemoveOptions,
 };
-pub use error::{EngineError, ResourceKind, Result};
+pub use error::{EngineError, EngineErrorCode, ResourceKind, Result};
 pub use events::{EngineEvent, Event, EventFilter};
 pub use exec::{ExecChunk, ExecOutput, ExecSession, ExecSpec};
 pub use images::{ImageDetails, ImageLayer, ImageSummary, Progress, PruneReport, RegistryAuth};

@@ -34,7 +34,7 @@ async fn truncated_json_is_a_protocol_error() {
     reliability::fault(
         "the engine answers a container list with truncated JSON",
         "no panic; a specific error; the next call works",
-        &format!("{} error: {err}", err.code()),
+        &format!("{:?} error: {err}", err.code()),
     );
 }
 

@@ -30,13 +30,17 @@ pub enum InsightError {
 
 impl InsightError {
     /// A stable machine-readable code (`{code, message, hint}` at the UI boundary).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> String {
         match self {
-            Self::Engine(e) => e.code(),
-            Self::Archive { .. } => "bad_archive",
-            Self::Unsupported { .. } => "unsupported",
-            Self::Io { .. } => "io",
-            Self::BadDatabase { .. } => "bad_database",
+            // The engine's codes are an enum serialized in snake_case: its string is its JSON.
+            Self::Engine(e) => serde_json::to_value(e.code())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "engine_error".into()),
+            Self::Archive { .. } => "bad_archive".into(),
+            Self::Unsupported { .. } => "unsupported".into(),
+            Self::Io { .. } => "io".into(),
+            Self::BadDatabase { .. } => "bad_database".into(),
         }
     }
 

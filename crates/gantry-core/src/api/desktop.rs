@@ -1,8 +1,10 @@
-//! Small desktop integrations: saving a download, starting at login.
+//! Small desktop integrations: saving a download, opening a published port in the browser,
+//! starting at login.
 
 use std::path::PathBuf;
 
-use super::error::{ApiError, ApiResult};
+use super::Gantry;
+use super::error::{ApiError, ApiResult, GantryErrorCode};
 
 fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
@@ -18,8 +20,10 @@ pub fn downloads_dir() -> Option<PathBuf> {
 
 /// Writes `contents` to `file_name` in the download folder (never elsewhere: the name may not
 /// contain a path); an existing file gets a numbered name. Returns the path written.
-pub fn save_download(file_name: &str, contents: &str) -> ApiResult<String> {
-    let dir = downloads_dir().ok_or_else(|| ApiError::new("io", "no download folder (HOME is not set)", "set HOME"))?;
+fn save_download(file_name: &str, contents: &str) -> ApiResult<String> {
+    let dir = downloads_dir().ok_or_else(|| {
+        ApiError::io("There is no download folder (HOME is not set).", "Set HOME, or XDG_DOWNLOAD_DIR, and try again.")
+    })?;
     save_download_in(dir, file_name, contents)
 }
 
@@ -28,13 +32,16 @@ fn save_download_in(dir: PathBuf, file_name: &str, contents: &str) -> ApiResult<
         file_name.chars().map(|c| if c == '/' || c == '\\' || c.is_control() { '_' } else { c }).collect();
     let name = name.trim_start_matches('.');
     if name.is_empty() {
-        return Err(ApiError::new("invalid_name", "the file needs a name", "use a name such as web.log"));
+        return Err(ApiError::new(
+            GantryErrorCode::InvalidName,
+            "The file needs a name.",
+            "Use a name such as web.log.",
+        ));
     }
     let io = |e: std::io::Error| {
-        ApiError::new(
-            "io",
-            format!("cannot write to {}: {e}", dir.display()),
-            "check the folder's permissions and free space",
+        ApiError::io(
+            format!("Cannot write to {}: {e}.", dir.display()),
+            "Check the folder's permissions and free space.",
         )
     };
     std::fs::create_dir_all(&dir).map_err(io)?;
@@ -69,7 +76,7 @@ pub fn apply_start_at_login(enabled: bool) -> ApiResult<()> {
     }
     let Some(file) = autostart_file() else { return Ok(()) };
     let io = |e: std::io::Error| {
-        ApiError::new("io", format!("cannot update {}: {e}", file.display()), "check the folder's permissions")
+        ApiError::io(format!("Cannot update {}: {e}.", file.display()), "Check the folder's permissions.")
     };
     if !enabled {
         return match std::fs::remove_file(&file) {
@@ -78,7 +85,7 @@ pub fn apply_start_at_login(enabled: bool) -> ApiResult<()> {
         };
     }
     let exe = std::env::current_exe()
-        .map_err(|e| ApiError::new("io", format!("cannot find this program: {e}"), "reinstall Gantry"))?;
+        .map_err(|e| ApiError::io(format!("Cannot find this program: {e}."), "Reinstall Gantry."))?;
     let entry = format!(
         "[Desktop Entry]\nType=Application\nName=Gantry\nComment=Containers on your desktop\nExec=\"{}\"\nIcon=gantry\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
         exe.display()
@@ -87,6 +94,36 @@ pub fn apply_start_at_login(enabled: bool) -> ApiResult<()> {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     std::fs::write(&file, entry).map_err(io)
+}
+
+impl Gantry {
+    /// Saves text (a log) in the user's download folder; returns the path.
+    pub async fn download_save(&self, file_name: String, contents: String) -> ApiResult<String> {
+        save_download(&file_name, &contents)
+    }
+
+    /// Opens a published port (`http://localhost:PORT/...`) in the default browser; other
+    /// addresses are refused so the UI cannot be used to launch arbitrary programs.
+    pub async fn url_open(&self, url: String) -> ApiResult<()> {
+        let local = ["http://localhost:", "http://127.0.0.1:", "https://localhost:", "https://127.0.0.1:"];
+        if !local.iter().any(|p| url.starts_with(p)) || url.chars().any(|c| c.is_whitespace() || c == '"') {
+            return Err(ApiError::new(
+                GantryErrorCode::InvalidUrl,
+                format!("{url} is not a local address."),
+                "Only published ports on localhost can be opened.",
+            ));
+        }
+        let opener = if cfg!(target_os = "macos") {
+            "open"
+        } else if cfg!(windows) {
+            "explorer"
+        } else {
+            "xdg-open"
+        };
+        std::process::Command::new(opener).arg(&url).spawn().map(|_| ()).map_err(|e| {
+            ApiError::io(format!("Cannot start {opener}: {e}."), format!("Open {url} in your browser yourself."))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use gantry_engine::{Engine, RegistryAuth};
 
 use super::Gantry;
-use super::error::{ApiError, ApiResult, FieldError};
+use super::error::{ApiError, ApiResult, FieldError, GantryErrorCode};
 use super::settings_form::RegistryEntry;
 use crate::credentials::{CredentialError, CredentialStore, normalize_server};
 use crate::settings::{self, HostFacts, RegistryLogin};
@@ -14,7 +14,7 @@ use crate::settings::{self, HostFacts, RegistryLogin};
 impl From<CredentialError> for ApiError {
     fn from(e: CredentialError) -> Self {
         let hint = e.hint();
-        Self::new("credentials", e.to_string(), hint)
+        Self::new(GantryErrorCode::Credentials, e.to_string(), hint)
     }
 }
 
@@ -95,13 +95,18 @@ fn update_list(settings_path: &Path, change: impl FnOnce(&mut Vec<RegistryLogin>
 impl Gantry {
     /// Logs in to a registry (checked by the engine first); the password goes to the docker
     /// credential store, never into the settings. Returns the registries logged in to.
-    pub async fn registry_login(&self, server: &str, username: &str, password: &str) -> ApiResult<Vec<RegistryEntry>> {
-        login(&self.engine().await?, &self.credentials, &self.settings_path, server, username, password).await
+    pub async fn registry_login(
+        &self,
+        server: String,
+        username: String,
+        password: String,
+    ) -> ApiResult<Vec<RegistryEntry>> {
+        login(&self.engine().await?, &self.credentials, &self.settings_path, &server, &username, &password).await
     }
 
     /// Logs out of a registry. Returns the registries still logged in to.
-    pub async fn registry_logout(&self, server: &str) -> ApiResult<Vec<RegistryEntry>> {
-        logout(&self.credentials, &self.settings_path, server).await
+    pub async fn registry_logout(&self, server: String) -> ApiResult<Vec<RegistryEntry>> {
+        logout(&self.credentials, &self.settings_path, &server).await
     }
 
     /// The stored login for the registry of `reference` (for pull and push).

@@ -10,13 +10,34 @@ use futures_util::StreamExt;
 use gantry_engine::{CancellationToken, EngineStream};
 use tokio::io::AsyncWrite;
 
-use super::error::ApiError;
-use super::types::StreamMsg;
+use serde::{Deserialize, Serialize};
+
+use super::Gantry;
+use super::error::{ApiError, ApiResult};
 
 /// How long items are gathered before a batch is sent (one frame at 60 Hz).
 pub const BATCH_WINDOW: Duration = Duration::from_millis(16);
 
 type Input = Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>;
+
+/// What a stream sends, in order: `Started` with its id, batches of items, then `End` (after an
+/// `Error` when it failed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StreamMsg<T> {
+    /// The stream's id, first, so the UI can cancel it.
+    Started {
+        id: u64,
+    },
+    Items {
+        items: Vec<T>,
+    },
+    Error {
+        error: ApiError,
+    },
+    End,
+}
 
 /// The streams this process runs, by id.
 #[derive(Default)]
@@ -189,6 +210,14 @@ impl Streams {
             sink(StreamMsg::End);
             streams.finish(id);
         });
+    }
+}
+
+impl Gantry {
+    /// Stops a stream (logs, stats, events, pull, build, terminal, VM start or watch); false when
+    /// it had already ended.
+    pub async fn stream_cancel(&self, id: u64) -> ApiResult<bool> {
+        Ok(self.streams.cancel(id))
     }
 }
 

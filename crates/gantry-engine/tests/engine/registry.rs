@@ -81,7 +81,7 @@ async fn login_with_a_wrong_password_is_a_registry_auth_error() {
     let Some(auth) = auth_registry() else { return };
     let e = connect().await.check_registry_login(&wrong(&auth)).await.unwrap_err();
     assert!(matches!(e, EngineError::RegistryAuth { ref server, .. } if *server == auth.server), "{e:?}");
-    assert_eq!(e.code(), "registry_auth");
+    assert_eq!(e.code(), gantry_engine::EngineErrorCode::RegistryAuth);
     assert!(e.hint().contains("password"), "{}", e.hint());
 }
 

@@ -74,7 +74,7 @@ async fn a_damaged_archive_changes_nothing() {
     for bad in [&cut, &not_tar, &empty] {
         let err = t.engine.import_volume(&target, bad).await.unwrap_err();
         assert!(matches!(err, EngineError::InvalidArchive { .. }), "{}: {err:?}", bad.display());
-        assert_eq!(err.code(), "invalid_archive");
+        assert_eq!(err.code(), gantry_engine::EngineErrorCode::InvalidArchive);
     }
     let missing = t.engine.import_volume(&target, &dir.path().join("nope.tar")).await.unwrap_err();
     assert!(matches!(missing, EngineError::Io { .. }), "{missing:?}");

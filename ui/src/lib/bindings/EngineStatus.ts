@@ -2,19 +2,20 @@
 import type { ApiError } from "./ApiError";
 import type { EngineInfo } from "./EngineInfo";
 import type { EngineVersion } from "./EngineVersion";
+import type { Origin } from "./Origin";
 
 /**
  * Which engine the app talks to and whether it answers.
  */
 export type EngineStatus = { connected: boolean, 
 /**
- * e.g. `unix:///run/docker.sock`.
+ * e.g. `unix:///run/docker.sock`; empty when no endpoint could be chosen.
  */
 endpoint: string, 
 /**
- * Why this engine: `explicit`, `docker_host`, `settings` or `gantry_vm`.
+ * Why this engine; `None` when no endpoint could be chosen.
  */
-origin: string, version: EngineVersion | null, info: EngineInfo | null, 
+origin: Origin | null, version: EngineVersion | null, info: EngineInfo | null, 
 /**
  * Why it is not connected.
  */

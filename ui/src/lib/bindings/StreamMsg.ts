@@ -2,6 +2,7 @@
 import type { ApiError } from "./ApiError";
 
 /**
- * Where a stream's items go: a batch of items, an error, or the end.
+ * What a stream sends, in order: `Started` with its id, batches of items, then `End` (after an
+ * `Error` when it failed).
  */
 export type StreamMsg<T> = { "kind": "started", id: number, } | { "kind": "items", items: Array<T>, } | { "kind": "error", error: ApiError, } | { "kind": "end" };

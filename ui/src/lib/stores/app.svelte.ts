@@ -1,8 +1,8 @@
 // App-wide reactive state: the current panel, theme, engine status, live resource lists
 // (refreshed from engine events, never polled) and the events timeline.
-import { call, stream, toApiError, type ApiError, type StreamHandle } from '../api';
+import { toApiError, type ApiError, type StreamHandle } from '../ipc';
+import { containerList, engineReconnect, engineStatus, imageList, networkList, systemEvents, vmWatch, volumeList } from '../commands';
 import type { ContainerSummary } from '../bindings/ContainerSummary';
-import type { EngineEvent } from '../bindings/EngineEvent';
 import type { EngineStatus } from '../bindings/EngineStatus';
 import type { ImageSummary } from '../bindings/ImageSummary';
 import type { NetworkSummary } from '../bindings/NetworkSummary';
@@ -10,7 +10,7 @@ import type { VmEvent } from '../bindings/VmEvent';
 import type { VolumeSummary } from '../bindings/VolumeSummary';
 import { staleResources } from './containers';
 import { Timeline, type TimelineEntry } from './events';
-import { statusWhenDown, vmAction, withVm } from './vm';
+import { statusDown, statusWhenDown, vmAction, withVm } from './vm';
 
 export type Panel = 'dashboard' | 'containers' | 'images' | 'volumes' | 'networks' | 'events' | 'settings';
 export const PANELS: { id: Panel; label: string; key: string }[] = [
@@ -86,16 +86,7 @@ class AppState {
   }
 
   async refreshStatus() {
-    this.status = await call<EngineStatus>('engine_status').catch((e) => ({
-      connected: false,
-      endpoint: '',
-      origin: '',
-      version: null,
-      info: null,
-      error: toApiError(e),
-      vm: null,
-      vm_warnings: [],
-    }));
+    this.status = await engineStatus().catch((e) => statusDown(null, toApiError(e)));
     if (this.status.connected && !this.events) await this.subscribe();
     if (this.status.origin === 'gantry_vm') void this.watchVm();
     return this.status;
@@ -107,7 +98,7 @@ class AppState {
     if (this.vmWatch || this.vmWatchStarting) return;
     this.vmWatchStarting = true;
     try {
-      this.vmWatch = await stream<VmEvent>('watch_vm_status', {}, {
+      this.vmWatch = await vmWatch({
         items: (evs) => {
           for (const ev of evs) void this.onVm(ev);
         },
@@ -133,7 +124,7 @@ class AppState {
     if (action === 'disconnect') {
       this.status = statusWhenDown(this.status, ev);
     } else if (action === 'reconnect') {
-      const status = await call<EngineStatus>('engine_reconnect').catch(() => null);
+      const status = await engineReconnect().catch(() => null);
       if (!status) return;
       this.status = status;
       if (status.connected) {
@@ -147,24 +138,24 @@ class AppState {
 
   async loadContainers() {
     const t0 = performance.now();
-    await this.load('containers', 'list_containers', { all: true });
+    await this.load('containers', () => containerList(true));
     perf.containersFetched = performance.now() - t0;
   }
   async loadImages() {
-    await this.load('images', 'list_images');
+    await this.load('images', imageList);
   }
   async loadVolumes() {
-    await this.load('volumes', 'list_volumes');
+    await this.load('volumes', volumeList);
   }
   async loadNetworks() {
-    await this.load('networks', 'list_networks');
+    await this.load('networks', networkList);
   }
 
-  private async load(key: 'containers' | 'images' | 'volumes' | 'networks', cmd: string, args?: Record<string, unknown>) {
+  private async load(key: 'containers' | 'images' | 'volumes' | 'networks', list: () => Promise<unknown[]>) {
     const prev = this[key] as Resource<unknown>;
     this[key] = { ...prev, loading: true } as never;
     try {
-      const items = await call<unknown[]>(cmd, args);
+      const items = await list();
       this[key] = { items, loaded: true, loading: false, error: null } as never;
     } catch (e) {
       this[key] = { ...prev, loaded: true, loading: false, error: toApiError(e) } as never;
@@ -182,7 +173,7 @@ class AppState {
       // Start with the last 15 minutes so the timeline is not empty on open.
       this.log = new Timeline();
       const since = Math.floor(Date.now() / 1000) - 15 * 60;
-      this.events = await stream<EngineEvent>('stream_events', { filter: { resources: [], container: null, since } }, {
+      this.events = await systemEvents({ resources: [], container: null, since }, {
         items: (evs) => {
           this.log.add(evs);
           this.timeline = this.log.entries;

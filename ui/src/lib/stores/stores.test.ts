@@ -5,7 +5,7 @@ import { changesContainerList, groupContainers, matches, pruneSelection, staleRe
 import { LogBuffer, visibleRange } from './logs';
 import { StatsHistory, sparkline } from './stats';
 import { Timeline, toEntry } from './events';
-import { toApiError } from '../api';
+import { toApiError } from '../ipc';
 
 function c(name: string, state: ContainerSummary['state'], project: string | null = null, port?: number): ContainerSummary {
   return {

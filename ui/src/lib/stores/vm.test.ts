@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ApiError } from '../bindings/ApiError';
 import type { EngineStatus } from '../bindings/EngineStatus';
 import type { VmEvent } from '../bindings/VmEvent';
 import { describeVm, engineLabel, statusWhenDown, vmAction, vmError, vmTransition, withVm } from './vm';
@@ -46,7 +47,7 @@ describe('vm status events', () => {
     expect(vmError(stopped)).toBeNull();
     expect(statusWhenDown(null, stopped).origin).toBe('gantry_vm');
     // already down: the engine's own reason (how to start it) stays
-    const why = { code: 'unreachable', message: 'cannot reach the engine', hint: 'start it with Start', fields: [] };
+    const why: ApiError = { code: 'engine_unreachable', message: 'cannot reach the engine', hint: 'start it with Start', fields: [] };
     expect(statusWhenDown({ ...status(false), error: why }, stopped).error).toEqual(why);
     expect(statusWhenDown({ ...status(false), error: why }, died).error?.message).toContain('unexpectedly');
   });
@@ -69,7 +70,7 @@ describe('vm status events', () => {
     expect(engineLabel(status(false), stopped)).toEqual({ text: 'Engine not running', tone: 'bad' });
     expect(engineLabel(status(false), died).text).toBe('Engine stopped unexpectedly');
     // an existing engine: the VM's events do not apply
-    const other = { ...status(true), origin: 'docker_host' };
+    const other: EngineStatus = { ...status(true), origin: 'docker_host' };
     expect(engineLabel(other, degraded).text).toBe('Engine running');
   });
 });

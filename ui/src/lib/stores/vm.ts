@@ -40,14 +40,20 @@ export function vmError(ev: VmEvent | null): ApiError | null {
  * A VM that was already down keeps the reason the engine gave (e.g. how to start it). */
 export function statusWhenDown(status: EngineStatus | null, ev: VmEvent): EngineStatus {
   const kept = status && !status.connected && ev.kind === 'stopped' ? status.error : null;
+  return { ...statusDown(status, vmError(ev) ?? kept), origin: status?.origin ?? 'gantry_vm', vm: describeVm(ev) };
+}
+
+/** Not connected, for `error`'s reason, at the endpoint `status` named (like the core's
+ * `EngineStatus::down`). */
+export function statusDown(status: EngineStatus | null, error: ApiError | null): EngineStatus {
   return {
     connected: false,
     endpoint: status?.endpoint ?? '',
-    origin: status?.origin ?? 'gantry_vm',
+    origin: status?.origin ?? null,
     version: null,
     info: null,
-    error: vmError(ev) ?? kept,
-    vm: describeVm(ev),
+    error,
+    vm: null,
     vm_warnings: [],
   };
 }

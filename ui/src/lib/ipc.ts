@@ -1,8 +1,11 @@
-// Typed calls into the desktop shell. Every command is a one-line delegation to gantry-core;
-// streams arrive on a Channel and are cancelled with `cancel_stream`.
+// The IPC underneath the generated command functions (commands.ts): a call, or a stream whose
+// items arrive on a Channel and which is cancelled with `stream_cancel`. Only commands.ts uses
+// `call` and `stream`; everything else calls the typed functions there.
 import { invoke, Channel } from '@tauri-apps/api/core';
 import type { ApiError } from './bindings/ApiError';
+import type { ErrorCode } from './bindings/ErrorCode';
 import type { StreamMsg } from './bindings/StreamMsg';
+import type { CommandName } from './commands';
 
 export type { ApiError };
 
@@ -10,7 +13,8 @@ export type { ApiError };
 export function toApiError(e: unknown): ApiError {
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
     const o = e as Partial<ApiError>;
-    return { code: String(o.code), message: String(o.message), hint: String(o.hint ?? ''), fields: o.fields ?? [] };
+    // the core sends codes of its closed set (ErrorCode)
+    return { code: o.code as ErrorCode, message: String(o.message), hint: String(o.hint ?? ''), fields: o.fields ?? [] };
   }
   const message = e instanceof Error ? e.message : String(e);
   return { code: 'ui', message, hint: 'Try again; if it keeps happening, restart Gantry.', fields: [] };
@@ -25,7 +29,7 @@ export function inTauri(): boolean {
 }
 
 /** Calls a command; rejects with an ApiError. */
-export async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+export async function call<T>(cmd: CommandName, args: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
@@ -45,7 +49,7 @@ export interface StreamCallbacks<T> {
 }
 
 /** Starts a streaming command; items arrive in batches until `end`, an error, or `cancel()`. */
-export async function stream<T>(cmd: string, args: Record<string, unknown>, cb: StreamCallbacks<T>): Promise<StreamHandle> {
+export async function stream<T>(cmd: CommandName, args: Record<string, unknown>, cb: StreamCallbacks<T>): Promise<StreamHandle> {
   const channel = new Channel<StreamMsg<T>>();
   let ended = false;
   channel.onmessage = (msg) => {
@@ -68,7 +72,7 @@ export async function stream<T>(cmd: string, args: Record<string, unknown>, cb: 
     async cancel() {
       if (!ended) {
         ended = true;
-        await call<boolean>('cancel_stream', { id }).catch(() => false);
+        await call<boolean>('stream_cancel', { id }).catch(() => false);
       }
     },
   };

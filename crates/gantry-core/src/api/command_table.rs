@@ -1,0 +1,118 @@
+// The command table: see the macro's documentation (this file is included by src-tauri/build.rs).
+
+/// Every command a front end's webview may call, declared once: its name (`resource_verb`), its
+/// arguments, and what it returns (`fn`) or streams (`stream`). Each is the method of
+/// [`Gantry`](crate::api::Gantry) with the same name and arguments (a streaming one also takes a
+/// sink last and returns the stream id).
+///
+/// `command_table!(callback)` expands to `callback! { ... }` with the table, so that each consumer
+/// turns it into what it needs from this one list:
+/// - the desktop shell (`src-tauri/src/commands.rs`): the `#[tauri::command]` functions and their
+///   handler;
+/// - the desktop shell's build script: the permission of each command (the webview may call
+///   these and nothing else);
+/// - `cargo test -p gantry-core --features ts export_bindings`: `ui/src/lib/commands.ts`, the UI's
+///   typed functions.
+///
+/// Adding a command: a method on `Gantry` in the resource's module, then one line here.
+/// (This file is also `include!`d by `src-tauri/build.rs`: keep it this one macro, without
+/// inner doc comments.)
+#[macro_export]
+macro_rules! command_table {
+    ($callback:ident) => {
+        $callback! {
+            // ---- engine and VM ----
+            /// Which engine the app talks to, whether it answers, its version and the VM's state.
+            fn engine_status() -> $crate::api::EngineStatus;
+            /// Connects again and says how it went.
+            fn engine_reconnect() -> $crate::api::EngineStatus;
+            /// Starts Gantry's VM; streams each start-up step in words.
+            stream engine_start() -> String;
+            /// Stops Gantry's VM (only Gantry's own engine is ever stopped).
+            fn engine_stop() -> $crate::api::EngineStatus;
+            /// Follows the VM's status events live.
+            stream vm_watch() -> $crate::api::VmEvent;
+            /// Stops a stream by its id.
+            fn stream_cancel(id: u64) -> bool;
+
+            // ---- this computer and the engine as a whole ----
+            /// This computer's CPUs and memory use.
+            fn host_stats() -> $crate::api::HostStats;
+            /// What the engine's images, containers, volumes and build cache take on disk.
+            fn system_disk_usage() -> $crate::api::DiskUsage;
+            /// What a clean-up with these options would delete.
+            fn system_prune_preview(all_images: bool, volumes: bool) -> $crate::api::PrunePreview;
+            /// Deletes stopped containers, unused networks, dangling (or all unused) images, the build cache, and unused volumes when asked.
+            fn system_prune(all_images: bool, volumes: bool) -> $crate::api::SystemPruneReport;
+            /// The engine's events as they happen (from `filter.since`).
+            stream system_events(filter: $crate::api::EventFilter) -> $crate::api::EngineEvent;
+
+            // ---- containers ----
+            /// Containers (running only unless `all`).
+            fn container_list(all: bool) -> Vec<$crate::api::ContainerSummary>;
+            fn container_inspect(id: String) -> $crate::api::ContainerDetails;
+            fn container_start(id: String) -> ();
+            fn container_stop(id: String) -> ();
+            fn container_restart(id: String) -> ();
+            fn container_pause(id: String) -> ();
+            fn container_unpause(id: String) -> ();
+            fn container_remove(id: String, force: bool) -> ();
+            /// Files the container added, changed or deleted compared with its image.
+            fn container_changes(id: String) -> Vec<$crate::api::FileChange>;
+            /// The Run dialog's equivalent `docker run` command, or what is wrong with the form.
+            fn container_run_preview(request: $crate::api::RunRequest) -> $crate::api::RunPreview;
+            /// Creates and starts a container from the Run dialog; returns its ID.
+            fn container_run(request: $crate::api::RunRequest) -> String;
+            stream container_logs(id: String, options: $crate::api::LogOptions) -> $crate::api::LogLine;
+            stream container_stats(id: String) -> $crate::api::StatsSample;
+
+            // ---- terminal ----
+            /// Opens `/bin/sh` with a TTY in a container.
+            stream terminal_open(request: $crate::api::TerminalRequest) -> $crate::api::TerminalOutput;
+            fn terminal_input(id: u64, data: String) -> ();
+            fn terminal_resize(id: u64, rows: u16, cols: u16) -> ();
+
+            // ---- images ----
+            fn image_list() -> Vec<$crate::api::ImageSummary>;
+            fn image_inspect(reference: String) -> $crate::api::ImageDetails;
+            fn image_history(reference: String) -> Vec<$crate::api::ImageLayer>;
+            stream image_pull(reference: String) -> $crate::api::Progress;
+            stream image_push(reference: String) -> $crate::api::Progress;
+            stream image_build(spec: $crate::api::BuildSpec) -> $crate::api::BuildEvent;
+            fn image_tag(source: String, target: String) -> ();
+            fn image_remove(reference: String, force: bool) -> Vec<String>;
+            fn image_prune(all: bool) -> $crate::api::PruneReport;
+            fn image_load(path: String) -> Vec<String>;
+            fn image_save(images: Vec<String>, path: String) -> u64;
+            fn image_import(path: String, reference: String) -> String;
+
+            // ---- volumes ----
+            fn volume_list() -> Vec<$crate::api::VolumeSummary>;
+            fn volume_create(name: String) -> $crate::api::VolumeSummary;
+            fn volume_remove(name: String, force: bool) -> ();
+            fn volume_prune() -> $crate::api::PruneReport;
+            fn volume_browse(name: String) -> $crate::api::VolumeListing;
+            fn volume_export(name: String, path: String) -> u64;
+            fn volume_import(name: String, path: String) -> ();
+
+            // ---- networks ----
+            fn network_list() -> Vec<$crate::api::NetworkSummary>;
+            fn network_create(spec: $crate::api::NetworkSpec) -> String;
+            fn network_remove(name: String) -> ();
+            fn network_connect(network: String, container: String) -> ();
+            fn network_disconnect(network: String, container: String) -> ();
+
+            // ---- settings and registries ----
+            fn settings_get() -> $crate::api::SettingsView;
+            fn settings_save(form: $crate::api::SettingsForm) -> $crate::api::SaveOutcome;
+            fn registry_login(server: String, username: String, password: String) -> Vec<$crate::api::RegistryEntry>;
+            fn registry_logout(server: String) -> Vec<$crate::api::RegistryEntry>;
+
+            // ---- desktop ----
+            /// Saves text in the download folder (never elsewhere); returns the path written.
+            fn download_save(file_name: String, contents: String) -> String;
+            /// Opens a published port (`http://localhost:PORT`) in the default browser.
+            fn url_open(url: String) -> ();
+        }
+    };
+}

@@ -1,0 +1,342 @@
+// Generated from crates/gantry-core/src/api/command_table.rs by `npm run bindings`: do not edit.
+// One typed function per command the webview may call; nothing else calls the IPC.
+import { call, stream, type StreamCallbacks, type StreamHandle } from './ipc';
+import type { BuildEvent } from './bindings/BuildEvent';
+import type { BuildSpec } from './bindings/BuildSpec';
+import type { ContainerDetails } from './bindings/ContainerDetails';
+import type { ContainerSummary } from './bindings/ContainerSummary';
+import type { DiskUsage } from './bindings/DiskUsage';
+import type { EngineEvent } from './bindings/EngineEvent';
+import type { EngineStatus } from './bindings/EngineStatus';
+import type { EventFilter } from './bindings/EventFilter';
+import type { FileChange } from './bindings/FileChange';
+import type { HostStats } from './bindings/HostStats';
+import type { ImageDetails } from './bindings/ImageDetails';
+import type { ImageLayer } from './bindings/ImageLayer';
+import type { ImageSummary } from './bindings/ImageSummary';
+import type { LogLine } from './bindings/LogLine';
+import type { LogOptions } from './bindings/LogOptions';
+import type { NetworkSpec } from './bindings/NetworkSpec';
+import type { NetworkSummary } from './bindings/NetworkSummary';
+import type { Progress } from './bindings/Progress';
+import type { PrunePreview } from './bindings/PrunePreview';
+import type { PruneReport } from './bindings/PruneReport';
+import type { RegistryEntry } from './bindings/RegistryEntry';
+import type { RunPreview } from './bindings/RunPreview';
+import type { RunRequest } from './bindings/RunRequest';
+import type { SaveOutcome } from './bindings/SaveOutcome';
+import type { SettingsForm } from './bindings/SettingsForm';
+import type { SettingsView } from './bindings/SettingsView';
+import type { StatsSample } from './bindings/StatsSample';
+import type { SystemPruneReport } from './bindings/SystemPruneReport';
+import type { TerminalOutput } from './bindings/TerminalOutput';
+import type { TerminalRequest } from './bindings/TerminalRequest';
+import type { VmEvent } from './bindings/VmEvent';
+import type { VolumeListing } from './bindings/VolumeListing';
+import type { VolumeSummary } from './bindings/VolumeSummary';
+
+/** Every command's name. */
+export type CommandName =
+  | 'engine_status'
+  | 'engine_reconnect'
+  | 'engine_start'
+  | 'engine_stop'
+  | 'vm_watch'
+  | 'stream_cancel'
+  | 'host_stats'
+  | 'system_disk_usage'
+  | 'system_prune_preview'
+  | 'system_prune'
+  | 'system_events'
+  | 'container_list'
+  | 'container_inspect'
+  | 'container_start'
+  | 'container_stop'
+  | 'container_restart'
+  | 'container_pause'
+  | 'container_unpause'
+  | 'container_remove'
+  | 'container_changes'
+  | 'container_run_preview'
+  | 'container_run'
+  | 'container_logs'
+  | 'container_stats'
+  | 'terminal_open'
+  | 'terminal_input'
+  | 'terminal_resize'
+  | 'image_list'
+  | 'image_inspect'
+  | 'image_history'
+  | 'image_pull'
+  | 'image_push'
+  | 'image_build'
+  | 'image_tag'
+  | 'image_remove'
+  | 'image_prune'
+  | 'image_load'
+  | 'image_save'
+  | 'image_import'
+  | 'volume_list'
+  | 'volume_create'
+  | 'volume_remove'
+  | 'volume_prune'
+  | 'volume_browse'
+  | 'volume_export'
+  | 'volume_import'
+  | 'network_list'
+  | 'network_create'
+  | 'network_remove'
+  | 'network_connect'
+  | 'network_disconnect'
+  | 'settings_get'
+  | 'settings_save'
+  | 'registry_login'
+  | 'registry_logout'
+  | 'download_save'
+  | 'url_open';
+
+/** Which engine the app talks to, whether it answers, its version and the VM's state. */
+export function engineStatus(): Promise<EngineStatus> {
+  return call<EngineStatus>('engine_status', {});
+}
+
+/** Connects again and says how it went. */
+export function engineReconnect(): Promise<EngineStatus> {
+  return call<EngineStatus>('engine_reconnect', {});
+}
+
+/** Starts Gantry's VM; streams each start-up step in words. */
+export function engineStart(on: StreamCallbacks<string>): Promise<StreamHandle> {
+  return stream<string>('engine_start', {}, on);
+}
+
+/** Stops Gantry's VM (only Gantry's own engine is ever stopped). */
+export function engineStop(): Promise<EngineStatus> {
+  return call<EngineStatus>('engine_stop', {});
+}
+
+/** Follows the VM's status events live. */
+export function vmWatch(on: StreamCallbacks<VmEvent>): Promise<StreamHandle> {
+  return stream<VmEvent>('vm_watch', {}, on);
+}
+
+/** Stops a stream by its id. */
+export function streamCancel(id: number): Promise<boolean> {
+  return call<boolean>('stream_cancel', { id });
+}
+
+/** This computer's CPUs and memory use. */
+export function hostStats(): Promise<HostStats> {
+  return call<HostStats>('host_stats', {});
+}
+
+/** What the engine's images, containers, volumes and build cache take on disk. */
+export function systemDiskUsage(): Promise<DiskUsage> {
+  return call<DiskUsage>('system_disk_usage', {});
+}
+
+/** What a clean-up with these options would delete. */
+export function systemPrunePreview(all_images: boolean, volumes: boolean): Promise<PrunePreview> {
+  return call<PrunePreview>('system_prune_preview', { all_images, volumes });
+}
+
+/** Deletes stopped containers, unused networks, dangling (or all unused) images, the build cache, and unused volumes when asked. */
+export function systemPrune(all_images: boolean, volumes: boolean): Promise<SystemPruneReport> {
+  return call<SystemPruneReport>('system_prune', { all_images, volumes });
+}
+
+/** The engine's events as they happen (from `filter.since`). */
+export function systemEvents(filter: EventFilter, on: StreamCallbacks<EngineEvent>): Promise<StreamHandle> {
+  return stream<EngineEvent>('system_events', { filter }, on);
+}
+
+/** Containers (running only unless `all`). */
+export function containerList(all: boolean): Promise<Array<ContainerSummary>> {
+  return call<Array<ContainerSummary>>('container_list', { all });
+}
+
+export function containerInspect(id: string): Promise<ContainerDetails> {
+  return call<ContainerDetails>('container_inspect', { id });
+}
+
+export function containerStart(id: string): Promise<null> {
+  return call<null>('container_start', { id });
+}
+
+export function containerStop(id: string): Promise<null> {
+  return call<null>('container_stop', { id });
+}
+
+export function containerRestart(id: string): Promise<null> {
+  return call<null>('container_restart', { id });
+}
+
+export function containerPause(id: string): Promise<null> {
+  return call<null>('container_pause', { id });
+}
+
+export function containerUnpause(id: string): Promise<null> {
+  return call<null>('container_unpause', { id });
+}
+
+export function containerRemove(id: string, force: boolean): Promise<null> {
+  return call<null>('container_remove', { id, force });
+}
+
+/** Files the container added, changed or deleted compared with its image. */
+export function containerChanges(id: string): Promise<Array<FileChange>> {
+  return call<Array<FileChange>>('container_changes', { id });
+}
+
+/** The Run dialog's equivalent `docker run` command, or what is wrong with the form. */
+export function containerRunPreview(request: RunRequest): Promise<RunPreview> {
+  return call<RunPreview>('container_run_preview', { request });
+}
+
+/** Creates and starts a container from the Run dialog; returns its ID. */
+export function containerRun(request: RunRequest): Promise<string> {
+  return call<string>('container_run', { request });
+}
+
+export function containerLogs(id: string, options: LogOptions, on: StreamCallbacks<LogLine>): Promise<StreamHandle> {
+  return stream<LogLine>('container_logs', { id, options }, on);
+}
+
+export function containerStats(id: string, on: StreamCallbacks<StatsSample>): Promise<StreamHandle> {
+  return stream<StatsSample>('container_stats', { id }, on);
+}
+
+/** Opens `/bin/sh` with a TTY in a container. */
+export function terminalOpen(request: TerminalRequest, on: StreamCallbacks<TerminalOutput>): Promise<StreamHandle> {
+  return stream<TerminalOutput>('terminal_open', { request }, on);
+}
+
+export function terminalInput(id: number, data: string): Promise<null> {
+  return call<null>('terminal_input', { id, data });
+}
+
+export function terminalResize(id: number, rows: number, cols: number): Promise<null> {
+  return call<null>('terminal_resize', { id, rows, cols });
+}
+
+export function imageList(): Promise<Array<ImageSummary>> {
+  return call<Array<ImageSummary>>('image_list', {});
+}
+
+export function imageInspect(reference: string): Promise<ImageDetails> {
+  return call<ImageDetails>('image_inspect', { reference });
+}
+
+export function imageHistory(reference: string): Promise<Array<ImageLayer>> {
+  return call<Array<ImageLayer>>('image_history', { reference });
+}
+
+export function imagePull(reference: string, on: StreamCallbacks<Progress>): Promise<StreamHandle> {
+  return stream<Progress>('image_pull', { reference }, on);
+}
+
+export function imagePush(reference: string, on: StreamCallbacks<Progress>): Promise<StreamHandle> {
+  return stream<Progress>('image_push', { reference }, on);
+}
+
+export function imageBuild(spec: BuildSpec, on: StreamCallbacks<BuildEvent>): Promise<StreamHandle> {
+  return stream<BuildEvent>('image_build', { spec }, on);
+}
+
+export function imageTag(source: string, target: string): Promise<null> {
+  return call<null>('image_tag', { source, target });
+}
+
+export function imageRemove(reference: string, force: boolean): Promise<Array<string>> {
+  return call<Array<string>>('image_remove', { reference, force });
+}
+
+export function imagePrune(all: boolean): Promise<PruneReport> {
+  return call<PruneReport>('image_prune', { all });
+}
+
+export function imageLoad(path: string): Promise<Array<string>> {
+  return call<Array<string>>('image_load', { path });
+}
+
+export function imageSave(images: Array<string>, path: string): Promise<number> {
+  return call<number>('image_save', { images, path });
+}
+
+export function imageImport(path: string, reference: string): Promise<string> {
+  return call<string>('image_import', { path, reference });
+}
+
+export function volumeList(): Promise<Array<VolumeSummary>> {
+  return call<Array<VolumeSummary>>('volume_list', {});
+}
+
+export function volumeCreate(name: string): Promise<VolumeSummary> {
+  return call<VolumeSummary>('volume_create', { name });
+}
+
+export function volumeRemove(name: string, force: boolean): Promise<null> {
+  return call<null>('volume_remove', { name, force });
+}
+
+export function volumePrune(): Promise<PruneReport> {
+  return call<PruneReport>('volume_prune', {});
+}
+
+export function volumeBrowse(name: string): Promise<VolumeListing> {
+  return call<VolumeListing>('volume_browse', { name });
+}
+
+export function volumeExport(name: string, path: string): Promise<number> {
+  return call<number>('volume_export', { name, path });
+}
+
+export function volumeImport(name: string, path: string): Promise<null> {
+  return call<null>('volume_import', { name, path });
+}
+
+export function networkList(): Promise<Array<NetworkSummary>> {
+  return call<Array<NetworkSummary>>('network_list', {});
+}
+
+export function networkCreate(spec: NetworkSpec): Promise<string> {
+  return call<string>('network_create', { spec });
+}
+
+export function networkRemove(name: string): Promise<null> {
+  return call<null>('network_remove', { name });
+}
+
+export function networkConnect(network: string, container: string): Promise<null> {
+  return call<null>('network_connect', { network, container });
+}
+
+export function networkDisconnect(network: string, container: string): Promise<null> {
+  return call<null>('network_disconnect', { network, container });
+}
+
+export function settingsGet(): Promise<SettingsView> {
+  return call<SettingsView>('settings_get', {});
+}
+
+export function settingsSave(form: SettingsForm): Promise<SaveOutcome> {
+  return call<SaveOutcome>('settings_save', { form });
+}
+
+export function registryLogin(server: string, username: string, password: string): Promise<Array<RegistryEntry>> {
+  return call<Array<RegistryEntry>>('registry_login', { server, username, password });
+}
+
+export function registryLogout(server: string): Promise<Array<RegistryEntry>> {
+  return call<Array<RegistryEntry>>('registry_logout', { server });
+}
+
+/** Saves text in the download folder (never elsewhere); returns the path written. */
+export function downloadSave(file_name: string, contents: string): Promise<string> {
+  return call<string>('download_save', { file_name, contents });
+}
+
+/** Opens a published port (`http://localhost:PORT`) in the default browser. */
+export function urlOpen(url: string): Promise<null> {
+  return call<null>('url_open', { url });
+}
