@@ -1,7 +1,8 @@
 //! The tray icon: the engine's state, start/stop, show, quit.
 
-use gantry_core::api::{Gantry, StreamMsg, VmEvent};
+use gantry_core::api::{Gantry, StreamMsg};
 use gantry_core::engine_source::Origin;
+use gantry_core::vm::VmStatus;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
@@ -52,12 +53,13 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     tauri::async_runtime::spawn(async move {
         loop {
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            if watch_api.vm_watch(move |msg| drop(tx.send(msg))).await.is_ok() {
+            // the VM's state in the words `gantry vm-status` uses
+            let words = |s: VmStatus| format!("Engine: {}", s.describe());
+            if watch_api.vm_watch_as(words, move |msg| drop(tx.send(msg))).await.is_ok() {
                 while let Some(msg) = rx.recv().await {
                     match msg {
                         StreamMsg::Items { items } => {
-                            if let Some(ev) = items.last() {
-                                let text = vm_line(ev);
+                            if let Some(text) = items.into_iter().last() {
                                 let _ = vm_tray.set_tooltip(Some(format!("Gantry · {text}")));
                                 let _ = vm_state.set_text(text);
                             }
@@ -89,16 +91,4 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         }
     });
     Ok(())
-}
-
-/// The tray's state line for a VM status event.
-fn vm_line(ev: &VmEvent) -> String {
-    match ev {
-        VmEvent::Starting { number, total, step, .. } => format!("Engine: starting ({number}/{total} {step})"),
-        VmEvent::Running { info } => format!("Engine: running (VM, {})", info.accel),
-        VmEvent::Degraded { reasons, .. } => format!("Engine: running with problems: {}", reasons.join("; ")),
-        VmEvent::Stopping => "Engine: stopping".into(),
-        VmEvent::Stopped => "Engine: not running".into(),
-        VmEvent::Error { message, .. } => format!("Engine: {message}"),
-    }
 }

@@ -307,7 +307,7 @@ async fn start_from_dashboard(app: &App, vm: &Vm) -> Result<()> {
 /// The fixture's httpd from the Run dialog with `PORT:80`: listed with its link, and HTTP 200
 /// on 127.0.0.1:PORT through the agent's forward; stop and remove it: the forward is gone.
 async fn run_with_published_port(app: &App, vm: &Vm, engine: &Engine) -> Result<()> {
-    let port = harness::free_port()?;
+    let port = gantry_testkit::net::free_port()?;
     app.click("[data-testid=nav-containers]").await?;
     app.click("[data-testid=run-open]").await?;
     app.type_into("[data-testid=run-image]", IMAGE).await?;
@@ -322,13 +322,14 @@ async fn run_with_published_port(app: &App, vm: &Vm, engine: &Engine) -> Result<
     let details = engine.inspect_container(NAME).await?;
     assert!(details.running, "the VM's engine says {NAME} is not running");
     assert!(details.ports.iter().any(|p| p.host_port == Some(port) && p.container_port == 80), "{:?}", details.ports);
-    let mut reply = String::new();
+    let mut reply = None;
     wait_for("HTTP 200 from the container through the forward", Duration::from_secs(120), || {
-        reply = http_get(port);
-        Ok(reply.starts_with("HTTP/1.") && reply.lines().next().is_some_and(|l| l.contains(" 200")))
+        reply = gantry_testkit::net::http_get_once(port, "/").ok();
+        Ok(reply.as_ref().is_some_and(|r| r.status == 200))
     })
     .await?;
-    assert!(reply.contains("hello from gantry e2e"), "port {port} answered {reply:?}");
+    let body = reply.map(|r| r.body).unwrap_or_default();
+    assert!(body.contains("hello from gantry e2e"), "port {port} answered {body:?}");
     assert!(vm.forwarded(port)?, "vm-status does not list the forward of {port}");
 
     app.click(&format!("{row} [data-testid=stop]")).await?;
@@ -346,20 +347,6 @@ async fn run_with_published_port(app: &App, vm: &Vm, engine: &Engine) -> Result<
         Err(EngineError::NotFound { .. }) => Ok(()),
         other => Err(format!("the engine still holds {NAME}: {other:?}").into()),
     }
-}
-
-/// `GET /` on 127.0.0.1:PORT; the whole reply, or empty when nothing answers.
-fn http_get(port: u16) -> String {
-    use std::io::{Read, Write};
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) else { return String::new() };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    if s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
-        return String::new();
-    }
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }
 
 /// Stop shows Stopping… then Not running / stopped; QEMU has exited, its pid file and the

@@ -43,6 +43,7 @@ pub struct Settings {
 
 /// Where the Docker engine comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineSource {
     /// The engine inside Gantry's own VM.
@@ -83,16 +84,30 @@ impl Default for VmSettings {
 #[serde(default)]
 pub struct UiSettings {
     pub theme: Theme,
+    pub language: Language,
     pub start_at_login: bool,
 }
 
+/// Light, dark, or follow the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
     #[default]
     System,
     Light,
     Dark,
+}
+
+/// The app's language: the system's (when the app speaks it, else English), or one chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    #[default]
+    System,
+    En,
+    Ru,
 }
 
 /// A registry the user logged in to. Secrets are kept by the credential store, never here.

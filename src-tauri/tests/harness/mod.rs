@@ -2,7 +2,7 @@
 //! Every process it starts is stopped by PID when the harness is dropped, even on failure.
 
 use std::future::Future;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +21,14 @@ const WAIT: Duration = Duration::from_secs(20);
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Where screenshots go: `GANTRY_SCREENSHOT_DIR` (`docs/screenshots` refreshes the committed
+/// ones), else a folder in the temporary directory: a test run never writes into docs/ unasked.
+pub fn screenshot_dir() -> PathBuf {
+    std::env::var_os("GANTRY_SCREENSHOT_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| std::env::temp_dir().join("gantry-screenshots"), PathBuf::from)
 }
 
 /// What a run needs; `home` is a private GANTRY_HOME (settings, sockets) deleted at the end.
@@ -121,11 +129,6 @@ fn pids_with_env(marker: &str) -> Vec<u32> {
         .collect()
 }
 
-/// A free TCP port on loopback.
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 fn start_xvfb() -> Result<(Child, String)> {
     for n in 90..200 {
         if Path::new(&format!("/tmp/.X{n}-lock")).exists() || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
@@ -156,7 +159,7 @@ fn start_xvfb() -> Result<(Child, String)> {
 /// The app, started through tauri-driver, and the WebDriver session driving it.
 pub struct App {
     client: Client,
-    procs: Procs,
+    procs: std::sync::Mutex<Procs>,
 }
 
 impl App {
@@ -176,8 +179,8 @@ impl App {
         let mut procs = Procs { children: Vec::new(), marker };
         let (xvfb, display) = start_xvfb()?;
         procs.children.push(xvfb);
-        let port = free_port()?;
-        let native = free_port()?;
+        let port = gantry_testkit::net::free_port()?;
+        let native = gantry_testkit::net::free_port()?;
         let log = std::fs::File::create(env.home.path().join("tauri-driver.log"))?;
         let mut driver = Command::new(&env.tauri_driver);
         for name in unset {
@@ -187,6 +190,10 @@ impl App {
             .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
             .env("DISPLAY", &display)
             .env("GANTRY_HOME", env.home.path())
+            // The UI follows the system's language: English unless a test asks for another.
+            .env("LANG", "en_US.UTF-8")
+            .env("LANGUAGE", "en")
+            .env_remove("LC_ALL")
             .env_remove("WAYLAND_DISPLAY")
             .envs(vars.iter().copied())
             .stdout(log.try_clone()?)
@@ -210,15 +217,17 @@ impl App {
         )
         .await
         .map_err(|_| "no WebDriver session within 60 s")??;
-        let app = Self { client, procs };
+        let app = Self { client, procs: std::sync::Mutex::new(procs) };
         app.wait_present(".shell").await?;
         Ok(app)
     }
 
     /// Ends the session and stops every process (also done on drop).
-    pub async fn quit(mut self) {
+    pub async fn quit(&self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.client.clone().close()).await;
-        self.procs.stop();
+        if let Ok(mut procs) = self.procs.lock() {
+            procs.stop();
+        }
     }
 
     async fn find(&self, css: &str) -> Result<fantoccini::elements::Element> {
@@ -332,22 +341,30 @@ impl App {
         Ok(self.client.execute(script, Vec::new()).await?)
     }
 
-    /// Saves a PNG of the window to docs/screenshots/NAME.png, after two animation frames so
-    /// the last DOM update is painted.
+    /// Saves a PNG of the window as NAME.png in [`screenshot_dir`], after two animation frames
+    /// so the last DOM update is painted.
     pub async fn screenshot(&self, name: &str) -> Result<()> {
         self.client
             .execute_async(
-                "const done = arguments[arguments.length - 1]; window.__gantry.app.toasts = []; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                "const done = arguments[arguments.length - 1]; window.__gantry.toasts.items = []; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
                 Vec::new(),
             )
             .await?;
         let png = self.client.screenshot().await?;
-        // GANTRY_SCREENSHOT_DIR keeps a CI run from rewriting the committed screenshots.
-        let dir =
-            std::env::var_os("GANTRY_SCREENSHOT_DIR").map_or_else(|| repo().join("docs/screenshots"), PathBuf::from);
+        let dir = screenshot_dir();
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join(format!("{name}.png")), png)?;
         Ok(())
+    }
+
+    /// Back to a known state between scenarios: no dialog, no detail view, the Dashboard.
+    pub async fn reset(&self) -> Result<()> {
+        self.execute(
+            "window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
+             const g = window.__gantry; g.nav.closeRun(); g.nav.detailId = null; g.nav.go('dashboard');",
+        )
+        .await?;
+        self.wait_gone("[role=dialog]").await
     }
 
     /// (ms from asking for the list (empty table) to `rows` rows painted, ms of that spent in
@@ -360,10 +377,10 @@ impl App {
                 const g = window.__gantry;
                 const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
                 (async () => {
-                  g.app.containers = { ...g.app.containers, items: [] };
+                  g.resources.containers = { ...g.resources.containers, items: [] };
                   await frame(); await frame();
                   const t0 = performance.now();
-                  await g.app.loadContainers();
+                  await g.resources.loadContainers();
                   await frame();
                   const list = document.querySelector('[data-testid=container-table]');
                   const n = document.querySelectorAll('[data-row]').length > 0 ? Number(list?.dataset.total ?? 0) : 0;
@@ -385,9 +402,9 @@ impl App {
     /// mean frame of a plain full repaint of the same view (the window's paint cost, the
     /// baseline), and the JS + layout time of one jump.
     pub async fn bench_logs(&self, id: &str, lines: u64) -> Result<LogBench> {
-        self.execute("window.__gantry.app.detailId = null; delete window.__gantry.perf.logsLines;").await?;
+        self.execute("window.__gantry.nav.detailId = null; delete window.__gantry.perf.logsLines;").await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        self.client.execute("window.__gantry.app.openContainer(arguments[0]);", vec![json!(id)]).await?;
+        self.client.execute("window.__gantry.nav.openContainer(arguments[0]);", vec![json!(id)]).await?;
         let deadline = Instant::now() + Duration::from_secs(120);
         let ms = loop {
             let v = self.execute("return window.__gantry.perf;").await?;
@@ -619,33 +636,18 @@ pub async fn remove_many(engine: &Engine, ids: &[String]) {
         .await;
 }
 
-/// `GET /` on 127.0.0.1:PORT; the status line and headers.
-pub async fn http_get(port: u16) -> Result<String> {
-    tokio::task::spawn_blocking(move || -> Result<String> {
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-        let mut out = String::new();
-        s.read_to_string(&mut out)?;
-        if out.is_empty() {
-            return Err("empty reply".into());
-        }
-        Ok(out)
-    })
-    .await?
+/// Waits (without blocking the runtime's other tasks) until `check` holds; `Err` naming `what`
+/// after 20 s. The bound keeps a broken test from hanging; it is not a performance claim.
+pub async fn wait_for(what: &str, check: impl FnMut() -> bool + Send + 'static) -> Result<()> {
+    let what = what.to_string();
+    tokio::task::spawn_blocking(move || gantry_testkit::wait::until(&what, WAIT, check)).await??;
+    Ok(())
 }
 
-/// Polls `f` for up to 20 s.
-pub async fn wait_until(f: impl Fn() -> bool) -> Result<()> {
-    let deadline = Instant::now() + WAIT;
-    while !f() {
-        if Instant::now() > deadline {
-            return Err("condition not met within 20 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
+/// `GET /` on 127.0.0.1:`port`, once (no retry): the answer's status line.
+pub async fn http_status(port: u16) -> Result<String> {
+    let answer = tokio::task::spawn_blocking(move || gantry_testkit::net::http_get_once(port, "/")).await??;
+    Ok(answer.status_line)
 }
 
 /// Reads a file from a volume with a throwaway container.
@@ -661,7 +663,7 @@ pub async fn read_from_volume(engine: &Engine, image: &str, volume: &str, file: 
 }
 
 /// Polls an async condition for up to 20 s.
-pub async fn wait_until_async<F, Fut>(f: F) -> Result<()>
+pub async fn wait_for_async<F, Fut>(f: F) -> Result<()>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,

@@ -105,9 +105,9 @@ export function engineReconnect(): Promise<EngineStatus> {
   return call<EngineStatus>('engine_reconnect', {});
 }
 
-/** Starts Gantry's VM; streams each start-up step in words. */
-export function engineStart(on: StreamCallbacks<string>): Promise<StreamHandle> {
-  return stream<string>('engine_start', {}, on);
+/** Starts Gantry's VM; streams each start-up step as it happens. */
+export function engineStart(on: StreamCallbacks<VmEvent>): Promise<StreamHandle> {
+  return stream<VmEvent>('engine_start', {}, on);
 }
 
 /** Stops Gantry's VM (only Gantry's own engine is ever stopped). */

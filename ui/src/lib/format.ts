@@ -1,9 +1,16 @@
-// Formatters shared by the panels. Pure functions, tested in format.test.ts.
+// Formatters shared by the panels, in the current language. Pure functions, tested in
+// format.test.ts.
 import type { PortMapping } from './bindings/PortMapping';
+import { locale, t, type Key } from './i18n/index.svelte';
 
-const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'];
+const UNITS: Key[] = ['unit.b', 'unit.kb', 'unit.mb', 'unit.gb', 'unit.tb'];
 
-/** 1536 → "1.5 KB" (powers of 1000, as `docker` prints sizes). */
+/** `v` with exactly `digits` decimals, as the current language writes numbers. */
+export function decimal(v: number, digits: number): string {
+  return new Intl.NumberFormat(locale.lang, { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false }).format(v);
+}
+
+/** 1536 → "1.54 KB" (powers of 1000, as `docker` prints sizes). */
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n) || n < 0) return '—';
   let v = n;
@@ -13,44 +20,47 @@ export function bytes(n: number | null | undefined): string {
     u++;
   }
   const digits = u === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${v.toFixed(digits)} ${UNITS[u]}`;
+  return `${decimal(v, digits)} ${t(UNITS[u])}`;
 }
 
 /** Memory in binary units: 2147483648 → "2.0 GiB". */
 export function mib(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '—';
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(0)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(0)} KiB`;
-  return `${n} B`;
+  if (n >= 1024 ** 3) return `${decimal(n / 1024 ** 3, 1)} ${t('unit.gib')}`;
+  if (n >= 1024 ** 2) return `${decimal(n / 1024 ** 2, 0)} ${t('unit.mib')}`;
+  if (n >= 1024) return `${decimal(n / 1024, 0)} ${t('unit.kib')}`;
+  return `${n} ${t('unit.b')}`;
 }
 
 /** Seconds → "3 days", "5 minutes", "just now". */
 export function duration(seconds: number): string {
   const s = Math.max(0, Math.floor(seconds));
-  if (s < 45) return s < 5 ? 'just now' : `${s} seconds`;
-  const units: [number, string][] = [
-    [365 * 86400, 'year'],
-    [30 * 86400, 'month'],
-    [7 * 86400, 'week'],
-    [86400, 'day'],
-    [3600, 'hour'],
-    [60, 'minute'],
+  if (s < 5) return t('time.just_now');
+  if (s < 45) return t('time.seconds', { n: s });
+  const units: [number, Key][] = [
+    [365 * 86400, 'time.years'],
+    [30 * 86400, 'time.months'],
+    [7 * 86400, 'time.weeks'],
+    [86400, 'time.days'],
+    [3600, 'time.hours'],
+    [60, 'time.minutes'],
   ];
-  for (const [size, name] of units) {
-    if (s >= size) {
-      const n = Math.floor(s / size);
-      return `${n} ${name}${n === 1 ? '' : 's'}`;
-    }
+  for (const [size, key] of units) {
+    if (s >= size) return t(key, { n: Math.floor(s / size) });
   }
-  return `${s} seconds`;
+  return t('time.seconds', { n: s });
 }
 
 /** Unix seconds → "5 minutes ago". */
 export function ago(unixSeconds: number, now: number = Date.now() / 1000): string {
   if (!unixSeconds) return '—';
-  const d = duration(now - unixSeconds);
-  return d === 'just now' ? d : `${d} ago`;
+  if (now - unixSeconds < 5) return t('time.just_now');
+  return t('time.ago', { duration: duration(now - unixSeconds) });
+}
+
+/** The first `max` items, joined with commas, "…" when there are more. */
+export function list(items: readonly string[], max = Infinity): string {
+  return items.slice(0, max).join(', ') + (items.length > max ? '…' : '');
 }
 
 /** Engine IDs: "sha256:abcdef…" → "abcdef012345". */
@@ -60,7 +70,7 @@ export function shortId(id: string): string {
 
 export function percent(v: number | null | undefined, digits = 1): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
-  return `${v.toFixed(digits)}%`;
+  return `${decimal(v, digits)}%`;
 }
 
 /** A published port as a link target, or null when only exposed. */
@@ -95,7 +105,7 @@ export function imageName(ref: string): string {
   return ref.replace(/^docker\.io\//, '').replace(/^library\//, '');
 }
 
-/** A stored registry login's server as people say it: Docker Hub's "https://index.docker.io/v1/" → "Docker Hub". */
+/** A stored registry login's server as people say it: Docker Hub's "https://index.docker.io/v1/" → "Docker Hub" (a name). */
 export function registryName(server: string): string {
   return server === 'https://index.docker.io/v1/' ? 'Docker Hub' : server;
 }
@@ -109,10 +119,10 @@ export function clock(ts: string | null | undefined): string {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
-/** Unix seconds → local date and time. */
+/** Unix seconds → local date and time, as the current language writes them. */
 export function dateTime(unixSeconds: number): string {
   if (!unixSeconds) return '—';
-  return new Date(unixSeconds * 1000).toLocaleString();
+  return new Date(unixSeconds * 1000).toLocaleString(locale.lang);
 }
 
 /** Splits text around case-insensitive matches of `query`, for highlighting. */

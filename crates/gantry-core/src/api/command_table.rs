@@ -26,8 +26,8 @@ macro_rules! command_table {
             fn engine_status() -> $crate::api::EngineStatus;
             /// Connects again and says how it went.
             fn engine_reconnect() -> $crate::api::EngineStatus;
-            /// Starts Gantry's VM; streams each start-up step in words.
-            stream engine_start() -> String;
+            /// Starts Gantry's VM; streams each start-up step as it happens.
+            stream engine_start() -> $crate::api::VmEvent;
             /// Stops Gantry's VM (only Gantry's own engine is ever stopped).
             fn engine_stop() -> $crate::api::EngineStatus;
             /// Follows the VM's status events live.

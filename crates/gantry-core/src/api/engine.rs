@@ -7,7 +7,7 @@ use gantry_engine::{EngineErrorCode, EngineInfo, EngineVersion};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult, GantryErrorCode};
-use super::{Gantry, StreamMsg};
+use super::{Gantry, StreamMsg, VmEvent};
 use crate::engine_source::{Origin, ResolvedEngine};
 use crate::vm::{self, VmStatus};
 
@@ -24,10 +24,9 @@ pub struct EngineStatus {
     pub info: Option<EngineInfo>,
     /// Why it is not connected.
     pub error: Option<ApiError>,
-    /// The VM's state in words, when the engine is Gantry's VM.
-    pub vm: Option<String>,
-    /// What the running VM warns about (e.g. software emulation: slow), shown next to its state.
-    pub vm_warnings: Vec<String>,
+    /// The VM's state, when the engine is Gantry's VM (its warnings, e.g. software emulation,
+    /// while it runs).
+    pub vm: Option<VmEvent>,
 }
 
 impl EngineStatus {
@@ -41,7 +40,6 @@ impl EngineStatus {
             info: None,
             error: Some(error),
             vm: None,
-            vm_warnings: Vec::new(),
         }
     }
 
@@ -55,18 +53,13 @@ impl EngineStatus {
             info: Some(info),
             error: None,
             vm: None,
-            vm_warnings: Vec::new(),
         }
     }
 
-    /// With the state of Gantry's VM (its words and, while it runs, its warnings).
+    /// With the state of Gantry's VM.
     #[must_use]
-    pub fn with_vm(mut self, status: &VmStatus) -> Self {
-        self.vm = Some(status.describe());
-        self.vm_warnings = match status {
-            VmStatus::Running(info) | VmStatus::Degraded { info, .. } => info.warnings.clone(),
-            _ => Vec::new(),
-        };
+    pub fn with_vm(mut self, status: VmStatus) -> Self {
+        self.vm = Some(status.into());
         self
     }
 }
@@ -99,7 +92,7 @@ impl Gantry {
                 }
             },
         };
-        Ok(match &vm {
+        Ok(match vm {
             Some(vm) => status.with_vm(vm),
             None => status,
         })
@@ -112,9 +105,9 @@ impl Gantry {
     }
 
     /// Starts Gantry's VM and reports each step of the start-up chain to `sink` as it happens
-    /// ("[3/9] booting the VM", ...), then `End` (or `Error`); connects once it runs. Returns the
-    /// stream id. `not_managed` when the engine is not Gantry's VM.
-    pub async fn engine_start(&self, sink: impl Fn(StreamMsg<String>) + Send + Sync + 'static) -> ApiResult<u64> {
+    /// (step 3 of 9, ...), then `End` (or `Error`); connects once it runs. Returns the stream
+    /// id. `not_managed` when the engine is not Gantry's VM.
+    pub async fn engine_start(&self, sink: impl Fn(StreamMsg<VmEvent>) + Send + Sync + 'static) -> ApiResult<u64> {
         if !self.engine_is_gantry_vm() {
             return Err(ApiError::new(
                 GantryErrorCode::NotManaged,
@@ -128,7 +121,7 @@ impl Gantry {
             sink(StreamMsg::Started { id });
             let progress = {
                 let sink = Arc::clone(&sink);
-                move |s: &VmStatus| sink(StreamMsg::Items { items: vec![s.describe()] })
+                move |s: &VmStatus| sink(StreamMsg::Items { items: vec![VmEvent::from(s.clone())] })
             };
             let options = vm::StartOptions::default();
             let started = tokio::select! {

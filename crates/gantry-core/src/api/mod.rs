@@ -39,7 +39,7 @@ pub use gantry_engine::{
     PruneReport, StatsSample, SystemPruneReport, UsageLine, VolumeSummary,
 };
 pub use run::{RunPreview, RunRequest, split_command};
-pub use settings_form::{EngineKind, RegistryEntry, SaveOutcome, SettingsForm, SettingsView, ThemeChoice};
+pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};
 pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};

@@ -1,5 +1,6 @@
 //! The Settings panel's form: what a person types, converted to [`Settings`] and validated by
-//! the settings module (the only place with the rules).
+//! the settings module (the only place with the rules). Choices (engine source, theme, language)
+//! are the settings model's own enums.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -7,28 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, FieldError};
-use crate::settings::{EngineSource, HostFacts, RegistryLogin, Settings, Theme, UiSettings, VmSettings};
-
-/// Which engine the app uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum EngineKind {
-    #[default]
-    GantryVm,
-    Existing,
-}
-
-/// Light, dark, or follow the system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum ThemeChoice {
-    #[default]
-    System,
-    Light,
-    Dark,
-}
+use crate::settings::{EngineSource, HostFacts, Language, RegistryLogin, Settings, Theme, UiSettings, VmSettings};
 
 /// A registry login as shown in the form (the password is never stored here).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,15 +29,15 @@ impl From<&RegistryLogin> for RegistryEntry {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct SettingsForm {
-    pub engine_kind: EngineKind,
-    /// For an existing engine: `unix:///var/run/docker.sock`, `tcp://host:2376`.
-    pub engine_endpoint: String,
+    /// Gantry's VM, or an existing engine (`unix:///var/run/docker.sock`, `tcp://host:2376`).
+    pub engine: EngineSource,
     pub cpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
     pub shared_folders: Vec<String>,
     pub port_bind_address: String,
-    pub theme: ThemeChoice,
+    pub theme: Theme,
+    pub language: Language,
     pub start_at_login: bool,
     pub registries: Vec<RegistryEntry>,
 }
@@ -86,23 +66,15 @@ pub struct SaveOutcome {
 
 impl From<&Settings> for SettingsForm {
     fn from(s: &Settings) -> Self {
-        let (engine_kind, engine_endpoint) = match &s.engine {
-            EngineSource::GantryVm => (EngineKind::GantryVm, String::new()),
-            EngineSource::Existing { endpoint } => (EngineKind::Existing, endpoint.clone()),
-        };
         Self {
-            engine_kind,
-            engine_endpoint,
+            engine: s.engine.clone(),
             cpus: s.vm.cpus,
             memory_mib: s.vm.memory_mib,
             disk_gib: s.vm.disk_gib,
             shared_folders: s.vm.shared_folders.iter().map(|p| p.display().to_string()).collect(),
             port_bind_address: s.vm.port_bind_address.to_string(),
-            theme: match s.ui.theme {
-                Theme::System => ThemeChoice::System,
-                Theme::Light => ThemeChoice::Light,
-                Theme::Dark => ThemeChoice::Dark,
-            },
+            theme: s.ui.theme,
+            language: s.ui.language,
             start_at_login: s.ui.start_at_login,
             registries: s.registries.iter().map(RegistryEntry::from).collect(),
         }
@@ -126,9 +98,9 @@ impl SettingsForm {
             }
         };
         let settings = Settings {
-            engine: match self.engine_kind {
-                EngineKind::GantryVm => EngineSource::GantryVm,
-                EngineKind::Existing => EngineSource::Existing { endpoint: self.engine_endpoint.trim().to_string() },
+            engine: match &self.engine {
+                EngineSource::GantryVm => EngineSource::GantryVm,
+                EngineSource::Existing { endpoint } => EngineSource::Existing { endpoint: endpoint.trim().to_string() },
             },
             vm: VmSettings {
                 cpus: self.cpus,
@@ -143,14 +115,7 @@ impl SettingsForm {
                     .collect(),
                 port_bind_address,
             },
-            ui: UiSettings {
-                theme: match self.theme {
-                    ThemeChoice::System => Theme::System,
-                    ThemeChoice::Light => Theme::Light,
-                    ThemeChoice::Dark => Theme::Dark,
-                },
-                start_at_login: self.start_at_login,
-            },
+            ui: UiSettings { theme: self.theme, language: self.language, start_at_login: self.start_at_login },
             registries: self
                 .registries
                 .iter()

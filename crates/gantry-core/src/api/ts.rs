@@ -146,9 +146,16 @@ fn commands_ts(surface: &Surface) -> String {
     out
 }
 
-/// Writes the binding type files and `commands.ts` into `ui_lib` (`ui/src/lib`).
+/// Writes the binding type files and `commands.ts` into `ui_lib` (`ui/src/lib`); type files of
+/// types that are gone are deleted.
 pub fn export(ui_lib: &Path) -> Result<(), String> {
-    let cfg = Config::new().with_large_int("number").with_out_dir(ui_lib.join("bindings"));
+    let bindings = ui_lib.join("bindings");
+    if let Ok(old) = std::fs::read_dir(&bindings) {
+        for file in old.flatten().filter(|f| f.path().extension().is_some_and(|e| e == "ts")) {
+            std::fs::remove_file(file.path()).map_err(|e| format!("{}: {e}", file.path().display()))?;
+        }
+    }
+    let cfg = Config::new().with_large_int("number").with_out_dir(bindings);
     let mut surface = collect(&cfg);
     // The stream envelope and the error shape, used by the IPC layer itself.
     surface.export::<super::StreamMsg<super::LogLine>>(&cfg);

@@ -1,9 +1,11 @@
-//! Gantry's VM followed live: the agent's status events as the UI shows them.
+//! Gantry's VM followed live: the agent's status events as the UI receives them (structured: the
+//! UI words them in its language; the CLI and the tray use `VmStatus::describe`).
 
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult, GantryErrorCode};
 use super::{Gantry, StreamMsg};
+use crate::vm::{Step, VmStatus};
 
 /// The VM as it runs: what the engine card shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,9 +43,9 @@ impl From<crate::vm::RunningInfo> for VmRunning {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum VmEvent {
-    /// Step `number` of `total` of the start-up chain.
+    /// Step `number` of `total` of the start-up chain (the UI says each step in its language).
     Starting {
-        step: String,
+        step: Step,
         number: u32,
         total: u32,
         detail: Option<String>,
@@ -70,7 +72,7 @@ impl From<crate::vm::VmStatus> for VmEvent {
         use crate::vm::VmStatus as S;
         match s {
             S::Starting { step, number, total, detail } => Self::Starting {
-                step: step.title().into(),
+                step,
                 number: u32::try_from(number).unwrap_or(u32::MAX),
                 total: u32::try_from(total).unwrap_or(u32::MAX),
                 detail,
@@ -90,6 +92,16 @@ impl Gantry {
     /// and starts from anywhere (the CLI too), until cancelled. `not_managed` when the engine is
     /// not Gantry's VM: there is nothing to watch. Returns the stream id.
     pub async fn vm_watch(&self, sink: impl Fn(StreamMsg<VmEvent>) + Send + Sync + 'static) -> ApiResult<u64> {
+        self.vm_watch_as(VmEvent::from, sink).await
+    }
+
+    /// [`Self::vm_watch`], each status turned into a `T` by `map` (e.g. the tray's line:
+    /// `VmStatus::describe`).
+    pub async fn vm_watch_as<T: Send + 'static>(
+        &self,
+        map: impl Fn(VmStatus) -> T + Send + Sync + 'static,
+        sink: impl Fn(StreamMsg<T>) + Send + Sync + 'static,
+    ) -> ApiResult<u64> {
         if !self.engine_is_gantry_vm() {
             return Err(ApiError::new(
                 GantryErrorCode::NotManaged,
@@ -100,7 +112,7 @@ impl Gantry {
         let id = self.streams.spawn_task(move |id, token| async move {
             sink(StreamMsg::Started { id });
             let instance = crate::vm::Instance::default();
-            crate::vm::watch(&instance, &token, |s| sink(StreamMsg::Items { items: vec![VmEvent::from(s)] })).await;
+            crate::vm::watch(&instance, &token, |s| sink(StreamMsg::Items { items: vec![map(s)] })).await;
             sink(StreamMsg::End);
         });
         // the watch reports the stop itself: stopping the engine must not end it

@@ -6,6 +6,7 @@ use gantry_machine::ports::PortRule;
 
 /// The start-up chain's named steps, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     ValidateSettings,

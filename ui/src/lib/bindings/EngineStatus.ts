@@ -3,6 +3,7 @@ import type { ApiError } from "./ApiError";
 import type { EngineInfo } from "./EngineInfo";
 import type { EngineVersion } from "./EngineVersion";
 import type { Origin } from "./Origin";
+import type { VmEvent } from "./VmEvent";
 
 /**
  * Which engine the app talks to and whether it answers.
@@ -21,10 +22,7 @@ origin: Origin | null, version: EngineVersion | null, info: EngineInfo | null,
  */
 error: ApiError | null, 
 /**
- * The VM's state in words, when the engine is Gantry's VM.
+ * The VM's state, when the engine is Gantry's VM (its warnings, e.g. software emulation,
+ * while it runs).
  */
-vm: string | null, 
-/**
- * What the running VM warns about (e.g. software emulation: slow), shown next to its state.
- */
-vm_warnings: Array<string>, };
+vm: VmEvent | null, };

@@ -61,9 +61,12 @@ export function changesContainerList(ev: EngineEvent): boolean {
   return ev.event.resource === 'container' && LIST_ACTIONS.has(ev.event.action);
 }
 
+/** The engine's resource lists the app keeps. */
+export type ResourceKind = 'containers' | 'images' | 'volumes' | 'networks';
+
 /** Which resource lists an event makes stale. */
-export function staleResources(ev: EngineEvent): Set<'containers' | 'images' | 'volumes' | 'networks'> {
-  const out = new Set<'containers' | 'images' | 'volumes' | 'networks'>();
+export function staleResources(ev: EngineEvent): Set<ResourceKind> {
+  const out = new Set<ResourceKind>();
   if (ev.kind === 'reconnected') return new Set(['containers', 'images', 'volumes', 'networks']);
   if (ev.kind !== 'event') return out;
   const r = ev.event.resource;

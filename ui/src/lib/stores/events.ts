@@ -1,5 +1,7 @@
 // The events timeline: newest first, bounded, filterable by resource and text.
 import type { EngineEvent } from '../bindings/EngineEvent';
+import { decimal } from '../format';
+import { t } from '../i18n/index.svelte';
 
 export interface TimelineEntry {
   key: number;
@@ -18,9 +20,9 @@ export function toEntry(ev: EngineEvent, now: number = Date.now() / 1000): Timel
     case 'event':
       return { key: ++seq, time: ev.event.time_nano ? ev.event.time_nano / 1e9 : ev.event.time || now, resource: ev.event.resource, action: ev.event.action, text: ev.description, notice: false };
     case 'disconnected':
-      return { key: ++seq, time: now, resource: 'engine', action: 'disconnected', text: `Lost the engine (${ev.reason}); retrying in ${Math.round(ev.retry_in_ms / 100) / 10} s`, notice: true };
+      return { key: ++seq, time: now, resource: 'engine', action: 'disconnected', text: t('events.disconnected', { reason: ev.reason, seconds: decimal(ev.retry_in_ms / 1000, 1) }), notice: true };
     case 'reconnected':
-      return { key: ++seq, time: now, resource: 'engine', action: 'reconnected', text: 'The engine answers again', notice: true };
+      return { key: ++seq, time: now, resource: 'engine', action: 'reconnected', text: t('events.reconnected'), notice: true };
   }
 }
 

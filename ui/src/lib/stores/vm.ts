@@ -1,25 +1,33 @@
 // Gantry's VM followed live: what each status event of its agent means for the engine card,
-// the sidebar and the engine status the rest of the app uses.
+// the sidebar and the engine status the rest of the app uses. The words come from the catalogs.
 import type { ApiError } from '../bindings/ApiError';
 import type { EngineStatus } from '../bindings/EngineStatus';
 import type { VmEvent } from '../bindings/VmEvent';
+import { t } from '../i18n/index.svelte';
 
-/** The VM's state in words, as `gantry vm-status` says it. */
+/** The VM's state in words. */
 export function describeVm(ev: VmEvent): string {
   switch (ev.kind) {
-    case 'starting':
-      return `[${ev.number}/${ev.total}] ${ev.step}${ev.detail ? `: ${ev.detail}` : ''}`;
+    case 'starting': {
+      const step = t(`vm.step.${ev.step}`);
+      return ev.detail ? t('vm.starting.detail', { number: ev.number, total: ev.total, step, detail: ev.detail }) : t('vm.starting', { number: ev.number, total: ev.total, step });
+    }
     case 'running':
-      return `running (${ev.info.accel}, engine ${ev.info.engine_version})`;
+      return t('vm.running', { accel: ev.info.accel, version: ev.info.engine_version });
     case 'degraded':
-      return `running with problems: ${ev.reasons.join('; ')}`;
+      return t('vm.degraded', { reasons: ev.reasons.join('; ') });
     case 'stopping':
-      return 'stopping';
+      return t('vm.stopping');
     case 'stopped':
-      return 'stopped';
+      return t('vm.stopped');
     case 'error':
-      return `error: ${ev.message}`;
+      return t('vm.error', { message: ev.message });
   }
+}
+
+/** What the running VM warns about (e.g. software emulation), when it runs. */
+export function vmWarnings(ev: VmEvent | null): string[] {
+  return ev?.kind === 'running' || ev?.kind === 'degraded' ? ev.info.warnings : [];
 }
 
 /** What the app does after `ev`: connect to the engine that came up, drop the one that went
@@ -36,39 +44,28 @@ export function vmError(ev: VmEvent | null): ApiError | null {
   return ev?.kind === 'error' ? { code: 'vm', message: ev.message, hint: ev.hint, fields: [] } : null;
 }
 
+/** Not connected, for `error`'s reason, at the endpoint `status` named (like the core's
+ * `EngineStatus::down`). */
+export function statusDown(status: EngineStatus | null, error: ApiError | null): EngineStatus {
+  return { connected: false, endpoint: status?.endpoint ?? '', origin: status?.origin ?? null, version: null, info: null, error, vm: null };
+}
+
 /** The engine status once the VM went down (`stopped` or `error`), without asking the engine.
  * A VM that was already down keeps the reason the engine gave (e.g. how to start it). */
 export function statusWhenDown(status: EngineStatus | null, ev: VmEvent): EngineStatus {
   const kept = status && !status.connected && ev.kind === 'stopped' ? status.error : null;
-  return { ...statusDown(status, vmError(ev) ?? kept), origin: status?.origin ?? 'gantry_vm', vm: describeVm(ev) };
+  return { ...statusDown(status, vmError(ev) ?? kept), origin: status?.origin ?? 'gantry_vm', vm: ev };
 }
 
-/** Not connected, for `error`'s reason, at the endpoint `status` named (like the core's
- * `EngineStatus::down`). */
-export function statusDown(status: EngineStatus | null, error: ApiError | null): EngineStatus {
-  return {
-    connected: false,
-    endpoint: status?.endpoint ?? '',
-    origin: status?.origin ?? null,
-    version: null,
-    info: null,
-    error,
-    vm: null,
-    vm_warnings: [],
-  };
-}
-
-/** The status with what the VM just said (its words and warnings) when it runs. */
+/** The status with what the VM just said, while it starts, runs or stops. */
 export function withVm(status: EngineStatus, ev: VmEvent): EngineStatus {
-  if (ev.kind === 'running' || ev.kind === 'degraded') return { ...status, vm: describeVm(ev), vm_warnings: ev.info.warnings };
-  if (ev.kind === 'starting' || ev.kind === 'stopping') return { ...status, vm: describeVm(ev) };
-  return status;
+  return ev.kind === 'stopped' || ev.kind === 'error' ? status : { ...status, vm: ev };
 }
 
 /** A transition in progress that the card and the sidebar show instead of the state. */
 export function vmTransition(ev: VmEvent | null): string {
-  if (ev?.kind === 'starting') return 'Starting…';
-  if (ev?.kind === 'stopping') return 'Stopping…';
+  if (ev?.kind === 'starting') return t('vm.transition.starting');
+  if (ev?.kind === 'stopping') return t('vm.transition.stopping');
   return '';
 }
 
@@ -76,12 +73,12 @@ export type EngineTone = 'ok' | 'warn' | 'bad' | 'busy' | 'unknown';
 
 /** The sidebar's engine line. */
 export function engineLabel(status: EngineStatus | null, vm: VmEvent | null): { text: string; tone: EngineTone } {
-  if (!status) return { text: 'Connecting…', tone: 'unknown' };
+  if (!status) return { text: t('engine.pill.connecting'), tone: 'unknown' };
   const managed = status.origin === 'gantry_vm';
-  if (managed && vm?.kind === 'starting') return { text: 'Engine starting…', tone: 'busy' };
-  if (managed && vm?.kind === 'stopping') return { text: 'Engine stopping…', tone: 'busy' };
-  if (status.connected && managed && vm?.kind === 'degraded') return { text: 'Engine running with problems', tone: 'warn' };
-  if (status.connected) return { text: 'Engine running', tone: 'ok' };
-  if (managed && vm?.kind === 'error') return { text: 'Engine stopped unexpectedly', tone: 'bad' };
-  return { text: 'Engine not running', tone: 'bad' };
+  if (managed && vm?.kind === 'starting') return { text: t('engine.pill.starting'), tone: 'busy' };
+  if (managed && vm?.kind === 'stopping') return { text: t('engine.pill.stopping'), tone: 'busy' };
+  if (status.connected && managed && vm?.kind === 'degraded') return { text: t('engine.pill.problems'), tone: 'warn' };
+  if (status.connected) return { text: t('engine.pill.running'), tone: 'ok' };
+  if (managed && vm?.kind === 'error') return { text: t('engine.pill.died'), tone: 'bad' };
+  return { text: t('engine.pill.stopped'), tone: 'bad' };
 }

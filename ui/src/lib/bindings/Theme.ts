@@ -3,4 +3,4 @@
 /**
  * Light, dark, or follow the system.
  */
-export type ThemeChoice = "system" | "light" | "dark";
+export type Theme = "system" | "light" | "dark";
