@@ -5,9 +5,7 @@ use gantry_engine::{ContainerFilter, RemoveOptions};
 
 use super::error::ApiResult;
 use super::run::{RunPreview, RunRequest};
-use super::{
-    ContainerDetails, ContainerSummary, FileChange, Gantry, LogLine, LogOptions, StatsSample, StreamMsg,
-};
+use super::{ContainerDetails, ContainerSummary, FileChange, Gantry, LogLine, LogOptions, StatsSample, StreamMsg};
 
 /// Largest batch of log lines sent to the UI at once.
 pub const LOG_BATCH: usize = 5_000;

@@ -30,10 +30,6 @@ pub enum GantryErrorCode {
     InvalidName,
     /// The terminal session has ended.
     TerminalClosed,
-    /// Reading a volume needs some image on the engine, and there is none.
-    NoImage,
-    /// A file that should be a tar archive is not one.
-    InvalidArchive,
     /// The guest image of the VM is missing.
     VmImageMissing,
     /// A program the VM needs (QEMU, qemu-img) is not installed.

@@ -38,13 +38,13 @@ pub use gantry_engine::{
     FileChange, ImageDetails, ImageLayer, ImageSummary, LogLine, LogOptions, NetworkSpec, NetworkSummary, Progress,
     PruneReport, StatsSample, SystemPruneReport, UsageLine, VolumeSummary,
 };
+pub use gantry_engine::{VolumeEntry, VolumeListing};
 pub use run::{RunPreview, RunRequest, split_command};
 pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};
 pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};
 pub use vm::{VmEvent, VmRunning};
-pub use gantry_engine::{VolumeEntry, VolumeListing};
 
 use crate::credentials::CredentialStore;
 use crate::engine_source::{self, Origin, ResolvedEngine};
