@@ -472,7 +472,7 @@ impl Engine {
         })
     }
 
-    fn image_err(&self, e: bollard::errors::Error, reference: &str) -> EngineError {
+    pub(crate) fn image_err(&self, e: bollard::errors::Error, reference: &str) -> EngineError {
         match self.err(e, ResourceKind::Image, reference) {
             EngineError::ImageMissing { image } => EngineError::NotFound { kind: ResourceKind::Image, id: image },
             other => other,

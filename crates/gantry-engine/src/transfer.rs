@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use bollard::query_parameters::{CreateImageOptions, ImportImageOptions};
+use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
@@ -11,6 +12,20 @@ use crate::Engine;
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::images::{split_tag, validate_reference};
 use crate::stream::{EngineStream, channel_stream};
+
+/// How an engine keeps its images, which decides what `docker save` writes and `docker load`
+/// accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageStore {
+    /// The graph-driver store (overlay2, …): one platform per image name; `docker save` writes a
+    /// single-platform archive (with an OCI layout beside `manifest.json` from Docker 25 on).
+    Classic,
+    /// The containerd image store (`containerd-snapshotter`, Gantry's VM): an image name can hold
+    /// several platforms; `docker save` writes an OCI layout with every platform present locally
+    /// and `docker load` keeps every platform of an OCI index.
+    Containerd,
+}
 
 /// Bytes per chunk when a file is sent as a request body.
 const CHUNK: usize = 256 * 1024;
@@ -73,10 +88,7 @@ impl Engine {
         }
         for image in images {
             // Fail with "not found" before creating any file.
-            self.docker.inspect_image(image).await.map_err(|e| match self.err(e, ResourceKind::Image, image) {
-                EngineError::ImageMissing { image } => EngineError::NotFound { kind: ResourceKind::Image, id: image },
-                other => other,
-            })?;
+            self.docker.inspect_image(image).await.map_err(|e| self.image_err(e, image))?;
         }
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         let label = images.join(" ");
@@ -87,18 +99,11 @@ impl Engine {
     /// Streams one image as `docker save` writes it (a tar in the engine's layout: `manifest.json`
     /// with per-layer folders, or OCI `index.json` + `blobs/`), for reading without a file. A
     /// missing image is `NotFound` as the first item; dropping the stream cancels the export.
-    pub fn export_image(&self, reference: &str) -> EngineStream<bytes::Bytes> {
+    pub fn export_image(&self, reference: &str) -> EngineStream<Bytes> {
         let engine = self.clone();
         let reference = reference.to_string();
         channel_stream(move |tx| async move {
-            engine.docker.inspect_image(&reference).await.map_err(|e| {
-                match engine.err(e, ResourceKind::Image, &reference) {
-                    EngineError::ImageMissing { image } => {
-                        EngineError::NotFound { kind: ResourceKind::Image, id: image }
-                    }
-                    other => other,
-                }
-            })?;
+            engine.docker.inspect_image(&reference).await.map_err(|e| engine.image_err(e, &reference))?;
             let mut stream = engine.docker.export_image(&reference);
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| engine.err(e, ResourceKind::Image, &reference))?;
@@ -110,22 +115,45 @@ impl Engine {
         })
     }
 
+    /// How this engine stores images (`docker info`'s `driver-type` says containerd when the
+    /// containerd image store is on).
+    pub async fn image_store(&self) -> Result<ImageStore> {
+        let info = self.docker.info().await.map_err(|e| self.err(e, ResourceKind::Engine, ""))?;
+        let containerd = info.driver_status.unwrap_or_default().iter().any(|pair| {
+            pair.first().is_some_and(|k| k == "driver-type") && pair.get(1).is_some_and(|v| v.contains("containerd"))
+        });
+        Ok(if containerd { ImageStore::Containerd } else { ImageStore::Classic })
+    }
+
     /// Loads images from a `docker save` tar file; returns the names (or IDs) loaded.
     pub async fn load_images(&self, path: &Path) -> Result<Vec<String>> {
-        let body = bollard::body_try_stream(file_stream(path).await?);
+        let label = path.display().to_string();
+        let stream = file_stream(path).await?;
+        self.load_images_from_stream(stream, &label).await
+    }
+
+    /// Loads images from a tar archive in `docker save` form (or an OCI image layout) sent as a
+    /// byte stream, e.g. put together on the fly; `label` names it in errors. Returns the names
+    /// (or IDs) loaded. The engine stores an image only once its archive ended well, so a stream
+    /// that fails half-way loads nothing of the image it was sending.
+    pub async fn load_images_from_stream<S>(&self, body: S, label: &str) -> Result<Vec<String>>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let body = bollard::body_try_stream(body);
         let mut stream = self.docker.import_image(ImportImageOptions { quiet: true, platform: None }, body, None);
         let mut loaded = Vec::new();
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| match self.err(e, ResourceKind::Image, &path.display().to_string()) {
+            let info = item.map_err(|e| match self.err(e, ResourceKind::Image, label) {
                 EngineError::Api { message, .. } | EngineError::InvalidRequest { message } => {
                     EngineError::InvalidRequest {
-                        message: format!("{} is not an image archive made by `docker save`: {message}", path.display()),
+                        message: format!("{label} is not an image archive made by `docker save`: {message}"),
                     }
                 }
                 other => other,
             })?;
             if let Some(message) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError::InvalidRequest { message: format!("loading {}: {message}", path.display()) });
+                return Err(EngineError::InvalidRequest { message: format!("loading {label}: {message}") });
             }
             if let Some(text) = info.stream {
                 for line in text.lines() {
@@ -138,7 +166,7 @@ impl Engine {
             }
         }
         if loaded.is_empty() {
-            return Err(EngineError::InvalidRequest { message: format!("{} contained no images", path.display()) });
+            return Err(EngineError::InvalidRequest { message: format!("{label} contained no images") });
         }
         Ok(loaded)
     }

@@ -279,6 +279,61 @@ async fn export_streams_a_docker_save_tar() {
 }
 
 #[tokio::test]
+async fn load_from_a_stream() {
+    let t = setup("img-save-stream").await;
+    let tag = unique_tag(&t, "streamed");
+    build_dockerfile(&t, &tag, "FROM gantry-test/busybox:latest\nRUN echo streamed > /streamed.txt\n").await;
+    let id = t.engine.inspect_image(&tag).await.unwrap().id;
+    // The archive arrives in several chunks (not one buffer) and is a tar with manifest.json.
+    let mut chunks = Vec::new();
+    let mut stream = t.engine.export_image(&tag);
+    while let Some(chunk) = stream.next().await {
+        chunks.push(chunk.unwrap());
+    }
+    assert!(chunks.len() > 1, "{} chunk(s)", chunks.len());
+    let archive: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+    let mut tar = tar::Archive::new(archive.as_slice());
+    let names: Vec<String> = tar.entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert!(names.iter().any(|n| n == "manifest.json"), "{names:?}");
+
+    t.engine.remove_image(&tag, true).await.unwrap();
+    let body = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let loaded = t.engine.load_images_from_stream(body, "the streamed archive").await.unwrap();
+    assert!(loaded.iter().any(|l| l.contains(&tag)), "{loaded:?}");
+    assert_eq!(t.engine.inspect_image(&tag).await.unwrap().id, id);
+
+    // A stream that breaks half-way loads nothing and says why.
+    t.engine.remove_image(&tag, true).await.unwrap();
+    let half: Vec<std::io::Result<bytes::Bytes>> = vec![
+        Ok(bytes::Bytes::copy_from_slice(&archive[..archive.len() / 2])),
+        Err(std::io::Error::other("the bundle file ended early")),
+    ];
+    let err = t.engine.load_images_from_stream(futures_util::stream::iter(half), "a broken stream").await.unwrap_err();
+    assert!(!matches!(err, gantry_engine::EngineError::NotFound { .. }), "{err:?}");
+    assert!(t.engine.inspect_image(&tag).await.is_err(), "nothing loaded from a broken stream");
+}
+
+#[tokio::test]
+async fn image_store_matches_docker_info() {
+    let t = setup("img-store").await;
+    let store = t.engine.image_store().await.unwrap();
+    let info = t.engine.raw().info().await.unwrap();
+    let driver_type = info
+        .driver_status
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.first().is_some_and(|k| k == "driver-type"))
+        .and_then(|p| p.get(1).cloned())
+        .unwrap_or_default();
+    let expected = if driver_type.starts_with("io.containerd.snapshotter") {
+        gantry_engine::ImageStore::Containerd
+    } else {
+        gantry_engine::ImageStore::Classic
+    };
+    assert_eq!(store, expected, "driver-type {driver_type:?}");
+}
+
+#[tokio::test]
 async fn import_a_root_filesystem_tar() {
     let t = setup("img-import").await;
     let dir = tempfile::tempdir().unwrap();
