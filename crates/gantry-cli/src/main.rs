@@ -11,6 +11,7 @@ mod output;
 mod registry;
 mod sbom;
 mod vm;
+mod workshop;
 
 use std::process::ExitCode;
 
@@ -98,6 +99,8 @@ enum Command {
     Vulns(sbom::VulnsArgs),
     /// Learn Docker by doing: labs whose steps are checked live against your engine.
     Lab(lab::LabArgs),
+    /// Workshops without internet: pack labs and images into one file, import it offline.
+    Workshop(workshop::WorkshopArgs),
     // VM lifecycle commands (start, stop, logs, shell, delete, agent) are added by the
     // gantry-machine work in `vm.rs`.
     #[command(flatten)]
@@ -178,6 +181,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sbom(args) => sbom::sbom(connect(engine).await?, args, cli.json).await,
         Command::Vulns(args) => sbom::vulns(connect(engine).await?, args, cli.json).await,
         Command::Lab(args) => lab::run(args, engine, cli.json).await,
+        Command::Workshop(args) => workshop::run(args, engine, cli.json).await,
     }
 }
 

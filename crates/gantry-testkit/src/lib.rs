@@ -2,6 +2,7 @@
 //!
 //! - [`net`]: a free loopback port and a minimal HTTP GET;
 //! - [`wait`]: polling until a condition holds (with a bound that fails the test, not a timing claim);
+//! - [`images`]: test images made with the docker CLI (built from the fixture, or for another CPU);
 //! - [`engine`]: which Docker engine a test may change or prune (only the private one that
 //!   `./scripts/test` starts);
 //! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md;
@@ -10,6 +11,7 @@
 //! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`).
 
 pub mod engine;
+pub mod images;
 pub mod net;
 pub mod prop;
 pub mod reliability;

@@ -1,0 +1,172 @@
+//! `gantry workshop` as a trainer and a participant run it, against the engine at `DOCKER_HOST`:
+//! make a key, pack a signed bundle, import it in a network namespace without interfaces
+//! (`unshare -n`: the import opens no network connection), kill -9 the import while an image is
+//! being loaded and run it again (nothing half-imported; finished parts not redone).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use gantry_testkit::images;
+
+fn gantry() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
+    cmd.env("GANTRY_LANG", "en");
+    cmd
+}
+
+fn ok(output: Output) -> String {
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{text}");
+    text
+}
+
+/// `unshare -n PROGRAM`: the program runs with no network interface up. `None` where unshare
+/// cannot make a network namespace (not root); said and counted as skipped.
+fn offline(test: &str) -> Option<Command> {
+    let works = Command::new("unshare").args(["-n", "true"]).status().is_ok_and(|s| s.success());
+    if !works {
+        gantry_testkit::skip::skipped(test, "`unshare -n` cannot make a network namespace here (needs root)");
+        return None;
+    }
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-n", env!("CARGO_BIN_EXE_gantry")]).env("GANTRY_LANG", "en");
+    Some(cmd)
+}
+
+/// The engine as a unix socket (reachable from any network namespace), or `None` (said).
+fn unix_engine(test: &str) -> Option<String> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if host.starts_with("unix://") => Some(host),
+        _ => {
+            gantry_testkit::skip::skipped(test, "DOCKER_HOST is not a unix socket (run through ./scripts/test)");
+            None
+        }
+    }
+}
+
+fn lab(dir: &Path, id: &str) -> String {
+    let lab = dir.join(id);
+    std::fs::create_dir_all(lab.join("steps")).unwrap();
+    std::fs::write(lab.join("lab.toml"), "format = 1\n").unwrap();
+    std::fs::write(lab.join("steps/one.en.md"), "# One\n").unwrap();
+    lab.display().to_string()
+}
+
+fn events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+#[test]
+fn signed_bundle_imports_offline_and_resumes_after_kill_9() {
+    let test = "workshop_cli::signed_bundle_imports_offline_and_resumes_after_kill_9";
+    let Some(engine) = unix_engine(test) else { return };
+    let Some(_) = offline(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let small = images::unique_tag("ws-cli-small");
+    let big = images::unique_tag("ws-cli-big");
+    images::build(&small, "FROM gantry-test/busybox:latest\nCMD [\"echo\", \"small image here\"]\n").unwrap();
+    images::build(
+        &big,
+        "FROM gantry-test/busybox:latest\nRUN dd if=/dev/urandom of=/big bs=1048576 count=96 2>/dev/null\n",
+    )
+    .unwrap();
+    let _cleanup = Cleanup(vec![small.clone(), big.clone()]);
+
+    let key = dir.path().join("trainer");
+    let made = ok(gantry().arg("workshop").arg("key").arg(&key).output().unwrap());
+    assert!(made.contains("Fingerprint  SHA256:"), "{made}");
+    let bundle = dir.path().join("room.gantry-workshop");
+    let packed = ok(gantry()
+        .args(["--engine", &engine, "workshop", "pack", "--title", "Room 1", "--image", &small, "--image", &big])
+        .args(["--lab", &lab(dir.path(), "first-lab"), "--sign"])
+        .arg(&key)
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    assert!(packed.contains("Signed  SHA256:"), "{packed}");
+    let inspected = ok(gantry().args(["workshop", "inspect", "--verify"]).arg(&bundle).output().unwrap());
+    assert!(inspected.contains("Verified  every part matches its digest"), "{inspected}");
+    images::remove(&[&small, &big]);
+
+    // Import offline; kill -9 as soon as the big image is on its way to the engine.
+    let workshops = dir.path().join("workshops");
+    let public = format!("{}.pub", key.display());
+    let import = |cmd: &mut Command| {
+        cmd.args(["--engine", &engine, "--json", "workshop", "import", "--trusted-key", &public])
+            .arg(&bundle)
+            .env("GANTRY_WORKSHOPS_DIR", &workshops);
+    };
+    let mut first = offline(test).unwrap();
+    import(&mut first);
+    let mut child = first.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut killed = false;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["event"] == "loading" && event["image"] == big.as_str() {
+            child.kill().unwrap(); // SIGKILL
+            killed = true;
+            break;
+        }
+        seen.push(event);
+    }
+    let status = child.wait().unwrap();
+    assert!(killed && !status.success(), "the import was killed while loading {big}: {seen:?}");
+    assert!(images::image_id(&small).is_ok(), "the image loaded before the kill stays");
+    assert!(images::image_id(&big).is_err(), "no half-loaded image after kill -9");
+    assert!(gantry_workshop::imported(&workshops).is_empty(), "not recorded as imported");
+
+    // Again: every digest was checked by the first run, the small image is there already.
+    let mut second = offline(test).unwrap();
+    import(&mut second);
+    let text = ok(second.output().unwrap());
+    let events = events(&text);
+    let verified = events.iter().find(|e| e["event"] == "verified").unwrap();
+    assert_eq!(verified["resumed"], verified["parts"], "{text}");
+    let loaded = |name: &str| events.iter().find(|e| e["event"] == "loaded" && e["image"] == name).cloned().unwrap();
+    assert_eq!(loaded(&small)["already_present"], true);
+    assert_eq!(loaded(&big)["already_present"], false);
+    let done = events.iter().find(|e| e["event"] == "imported").unwrap();
+    assert_eq!(done["report"]["verified_now"], 0);
+    assert!(done["report"]["signed_by"].as_str().unwrap().starts_with("SHA256:"));
+    assert!(images::image_id(&big).is_ok());
+    assert_eq!(images::docker(&["run", "--rm", &small]).unwrap().trim(), "small image here");
+    let listed = ok(gantry().args(["workshop", "list"]).env("GANTRY_WORKSHOPS_DIR", &workshops).output().unwrap());
+    assert!(listed.contains("Room 1"), "{listed}");
+    gantry_testkit::reliability::fault(
+        "kill -9 of `gantry workshop import` (offline, unshare -n) while a 96 MiB image is being loaded",
+        "no half-loaded image; images loaded before stay; the next run checks no digest again and loads the rest",
+        "the big image absent after the kill, the small one present; the second run verified 0 parts again and loaded only the big one",
+    );
+}
+
+#[test]
+fn a_bundle_signed_by_another_key_or_damaged_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other");
+    ok(gantry().args(["workshop", "key"]).arg(&other).output().unwrap());
+    let not_a_bundle = dir.path().join("notes.gantry-workshop");
+    std::fs::write(&not_a_bundle, "not a bundle at all\n").unwrap();
+    let out = gantry().args(["workshop", "inspect"]).arg(&not_a_bundle).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains("is not a usable workshop bundle"), "{text}");
+    assert!(text.contains("hint: Choose the .gantry-workshop file"), "{text}");
+    let out = gantry().args(["workshop", "key"]).arg(&other).output().unwrap();
+    assert!(!out.status.success(), "never overwrites a key");
+    gantry_testkit::reliability::bad_inputs("gantry workshop inspect / key", 2);
+}
+
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let refs: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        images::remove(&refs);
+    }
+}

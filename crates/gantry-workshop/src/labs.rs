@@ -1,0 +1,201 @@
+//! Labs inside a bundle: a lab folder as a reproducible tar archive (sorted, owner root, time 0,
+//! plain files and folders only), and its safe extraction on import.
+
+use std::io::Read;
+use std::path::{Component, Path};
+
+use crate::error::{Result, WorkshopError};
+use crate::manifest::valid_lab_id;
+
+/// The manifest file every lab folder has (gantry-labs' format).
+pub const LAB_MANIFEST: &str = "lab.toml";
+/// Most bytes a lab may take (texts, starter files, small Dockerfiles).
+pub const MAX_LAB_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The id of the lab in `dir`: its folder name.
+pub fn lab_id(dir: &Path) -> Result<String> {
+    let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !valid_lab_id(&id) {
+        return Err(WorkshopError::Lab {
+            lab: dir.display().to_string(),
+            reason: "a lab folder's name is its id: lower-case letters, digits, - and _".into(),
+        });
+    }
+    if !dir.join(LAB_MANIFEST).is_file() {
+        return Err(WorkshopError::Lab { lab: id, reason: format!("{} has no {LAB_MANIFEST}", dir.display()) });
+    }
+    Ok(id)
+}
+
+/// The lab folder as a tar archive; the same folder always gives the same bytes.
+pub fn lab_tar(dir: &Path) -> Result<Vec<u8>> {
+    let id = lab_id(dir)?;
+    let mut files = Vec::new();
+    collect(dir, dir, &id, &mut files)?;
+    files.sort();
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut total = 0u64;
+    for rel in files {
+        let path = dir.join(&rel);
+        let meta = std::fs::metadata(&path).map_err(WorkshopError::io("read", &path))?;
+        let mut header = tar::Header::new_ustar();
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        if meta.is_dir() {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_mode(0o755);
+            header.set_size(0);
+            header.set_cksum();
+            builder.append_data(&mut header, format!("{rel}/"), std::io::empty())
+        } else {
+            total += meta.len();
+            if total > MAX_LAB_BYTES {
+                return Err(WorkshopError::Lab {
+                    lab: id,
+                    reason: format!("it is larger than {} MiB", MAX_LAB_BYTES / (1024 * 1024)),
+                });
+            }
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(if executable(&meta) { 0o755 } else { 0o644 });
+            header.set_size(meta.len());
+            header.set_cksum();
+            let file = std::fs::File::open(&path).map_err(WorkshopError::io("read", &path))?;
+            builder.append_data(&mut header, &rel, file.take(meta.len()))
+        }
+        .map_err(WorkshopError::io("pack", &path))?;
+    }
+    builder.into_inner().map_err(WorkshopError::io("pack", dir))
+}
+
+fn collect(root: &Path, dir: &Path, id: &str, out: &mut Vec<String>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(WorkshopError::io("read", dir))?;
+    for entry in entries {
+        let entry = entry.map_err(WorkshopError::io("read", dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(WorkshopError::io("read", &path))?;
+        let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        if kind.is_symlink() {
+            return Err(WorkshopError::Lab {
+                lab: id.into(),
+                reason: format!("{rel} is a symbolic link; labs hold plain files (copy the file instead)"),
+            });
+        }
+        if kind.is_dir() {
+            out.push(rel);
+            collect(root, &path, id, out)?;
+        } else if kind.is_file() {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+#[cfg(not(unix))]
+fn executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Extracts a lab archive into `dest` (created; it must not exist yet). Only plain files and
+/// folders with relative names that stay inside `dest` are accepted: anything else is an error
+/// and `dest` is removed again.
+pub fn install_lab(id: &str, archive: &[u8], dest: &Path) -> Result<()> {
+    let bad = |reason: String| WorkshopError::Lab { lab: id.into(), reason };
+    std::fs::create_dir_all(dest).map_err(WorkshopError::io("create", dest))?;
+    let result = (|| {
+        let mut tar = tar::Archive::new(archive);
+        let mut total = 0u64;
+        for entry in tar.entries().map_err(|e| bad(format!("its archive is not readable: {e}")))? {
+            let mut entry = entry.map_err(|e| bad(format!("its archive is damaged: {e}")))?;
+            let rel = entry.path().map_err(|e| bad(format!("a file name: {e}")))?.into_owned();
+            if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+                return Err(bad(format!("its archive names {}", rel.display())));
+            }
+            let target = dest.join(&rel);
+            match entry.header().entry_type() {
+                tar::EntryType::Directory => {
+                    std::fs::create_dir_all(&target).map_err(WorkshopError::io("create", &target))?;
+                }
+                tar::EntryType::Regular => {
+                    total += entry.size();
+                    if total > MAX_LAB_BYTES {
+                        return Err(bad("its archive is larger than a lab may be".into()));
+                    }
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent).map_err(WorkshopError::io("create", parent))?;
+                    }
+                    let mut file = std::fs::File::create(&target).map_err(WorkshopError::io("create", &target))?;
+                    std::io::copy(&mut entry, &mut file).map_err(WorkshopError::io("write", &target))?;
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::PermissionsExt;
+                        let mode = if entry.header().mode().unwrap_or(0o644) & 0o111 != 0 { 0o755 } else { 0o644 };
+                        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode))
+                            .map_err(WorkshopError::io("write", &target))?;
+                    }
+                }
+                other => return Err(bad(format!("{} is a {other:?}, not a plain file", rel.display()))),
+            }
+        }
+        if !dest.join(LAB_MANIFEST).is_file() {
+            return Err(bad(format!("its archive has no {LAB_MANIFEST}")));
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(dest);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_reproducibly_and_installs_the_same_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let lab = dir.path().join("first-container");
+        std::fs::create_dir_all(lab.join("steps")).expect("mkdir");
+        std::fs::write(lab.join(LAB_MANIFEST), "format = 1\n").expect("write");
+        std::fs::write(lab.join("steps/hello.en.md"), "# Hello\n").expect("write");
+        let a = lab_tar(&lab).expect("tar");
+        let b = lab_tar(&lab).expect("tar again");
+        assert_eq!(a, b);
+        let dest = dir.path().join("installed");
+        install_lab("first-container", &a, &dest).expect("install");
+        assert_eq!(std::fs::read_to_string(dest.join("steps/hello.en.md")).expect("read"), "# Hello\n");
+        assert!(lab_id(&dir.path().join("Bad Name")).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_links_and_escapes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let lab = dir.path().join("lab");
+        std::fs::create_dir_all(&lab).expect("mkdir");
+        std::fs::write(lab.join(LAB_MANIFEST), "").expect("write");
+        std::os::unix::fs::symlink("/etc/passwd", lab.join("passwd")).expect("link");
+        assert!(matches!(lab_tar(&lab), Err(WorkshopError::Lab { .. })));
+
+        // An archive naming ../outside is refused and leaves nothing behind.
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_entry_type(tar::EntryType::Regular);
+        let name = b"../outside";
+        header.as_gnu_mut().expect("gnu").name[..name.len()].copy_from_slice(name);
+        header.set_cksum();
+        builder.append(&header, &b"x"[..]).expect("append");
+        let evil = builder.into_inner().expect("tar");
+        let dest = dir.path().join("dest");
+        assert!(install_lab("lab", &evil, &dest).is_err());
+        assert!(!dest.exists());
+        assert!(!dir.path().join("outside").exists());
+    }
+}
