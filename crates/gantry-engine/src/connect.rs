@@ -173,7 +173,7 @@ impl Engine {
                         reason: format!("socket {} does not exist", path.display()),
                     });
                 }
-                Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, version)
+                connect_unix(path)
             }
             Endpoint::Tcp { address, tls: None } => {
                 check_plaintext(address)?;
@@ -270,6 +270,18 @@ fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
 #[cfg(windows)]
 fn connect_pipe(pipe: &str) -> std::result::Result<Docker, bollard::errors::Error> {
     Docker::connect_with_named_pipe(pipe, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+}
+
+#[cfg(unix)]
+fn connect_unix(path: &Path) -> std::result::Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+}
+
+#[cfg(not(unix))]
+fn connect_unix(path: &Path) -> std::result::Result<Docker, bollard::errors::Error> {
+    Err(bollard::errors::Error::UnsupportedURISchemeError {
+        uri: format!("unix://{} (unix sockets are not supported here: use npipe://)", path.display()),
+    })
 }
 
 #[cfg(not(windows))]

@@ -3,6 +3,7 @@
 //! against the real engine at `DOCKER_HOST`. Each scenario resets the process's peak RSS
 //! (`/proc/self/clear_refs`), runs, and reads the new peak (`VmHWM`): the growth must stay far
 //! below the size of the data. One test function, so nothing else runs in this process meanwhile.
+#![cfg(unix)] // a unix-socket mock engine and /proc (peak RSS): built on unix only
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod mock;

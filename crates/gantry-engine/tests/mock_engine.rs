@@ -1,6 +1,7 @@
 //! Fault scenarios against a misbehaving engine (a mock on a local socket, see `mock/mod.rs`):
 //! truncated JSON, bad chunk sizes, endless headers, an oversized body, an event stream cut in
 //! the middle of a line. After each: no panic, a specific error, and the next call still works.
+#![cfg(unix)] // the mock engine listens on a unix socket: built on unix only
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod mock;

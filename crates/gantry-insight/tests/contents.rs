@@ -5,6 +5,7 @@
 //! by a later layer must not be listed. The packages are checked against `dpkg-query` and
 //! against what the test reads from the binaries itself; the CycloneDX export against the 1.5
 //! schema's rules; vulnerabilities against an OSV fixture.
+#![cfg(unix)] // builds images from this machine's files with unix modes against the private engine: unix only
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;

@@ -45,6 +45,12 @@ pub enum MachineError {
     #[error("the VM is already running (pid {pid})")]
     AlreadyRunning { pid: u32 },
 
+    #[error("{endpoint} is already served by another process")]
+    EndpointInUse { endpoint: String },
+
+    #[error("not supported here: {what}")]
+    Unsupported { what: String },
+
     #[error("the VM is not running")]
     NotRunning,
 
@@ -86,6 +92,11 @@ impl MachineError {
             }
             Self::Tls { .. } => "delete the instance's tls/ directory to regenerate the certificates".into(),
             Self::AlreadyRunning { .. } => "use `gantry stop` first".into(),
+            Self::EndpointInUse { .. } => {
+                "another Gantry (or a program using the same name) is running: stop it, or use another --instance"
+                    .into()
+            }
+            Self::Unsupported { .. } => "see docs/windows.md and docs/macos.md for what each system supports".into(),
             Self::NotRunning => "start it with `gantry start`".into(),
             Self::InvalidConfig { .. } => "fix the setting with `gantry settings` or the app".into(),
             Self::Cancelled => "start again when ready".into(),

@@ -7,13 +7,17 @@
 //! On Windows the same would serve a named pipe (`\\.\pipe\gantry`); not implemented yet.
 
 use std::net::SocketAddr;
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
+#[cfg(unix)]
+use std::sync::atomic::Ordering;
 
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+#[cfg(unix)]
 use crate::error::{MachineError, Result};
 
 /// Where to connect and with which TLS identity.

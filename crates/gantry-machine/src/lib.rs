@@ -8,6 +8,7 @@
 //! - [`disk`]: the qcow2 data disk;
 //! - [`process`]: pid files and liveness;
 //! - [`driver`]: the lima-style [`driver::Driver`] trait and [`driver::QemuDriver`];
+//! - [`local`]: owner-only local endpoints (unix socket, or a named pipe on Windows);
 //! - [`forward`]: the host unix socket → mutual-TLS engine forwarder;
 //! - [`ports`]: published-port rules and their reconciliation through QMP.
 
@@ -18,6 +19,7 @@ pub mod error;
 pub mod forward;
 pub mod image;
 pub mod instance;
+pub mod local;
 pub mod ports;
 pub mod process;
 pub mod qemu;

@@ -10,7 +10,7 @@ pub fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok().filter(|p| *p > 1)
 }
 
-/// The command line of a process, NUL-separated arguments joined with spaces.
+/// The command line of a process, its arguments joined with spaces.
 pub fn cmdline(pid: u32) -> Option<String> {
     if cfg!(target_os = "linux") {
         let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -18,11 +18,32 @@ pub fn cmdline(pid: u32) -> Option<String> {
             return None; // zombie or kernel thread
         }
         Some(raw.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect::<Vec<_>>().join(" "))
+    } else if cfg!(windows) {
+        windows_cmdline(pid)
     } else {
         let out = std::process::Command::new("ps").args(["-p", &pid.to_string(), "-o", "command="]).output().ok()?;
         let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         (!s.is_empty()).then_some(s)
     }
+}
+
+/// Windows has no `ps`: the process table through sysinfo. A process whose command line cannot
+/// be read (another user's) answers with its image name, so it counts as alive but not as ours.
+#[cfg(windows)]
+fn windows_cmdline(pid: u32) -> Option<String> {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, UpdateKind};
+    let pid = Pid::from_u32(pid);
+    let mut system = sysinfo::System::new().ok()?;
+    let only_cmd = ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always);
+    system.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, only_cmd);
+    let process = system.process(pid).filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))?;
+    let words: Vec<String> = process.cmd().iter().map(|w| w.to_string_lossy().into_owned()).collect();
+    Some(if words.is_empty() { process.name().to_string_lossy().into_owned() } else { words.join(" ") })
+}
+
+#[cfg(not(windows))]
+fn windows_cmdline(_pid: u32) -> Option<String> {
+    None
 }
 
 /// Whether `pid` is alive (not a zombie).

@@ -41,6 +41,12 @@ impl Qmp {
         Self::handshake(Box::new(s)).await
     }
 
+    /// QEMU's monitor socket is a unix socket, which tokio cannot open on Windows.
+    #[cfg(not(unix))]
+    pub async fn connect(path: &Path) -> Result<Self> {
+        Err(err(format!("cannot connect to {}: QEMU's monitor socket needs unix sockets", path.display())))
+    }
+
     /// Connects to a loopback TCP port (Windows) and negotiates capabilities.
     pub async fn connect_tcp(port: u16) -> Result<Self> {
         let s = tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -1,5 +1,6 @@
 //! The QEMU driver against a fake `qemu-system` script: a hardware accelerator that stalls
 //! (no console output) is detected, the boot falls back to TCG, says so, and remembers it.
+#![cfg(unix)] // the fake QEMU is a shell script: built on unix only
 #![allow(clippy::unwrap_used)]
 
 use std::os::unix::fs::PermissionsExt;

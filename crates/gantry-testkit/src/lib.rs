@@ -8,6 +8,7 @@
 //! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md;
 //! - [`prop`]: property tests (proptest) that record how many inputs they tried;
 //! - [`skip`]: a test that cannot run here says so and is counted in the summary;
+//! - [`wine`]: whether a Windows test runs under Wine (what Wine lacks is checked on Windows only);
 //! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`).
 
 pub mod engine;
@@ -18,3 +19,4 @@ pub mod reliability;
 pub mod report;
 pub mod skip;
 pub mod wait;
+pub mod wine;

@@ -121,8 +121,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
         assert_eq!(v["cliPluginsExtraDirs"], serde_json::json!(["/opt/x", "/usr/lib/gantry/cli-plugins"]));
         assert_eq!(v["auths"]["r.example"]["auth"], "eA==");
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
 pub use error::VmError;
 pub use gantry_machine::instance::Instance;
+pub use gantry_machine::local;
 pub use status::{RunningInfo, Step, VmStatus};
 pub use watch::{MAX_BACKOFF, watch};
 
