@@ -2,8 +2,12 @@
 # A private Docker engine for tests: own socket, data-root, exec-root, pid file and bridge under a
 # temporary directory, so it never touches (or collides with) a system daemon or another private one.
 #
-#   gantry_dockerd_start DIR   -> starts dockerd under DIR, waits for it, exports DOCKER_HOST
+#   gantry_dockerd_start DIR [DOCKERD_ARG...] -> starts dockerd under DIR (with the extra arguments,
+#                                 e.g. a TLS listener), waits for it, exports DOCKER_HOST
 #   gantry_dockerd_stop DIR    -> removes its containers/networks, stops it, unmounts, deletes DIR
+#   gantry_dockerd_kill DIR / gantry_dockerd_relaunch DIR -> stop only the daemon (SIGTERM, its
+#                                 state stays) and start it again with the same arguments (tests
+#                                 of a lost engine that comes back)
 #
 # Networking: each daemon gets its own bridge interface (created here with `ip link add`) and its
 # own 10.N.0.0/16 address pool, N chosen so that no existing route overlaps. iptables management is
@@ -28,6 +32,7 @@ _gantry_pick_octet() {
 
 gantry_dockerd_start() {
   local dir=$1 n br ipt=true other
+  shift
   mkdir -p "$dir"
   if [ "$(id -u)" -ne 0 ]; then
     echo "dockerd: the private engine needs root (rootful dockerd)" >&2
@@ -58,16 +63,21 @@ gantry_dockerd_start() {
       echo "-s 10.$n.0.0/16 -d 10.$n.0.0/16 -j ACCEPT" >"$dir/iptables-rule"
   fi
   echo "dockerd: starting under $dir (bridge $br 10.$n.255.1/24, pool 10.$n.0.0/17, iptables=$ipt)"
-  dockerd \
-    -H "unix://$dir/docker.sock" \
-    --data-root "$dir/data" \
-    --exec-root "$dir/exec" \
-    --pidfile "$dir/docker.pid" \
-    --bridge "$br" \
-    --default-address-pool "base=10.$n.0.0/17,size=24" \
-    --iptables="$ipt" --ip-masq="$ipt" \
-    --storage-driver "${GANTRY_DOCKERD_STORAGE_DRIVER:-overlay2}" \
-    >"$dir/dockerd.log" 2>&1 </dev/null &
+  local args=(
+    dockerd
+    -H "unix://$dir/docker.sock"
+    --data-root "$dir/data"
+    --exec-root "$dir/exec"
+    --pidfile "$dir/docker.pid"
+    --bridge "$br"
+    --default-address-pool "base=10.$n.0.0/17,size=24"
+    --iptables="$ipt" --ip-masq="$ipt"
+    --storage-driver "${GANTRY_DOCKERD_STORAGE_DRIVER:-overlay2}"
+    "$@"
+  )
+  # kept for gantry_dockerd_relaunch
+  printf '%s\0' "${args[@]}" >"$dir/dockerd.args"
+  "${args[@]}" >"$dir/dockerd.log" 2>&1 </dev/null &
   echo $! >"$dir/dockerd.launch.pid"
   export DOCKER_HOST="unix://$dir/docker.sock"
   local i
@@ -88,6 +98,37 @@ gantry_dockerd_start() {
   return 1
 }
 
+# _gantry_dockerd_wait_gone PID: waits up to 20 s for the daemon to exit, then kills it.
+_gantry_dockerd_wait_gone() {
+  local pid=$1 i
+  for i in $(seq 1 40); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.5
+  done
+  echo "dockerd: still running after 20 s, killing $pid" >&2
+  kill -KILL "$pid" 2>/dev/null
+}
+
+gantry_dockerd_kill() {
+  local dir=$1 pid
+  pid=$(cat "$dir/dockerd.launch.pid" 2>/dev/null) || return 1
+  kill -TERM "$pid" 2>/dev/null
+  _gantry_dockerd_wait_gone "$pid"
+}
+
+gantry_dockerd_relaunch() {
+  local dir=$1 args i
+  mapfile -d '' -t args <"$dir/dockerd.args" || return 1
+  "${args[@]}" >>"$dir/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$dir/dockerd.launch.pid"
+  for i in $(seq 1 120); do
+    DOCKER_HOST="unix://$dir/docker.sock" docker version >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "dockerd: no answer 60 s after the relaunch" >&2
+  return 1
+}
+
 gantry_dockerd_stop() {
   local dir=$1 pid n br i
   [ -d "$dir" ] || return 0
@@ -99,14 +140,7 @@ gantry_dockerd_stop() {
     [ -n "$ids" ] && DOCKER_HOST=$host timeout 60 docker rm -f -v $ids >/dev/null 2>&1
     DOCKER_HOST=$host timeout 20 docker network prune -f >/dev/null 2>&1
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 1 40); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      echo "dockerd: still running after 20 s, killing $pid" >&2
-      kill -KILL "$pid" 2>/dev/null
-    fi
+    _gantry_dockerd_wait_gone "$pid"
     wait "$pid" 2>/dev/null || true
   fi
   # Its managed containerd and the shims normally exit with it; kill leftovers, found by pid: only

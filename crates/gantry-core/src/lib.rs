@@ -3,6 +3,6 @@
 pub mod api;
 pub mod credentials;
 pub mod engine_source;
-mod private_file;
+use gantry_engine::private_file;
 pub mod settings;
 pub mod vm;

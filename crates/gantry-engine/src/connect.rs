@@ -8,11 +8,16 @@ use std::time::Duration;
 use bollard::{API_DEFAULT_VERSION, Docker};
 
 use crate::error::{EngineError, ResourceKind, Result, Subject, classify};
+use crate::ssh::{SshConnector, SshTarget};
 
 /// Seconds a request may wait for the engine's response headers.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// How long the first ping may take before the engine counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The same for an SSH engine: `ssh` itself may take up to 10 s to reach the host.
+const SSH_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Idle `ssh` connections kept per SSH engine for the next requests.
+const SSH_IDLE_CONNECTIONS: usize = 4;
 
 /// Set to `1` to allow a plaintext `tcp://` engine on another machine (a warning is logged).
 pub const ALLOW_PLAINTEXT_ENV: &str = "GANTRY_ALLOW_PLAINTEXT_TCP";
@@ -70,14 +75,21 @@ pub enum Endpoint {
     Tcp { address: String, tls: Option<TlsFiles> },
     /// A Windows named pipe such as `//./pipe/docker_engine`.
     NamedPipe(String),
+    /// Another machine over SSH: `ssh://user@host`, through the system's `ssh` and the remote
+    /// `docker system dial-stdio` (see [`SshTarget`]).
+    Ssh(SshTarget),
 }
 
 impl Endpoint {
     /// Parses `unix:///path`, `/path`, `tcp://host:port` (no TLS), `https://host:port` (TLS with
-    /// the client certificates in `DOCKER_CERT_PATH` or `~/.docker`) or `npipe:////./pipe/name`.
+    /// the client certificates in `DOCKER_CERT_PATH` or `~/.docker`), `npipe:////./pipe/name` or
+    /// `ssh://[user@]host[:port]`.
     pub fn parse(text: &str) -> Result<Self> {
         let invalid = |reason: &str| EngineError::InvalidEndpoint { endpoint: text.to_string(), reason: reason.into() };
         let text = text.trim();
+        if text.starts_with("ssh://") {
+            return SshTarget::parse(text).map(Self::Ssh);
+        }
         if let Some(path) = text.strip_prefix("unix://") {
             if !path.starts_with('/') || path.len() < 2 {
                 return Err(invalid("a unix socket path must be absolute"));
@@ -110,7 +122,7 @@ impl Endpoint {
             }
             return Ok(Self::NamedPipe(format!("//{name}")));
         }
-        Err(invalid("unknown scheme; use unix://, tcp://, https:// or npipe://"))
+        Err(invalid("unknown scheme; use unix://, tcp://, https://, ssh:// or npipe://"))
     }
 
     /// The endpoint the docker CLI would use: `DOCKER_HOST` (with `DOCKER_TLS_VERIFY` and
@@ -148,6 +160,7 @@ impl fmt::Display for Endpoint {
             Self::Tcp { address, tls: Some(_) } => write!(f, "https://{address}"),
             Self::Tcp { address, tls: None } => write!(f, "tcp://{address}"),
             Self::NamedPipe(pipe) => write!(f, "npipe://{pipe}"),
+            Self::Ssh(target) => target.fmt(f),
         }
     }
 }
@@ -194,17 +207,16 @@ impl Engine {
                 Docker::connect_with_ssl(address, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, version)
             }
             Endpoint::NamedPipe(pipe) => connect_pipe(pipe),
+            Endpoint::Ssh(target) => connect_ssh(target),
         }
         .map_err(|e| classify(e, &text, Subject::new(ResourceKind::Engine, &text)))?;
 
-        let docker = match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+        let limit = if matches!(endpoint, Endpoint::Ssh(_)) { SSH_CONNECT_TIMEOUT } else { CONNECT_TIMEOUT };
+        let docker = match tokio::time::timeout(limit, docker.negotiate_version()).await {
             Ok(Ok(docker)) => docker,
             Ok(Err(e)) => return Err(unreachable_from(e, &text)),
             Err(_) => {
-                return Err(EngineError::Unreachable {
-                    endpoint: text,
-                    reason: format!("no answer within {CONNECT_TIMEOUT:?}"),
-                });
+                return Err(EngineError::Unreachable { endpoint: text, reason: format!("no answer within {limit:?}") });
             }
         };
         tracing::debug!(endpoint = %text, api = %docker.client_version(), "connected to engine");
@@ -229,6 +241,19 @@ impl Engine {
     /// Checks that the engine still answers.
     pub async fn ping(&self) -> Result<()> {
         self.docker.ping().await.map(|_| ()).map_err(|e| self.err(e, ResourceKind::Engine, ""))
+    }
+
+    /// One ping's round trip (the latency the status line shows), bounded by `limit`.
+    pub async fn latency(&self, limit: Duration) -> Result<Duration> {
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(limit, self.ping()).await {
+            Ok(Ok(())) => Ok(started.elapsed()),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(EngineError::Unreachable {
+                endpoint: self.endpoint_text.clone(),
+                reason: format!("no answer to a ping within {limit:?}"),
+            }),
+        }
     }
 
     /// The underlying bollard client, for calls Gantry does not wrap yet.
@@ -265,6 +290,24 @@ fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
         }
         other => other,
     }
+}
+
+/// An engine behind `ssh`: bollard sends each request through hyper's client, whose connections
+/// are `ssh ... docker system dial-stdio` processes (kept for reuse like any HTTP connection).
+fn connect_ssh(target: &SshTarget) -> std::result::Result<Docker, bollard::errors::Error> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_max_idle_per_host(SSH_IDLE_CONNECTIONS)
+        .build(SshConnector::new(target.clone()));
+    let client = std::sync::Arc::new(client);
+    Docker::connect_with_custom_transport(
+        move |request: bollard::BollardRequest| {
+            let client = std::sync::Arc::clone(&client);
+            async move { client.request(request).await.map_err(bollard::errors::Error::from) }
+        },
+        Some("http://docker"),
+        REQUEST_TIMEOUT_SECS,
+        API_DEFAULT_VERSION,
+    )
 }
 
 #[cfg(windows)]
@@ -322,7 +365,11 @@ mod tests {
         for bad in ["unix://", "unix:///", "tcp://host", "tcp://host:0", "tcp://host:99999", "tcp://:2375"] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
-        for bad in ["ssh://me@h", "", "npipe://x", "npipe:////./pipe/"] {
+        assert_eq!(
+            Endpoint::parse("ssh://me@h").ok(),
+            Some(Endpoint::Ssh(SshTarget { user: Some("me".into()), host: "h".into(), port: None, socket: None }))
+        );
+        for bad in ["ssh://-oProxyCommand=x", "", "npipe://x", "npipe:////./pipe/"] {
             assert!(Endpoint::parse(bad).is_err(), "{bad}");
         }
     }

@@ -13,6 +13,12 @@ pub enum ResourceKind {
     Network,
     Exec,
     Engine,
+    Context,
+    Service,
+    Node,
+    Task,
+    Stack,
+    Swarm,
 }
 
 impl fmt::Display for ResourceKind {
@@ -24,6 +30,12 @@ impl fmt::Display for ResourceKind {
             Self::Network => "network",
             Self::Exec => "exec session",
             Self::Engine => "engine",
+            Self::Context => "context",
+            Self::Service => "service",
+            Self::Node => "node",
+            Self::Task => "task",
+            Self::Stack => "stack",
+            Self::Swarm => "swarm",
         })
     }
 }

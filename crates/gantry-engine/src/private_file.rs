@@ -1,4 +1,4 @@
-//! Files only their owner may read (settings, registry credentials), written so that a crash
+//! Files only their owner may read (settings, registry credentials, docker contexts), written so that a crash
 //! never leaves half a file: a temporary file beside the target, synced, then renamed over it.
 
 use std::io::Write;
@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Writes `contents` plus a final newline to `path` atomically, mode 0600, creating the parent
 /// directory. On failure the temporary file is removed and the old file is left as it was.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
