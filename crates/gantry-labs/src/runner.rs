@@ -79,6 +79,8 @@ pub fn docker_host(endpoint: &Endpoint) -> Option<String> {
         Endpoint::Tcp { address, tls: None } => Some(format!("tcp://{address}")),
         Endpoint::Tcp { tls: Some(_), .. } => None,
         Endpoint::NamedPipe(pipe) => Some(format!("npipe://{pipe}")),
+        // The docker CLI dials SSH engines itself with the same URL.
+        Endpoint::Ssh(target) => Some(target.to_string()),
     }
 }
 
