@@ -142,6 +142,34 @@ pub enum EngineErrorCode {
     PlaintextEndpoint,
 }
 
+impl EngineErrorCode {
+    /// The code as it appears at the UI boundary (the same text serde writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EngineUnreachable => "engine_unreachable",
+            Self::InvalidEndpoint => "invalid_endpoint",
+            Self::NotFound => "not_found",
+            Self::ImageMissing => "image_missing",
+            Self::NameInUse => "name_in_use",
+            Self::PortInUse => "port_in_use",
+            Self::InvalidReference => "invalid_reference",
+            Self::Conflict => "conflict",
+            Self::InvalidRequest => "invalid_request",
+            Self::Registry => "registry",
+            Self::RegistryAuth => "registry_auth",
+            Self::BuildFailed => "build_failed",
+            Self::DiskFull => "disk_full",
+            Self::Io => "io",
+            Self::EngineError => "engine_error",
+            Self::Cancelled => "cancelled",
+            Self::Protocol => "protocol",
+            Self::InvalidArchive => "invalid_archive",
+            Self::NoImage => "no_image",
+            Self::PlaintextEndpoint => "plaintext_endpoint",
+        }
+    }
+}
+
 /// Shorthand for results of engine calls.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 
@@ -338,6 +366,34 @@ fn port_from_message(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_text_is_what_serde_writes() {
+        for code in [
+            EngineErrorCode::EngineUnreachable,
+            EngineErrorCode::InvalidEndpoint,
+            EngineErrorCode::NotFound,
+            EngineErrorCode::ImageMissing,
+            EngineErrorCode::NameInUse,
+            EngineErrorCode::PortInUse,
+            EngineErrorCode::InvalidReference,
+            EngineErrorCode::Conflict,
+            EngineErrorCode::InvalidRequest,
+            EngineErrorCode::Registry,
+            EngineErrorCode::RegistryAuth,
+            EngineErrorCode::BuildFailed,
+            EngineErrorCode::DiskFull,
+            EngineErrorCode::Io,
+            EngineErrorCode::EngineError,
+            EngineErrorCode::Cancelled,
+            EngineErrorCode::Protocol,
+            EngineErrorCode::InvalidArchive,
+            EngineErrorCode::NoImage,
+            EngineErrorCode::PlaintextEndpoint,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
+        }
+    }
 
     fn sub(id: &str) -> Subject<'_> {
         Subject::new(ResourceKind::Container, id)

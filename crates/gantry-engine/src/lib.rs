@@ -37,8 +37,8 @@ pub use containers::{
     ContainerDetails, ContainerFilter, ContainerState, ContainerSummary, FileChange, FileChangeKind, PortMapping,
     RemoveOptions,
 };
-pub use error::{EngineError, EngineErrorCode, ResourceKind, Result};
 pub use contexts::{ContextStore, DockerContext, NewContext, Transport};
+pub use error::{EngineError, EngineErrorCode, ResourceKind, Result};
 pub use events::{EngineEvent, Event, EventFilter};
 pub use exec::{ExecChunk, ExecOutput, ExecSession, ExecSpec};
 pub use health::Health;

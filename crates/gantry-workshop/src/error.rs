@@ -77,7 +77,7 @@ impl WorkshopError {
             Self::Lab { .. } => "workshop_lab",
             Self::SavedArchive { .. } => "workshop_saved_archive",
             Self::Io { .. } => "io",
-            Self::Engine(e) => e.code(),
+            Self::Engine(e) => e.code().as_str(),
             Self::Cancelled => "cancelled",
         }
     }
