@@ -391,7 +391,7 @@ mod tests {
             EngineErrorCode::NoImage,
             EngineErrorCode::PlaintextEndpoint,
         ] {
-            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
+            assert_eq!(serde_json::to_value(code).expect("a code serializes"), serde_json::Value::from(code.as_str()));
         }
     }
 
