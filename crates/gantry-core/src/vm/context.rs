@@ -8,25 +8,13 @@ use std::path::{Path, PathBuf};
 /// The context's name.
 pub const CONTEXT_NAME: &str = "gantry";
 
-/// The docker CLI's config directory.
-pub fn docker_config_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
-    }
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(".docker")
-}
-
-fn hex_sha256(s: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, s.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+use gantry_engine::contexts::ContextStore;
+/// The docker CLI's config directory (one definition, in the engine's context store).
+pub use gantry_engine::contexts::docker_config_dir;
 
 /// The meta.json path of context `name` under `config_dir`.
 pub fn meta_path(config_dir: &Path, name: &str) -> PathBuf {
-    config_dir.join("contexts").join("meta").join(hex_sha256(name)).join("meta.json")
+    ContextStore::new(config_dir).meta_path(name)
 }
 
 /// The context's meta.json content.
@@ -102,7 +90,7 @@ mod tests {
     #[test]
     fn writes_where_the_docker_cli_looks() {
         // the docker CLI's digest of "gantry"
-        assert_eq!(hex_sha256("default").len(), 64);
+        assert_eq!(gantry_engine::contexts::context_dir_name("default").len(), 64);
         let t = tempfile::tempdir().unwrap();
         let p = ensure(t.path(), Path::new("/x/docker.sock")).unwrap();
         assert!(p.starts_with(t.path().join("contexts/meta")));
