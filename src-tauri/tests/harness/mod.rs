@@ -102,7 +102,15 @@ impl Procs {
         for pid in pids_with_env(&self.marker) {
             let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
         }
+        // Our children (tauri-driver, Xvfb) get SIGTERM first so Xvfb removes its lock file.
+        for child in self.children.iter().rev() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
         for child in self.children.iter_mut().rev() {
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -129,31 +137,38 @@ fn pids_with_env(marker: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Starts Xvfb on a display number it picks itself (`-displayfd`): the X server skips displays in
+/// use and reclaims the lock files that killed servers left behind, which a scan of /tmp cannot
+/// tell apart from live ones.
 fn start_xvfb() -> Result<(Child, String)> {
-    for n in 90..200 {
-        if Path::new(&format!("/tmp/.X{n}-lock")).exists() || Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            continue;
-        }
-        let mut child = Command::new("Xvfb")
-            .args([format!(":{n}").as_str(), "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait()? {
-                return Err(format!("Xvfb :{n} exited: {status}").into());
+    let (reader, writer) = std::io::pipe()?;
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .spawn()?;
+    // The Command (and our copy of the pipe's write end) is gone: EOF now means Xvfb closed it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut std::io::BufReader::new(reader), &mut line).map(|_| line);
+        let _ = tx.send(read);
+    });
+    let display = match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(Ok(line)) if line.trim().parse::<u32>().is_ok() => format!(":{}", line.trim()),
+        outcome => {
+            let _ = child.kill();
+            let status = child.wait()?;
+            return Err(match outcome {
+                Err(_) => "Xvfb did not report a display within 10 s".to_string(),
+                Ok(Err(e)) => format!("reading Xvfb's display number: {e}"),
+                Ok(Ok(line)) => format!("Xvfb exited ({status}) without a display number (it printed {line:?})"),
             }
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                return Ok((child, format!(":{n}")));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            .into());
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("Xvfb :{n} did not come up within 10 s").into());
-    }
-    Err("no free X display number".into())
+    };
+    Ok((child, display))
 }
 
 /// The app, started through tauri-driver, and the WebDriver session driving it.
