@@ -23,6 +23,9 @@ pub enum InsightError {
         #[source]
         source: std::io::Error,
     },
+    /// A file changed on disk since it was read: writing it would lose that change.
+    #[error("{path} changed since it was read")]
+    Changed { path: String },
     /// A vulnerability database file that is not in OSV format.
     #[error("{path} is not an OSV vulnerability database: {message}")]
     BadDatabase { path: String, message: String },
@@ -41,6 +44,7 @@ impl InsightError {
             Self::Unsupported { .. } => "unsupported".into(),
             Self::Io { .. } => "io".into(),
             Self::BadDatabase { .. } => "bad_database".into(),
+            Self::Changed { .. } => "file_changed".into(),
         }
     }
 
@@ -53,6 +57,9 @@ impl InsightError {
             }
             Self::Unsupported { .. } => "See docs/insight.md for what can be read.".into(),
             Self::Io { .. } => "Check that the path exists and that you may read or write it.".into(),
+            Self::Changed { .. } => {
+                "Nothing was written: read the file again and review the fix against its new text.".into()
+            }
             Self::BadDatabase { .. } => {
                 "Import OSV JSON: one advisory, a JSON array of advisories, or a .zip of them (as osv.dev's exports are).".into()
             }

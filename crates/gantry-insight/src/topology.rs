@@ -112,7 +112,8 @@ pub fn build(containers: &[ContainerSummary], networks: &[NetworkSummary], volum
         });
     }
     let has = |topology: &Topology, id: &str| topology.nodes.iter().any(|n| n.id == id);
-    for container in containers {
+    // Gantry's own short-lived helpers (volume browsing) are not part of the user's picture.
+    for container in containers.iter().filter(|c| !c.labels.contains_key(gantry_engine::volume_files::HELPER_LABEL)) {
         let id = container_id(container);
         topology.nodes.push(Node {
             id: id.clone(),

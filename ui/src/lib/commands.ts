@@ -5,15 +5,21 @@ import type { BuildEvent } from './bindings/BuildEvent';
 import type { BuildSpec } from './bindings/BuildSpec';
 import type { ContainerDetails } from './bindings/ContainerDetails';
 import type { ContainerSummary } from './bindings/ContainerSummary';
+import type { ContentsProgress } from './bindings/ContentsProgress';
 import type { DiskUsage } from './bindings/DiskUsage';
+import type { DockerfileReview } from './bindings/DockerfileReview';
 import type { EngineEvent } from './bindings/EngineEvent';
 import type { EngineStatus } from './bindings/EngineStatus';
 import type { EventFilter } from './bindings/EventFilter';
+import type { ExplainedEvent } from './bindings/ExplainedEvent';
 import type { FileChange } from './bindings/FileChange';
+import type { FixPreview } from './bindings/FixPreview';
 import type { HostStats } from './bindings/HostStats';
 import type { ImageDetails } from './bindings/ImageDetails';
 import type { ImageLayer } from './bindings/ImageLayer';
 import type { ImageSummary } from './bindings/ImageSummary';
+import type { Lang } from './bindings/Lang';
+import type { LayersProgress } from './bindings/LayersProgress';
 import type { LogLine } from './bindings/LogLine';
 import type { LogOptions } from './bindings/LogOptions';
 import type { NetworkSpec } from './bindings/NetworkSpec';
@@ -31,9 +37,12 @@ import type { StatsSample } from './bindings/StatsSample';
 import type { SystemPruneReport } from './bindings/SystemPruneReport';
 import type { TerminalOutput } from './bindings/TerminalOutput';
 import type { TerminalRequest } from './bindings/TerminalRequest';
+import type { TopologyUpdate } from './bindings/TopologyUpdate';
+import type { TreeNode } from './bindings/TreeNode';
 import type { VmEvent } from './bindings/VmEvent';
 import type { VolumeListing } from './bindings/VolumeListing';
 import type { VolumeSummary } from './bindings/VolumeSummary';
+import type { VulnerabilityReport } from './bindings/VulnerabilityReport';
 
 /** Every command's name. */
 export type CommandName =
@@ -76,6 +85,16 @@ export type CommandName =
   | 'image_load'
   | 'image_save'
   | 'image_import'
+  | 'image_layers'
+  | 'image_layer_tree'
+  | 'image_contents'
+  | 'image_sbom'
+  | 'image_vulns'
+  | 'dockerfile_lint'
+  | 'dockerfile_fix_preview'
+  | 'dockerfile_fix_apply'
+  | 'system_events_explained'
+  | 'topology_watch'
   | 'volume_list'
   | 'volume_create'
   | 'volume_remove'
@@ -265,6 +284,56 @@ export function imageSave(images: Array<string>, path: string): Promise<number> 
 
 export function imageImport(path: string, reference: string): Promise<string> {
   return call<string>('image_import', { path, reference });
+}
+
+/** Reads an image's layers and analyses them (size, wasted bytes, efficiency, biggest files); progress, then the report. */
+export function imageLayers(reference: string, on: StreamCallbacks<LayersProgress>): Promise<StreamHandle> {
+  return stream<LayersProgress>('image_layers', { reference }, on);
+}
+
+/** One layer's file tree with what it added, changed and removed. */
+export function imageLayerTree(reference: string, layer: number): Promise<TreeNode> {
+  return call<TreeNode>('image_layer_tree', { reference, layer });
+}
+
+/** Reads the packages an image holds; progress, then the table. */
+export function imageContents(reference: string, on: StreamCallbacks<ContentsProgress>): Promise<StreamHandle> {
+  return stream<ContentsProgress>('image_contents', { reference }, on);
+}
+
+/** The image's packages as a CycloneDX JSON document. */
+export function imageSbom(reference: string): Promise<string> {
+  return call<string>('image_sbom', { reference });
+}
+
+/** The image's known vulnerabilities from an OSV database file, offline. */
+export function imageVulns(reference: string, database: string): Promise<VulnerabilityReport> {
+  return call<VulnerabilityReport>('image_vulns', { reference, database });
+}
+
+/** A Dockerfile (or a build context folder's) with its advice. */
+export function dockerfileLint(path: string, lang: Lang): Promise<DockerfileReview> {
+  return call<DockerfileReview>('dockerfile_lint', { path, lang });
+}
+
+/** The diffs the chosen fixes would make; writes nothing. */
+export function dockerfileFixPreview(path: string, revision: string, findings: Array<number>, lang: Lang): Promise<FixPreview> {
+  return call<FixPreview>('dockerfile_fix_preview', { path, revision, findings, lang });
+}
+
+/** Writes the chosen fixes, refused when the file changed since it was read. */
+export function dockerfileFixApply(path: string, revision: string, findings: Array<number>, lang: Lang): Promise<DockerfileReview> {
+  return call<DockerfileReview>('dockerfile_fix_apply', { path, revision, findings, lang });
+}
+
+/** The engine's events as they happen, each explained in plain language. */
+export function systemEventsExplained(filter: EventFilter, lang: Lang, on: StreamCallbacks<ExplainedEvent>): Promise<StreamHandle> {
+  return stream<ExplainedEvent>('system_events_explained', { filter, lang }, on);
+}
+
+/** The live picture of ports, containers, networks, volumes and host folders, updated on every change. */
+export function topologyWatch(on: StreamCallbacks<TopologyUpdate>): Promise<StreamHandle> {
+  return stream<TopologyUpdate>('topology_watch', {}, on);
 }
 
 export function volumeList(): Promise<Array<VolumeSummary>> {

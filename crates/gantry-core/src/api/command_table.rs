@@ -86,6 +86,28 @@ macro_rules! command_table {
             fn image_save(images: Vec<String>, path: String) -> u64;
             fn image_import(path: String, reference: String) -> String;
 
+            // ---- inside images, Dockerfiles and events (gantry-insight) ----
+            /// Reads an image's layers and analyses them (size, wasted bytes, efficiency, biggest files); progress, then the report.
+            stream image_layers(reference: String) -> $crate::api::LayersProgress;
+            /// One layer's file tree with what it added, changed and removed.
+            fn image_layer_tree(reference: String, layer: u32) -> $crate::api::TreeNode;
+            /// Reads the packages an image holds; progress, then the table.
+            stream image_contents(reference: String) -> $crate::api::ContentsProgress;
+            /// The image's packages as a CycloneDX JSON document.
+            fn image_sbom(reference: String) -> String;
+            /// The image's known vulnerabilities from an OSV database file, offline.
+            fn image_vulns(reference: String, database: String) -> $crate::api::VulnerabilityReport;
+            /// A Dockerfile (or a build context folder's) with its advice.
+            fn dockerfile_lint(path: String, lang: $crate::api::Lang) -> $crate::api::DockerfileReview;
+            /// The diffs the chosen fixes would make; writes nothing.
+            fn dockerfile_fix_preview(path: String, revision: String, findings: Vec<u32>, lang: $crate::api::Lang) -> $crate::api::FixPreview;
+            /// Writes the chosen fixes, refused when the file changed since it was read.
+            fn dockerfile_fix_apply(path: String, revision: String, findings: Vec<u32>, lang: $crate::api::Lang) -> $crate::api::DockerfileReview;
+            /// The engine's events as they happen, each explained in plain language.
+            stream system_events_explained(filter: $crate::api::EventFilter, lang: $crate::api::Lang) -> $crate::api::ExplainedEvent;
+            /// The live picture of ports, containers, networks, volumes and host folders, updated on every change.
+            stream topology_watch() -> $crate::api::TopologyUpdate;
+
             // ---- volumes ----
             fn volume_list() -> Vec<$crate::api::VolumeSummary>;
             fn volume_create(name: String) -> $crate::api::VolumeSummary;

@@ -58,6 +58,12 @@ pub enum GantryErrorCode {
     AgentUnreachable,
     /// The VM failed in another way (the message says how).
     Vm,
+    /// Something Gantry does not read (yet), e.g. an image layer format.
+    Unsupported,
+    /// A vulnerability database file that is not in OSV format.
+    InvalidDatabase,
+    /// A file changed on disk since it was read, so it was not overwritten.
+    FileChanged,
     /// The UI could not reach the app's core at all (made by the UI itself).
     Ui,
 }

@@ -4,7 +4,7 @@
 //!
 //! One module per resource, like the engine crate: [`engine`] (which engine, start, stop),
 //! [`vm`] (the VM's live status), [`system`] (host and disk use, prune), [`containers`],
-//! [`terminal`], [`images`], [`volumes`], [`networks`], [`settings`], [`registry`], [`desktop`].
+//! [`terminal`], [`images`] (and [`insight`]: inside images, Dockerfiles, events), [`volumes`], [`networks`], [`settings`], [`registry`], [`desktop`].
 //! Every command the webview may call is declared once in [`command_table`](crate::command_table):
 //! a method of [`Gantry`] with the same name (`resource_verb`) and arguments.
 
@@ -15,6 +15,7 @@ mod desktop;
 mod engine;
 mod error;
 mod images;
+mod insight;
 mod networks;
 pub mod registry;
 mod run;
@@ -39,6 +40,13 @@ pub use gantry_engine::{
     PruneReport, StatsSample, SystemPruneReport, UsageLine, VolumeSummary,
 };
 pub use gantry_engine::{VolumeEntry, VolumeListing};
+pub use gantry_insight::Lang;
+pub use gantry_insight::explain::ExplainedEvent;
+pub use gantry_insight::image::layers::{LayerReport, TreeNode};
+pub use gantry_insight::sbom::ImageContents;
+pub use gantry_insight::topology::TopologyUpdate;
+pub use gantry_insight::vuln::VulnerabilityReport;
+pub use insight::{ContentsProgress, DockerfileReview, FixPreview, LayersProgress};
 pub use run::{RunPreview, RunRequest, split_command};
 pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};

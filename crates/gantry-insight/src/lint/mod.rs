@@ -12,6 +12,7 @@
 
 mod analysis;
 mod catalog;
+mod files;
 mod fix;
 mod rules;
 
@@ -23,6 +24,7 @@ use crate::Lang;
 use crate::dockerfile::{self, Dockerfile};
 use analysis::Analysis;
 pub use catalog::{RuleInfo, rule_info, rules};
+pub use files::{DockerfileOnDisk, FileDiff, write_replacing};
 pub use fix::{AppliedFixes, Fix, TextEdit, apply_fixes, fix_all, unified_diff};
 
 /// Who defined a rule.
