@@ -11,6 +11,7 @@
 //! (`docs/screenshots` refreshes the committed ones), else to a temporary folder.
 //! Run one: `cargo test -p gantry-desktop --test e2e -- logs`.
 
+mod e2e_insight;
 #[allow(dead_code)] // shared with the other desktop tests; this one uses part of it
 mod harness;
 
@@ -21,6 +22,10 @@ use std::process::ExitCode;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use e2e_insight::{
+    dockerfile_advice_with_fixes, events_explained, image_layers_and_files, image_packages_and_vulnerabilities,
+    live_picture,
+};
 use futures_util::{FutureExt, StreamExt};
 use gantry_engine::{Engine, EngineError, ExecSpec, RemoveOptions, RunSpec};
 use harness::{App, Env, Result};
@@ -85,6 +90,11 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     volumes_browse_export_import_remove,
     networks_connect_disconnect,
     build_from_folder,
+    image_layers_and_files,
+    image_packages_and_vulnerabilities,
+    dockerfile_advice_with_fixes,
+    events_explained,
+    live_picture,
     list_follows_engine_events,
     invalid_settings_are_not_saved,
     registry_login,

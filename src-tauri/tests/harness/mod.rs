@@ -376,7 +376,7 @@ impl App {
     pub async fn reset(&self) -> Result<()> {
         self.execute(
             "window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
-             const g = window.__gantry; g.nav.closeRun(); g.nav.detailId = null; g.nav.go('dashboard');",
+             const g = window.__gantry; g.nav.closeRun(); g.nav.detailId = null; g.imageInside.close(); g.nav.go('dashboard');",
         )
         .await?;
         self.wait_gone("[role=dialog]").await

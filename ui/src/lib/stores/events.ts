@@ -1,5 +1,8 @@
 // The events timeline: newest first, bounded, filterable by resource and text.
 import type { EngineEvent } from '../bindings/EngineEvent';
+import type { ExplainedEvent } from '../bindings/ExplainedEvent';
+import type { Explanation } from '../bindings/Explanation';
+import { explanationOf, rawEvent } from '../insight/events';
 import { decimal } from '../format';
 import { t } from '../i18n/index.svelte';
 
@@ -11,6 +14,8 @@ export interface TimelineEntry {
   text: string;
   /** Connection news rather than an engine event. */
   notice: boolean;
+  /** What the event means for the user, when it came explained. */
+  explanation?: Explanation | null;
 }
 
 let seq = 0;
@@ -32,6 +37,12 @@ export class Timeline {
 
   add(events: EngineEvent[]): void {
     const fresh = events.map((e) => toEntry(e)).reverse();
+    this.entries = fresh.concat(this.entries).slice(0, this.max);
+  }
+
+  /** Adds explained events: the headline is the entry's text, the explanation rides along. */
+  addExplained(events: ExplainedEvent[]): void {
+    const fresh: TimelineEntry[] = events.map((e) => ({ ...toEntry(rawEvent(e)), explanation: explanationOf(e) })).reverse();
     this.entries = fresh.concat(this.entries).slice(0, this.max);
   }
 

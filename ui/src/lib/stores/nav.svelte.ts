@@ -1,8 +1,8 @@
 // Where the user is: the panel, the container open in the detail view, the Run dialog.
-export type Panel = 'dashboard' | 'containers' | 'images' | 'volumes' | 'networks' | 'events' | 'settings';
+export type Panel = 'dashboard' | 'containers' | 'images' | 'volumes' | 'networks' | 'events' | 'map' | 'dockerfile' | 'settings';
 
-/** The panels in the sidebar's order; Ctrl+1…7 follow it. */
-export const PANELS: readonly Panel[] = ['dashboard', 'containers', 'images', 'volumes', 'networks', 'events', 'settings'];
+/** The panels in the sidebar's order; Ctrl+1…9 follow it. */
+export const PANELS: readonly Panel[] = ['dashboard', 'containers', 'images', 'volumes', 'networks', 'events', 'map', 'dockerfile', 'settings'];
 
 class Nav {
   panel = $state<Panel>('dashboard');

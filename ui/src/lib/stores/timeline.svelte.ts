@@ -1,5 +1,8 @@
-// The app's one engine-events stream: it feeds the Events timeline and marks resource lists stale.
-import { systemEvents } from '../commands';
+// The app's one engine-events stream, each event explained in the UI's language: it feeds the
+// Events timeline and marks resource lists stale.
+import { systemEventsExplained } from '../commands';
+import { locale, type Lang } from '../i18n/index.svelte';
+import { rawEvent } from '../insight/events';
 import { toApiError, type ApiError, type StreamHandle } from '../ipc';
 import { staleResources } from './containers';
 import { Timeline, type TimelineEntry } from './events';
@@ -11,6 +14,8 @@ class TimelineStore {
   error = $state<ApiError | null>(null);
   private log = new Timeline();
   private handle: StreamHandle | null = null;
+  /** The language the entries are explained in. */
+  lang: Lang | null = null;
 
   get subscribed(): boolean {
     return this.handle !== null;
@@ -22,11 +27,12 @@ class TimelineStore {
     try {
       this.log = new Timeline();
       const since = Math.floor(Date.now() / 1000) - 15 * 60;
-      this.handle = await systemEvents({ resources: [], container: null, since }, {
+      this.lang = locale.lang;
+      this.handle = await systemEventsExplained({ resources: [], container: null, since }, this.lang, {
         items: (evs) => {
-          this.log.add(evs);
+          this.log.addExplained(evs);
           this.entries = this.log.entries;
-          for (const ev of evs) resources.markStale(staleResources(ev));
+          for (const ev of evs) resources.markStale(staleResources(rawEvent(ev)));
         },
         error: (e) => {
           this.error = e;

@@ -1,0 +1,27 @@
+// What just happened: an explained engine event as a timeline entry (plain language, its tone,
+// the lab that teaches it), and the raw event underneath for the lists that go stale.
+import type { EngineEvent } from '../bindings/EngineEvent';
+import type { ExplainedEvent } from '../bindings/ExplainedEvent';
+import type { Explanation } from '../bindings/Explanation';
+
+/** The engine event inside an explained one (the stale-list logic reads these). */
+export function rawEvent(ev: ExplainedEvent): EngineEvent {
+  switch (ev.kind) {
+    case 'event':
+      return { kind: 'event', event: ev.event, description: ev.explanation.headline };
+    case 'disconnected':
+      return { kind: 'disconnected', reason: ev.reason, attempt: ev.attempt, retry_in_ms: ev.retry_in_ms };
+    case 'reconnected':
+      return { kind: 'reconnected', attempt: ev.attempt };
+  }
+}
+
+/** The explanation of an explained event, if it is an engine event. */
+export function explanationOf(ev: ExplainedEvent): Explanation | null {
+  return ev.kind === 'event' ? ev.explanation : null;
+}
+
+/** Whether an explanation is news worth a second line (its meaning), not routine. */
+export function worthExplaining(e: Explanation): boolean {
+  return e.tone === 'warning' || e.tone === 'problem' || e.detail !== null || e.lab !== null;
+}
