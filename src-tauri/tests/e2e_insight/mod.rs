@@ -115,7 +115,7 @@ pub async fn dockerfile_advice_with_fixes(ctx: &Ctx) -> Result<()> {
     app.wait_text("[data-testid=lint-preview]", "CMD [\"python\", \"app.py\"]").await?;
     app.screenshot("dockerfile-fix-preview").await?;
     assert_eq!(std::fs::read_to_string(&dockerfile)?, text, "a preview writes nothing");
-    app.click("[data-testid=lint-apply]").await?;
+    app.click("[role=dialog] [data-testid=confirm]").await?;
     app.wait_gone("[data-testid=lint-preview]").await?;
     let check = dockerfile.clone();
     harness::wait_for("the fix in the file", move || {

@@ -21,7 +21,7 @@ export function explanationOf(ev: ExplainedEvent): Explanation | null {
   return ev.kind === 'event' ? ev.explanation : null;
 }
 
-/** Whether an explanation is news worth a second line (its meaning), not routine. */
+/** Whether an explanation says more than its headline (a meaning, the engine's words). */
 export function worthExplaining(e: Explanation): boolean {
-  return e.tone === 'warning' || e.tone === 'problem' || e.detail !== null || e.lab !== null;
+  return e.meaning.trim() !== '' || e.detail !== null;
 }
