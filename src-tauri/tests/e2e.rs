@@ -322,7 +322,7 @@ async fn events_show_a_start(ctx: &Ctx) -> Result<()> {
     let app = &ctx.app;
     ctx.run("e2e-evented", "sleep 100000", |_| {}).await?;
     app.click("[data-testid=nav-events]").await?;
-    app.wait_text("[data-testid=timeline]", "container e2e-evented started from image").await?;
+    app.wait_text("[data-testid=timeline]", "Container e2e-evented started").await?;
     app.screenshot("events").await?;
     ctx.remove("e2e-evented").await;
     Ok(())

@@ -16,7 +16,7 @@ pub enum InsightError {
     #[error("not supported: {what}")]
     Unsupported { what: String },
     /// A file given by the user could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
         path: String,

@@ -40,7 +40,7 @@ pub enum LayersProgress {
         total: u64,
     },
     Done {
-        report: LayerReport,
+        report: Box<LayerReport>,
     },
 }
 
@@ -55,7 +55,7 @@ pub enum ContentsProgress {
         total: u64,
     },
     Done {
-        contents: ImageContents,
+        contents: Box<ImageContents>,
     },
 }
 
@@ -206,7 +206,7 @@ impl Gantry {
             Ok(layers.report(REPORT_TOP))
         };
         let reading = |bytes, total| LayersProgress::Reading { bytes, total };
-        let done = |report| LayersProgress::Done { report };
+        let done = |report| LayersProgress::Done { report: Box::new(report) };
         Ok(self.read_image_streamed(total, work, reading, done, sink))
     }
 
@@ -253,7 +253,7 @@ impl Gantry {
             Ok(ImageContents::clone(&contents))
         };
         let reading = |bytes, total| ContentsProgress::Reading { bytes, total };
-        let done = |contents| ContentsProgress::Done { contents };
+        let done = |contents| ContentsProgress::Done { contents: Box::new(contents) };
         Ok(self.read_image_streamed(total, work, reading, done, sink))
     }
 
