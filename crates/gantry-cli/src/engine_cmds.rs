@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use gantry_core::api::{EngineEvent, EventFilter, Gantry, Progress, StreamMsg, UsageLine};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -22,14 +21,14 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> 
 }
 
 /// A stream's messages as a channel the command reads (and Ctrl-C cancels).
-fn channel<T: Send + 'static>() -> (impl Fn(StreamMsg<T>) + Send + Sync + 'static, UnboundedReceiver<StreamMsg<T>>) {
+pub(crate) fn channel<T: Send + 'static>() -> (impl Fn(StreamMsg<T>) + Send + Sync + 'static, UnboundedReceiver<StreamMsg<T>>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     (move |msg| drop(tx.send(msg)), rx)
 }
 
 /// Reads stream `id` to its end, handing each item to `each`; Ctrl-C cancels it and returns
 /// `Ok(false)`.
-async fn follow<T>(
+pub(crate) async fn follow<T>(
     api: &Gantry,
     id: u64,
     mut rx: UnboundedReceiver<StreamMsg<T>>,
@@ -179,30 +178,6 @@ pub async fn events(api: &Gantry, types: Vec<String>, since_secs: Option<i64>, a
     })
     .await
     .map(|_| ())
-}
-
-/// Prints an engine stream's items until it ends or Ctrl-C: as JSON lines, or through `show`
-/// (for commands built on gantry-engine streams the core API does not carry, e.g. `events --explain`).
-pub(crate) async fn follow_stream<T: serde::Serialize>(
-    mut stream: gantry_engine::EngineStream<T>,
-    as_json: bool,
-    mut show: impl FnMut(T),
-) -> Result<(), CliError> {
-    let cancel = tokio::signal::ctrl_c();
-    tokio::pin!(cancel);
-    loop {
-        let item = tokio::select! {
-            item = stream.next() => item,
-            _ = &mut cancel => return Ok(()),
-        };
-        let Some(item) = item else { return Ok(()) };
-        let item = item?;
-        if as_json {
-            println!("{}", serde_json::to_string(&item).unwrap_or_default());
-        } else {
-            show(item);
-        }
-    }
 }
 
 /// The filter for `gantry events --type … --since-secs …`.

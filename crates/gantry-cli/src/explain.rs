@@ -2,27 +2,39 @@
 
 use std::time::Duration;
 
-use gantry_core::engine_source;
-use gantry_engine::EventFilter;
-use gantry_insight::Lang;
-use gantry_insight::explain::{ExplainedEvent, explained_events};
+use gantry_core::api::{EventFilter, ExplainedEvent, Gantry, Lang};
 
 use crate::CliError;
+use crate::engine_cmds::{channel, follow};
 
-/// Follows the engine's events, explaining each, until Ctrl-C.
-pub async fn run(explicit: Option<&str>, filter: EventFilter, as_json: bool) -> Result<(), CliError> {
-    let (engine, _) = engine_source::connect(explicit).await?;
+/// Follows the engine's events, explaining each, until Ctrl-C (through gantry-core's API, as the
+/// app's Events panel does).
+pub async fn run(api: &Gantry, filter: EventFilter, as_json: bool) -> Result<(), CliError> {
     let lang = Lang::from_env();
-    let stream = explained_events(&engine, &filter, lang);
+    let (sink, rx) = channel::<ExplainedEvent>();
+    let id = api.system_events_explained(filter, lang, sink).await?;
     if !as_json {
+        let endpoint = api.resolve_engine().map(|r| r.endpoint.to_string()).unwrap_or_default();
         eprintln!(
-            "{} {} {}",
+            "{} {endpoint} {}",
             lang.pick("Explaining engine events at", "Объясняю события движка"),
-            engine.endpoint(),
             lang.pick("(Ctrl-C to stop)…", "(Ctrl-C — выход)…")
         );
     }
-    crate::engine_cmds::follow_stream(stream, as_json, |item| match item {
+    follow(api, id, rx, |item| {
+        if as_json {
+            println!("{}", serde_json::to_string(&item).unwrap_or_default());
+            return Ok(());
+        }
+        show(item, lang);
+        Ok(())
+    })
+    .await
+    .map(|_| ())
+}
+
+fn show(item: ExplainedEvent, lang: Lang) {
+    match item {
         ExplainedEvent::Event { event, explanation } => {
             let indent = "          ";
             println!("{}  {}", crate::engine_cmds::clock(event.time), explanation.headline);
@@ -40,6 +52,5 @@ pub async fn run(explicit: Option<&str>, filter: EventFilter, as_json: bool) -> 
             eprintln!("engine connection lost ({reason}); retrying in {:?}", Duration::from_millis(retry_in_ms));
         }
         ExplainedEvent::Reconnected { .. } => eprintln!("engine connection restored"),
-    })
-    .await
+    }
 }

@@ -168,7 +168,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Login { server, username, password_stdin: _ } => registry::login(&api, &server, &username).await,
         Command::Logout { server } => registry::logout(&api, &server).await,
         Command::Events { types, since_secs, explain: true } => {
-            explain::run(engine, engine_cmds::event_filter(types, since_secs), cli.json).await
+            explain::run(&api, engine_cmds::event_filter(types, since_secs), cli.json).await
         }
         Command::Events { types, since_secs, explain: false } => {
             engine_cmds::events(&api, types, since_secs, cli.json).await

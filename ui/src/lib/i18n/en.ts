@@ -547,5 +547,5 @@ export const en = {
   'map.kind.host_folder': 'Folder on this computer',
   'events.plain': 'What it means',
   'events.lab': 'Lab: {lab}',
-  'events.lab.title': 'The lab that teaches this: gantry lab start {lab}',
+  'events.lab.title': 'The lab that teaches this: gantry lab show {lab}',
 } satisfies Record<string, Message>;

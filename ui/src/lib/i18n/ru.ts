@@ -546,5 +546,5 @@ export const ru: Catalog = {
   'map.kind.host_folder': 'Папка на этом компьютере',
   'events.plain': 'Что это значит',
   'events.lab': 'Лаба: {lab}',
-  'events.lab.title': 'Лабораторная, которая этому учит: gantry lab start {lab}',
+  'events.lab.title': 'Лабораторная, которая этому учит: gantry lab show {lab}',
 };
