@@ -21,7 +21,8 @@ pub(crate) fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> 
 }
 
 /// A stream's messages as a channel the command reads (and Ctrl-C cancels).
-pub(crate) fn channel<T: Send + 'static>() -> (impl Fn(StreamMsg<T>) + Send + Sync + 'static, UnboundedReceiver<StreamMsg<T>>) {
+pub(crate) fn channel<T: Send + 'static>()
+-> (impl Fn(StreamMsg<T>) + Send + Sync + 'static, UnboundedReceiver<StreamMsg<T>>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     (move |msg| drop(tx.send(msg)), rx)
 }

@@ -1,15 +1,11 @@
 //! `gantry layers IMAGE`: what each layer adds and wastes, dive's efficiency, the biggest
 //! files; `--layer N` shows one layer's file tree.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use gantry_engine::Engine;
+use gantry_core::api::{ContentsProgress, Gantry, ImageContents, LayerReport, LayersProgress, StreamMsg, TreeNode};
 use gantry_insight::InsightError;
-use gantry_insight::image::analyze_layers;
-use gantry_insight::image::layers::{Change, LayerReport, TreeNode};
+use gantry_insight::image::layers::Change;
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::CliError;
 use crate::output::{print_table, size};
@@ -36,59 +32,81 @@ impl From<InsightError> for CliError {
     }
 }
 
-/// Runs `work` (which counts the bytes it reads into the counter it is given) with a progress
-/// bar of `total` bytes on the terminal; Ctrl-C cancels it.
-pub(crate) async fn with_progress<T, F, Fut>(label: &str, total: u64, work: F) -> Result<T, CliError>
-where
-    F: FnOnce(Arc<AtomicU64>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, InsightError>>,
-{
-    let read = Arc::new(AtomicU64::new(0));
-    let bar = ProgressBar::new(total);
+/// An image read that streams its progress, then its result.
+pub(crate) trait ImageRead {
+    type Result;
+    /// `Ok(result)` at the end, `Err((bytes, total))` while reading.
+    fn split(self) -> Result<Self::Result, (u64, u64)>;
+}
+
+impl ImageRead for LayersProgress {
+    type Result = LayerReport;
+    fn split(self) -> Result<LayerReport, (u64, u64)> {
+        match self {
+            Self::Reading { bytes, total } => Err((bytes, total)),
+            Self::Done { report } => Ok(*report),
+        }
+    }
+}
+
+impl ImageRead for ContentsProgress {
+    type Result = ImageContents;
+    fn split(self) -> Result<ImageContents, (u64, u64)> {
+        match self {
+            Self::Reading { bytes, total } => Err((bytes, total)),
+            Self::Done { contents } => Ok(*contents),
+        }
+    }
+}
+
+/// Follows image read `id` with a progress bar on the terminal; Ctrl-C cancels it.
+pub(crate) async fn with_progress<T: ImageRead>(
+    api: &Gantry,
+    label: &str,
+    id: u64,
+    rx: UnboundedReceiver<StreamMsg<T>>,
+) -> Result<T::Result, CliError> {
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(&format!("{label} {{bar:30}} {{bytes}}/{{total_bytes}}"))
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let ticker = {
-        let (bar, read) = (bar.clone(), read.clone());
-        tokio::spawn(async move {
-            loop {
-                bar.set_position(read.load(Ordering::Relaxed));
-                tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut result = None;
+    let finished = crate::engine_cmds::follow(api, id, rx, |item| {
+        match item.split() {
+            Ok(done) => result = Some(done),
+            Err((bytes, total)) => {
+                bar.set_length(total.max(bytes));
+                bar.set_position(bytes);
             }
-        })
-    };
-    let result = tokio::select! {
-        result = work(read) => result,
-        _ = tokio::signal::ctrl_c() => Err(InsightError::Engine(gantry_engine::EngineError::Cancelled)),
-    };
-    ticker.abort();
+        }
+        Ok(())
+    })
+    .await;
     bar.finish_and_clear();
-    Ok(result?)
+    match (finished?, result) {
+        (true, Some(result)) => Ok(result),
+        _ => Err(CliError::new("the read of the image was cancelled", "Run it again.")),
+    }
 }
 
 /// `gantry layers`.
-pub async fn run(engine: Engine, args: LayersArgs, as_json: bool) -> Result<(), CliError> {
-    let expected = engine.inspect_image(&args.image).await?.size.max(0) as u64;
-    let layers =
-        with_progress("reading layers", expected, |read| analyze_layers(&engine, &args.image, Some(read))).await?;
+pub async fn run(api: &Gantry, args: LayersArgs, as_json: bool) -> Result<(), CliError> {
+    let (sink, rx) = crate::engine_cmds::channel::<LayersProgress>();
+    let id = api.image_layers(args.image.clone(), sink).await?;
+    let mut report = with_progress(api, "reading layers", id, rx).await?;
     if let Some(index) = args.layer {
-        let tree = layers.tree(index).ok_or_else(|| {
-            CliError::new(
-                format!("{} has no layer {index}", args.image),
-                format!("its layers are 0 to {}", layers.layer_count().saturating_sub(1)),
-            )
-        })?;
+        let tree = api.image_layer_tree(args.image.clone(), u32::try_from(index).unwrap_or(u32::MAX)).await?;
         if as_json {
             return crate::engine_cmds::print_json(&tree);
         }
-        let report = layers.report(0);
         println!("Layer {index}: {}", report.layers[index].instruction);
         println!("  + added   ~ changed   - removed   (sizes include everything below a directory)");
         print_tree(&tree, 0, args.depth);
         return Ok(());
     }
-    let report = layers.report(args.top);
+    report.wasted_files.truncate(args.top);
+    report.biggest_files.truncate(args.top);
     if as_json {
         return crate::engine_cmds::print_json(&report);
     }

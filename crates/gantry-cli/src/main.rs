@@ -177,9 +177,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Images => engine_cmds::images(&api, cli.json).await,
         Command::Volumes => engine_cmds::volumes(&api, cli.json).await,
         Command::Lint(args) => lint::run(args, cli.json),
-        Command::Layers(args) => layers::run(connect(engine).await?, args, cli.json).await,
-        Command::Sbom(args) => sbom::sbom(connect(engine).await?, args, cli.json).await,
-        Command::Vulns(args) => sbom::vulns(connect(engine).await?, args, cli.json).await,
+        Command::Layers(args) => layers::run(&api, args, cli.json).await,
+        Command::Sbom(args) => sbom::sbom(&api, args, cli.json).await,
+        Command::Vulns(args) => sbom::vulns(&api, args, cli.json).await,
         Command::Lab(args) => lab::run(args, engine, cli.json).await,
         Command::Workshop(args) => workshop::run(args, engine, cli.json).await,
     }

@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use gantry_engine::Engine;
-use gantry_insight::sbom::{ImageContents, cyclonedx::cyclonedx, image_contents};
-use gantry_insight::vuln::Database;
+use gantry_core::api::{ContentsProgress, Gantry, ImageContents};
 
 use crate::CliError;
 use crate::output::{print_table, short_id};
@@ -41,27 +39,26 @@ pub struct VulnsArgs {
     db: PathBuf,
 }
 
-async fn contents(engine: &Engine, image: &str) -> Result<ImageContents, CliError> {
-    let expected = engine.inspect_image(image).await?.size.max(0) as u64;
-    crate::layers::with_progress("reading packages", expected, |read| image_contents(engine, image, Some(read))).await
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+/// Reads the image's packages with a progress bar (the API keeps them for the calls after).
+async fn contents(api: &Gantry, image: &str) -> Result<ImageContents, CliError> {
+    let (sink, rx) = crate::engine_cmds::channel::<ContentsProgress>();
+    let id = api.image_contents(image.to_string(), sink).await?;
+    crate::layers::with_progress(api, "reading packages", id, rx).await
 }
 
 /// `gantry sbom`.
-pub async fn sbom(engine: Engine, args: SbomArgs, as_json: bool) -> Result<(), CliError> {
-    let contents = contents(&engine, &args.image).await?;
+pub async fn sbom(api: &Gantry, args: SbomArgs, as_json: bool) -> Result<(), CliError> {
+    let contents = contents(api, &args.image).await?;
     let text = match (args.format, as_json) {
-        (SbomFormat::Cyclonedx, _) => serde_json::to_string_pretty(&cyclonedx(&contents, unix_now())),
-        (SbomFormat::Table, true) => serde_json::to_string_pretty(&contents),
+        (SbomFormat::Cyclonedx, _) => api.image_sbom(args.image.clone()).await?,
+        (SbomFormat::Table, true) => serde_json::to_string_pretty(&contents)
+            .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?,
         (SbomFormat::Table, false) => {
             print_contents(&contents);
             return Ok(());
         }
-    }
-    .map_err(|e| CliError::new(format!("cannot encode JSON: {e}"), "report this bug"))?;
+    };
+    let text = text.trim_end().to_string();
     match args.output {
         Some(path) => std::fs::write(&path, text + "\n").map_err(|e| {
             CliError::new(
@@ -115,13 +112,9 @@ fn print_contents(contents: &ImageContents) {
 }
 
 /// `gantry vulns`.
-pub async fn vulns(engine: Engine, args: VulnsArgs, as_json: bool) -> Result<(), CliError> {
-    let path = args.db.clone();
-    let database = tokio::task::spawn_blocking(move || Database::load(&path))
-        .await
-        .map_err(|e| CliError::new(format!("reading the database stopped: {e}"), "try again"))??;
-    let contents = contents(&engine, &args.image).await?;
-    let report = database.scan(&contents, &args.db.display().to_string());
+pub async fn vulns(api: &Gantry, args: VulnsArgs, as_json: bool) -> Result<(), CliError> {
+    contents(api, &args.image).await?;
+    let report = api.image_vulns(args.image.clone(), args.db.display().to_string()).await?;
     if as_json {
         return crate::engine_cmds::print_json(&report);
     }

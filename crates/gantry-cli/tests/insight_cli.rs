@@ -26,7 +26,7 @@ fn layers_sbom_and_vulns_from_the_command_line() {
     let tree = gantry(&["layers", IMAGE, "--layer", "0"]);
     assert!(text(&tree).contains("+") && text(&tree).contains("busybox"), "{}", text(&tree));
     let no_layer = gantry(&["layers", IMAGE, "--layer", "9"]);
-    assert!(!no_layer.status.success() && text(&no_layer).contains("its layers are 0 to 0"), "{}", text(&no_layer));
+    assert!(!no_layer.status.success() && text(&no_layer).contains("layers are 0 to 0"), "{}", text(&no_layer));
 
     let dir = tempfile::tempdir().unwrap();
     let bom_file = dir.path().join("bom.json");

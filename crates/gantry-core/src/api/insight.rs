@@ -233,8 +233,8 @@ impl Gantry {
         tree.ok_or_else(|| {
             ApiError::new(
                 EngineErrorCode::NotFound,
-                format!("{reference} has {count} layers; there is no layer {layer}"),
-                "Pick a layer from the image's list.",
+                format!("{reference} has no layer {layer}"),
+                format!("Its layers are 0 to {}.", count.saturating_sub(1)),
             )
         })
     }
