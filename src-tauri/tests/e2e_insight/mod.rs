@@ -133,14 +133,18 @@ pub async fn dockerfile_advice_with_fixes(ctx: &Ctx) -> Result<()> {
 }
 
 /// Events: a container whose command does not exist is explained (exit code 127, what it means,
-/// the lab that teaches it).
+/// the lab that teaches it), in the Events panel and on the container's page.
 pub async fn events_explained(ctx: &Ctx) -> Result<()> {
     let app = &ctx.app;
     app.click("[data-testid=nav-events]").await?;
-    ctx.run("e2e-not-found", "no-such-command-here", |_| {}).await?;
+    let id = ctx.run("e2e-not-found", "no-such-command-here", |_| {}).await?;
     app.wait_present("[data-testid=event][data-situation=command_not_found] [data-testid=event-meaning]").await?;
     app.wait_present("[data-testid=event][data-situation=command_not_found] [data-testid=event-lab]").await?;
     app.screenshot("events-explained").await?;
+    // The container's page says it too.
+    app.execute(&format!("window.__gantry.nav.openContainer('{id}')")).await?;
+    app.wait_text("[data-testid=detail-news]", "exit code 127").await?;
+    app.screenshot("container-news").await?;
     ctx.remove("e2e-not-found").await;
     Ok(())
 }

@@ -21,6 +21,25 @@ export function explanationOf(ev: ExplainedEvent): Explanation | null {
   return ev.kind === 'event' ? ev.explanation : null;
 }
 
+/** The container an event is about (a network event names it in its attributes), else its object's ID. */
+export function subjectOf(ev: ExplainedEvent): string | undefined {
+  if (ev.kind !== 'event') return undefined;
+  return ev.event.resource === 'container' ? ev.event.id : (ev.event.attributes['container'] ?? ev.event.id);
+}
+
+const bad = (e: Explanation) => e.tone === 'warning' || e.tone === 'problem';
+
+/**
+ * What to tell on a container's page: the newest explained news about it, when that is a warning
+ * or a problem (a start after it wipes it; its network coming and going does not count unless
+ * it is bad news, such as a start that failed). `entries` are newest first.
+ */
+export function containerNews(entries: readonly { resource: string; subject?: string; explanation?: Explanation | null }[], id: string): Explanation | null {
+  const newest = entries.find((e) => e.subject === id && e.explanation && (e.resource === 'container' || bad(e.explanation)));
+  const explanation = newest?.explanation ?? null;
+  return explanation && bad(explanation) ? explanation : null;
+}
+
 /** Whether an explanation says more than its headline (a meaning, the engine's words). */
 export function worthExplaining(e: Explanation): boolean {
   return e.meaning.trim() !== '' || e.detail !== null;

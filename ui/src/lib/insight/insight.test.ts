@@ -11,7 +11,7 @@ import { openChanged, readPercent, share, visibleRows } from './layers';
 import { annotatedLines, countBySeverity, diffLines, fixable } from './lint';
 import { clickTarget, layout, neighbourhood, NODE_H, ROW } from './topology';
 import { countByEcosystem, filterPackages, sbomFileName, severityWord, sortVulnerabilities } from './contents';
-import { explanationOf, rawEvent, worthExplaining } from './events';
+import { containerNews, explanationOf, rawEvent, subjectOf, worthExplaining } from './events';
 
 function node(path: string, change: TreeNode['change'], size: number, children: TreeNode[] = []): TreeNode {
   const name = path.split('/').pop() ?? '';
@@ -147,9 +147,10 @@ describe('contents', () => {
 });
 
 describe('events', () => {
+  const diedEvent = { resource: 'container', action: 'die', id: 'abc', name: 'web', attributes: {}, time: 1, time_nano: 1e9 };
   const ev: ExplainedEvent = {
     kind: 'event',
-    event: { resource: 'container', action: 'die', id: 'abc', name: 'web', attributes: {}, time: 1, time_nano: 1e9 },
+    event: diedEvent,
     explanation: { situation: 'command_not_found', tone: 'problem', headline: 'web stopped: command not found', meaning: 'm', detail: null, exit_code: 127, lab: 'first-container' },
   };
   it('keeps the engine event for the lists and the explanation for the timeline', () => {
@@ -157,5 +158,16 @@ describe('events', () => {
     expect(explanationOf(ev)?.exit_code).toBe(127);
     expect(worthExplaining(explanationOf(ev)!)).toBe(true);
     expect(rawEvent({ kind: 'reconnected', attempt: 2 })).toEqual({ kind: 'reconnected', attempt: 2 });
+  });
+  it('tells a container page its latest problem, until it starts again', () => {
+    const died = { resource: 'container', subject: subjectOf(ev), explanation: explanationOf(ev) };
+    const started = { resource: 'container', subject: 'abc', explanation: { ...explanationOf(ev)!, situation: 'container_started' as const, tone: 'good' as const } };
+    const left = { resource: 'network', subject: 'abc', explanation: { ...explanationOf(ev)!, situation: 'network_disconnected' as const, tone: 'info' as const } };
+    expect(containerNews([died], 'abc')?.exit_code).toBe(127);
+    expect(containerNews([left, died], 'abc')?.exit_code).toBe(127);
+    expect(containerNews([started, died], 'abc')).toBeNull();
+    expect(containerNews([died], 'other')).toBeNull();
+    const network: ExplainedEvent = { ...ev, event: { ...diedEvent, resource: 'network', id: 'net1', attributes: { container: 'abc' } } };
+    expect(subjectOf(network)).toBe('abc');
   });
 });

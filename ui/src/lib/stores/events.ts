@@ -2,7 +2,7 @@
 import type { EngineEvent } from '../bindings/EngineEvent';
 import type { ExplainedEvent } from '../bindings/ExplainedEvent';
 import type { Explanation } from '../bindings/Explanation';
-import { explanationOf, rawEvent } from '../insight/events';
+import { explanationOf, rawEvent, subjectOf } from '../insight/events';
 import { decimal } from '../format';
 import { t } from '../i18n/index.svelte';
 
@@ -16,6 +16,8 @@ export interface TimelineEntry {
   notice: boolean;
   /** What the event means for the user, when it came explained. */
   explanation?: Explanation | null;
+  /** The container (or other object) the event is about. */
+  subject?: string;
 }
 
 let seq = 0;
@@ -42,7 +44,7 @@ export class Timeline {
 
   /** Adds explained events: the headline is the entry's text, the explanation rides along. */
   addExplained(events: ExplainedEvent[]): void {
-    const fresh: TimelineEntry[] = events.map((e) => ({ ...toEntry(rawEvent(e)), explanation: explanationOf(e) })).reverse();
+    const fresh: TimelineEntry[] = events.map((e) => ({ ...toEntry(rawEvent(e)), explanation: explanationOf(e), subject: subjectOf(e) })).reverse();
     this.entries = fresh.concat(this.entries).slice(0, this.max);
   }
 
