@@ -375,7 +375,7 @@ async fn markup_shows_as_text(ctx: &Ctx) -> Result<()> {
     app.click("[data-testid=nav-containers]").await?;
     app.wait_text("[data-testid=container-table]", "<b class=e2e-markup>").await?;
     app.click("[data-testid=nav-events]").await?;
-    app.wait_text("[data-testid=timeline]", &format!("command run in container e2e-markup: echo {MARK}")).await?;
+    app.wait_text("[data-testid=timeline]", &format!("runs in container e2e-markup: echo {MARK}")).await?;
     app.execute(&format!("window.__gantry.nav.openContainer('{id}')")).await?;
     app.wait_text("[data-testid=log-view]", "<b class=e2e-markup>").await?;
     app.click("[data-testid=tab-inspect]").await?;

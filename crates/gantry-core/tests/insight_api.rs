@@ -210,7 +210,14 @@ async fn dockerfile_fixes_are_previewed_written_and_refused_after_an_edit() {
     assert!(!dir.path().join(".dockerignore").exists());
 
     let missing = api.dockerfile_lint(dir.path().join("nope").display().to_string(), Lang::En).await.unwrap_err();
+    assert_eq!(missing.code, GantryErrorCode::InvalidName, "{missing:?}");
+    let missing =
+        api.dockerfile_lint(dir.path().join("Dockerfile.dev").display().to_string(), Lang::En).await.unwrap_err();
     assert_eq!(missing.code, GantryErrorCode::Io, "{missing:?}");
+    // The view reads Dockerfiles only: another file's text never reaches the window.
+    std::fs::write(dir.path().join("secret.txt"), "FROM secret\n").unwrap();
+    let other = api.dockerfile_lint(dir.path().join("secret.txt").display().to_string(), Lang::En).await.unwrap_err();
+    assert_eq!(other.code, GantryErrorCode::InvalidName, "{other:?}");
 }
 
 #[tokio::test]

@@ -363,8 +363,38 @@ async fn read_contents(
     Ok(contents)
 }
 
+/// The largest Dockerfile the app reads (real ones are a few kilobytes).
+const DOCKERFILE_MAX_BYTES: u64 = 1 << 20;
+
+/// Whether a file name is a Dockerfile's: `Dockerfile`, `Containerfile`, `Dockerfile.dev`,
+/// `app.Dockerfile` (any case). The app reads and shows only such files, so the view cannot be
+/// used to read other files.
+pub fn is_dockerfile_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["dockerfile", "containerfile"]
+        .iter()
+        .any(|base| name == *base || name.starts_with(&format!("{base}.")) || name.ends_with(&format!(".{base}")))
+}
+
 async fn open_dockerfile(path: String, lang: Lang) -> ApiResult<DockerfileOnDisk> {
-    tokio::task::spawn_blocking(move || DockerfileOnDisk::open(Path::new(&path), lang, Vec::new()))
+    let given = Path::new(&path);
+    let file = if given.is_dir() { given.join("Dockerfile") } else { given.to_path_buf() };
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if !is_dockerfile_name(&name) {
+        return Err(ApiError::new(
+            GantryErrorCode::InvalidName,
+            format!("{} is not a Dockerfile", file.display()),
+            "Give a file named Dockerfile or Containerfile (Dockerfile.dev and app.Dockerfile work too), or its folder.",
+        ));
+    }
+    if std::fs::metadata(&file).is_ok_and(|m| m.len() > DOCKERFILE_MAX_BYTES) {
+        return Err(ApiError::new(
+            GantryErrorCode::InvalidName,
+            format!("{} is larger than 1 MiB: not a Dockerfile", file.display()),
+            "Give the Dockerfile of the build, or its folder.",
+        ));
+    }
+    tokio::task::spawn_blocking(move || DockerfileOnDisk::open(&file, lang, Vec::new()))
         .await
         .map_err(|e| ApiError::io(format!("reading the Dockerfile failed: {e}"), ""))?
         .map_err(ApiError::from)
@@ -396,4 +426,19 @@ fn chosen_fixes(file: &DockerfileOnDisk, chosen: &[u32]) -> gantry_insight::lint
         chosen.iter().filter_map(|&i| findings.get(i as usize).cloned()).collect()
     };
     apply_fixes(&file.text, &picked, &|p| file.other_file(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dockerfile_name;
+
+    #[test]
+    fn only_dockerfiles_are_read() {
+        for name in ["Dockerfile", "dockerfile", "Containerfile", "Dockerfile.dev", "app.Dockerfile"] {
+            assert!(is_dockerfile_name(name), "{name}");
+        }
+        for name in ["passwd", "id_rsa", "Dockerfiles", "my-dockerfile", ".bashrc", ""] {
+            assert!(!is_dockerfile_name(name), "{name}");
+        }
+    }
 }
