@@ -3,6 +3,7 @@
 pub mod api;
 pub mod credentials;
 pub mod engine_source;
+pub mod helper_mark;
 use gantry_engine::private_file;
 pub mod settings;
 pub mod vm;

@@ -8,8 +8,10 @@
 //! checking, also chunk by chunk, that it is a complete archive. Memory stays bounded whatever
 //! the volume or file size.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
+use std::sync::RwLock;
 
 use bollard::query_parameters::{DownloadFromContainerOptions, UploadToContainerOptions};
 use futures_util::TryStreamExt;
@@ -24,7 +26,9 @@ use crate::transfer::{file_stream, write_stream_atomically};
 
 /// Where the helper mounts the volume.
 const MOUNT: &str = "/volume";
-/// Label on helper containers, so a crash leftover can be recognised.
+/// Label on helper containers, with [`helper_mark`] as its value. Any image or `docker run
+/// --label` can carry the label itself; only the value marks a container as Gantry's (see
+/// [`is_helper`]).
 pub const HELPER_LABEL: &str = "dev.gantry.helper";
 /// Most bytes read to list a volume (file contents included, streamed and dropped); bigger
 /// volumes are listed partially.
@@ -126,10 +130,11 @@ impl Engine {
         result
     }
 
-    /// Removes volume helpers left behind by a crash (or a kill) of an earlier Gantry.
+    /// Removes volume helpers left behind by a crash (or a kill) of an earlier Gantry: containers
+    /// whose [`HELPER_LABEL`] carries this install's mark, and no other.
     pub async fn remove_stale_volume_helpers(&self) {
         if let Ok(list) = self.list_containers(&ContainerFilter { all: true, ..Default::default() }).await {
-            for c in list.iter().filter(|c| c.labels.contains_key(HELPER_LABEL)) {
+            for c in list.iter().filter(|c| is_helper(&c.labels)) {
                 self.remove_volume_helper(&c.id).await;
             }
         }
@@ -152,7 +157,7 @@ impl Engine {
         let mut spec = RunSpec::new(image);
         spec.command = vec!["true".into()];
         spec.mounts = vec![MountSpec { source: volume.to_string(), target: MOUNT.into(), read_only }];
-        spec.labels = vec![(HELPER_LABEL.into(), "volume-files".into())];
+        spec.labels = vec![(HELPER_LABEL.into(), helper_mark())];
         self.create_container(&spec).await
     }
 
@@ -161,6 +166,49 @@ impl Engine {
             tracing::warn!(helper = %id, "cannot remove the volume helper container: {e}");
         }
     }
+}
+
+/// The mark set by [`set_helper_mark`]; `None` until then (a random one is made on first use).
+static HELPER_MARK: RwLock<Option<String>> = RwLock::new(None);
+
+/// Uses `mark` as the value of [`HELPER_LABEL`] on the helpers this process creates and as the one
+/// value [`is_helper`] accepts. Gantry passes a secret kept in its own folder, so that the helpers
+/// an earlier run left behind are recognised and nothing else is: a container made by anyone else
+/// with the label but without the secret stays visible and is never removed.
+pub fn set_helper_mark(mark: &str) {
+    if let Ok(mut slot) = HELPER_MARK.write() {
+        *slot = Some(mark.to_string());
+    }
+}
+
+/// The value of [`HELPER_LABEL`] on this process's helpers: the mark [`set_helper_mark`] set, else a
+/// random one made on first use (then only this process's own helpers are recognised).
+pub fn helper_mark() -> String {
+    if let Some(mark) = HELPER_MARK.read().ok().and_then(|m| m.clone()) {
+        return mark;
+    }
+    let Ok(mut slot) = HELPER_MARK.write() else { return random_mark() };
+    slot.get_or_insert_with(random_mark).clone()
+}
+
+/// A new secret mark: 128 random bits from the operating system, in hex.
+pub fn random_mark() -> String {
+    let mut bytes = [0u8; 16];
+    if let Err(e) = getrandom::fill(&mut bytes) {
+        // Without it, std's hash keys (also seeded by the system, once per process) still give
+        // 128 bits no image can know in advance.
+        tracing::warn!("no system randomness for the helper mark ({e}); using std's hash keys");
+        use std::hash::{BuildHasher, RandomState};
+        let (a, b) = (RandomState::new().hash_one(0u8), RandomState::new().hash_one(1u8));
+        bytes = (u128::from(a) << 64 | u128::from(b)).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a container with these labels is one of Gantry's helpers: its [`HELPER_LABEL`] carries
+/// this install's mark ([`helper_mark`]), not just any value.
+pub fn is_helper(labels: &BTreeMap<String, String>) -> bool {
+    labels.get(HELPER_LABEL).is_some_and(|value| *value == helper_mark())
 }
 
 /// Reads a volume's tar stream into a listing, skipping file contents as they pass. Stops at

@@ -10,15 +10,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use gantry_engine::volume_files::HELPER_LABEL;
-use gantry_engine::{ContainerFilter, Engine};
+use gantry_engine::volume_files::{self, HELPER_LABEL};
+use gantry_engine::{ContainerFilter, Engine, RemoveOptions, RunSpec};
 use gantry_testkit::{reliability, wait};
 
 const ROLE: &str = "GANTRY_KILL_ROLE";
+/// The helper mark the child uses (the parent's, as one install's runs share it).
+const MARK: &str = "GANTRY_KILL_HELPER_MARK";
 const MIB: u64 = 1024 * 1024;
 
 /// The child's side: runs one transfer (never returns normally when killed).
 async fn child(role: &str) {
+    // The parent's mark, as a later run of Gantry reads it from its folder.
+    volume_files::set_helper_mark(&std::env::var(MARK).unwrap());
     let engine = Engine::from_env().await.unwrap();
     let volume = std::env::var("GANTRY_KILL_VOLUME").unwrap();
     let path = PathBuf::from(std::env::var("GANTRY_KILL_PATH").unwrap());
@@ -33,6 +37,7 @@ fn spawn_child(role: &str, volume: &str, path: &Path) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "killed_transfers", "--nocapture", "--test-threads=1"])
         .env(ROLE, role)
+        .env(MARK, volume_files::helper_mark())
         .env("GANTRY_KILL_VOLUME", volume)
         .env("GANTRY_KILL_PATH", path)
         .stdout(Stdio::null())
@@ -43,7 +48,7 @@ fn spawn_child(role: &str, volume: &str, path: &Path) -> std::process::Child {
 
 async fn helpers(engine: &Engine) -> usize {
     let all = engine.list_containers(&ContainerFilter { all: true, ..Default::default() }).await.unwrap();
-    all.iter().filter(|c| c.labels.contains_key(HELPER_LABEL)).count()
+    all.iter().filter(|c| volume_files::is_helper(&c.labels)).count()
 }
 
 fn kill9(child: &mut std::process::Child) {
@@ -128,4 +133,40 @@ async fn killed_transfers() {
     );
     engine.remove_volume(&target, true).await.unwrap();
     engine.remove_volume(&volume, true).await.unwrap();
+}
+
+/// A container anyone labels like Gantry's helpers (an image can carry the label) is not one: it
+/// stays visible and alive when stale helpers are removed; a helper with this install's mark goes.
+#[tokio::test]
+async fn a_container_with_the_helper_label_but_not_the_mark_stays() {
+    if std::env::var_os("DOCKER_HOST").is_none() {
+        gantry_testkit::skip::skipped(
+            "helper_label_without_mark",
+            "DOCKER_HOST is not set (run through ./scripts/test)",
+        );
+        return;
+    }
+    if !gantry_testkit::engine::destructive_or_skip("helper_label_without_mark") {
+        return;
+    }
+    let engine = Engine::from_env().await.unwrap();
+    let name = |what: &str| format!("gantry-test-mark-{what}-{}", std::process::id());
+    let mut ordinary = RunSpec::new("gantry-test/busybox:latest");
+    ordinary.name = Some(name("ordinary"));
+    ordinary.command = vec!["sleep".into(), "300".into()];
+    ordinary.labels = vec![(HELPER_LABEL.into(), "volume-files".into())];
+    let ordinary = engine.run_container(&ordinary).await.unwrap();
+    let mut stale = RunSpec::new("gantry-test/busybox:latest");
+    stale.name = Some(name("stale"));
+    stale.command = vec!["true".into()];
+    stale.labels = vec![(HELPER_LABEL.into(), volume_files::helper_mark())];
+    let stale = engine.create_container(&stale).await.unwrap();
+
+    engine.remove_stale_volume_helpers().await;
+    let all = engine.list_containers(&ContainerFilter { all: true, ..Default::default() }).await.unwrap();
+    let kept = all.iter().find(|c| c.id == ordinary).expect("the ordinary container is still there");
+    assert_eq!(kept.state, gantry_engine::ContainerState::Running, "and still running: {kept:?}");
+    assert!(!volume_files::is_helper(&kept.labels));
+    assert!(all.iter().all(|c| c.id != stale), "the helper with this install's mark is removed");
+    engine.remove_container(&ordinary, RemoveOptions { force: true, volumes: false }).await.unwrap();
 }

@@ -14,7 +14,7 @@ impl Gantry {
     /// Containers (running only unless `all`), without Gantry's own short-lived helpers.
     pub async fn container_list(&self, all: bool) -> ApiResult<Vec<ContainerSummary>> {
         let mut list = self.engine().await?.list_containers(&ContainerFilter { all, ..Default::default() }).await?;
-        list.retain(|c| !c.labels.contains_key(gantry_engine::volume_files::HELPER_LABEL));
+        list.retain(|c| !gantry_engine::volume_files::is_helper(&c.labels));
         Ok(list)
     }
 

@@ -130,7 +130,15 @@ impl Gantry {
         }
         let (engine, resolved) = engine_source::connect(self.explicit.as_deref()).await?;
         *guard = Some((engine.clone(), resolved));
-        // Helpers of a volume browse that a crash left behind.
+        // This install's helper containers carry its secret mark; those a crash left behind go.
+        let mark_path = self.settings_path.with_file_name(crate::helper_mark::FILE_NAME);
+        match crate::helper_mark::load_or_create(&mark_path) {
+            Ok(mark) => gantry_engine::volume_files::set_helper_mark(&mark),
+            Err(e) => tracing::warn!(
+                path = %mark_path.display(),
+                "cannot read or create the helper mark ({e}); helpers of earlier runs are not recognised"
+            ),
+        }
         let cleanup = engine.clone();
         tokio::spawn(async move { cleanup.remove_stale_volume_helpers().await });
         Ok(engine)
