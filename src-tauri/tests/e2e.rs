@@ -270,7 +270,8 @@ async fn run_dialog_starts_a_container_that_answers(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// A container's log: a known line shows, search finds it, Download saves the whole log.
+/// A container's log: a known line shows, search finds it, Download saves the whole log; a line
+/// too long to keep whole is marked as cut.
 async fn logs_search_and_download(ctx: &Ctx) -> Result<()> {
     let app = &ctx.app;
     let id = ctx.run("e2e-logs", "echo gantry-e2e-hello; echo second line; sleep 100000", |_| {}).await?;
@@ -287,6 +288,26 @@ async fn logs_search_and_download(ctx: &Ctx) -> Result<()> {
     let text = std::fs::read_to_string(&saved)?;
     assert!(text.contains("gantry-e2e-hello") && text.contains("second line"), "downloaded log: {text:?}");
     ctx.remove("e2e-logs").await;
+
+    // A line longer than the engine keeps whole is marked as cut, on screen and in the download.
+    let id =
+        ctx.run("e2e-longline", "head -c 70000 /dev/zero | tr '\\0' x; echo; echo after; sleep 100000", |_| {}).await?;
+    app.execute(&format!("window.__gantry.nav.openContainer('{id}')")).await?;
+    app.wait_text("[data-testid=detail-name]", "e2e-longline").await?;
+    app.wait_text("[data-testid=log-view]", "after").await?;
+    app.wait_text("[data-testid=log-cut]", "line cut").await?;
+    app.click("[data-testid=log-download]").await?;
+    let saved = ctx.home().join("downloads/e2e-longline.log");
+    let check = saved.clone();
+    harness::wait_for("the downloaded log", move || check.exists()).await?;
+    let text = std::fs::read_to_string(&saved)?;
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("xxxx") && first.ends_with(" […]") && first.len() < 70_000,
+        "cut line: {} bytes",
+        first.len()
+    );
+    ctx.remove("e2e-longline").await;
     Ok(())
 }
 
@@ -565,13 +586,23 @@ async fn invalid_settings_are_not_saved(ctx: &Ctx) -> Result<()> {
     app.clear_and_type("[data-testid=vm-disk]", "8").await?;
     app.clear_and_type("[data-testid=vm-bind]", "127.0.0.1").await?;
     app.click("[data-testid=start-at-login]").await?;
+    app.click("[data-testid=allow-plaintext-tcp]").await?;
     app.click("[data-testid=settings-save]").await?;
     app.wait_present("[data-testid=settings-saved]").await?;
     assert!(settings.exists(), "valid settings were not saved");
     let saved = std::fs::read_to_string(&settings)?;
     assert!(saved.contains("\"memory_mib\": 2048") && saved.contains("\"start_at_login\": true"), "{saved}");
+    assert!(saved.contains("\"allow_plaintext_tcp\": true"), "{saved}");
     let autostart = ctx.home().join("config/autostart/dev.gantry.desktop.desktop");
     assert!(std::fs::read_to_string(&autostart)?.contains("Exec="), "no autostart entry at {}", autostart.display());
+    // Plaintext to other computers is turned off again (the checkbox, then Save).
+    app.click("[data-testid=allow-plaintext-tcp]").await?;
+    app.click("[data-testid=settings-save]").await?;
+    let check = settings.clone();
+    harness::wait_for("plaintext tcp turned off in settings.json", move || {
+        std::fs::read_to_string(&check).is_ok_and(|s| s.contains("\"allow_plaintext_tcp\": false"))
+    })
+    .await?;
     Ok(())
 }
 

@@ -189,7 +189,7 @@ fn main() -> ExitCode {
     output::exit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    gantry_engine::allow_plaintext_tcp(cli.allow_plaintext_tcp);
+    gantry_core::engine_source::allow_plaintext_tcp(cli.allow_plaintext_tcp);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

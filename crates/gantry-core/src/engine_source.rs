@@ -3,10 +3,12 @@
 //! Order: an explicit endpoint (`--engine`, `GANTRY_ENGINE`), then `DOCKER_HOST`, then the
 //! settings' engine source: an existing engine, or Gantry's own VM socket.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use gantry_engine::{Endpoint, Engine, EngineError};
 use gantry_machine::instance::Instance;
 
-use crate::settings::{self, EngineSource};
+use crate::settings::{self, EngineSource, Settings};
 
 /// Environment variable naming an engine endpoint for Gantry's front ends.
 pub const GANTRY_ENGINE_ENV: &str = "GANTRY_ENGINE";
@@ -54,9 +56,28 @@ pub fn resolve(explicit: Option<&str>) -> Result<ResolvedEngine, EngineError> {
     }
 }
 
+/// Plaintext `tcp://` to another machine allowed for this run (the CLI's `--allow-plaintext-tcp`).
+static PLAINTEXT_FOR_THIS_RUN: AtomicBool = AtomicBool::new(false);
+
+/// Allows plaintext `tcp://` engines on other machines for this run, whatever the settings say
+/// (the CLI's `--allow-plaintext-tcp`).
+pub fn allow_plaintext_tcp(allow: bool) {
+    PLAINTEXT_FOR_THIS_RUN.store(allow, Ordering::Relaxed);
+    gantry_engine::allow_plaintext_tcp(allow);
+}
+
+/// Whether a plaintext `tcp://` engine on another machine may be used: allowed for this run, or
+/// in the settings (Settings → Engine).
+fn plaintext_tcp_allowed(settings: &Settings) -> bool {
+    PLAINTEXT_FOR_THIS_RUN.load(Ordering::Relaxed) || settings.allow_plaintext_tcp
+}
+
 /// Resolves and connects. When Gantry's VM is the source and it is not running, the error
 /// says to start it.
 pub async fn connect(explicit: Option<&str>) -> Result<(Engine, ResolvedEngine), EngineError> {
+    // The settings' choice is read on each connect, so turning it off takes effect at once.
+    let settings = settings::load(&settings::settings_path()).unwrap_or_default();
+    gantry_engine::allow_plaintext_tcp(plaintext_tcp_allowed(&settings));
     let resolved = resolve(explicit)?;
     match Engine::connect(&resolved.endpoint).await {
         Ok(engine) => Ok((engine, resolved)),
@@ -67,5 +88,22 @@ pub async fn connect(explicit: Option<&str>) -> Result<(Engine, ResolvedEngine),
             })
         }
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_tcp_is_allowed_by_the_settings_or_for_one_run() {
+        let mut settings = Settings::default();
+        assert!(!plaintext_tcp_allowed(&settings), "off by default");
+        settings.allow_plaintext_tcp = true;
+        assert!(plaintext_tcp_allowed(&settings));
+        settings.allow_plaintext_tcp = false;
+        allow_plaintext_tcp(true);
+        assert!(plaintext_tcp_allowed(&settings), "--allow-plaintext-tcp wins over the settings");
+        allow_plaintext_tcp(false);
     }
 }

@@ -36,6 +36,10 @@ pub const MAX_DISK_GIB: u64 = 2048;
 #[serde(default)]
 pub struct Settings {
     pub engine: EngineSource,
+    /// Connect to a plaintext `tcp://` engine on another machine (no encryption, no
+    /// authentication: anyone on that network can control it). Off unless the user turns it on;
+    /// the CLI's `--allow-plaintext-tcp` allows it for one run.
+    pub allow_plaintext_tcp: bool,
     pub vm: VmSettings,
     pub ui: UiSettings,
     pub registries: Vec<RegistryLogin>,

@@ -222,7 +222,7 @@ impl EngineError {
             Self::InvalidArchive { .. } => "Choose a .tar file, e.g. one made by Export; nothing was changed.".into(),
             Self::NoLocalImage { .. } => "Pull or load a small image such as busybox, then try again.".into(),
             Self::PlaintextRemote { .. } => format!(
-                "Use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or an https:// endpoint), or, on a network you trust, allow it with --allow-plaintext-tcp or {}=1.",
+                "Use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or an https:// endpoint), or, on a network you trust, allow it in Settings → Engine, with --allow-plaintext-tcp, or with {}=1.",
                 crate::connect::ALLOW_PLAINTEXT_ENV
             ),
         }

@@ -42,7 +42,7 @@ impl Gantry {
         if old.ui.start_at_login != new.ui.start_at_login {
             desktop::apply_start_at_login(new.ui.start_at_login)?;
         }
-        let engine_changed = old.engine != new.engine;
+        let engine_changed = old.engine != new.engine || old.allow_plaintext_tcp != new.allow_plaintext_tcp;
         if engine_changed {
             self.streams.cancel_all();
             self.disconnect().await;

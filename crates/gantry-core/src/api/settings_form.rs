@@ -31,6 +31,8 @@ impl From<&RegistryLogin> for RegistryEntry {
 pub struct SettingsForm {
     /// Gantry's VM, or an existing engine (`unix:///var/run/docker.sock`, `tcp://host:2376`).
     pub engine: EngineSource,
+    /// Allow a plaintext `tcp://` engine on another machine.
+    pub allow_plaintext_tcp: bool,
     pub cpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
@@ -68,6 +70,7 @@ impl From<&Settings> for SettingsForm {
     fn from(s: &Settings) -> Self {
         Self {
             engine: s.engine.clone(),
+            allow_plaintext_tcp: s.allow_plaintext_tcp,
             cpus: s.vm.cpus,
             memory_mib: s.vm.memory_mib,
             disk_gib: s.vm.disk_gib,
@@ -102,6 +105,7 @@ impl SettingsForm {
                 EngineSource::GantryVm => EngineSource::GantryVm,
                 EngineSource::Existing { endpoint } => EngineSource::Existing { endpoint: endpoint.trim().to_string() },
             },
+            allow_plaintext_tcp: self.allow_plaintext_tcp,
             vm: VmSettings {
                 cpus: self.cpus,
                 memory_mib: self.memory_mib,

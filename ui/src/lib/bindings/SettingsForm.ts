@@ -11,4 +11,8 @@ export type SettingsForm = {
 /**
  * Gantry's VM, or an existing engine (`unix:///var/run/docker.sock`, `tcp://host:2376`).
  */
-engine: EngineSource, cpus: number, memory_mib: number, disk_gib: number, shared_folders: Array<string>, port_bind_address: string, theme: Theme, language: Language, start_at_login: boolean, registries: Array<RegistryEntry>, };
+engine: EngineSource, 
+/**
+ * Allow a plaintext `tcp://` engine on another machine.
+ */
+allow_plaintext_tcp: boolean, cpus: number, memory_mib: number, disk_gib: number, shared_folders: Array<string>, port_bind_address: string, theme: Theme, language: Language, start_at_login: boolean, registries: Array<RegistryEntry>, };

@@ -2,11 +2,15 @@
 import type { LogLine } from '../bindings/LogLine';
 
 export const MAX_LINES = 200_000;
+/** What ends a line the engine cut (longer than its limit) in a downloaded log. */
+export const CUT_SUFFIX = ' […]';
 
 export class LogBuffer {
   text: string[] = [];
   stream: LogLine['stream'][] = [];
   time: (string | null)[] = [];
+  /** Rows the engine cut because the line was too long (usually none, so a set). */
+  cut = new Set<number>();
   /** Lines dropped from the front when the buffer was full. */
   dropped = 0;
 
@@ -20,6 +24,7 @@ export class LogBuffer {
     for (const l of lines) {
       this.text.push(l.text);
       this.stream.push(l.stream);
+      if (l.truncated) this.cut.add(this.text.length - 1);
       this.time.push(l.timestamp);
     }
     const over = this.text.length - this.max;
@@ -27,6 +32,7 @@ export class LogBuffer {
       this.text.splice(0, over);
       this.stream.splice(0, over);
       this.time.splice(0, over);
+      if (this.cut.size) this.cut = new Set([...this.cut].filter((i) => i >= over).map((i) => i - over));
       this.dropped += over;
     }
   }
@@ -35,6 +41,7 @@ export class LogBuffer {
     this.text = [];
     this.stream = [];
     this.time = [];
+    this.cut = new Set();
     this.dropped = 0;
   }
 
@@ -53,7 +60,8 @@ export class LogBuffer {
   toText(withTime: boolean): string {
     const out: string[] = new Array(this.text.length);
     for (let i = 0; i < this.text.length; i++) {
-      out[i] = withTime && this.time[i] ? `${this.time[i]} ${this.text[i]}` : this.text[i];
+      const text = this.cut.has(i) ? this.text[i] + CUT_SUFFIX : this.text[i];
+      out[i] = withTime && this.time[i] ? `${this.time[i]} ${text}` : text;
     }
     return out.join('\n') + '\n';
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ContainerSummary } from '../bindings/ContainerSummary';
 import type { EngineEvent } from '../bindings/EngineEvent';
 import { changesContainerList, groupContainers, matches, pruneSelection, staleResources } from './containers';
-import { LogBuffer, visibleRange } from './logs';
+import { CUT_SUFFIX, LogBuffer, visibleRange } from './logs';
 import { StatsHistory, sparkline } from './stats';
 import { Timeline, toEntry } from './events';
 import { toApiError } from '../ipc';
@@ -66,6 +66,18 @@ describe('log buffer', () => {
     b.append([{ stream: 'stdout', timestamp: '2026-01-01T00:00:00Z', text: 'hi' }]);
     expect(b.toText(false)).toBe('hi\n');
     expect(b.toText(true)).toBe('2026-01-01T00:00:00Z hi\n');
+  });
+  it('remembers which lines the engine cut, through drops, and marks them in the download', () => {
+    const b = new LogBuffer(3);
+    const line = (text: string, truncated = false) => ({ stream: 'stdout' as const, timestamp: null, text, truncated });
+    b.append([line('a'), line('long', true), line('b')]);
+    expect([...b.cut]).toEqual([1]);
+    b.append([line('c'), line('huge', true)]);
+    expect(b.text).toEqual(['b', 'c', 'huge']);
+    expect([...b.cut]).toEqual([2]);
+    expect(b.toText(false)).toBe(`b\nc\nhuge${CUT_SUFFIX}\n`);
+    b.clear();
+    expect(b.cut.size).toBe(0);
   });
   it('computes the visible window of a virtual list', () => {
     expect(visibleRange(0, 180, 18, 100_000, 5)).toEqual({ first: 0, last: 15 });
