@@ -493,6 +493,15 @@ async fn volumes_browse_export_import_remove(ctx: &Ctx) -> Result<()> {
     app.click("[data-testid=volume-export]").await?;
     let check = tar.clone();
     harness::wait_for("the exported volume", move || check.exists()).await?;
+    // Exporting again to the same file asks before replacing it.
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let before = modified(&tar);
+    app.click("[data-testid=volume-export]").await?;
+    app.wait_text("[role=dialog]", "already exists").await?;
+    assert_eq!(modified(&tar), before, "the file was replaced before the person confirmed");
+    app.click("[data-testid=confirm]").await?;
+    let check = tar.clone();
+    harness::wait_for("the export to replace the file", move || modified(&check) != before).await?;
     app.click(&format!("{row} [data-testid=volume-browse]")).await?;
     app.wait_text("[data-testid=volume-files]", "This volume is empty").await?;
     app.clear_and_type("[data-testid=volume-tar-path]", &tar.display().to_string()).await?;

@@ -4,6 +4,8 @@ mod docker_cli;
 mod doctor;
 mod engine_cmds;
 mod explain;
+#[cfg(test)]
+mod hint_check;
 mod lab;
 mod layers;
 mod lint;

@@ -111,6 +111,9 @@ pub enum EngineError {
         "refusing plaintext tcp://{address}: it is not this machine, and without TLS anyone on the network can control that engine"
     )]
     PlaintextRemote { address: String },
+    /// A file to be written exists and replacing it was not asked for.
+    #[error("{path} already exists")]
+    FileExists { path: String },
 }
 
 /// The stable codes of [`EngineError::code`], one per kind of failure (serialized in snake_case,
@@ -140,6 +143,7 @@ pub enum EngineErrorCode {
     InvalidArchive,
     NoImage,
     PlaintextEndpoint,
+    FileExists,
 }
 
 impl EngineErrorCode {
@@ -166,6 +170,7 @@ impl EngineErrorCode {
             Self::InvalidArchive => "invalid_archive",
             Self::NoImage => "no_image",
             Self::PlaintextEndpoint => "plaintext_endpoint",
+            Self::FileExists => "file_exists",
         }
     }
 }
@@ -197,6 +202,7 @@ impl EngineError {
             Self::InvalidArchive { .. } => EngineErrorCode::InvalidArchive,
             Self::NoLocalImage { .. } => EngineErrorCode::NoImage,
             Self::PlaintextRemote { .. } => EngineErrorCode::PlaintextEndpoint,
+            Self::FileExists { .. } => EngineErrorCode::FileExists,
         }
     }
 
@@ -221,6 +227,7 @@ impl EngineError {
             Self::Cancelled => "Nothing to do.".into(),
             Self::InvalidArchive { .. } => "Choose a .tar file, e.g. one made by Export; nothing was changed.".into(),
             Self::NoLocalImage { .. } => "Pull or load a small image such as busybox, then try again.".into(),
+            Self::FileExists { .. } => "Choose another name, or confirm that the file is to be replaced.".into(),
             Self::PlaintextRemote { .. } => format!(
                 "Use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or an https:// endpoint), or, on a network you trust, allow it in Settings → Engine, with --allow-plaintext-tcp, or with {}=1.",
                 crate::connect::ALLOW_PLAINTEXT_ENV
@@ -390,6 +397,7 @@ mod tests {
             EngineErrorCode::InvalidArchive,
             EngineErrorCode::NoImage,
             EngineErrorCode::PlaintextEndpoint,
+            EngineErrorCode::FileExists,
         ] {
             assert_eq!(serde_json::to_value(code).expect("a code serializes"), serde_json::Value::from(code.as_str()));
         }

@@ -50,7 +50,7 @@ pub use ssh::{SSH_PROGRAM, SshTarget};
 pub use stats::StatsSample;
 pub use stream::{EngineStream, Sender, cancellable, channel_stream};
 pub use system::{DiskUsage, EngineInfo, EngineVersion, SystemPruneReport, UsageLine};
-pub use transfer::{ImageStore, partial_path};
+pub use transfer::{Existing, ImageStore, partial_path};
 pub use utf8::Utf8Decoder;
 pub use volume_files::{VolumeEntry, VolumeListing};
 pub use volumes::VolumeSummary;

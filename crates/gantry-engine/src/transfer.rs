@@ -43,18 +43,57 @@ pub fn partial_path(path: &Path) -> PathBuf {
     dir.join(format!(".{name}.partial"))
 }
 
+/// Whether writing a file may replace one that exists at its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse with [`EngineError::FileExists`] (before any work, and again at the end if the file
+    /// appeared meanwhile).
+    Keep,
+    /// Replace it (the person confirmed).
+    Replace,
+}
+
+impl Existing {
+    /// [`Existing::Replace`] when `replace`, else [`Existing::Keep`].
+    pub fn replace_if(replace: bool) -> Self {
+        if replace { Self::Replace } else { Self::Keep }
+    }
+
+    /// Refuses early when the file exists and may not be replaced.
+    pub(crate) fn check(self, path: &Path) -> Result<()> {
+        if self == Self::Keep && std::fs::symlink_metadata(path).is_ok() {
+            return Err(EngineError::FileExists { path: path.display().to_string() });
+        }
+        Ok(())
+    }
+}
+
 /// Writes a byte stream to `path` chunk by chunk; the file appears under its name only when the
 /// stream ended without error (written to [`partial_path`], synced, then renamed), so a failure
-/// or a kill never leaves a file that looks complete. Returns the bytes written.
-pub(crate) async fn write_stream_atomically<S, B>(path: &Path, mut stream: S) -> Result<u64>
+/// or a kill never leaves a file that looks complete. An existing file at `path` is replaced only
+/// with [`Existing::Replace`]. The partial file is always a new file (`create_new`, after removing
+/// what a killed run left), never an existing one or what a link there points to. Returns the
+/// bytes written.
+pub(crate) async fn write_stream_atomically<S, B>(path: &Path, existing: Existing, mut stream: S) -> Result<u64>
 where
     S: Stream<Item = Result<B>> + Unpin,
     B: AsRef<[u8]>,
 {
+    existing.check(path)?;
     let partial = partial_path(path);
     let result = async {
-        let mut file =
-            tokio::fs::File::create(&partial).await.map_err(|e| EngineError::io("create", partial.display(), e))?;
+        match tokio::fs::remove_file(&partial).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(EngineError::io("remove the unfinished", partial.display(), e));
+            }
+            _ => {}
+        }
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .await
+            .map_err(|e| EngineError::io("create", partial.display(), e))?;
         let mut written = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
@@ -69,7 +108,19 @@ where
             written += chunk.len() as u64;
         }
         file.sync_all().await.map_err(|e| EngineError::io("write", partial.display(), e))?;
-        tokio::fs::rename(&partial, path).await.map_err(|e| EngineError::io("rename to", path.display(), e))?;
+        match existing {
+            Existing::Replace => {
+                tokio::fs::rename(&partial, path).await.map_err(|e| EngineError::io("rename to", path.display(), e))?;
+            }
+            // A link fails when the name exists, so a file made meanwhile is never replaced.
+            Existing::Keep => {
+                tokio::fs::hard_link(&partial, path).await.map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => EngineError::FileExists { path: path.display().to_string() },
+                    _ => EngineError::io("create", path.display(), e),
+                })?;
+                let _ = tokio::fs::remove_file(&partial).await;
+            }
+        }
         Ok(written)
     }
     .await;
@@ -81,11 +132,13 @@ where
 
 impl Engine {
     /// Writes `images` (names or IDs) to a tar file at `path`, like `docker save`. The file
-    /// appears only when complete; returns its size in bytes.
-    pub async fn save_images(&self, images: &[String], path: &Path) -> Result<u64> {
+    /// appears only when complete; an existing one is replaced only with [`Existing::Replace`].
+    /// Returns its size in bytes.
+    pub async fn save_images(&self, images: &[String], path: &Path, existing: Existing) -> Result<u64> {
         if images.is_empty() {
             return Err(EngineError::InvalidRequest { message: "choose at least one image to save".into() });
         }
+        existing.check(path)?;
         for image in images {
             // Fail with "not found" before creating any file.
             self.docker.inspect_image(image).await.map_err(|e| self.image_err(e, image))?;
@@ -93,7 +146,7 @@ impl Engine {
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         let label = images.join(" ");
         let stream = self.docker.export_images(&names).map_err(|e| self.err(e, ResourceKind::Image, &label));
-        write_stream_atomically(path, stream).await
+        write_stream_atomically(path, existing, stream).await
     }
 
     /// Streams one image as `docker save` writes it (a tar in the engine's layout: `manifest.json`

@@ -22,7 +22,7 @@ use crate::Engine;
 use crate::containers::{ContainerFilter, RemoveOptions};
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::run::{MountSpec, RunSpec};
-use crate::transfer::{file_stream, write_stream_atomically};
+use crate::transfer::{Existing, file_stream, write_stream_atomically};
 
 /// Where the helper mounts the volume.
 const MOUNT: &str = "/volume";
@@ -101,12 +101,16 @@ impl Engine {
     }
 
     /// Writes the volume's files to a tar file at `path`; returns its size. The file appears
-    /// only when complete (a hidden `.NAME.partial` beside it until then).
-    pub async fn export_volume(&self, volume: &str, path: &Path) -> Result<u64> {
+    /// only when complete (a hidden `.NAME.partial` beside it until then); an existing one is
+    /// replaced only with [`Existing::Replace`].
+    pub async fn export_volume(&self, volume: &str, path: &Path, existing: Existing) -> Result<u64> {
+        existing.check(path)?;
         let helper = self.create_volume_helper(volume, true).await?;
         let opts = DownloadFromContainerOptions { path: format!("{MOUNT}/.") };
         let stream = self.docker.download_from_container(&helper, Some(opts));
-        let result = write_stream_atomically(path, stream.map_err(|e| self.err(e, ResourceKind::Volume, volume))).await;
+        let result =
+            write_stream_atomically(path, existing, stream.map_err(|e| self.err(e, ResourceKind::Volume, volume)))
+                .await;
         self.remove_volume_helper(&helper).await;
         result
     }

@@ -154,7 +154,7 @@ async fn memory_stays_bounded() {
     check("volume listing of a volume with a large file", SIZE, growth);
     let exported = dir.path().join("export.tar");
     let growth = peak_growth(async {
-        assert!(engine.export_volume(&volume, &exported).await.unwrap() > SIZE);
+        assert!(engine.export_volume(&volume, &exported, gantry_engine::Existing::Keep).await.unwrap() > SIZE);
     })
     .await;
     check("volume export of a large file", SIZE, growth);

@@ -27,7 +27,7 @@ async fn child(role: &str) {
     let volume = std::env::var("GANTRY_KILL_VOLUME").unwrap();
     let path = PathBuf::from(std::env::var("GANTRY_KILL_PATH").unwrap());
     match role {
-        "export" => drop(engine.export_volume(&volume, &path).await),
+        "export" => drop(engine.export_volume(&volume, &path, gantry_engine::Existing::Keep).await),
         "import" => drop(engine.import_volume(&volume, &path).await),
         other => panic!("unknown role {other}"),
     }
@@ -101,7 +101,7 @@ async fn killed_transfers() {
     assert!(helpers(&engine).await >= 1, "the killed process left its helper container");
     engine.remove_stale_volume_helpers().await;
     assert_eq!(helpers(&engine).await, 0);
-    let size = engine.export_volume(&volume, &out).await.unwrap();
+    let size = engine.export_volume(&volume, &out, gantry_engine::Existing::Keep).await.unwrap();
     assert!(size > 256 * MIB && !partial.exists());
     reliability::fault(
         "kill -9 of a volume export in progress",

@@ -247,7 +247,8 @@ async fn layer_numbers_match_the_saved_tar_and_the_known_waste() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("image.tar");
-    let saved_size = engine.save_images(std::slice::from_ref(&tag), &file).await.unwrap();
+    let saved_size =
+        engine.save_images(std::slice::from_ref(&tag), &file, gantry_engine::Existing::Keep).await.unwrap();
     assert_eq!(read.load(Ordering::Relaxed), saved_size, "progress counts every byte of the export");
     let saved = read_saved(&file);
     let (hidden, per_layer) = hidden_bytes(&saved);

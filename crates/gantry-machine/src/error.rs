@@ -98,7 +98,7 @@ impl MachineError {
             }
             Self::Unsupported { .. } => "see docs/windows.md and docs/macos.md for what each system supports".into(),
             Self::NotRunning => "start it with `gantry start`".into(),
-            Self::InvalidConfig { .. } => "fix the setting with `gantry settings` or the app".into(),
+            Self::InvalidConfig { .. } => "Fix the setting in the app's Settings or in settings.json.".into(),
             Self::Cancelled => "start again when ready".into(),
         }
     }

@@ -278,8 +278,9 @@ export function imageLoad(path: string): Promise<Array<string>> {
   return call<Array<string>>('image_load', { path });
 }
 
-export function imageSave(images: Array<string>, path: string): Promise<number> {
-  return call<number>('image_save', { images, path });
+/** Saves images to a tar file; replaces an existing file only when `replace`. */
+export function imageSave(images: Array<string>, path: string, replace: boolean): Promise<number> {
+  return call<number>('image_save', { images, path, replace });
 }
 
 export function imageImport(path: string, reference: string): Promise<string> {
@@ -356,8 +357,9 @@ export function volumeBrowse(name: string): Promise<VolumeListing> {
   return call<VolumeListing>('volume_browse', { name });
 }
 
-export function volumeExport(name: string, path: string): Promise<number> {
-  return call<number>('volume_export', { name, path });
+/** Writes a volume's files to a tar file; replaces an existing file only when `replace`. */
+export function volumeExport(name: string, path: string, replace: boolean): Promise<number> {
+  return call<number>('volume_export', { name, path, replace });
 }
 
 export function volumeImport(name: string, path: string): Promise<null> {

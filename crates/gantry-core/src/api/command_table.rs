@@ -83,7 +83,8 @@ macro_rules! command_table {
             fn image_remove(reference: String, force: bool) -> Vec<String>;
             fn image_prune(all: bool) -> $crate::api::PruneReport;
             fn image_load(path: String) -> Vec<String>;
-            fn image_save(images: Vec<String>, path: String) -> u64;
+            /// Saves images to a tar file; replaces an existing file only when `replace`.
+            fn image_save(images: Vec<String>, path: String, replace: bool) -> u64;
             fn image_import(path: String, reference: String) -> String;
 
             // ---- inside images, Dockerfiles and events (gantry-insight) ----
@@ -114,7 +115,8 @@ macro_rules! command_table {
             fn volume_remove(name: String, force: bool) -> ();
             fn volume_prune() -> $crate::api::PruneReport;
             fn volume_browse(name: String) -> $crate::api::VolumeListing;
-            fn volume_export(name: String, path: String) -> u64;
+            /// Writes a volume's files to a tar file; replaces an existing file only when `replace`.
+            fn volume_export(name: String, path: String, replace: bool) -> u64;
             fn volume_import(name: String, path: String) -> ();
 
             // ---- networks ----

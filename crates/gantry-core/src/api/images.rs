@@ -73,9 +73,11 @@ impl Gantry {
         Ok(self.engine().await?.load_images(Path::new(&path)).await?)
     }
 
-    /// Saves images to a tar file; returns its size.
-    pub async fn image_save(&self, images: Vec<String>, path: String) -> ApiResult<u64> {
-        Ok(self.engine().await?.save_images(&images, Path::new(&path)).await?)
+    /// Saves images to a tar file; returns its size. An existing file is replaced only when
+    /// `replace` (the person confirmed); otherwise the error's code is `file_exists`.
+    pub async fn image_save(&self, images: Vec<String>, path: String, replace: bool) -> ApiResult<u64> {
+        let existing = gantry_engine::Existing::replace_if(replace);
+        Ok(self.engine().await?.save_images(&images, Path::new(&path), existing).await?)
     }
 
     /// Creates an image from a root filesystem tar (`docker import`).

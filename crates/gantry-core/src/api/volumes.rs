@@ -30,9 +30,11 @@ impl Gantry {
         Ok(self.engine().await?.list_volume_files(&name).await?)
     }
 
-    /// Writes a volume's files to a tar file; returns its size.
-    pub async fn volume_export(&self, name: String, path: String) -> ApiResult<u64> {
-        Ok(self.engine().await?.export_volume(&name, Path::new(&path)).await?)
+    /// Writes a volume's files to a tar file; returns its size. An existing file is replaced only
+    /// when `replace` (the person confirmed); otherwise the error's code is `file_exists`.
+    pub async fn volume_export(&self, name: String, path: String, replace: bool) -> ApiResult<u64> {
+        let existing = gantry_engine::Existing::replace_if(replace);
+        Ok(self.engine().await?.export_volume(&name, Path::new(&path), existing).await?)
     }
 
     /// Extracts a tar file into a volume.

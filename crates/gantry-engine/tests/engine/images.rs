@@ -235,7 +235,7 @@ async fn save_then_load_round_trips() {
     let id = t.engine.inspect_image(&tag).await.unwrap().id;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("images.tar");
-    let size = t.engine.save_images(std::slice::from_ref(&tag), &file).await.unwrap();
+    let size = t.engine.save_images(std::slice::from_ref(&tag), &file, gantry_engine::Existing::Keep).await.unwrap();
     assert_eq!(size, std::fs::metadata(&file).unwrap().len());
     assert!(size > 1_000_000, "{size}");
     // The file is a docker-save tar with a manifest naming the tag.

@@ -1,7 +1,7 @@
 //! A volume's files: list, export, import through a never-started helper container; a damaged
 //! archive changes nothing; a failed export leaves no file.
 
-use gantry_engine::{EngineError, MountSpec};
+use gantry_engine::{EngineError, Existing, MountSpec};
 
 use crate::common::setup;
 
@@ -35,7 +35,7 @@ async fn list_export_import_round_trip() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.tar");
-    let size = t.engine.export_volume(&source, &file).await.unwrap();
+    let size = t.engine.export_volume(&source, &file, Existing::Keep).await.unwrap();
     assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
     assert!(!gantry_engine::partial_path(&file).exists());
 
@@ -92,12 +92,42 @@ async fn a_failed_export_leaves_no_file() {
     let t = setup("volfiles-export-fail").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("out.tar");
-    let err = t.engine.export_volume(&t.name("missing"), &file).await.unwrap_err();
+    let err = t.engine.export_volume(&t.name("missing"), &file, Existing::Keep).await.unwrap_err();
     assert!(matches!(err, EngineError::NotFound { .. }), "{err:?}");
     let unwritable = dir.path().join("no-such-dir").join("out.tar");
     let source = filled_volume(&t, "src", "echo x > /data/x").await;
-    let err = t.engine.export_volume(&source, &unwritable).await.unwrap_err();
+    let err = t.engine.export_volume(&source, &unwritable, Existing::Keep).await.unwrap_err();
     assert!(matches!(err, EngineError::Io { .. }), "{err:?}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// An export never replaces a file unless asked, and never writes through what lies at its
+/// temporary name (a link planted there points elsewhere).
+#[tokio::test]
+async fn an_export_replaces_a_file_only_when_asked() {
+    let t = setup("volfiles-existing").await;
+    let source = filled_volume(&t, "src", "echo fresh > /data/x").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.tar");
+    std::fs::write(&file, "keep me").unwrap();
+    let err = t.engine.export_volume(&source, &file, Existing::Keep).await.unwrap_err();
+    assert!(matches!(err, EngineError::FileExists { .. }), "{err:?}");
+    assert_eq!(err.code(), gantry_engine::EngineErrorCode::FileExists);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me", "the file is untouched");
+
+    #[cfg(unix)]
+    {
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, "precious").unwrap();
+        let fresh = dir.path().join("fresh.tar");
+        std::os::unix::fs::symlink(&victim, gantry_engine::partial_path(&fresh)).unwrap();
+        t.engine.export_volume(&source, &fresh, Existing::Keep).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious", "written through the planted link");
+        assert!(std::fs::metadata(&fresh).unwrap().len() > 0);
+    }
+
+    let size = t.engine.export_volume(&source, &file, Existing::Replace).await.unwrap();
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size, "replaced when asked");
+    assert!(!gantry_engine::partial_path(&file).exists());
 }
