@@ -66,14 +66,9 @@ pub fn normalize_server(server: &str) -> String {
     }
 }
 
-/// The docker CLI's config directory: `$DOCKER_CONFIG`, else `~/.docker`.
-pub fn docker_config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).unwrap_or_default();
-    PathBuf::from(home).join(".docker")
-}
+/// The docker CLI's config directory (defined once, in the engine's context store): the registry
+/// logins and the `gantry` docker context both live there.
+pub use gantry_engine::contexts::docker_config_dir;
 
 /// The logins in one docker config directory.
 #[derive(Debug, Clone)]

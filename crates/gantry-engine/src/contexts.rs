@@ -86,13 +86,16 @@ pub struct ContextStore {
     config_dir: PathBuf,
 }
 
-/// The docker CLI's config directory: `$DOCKER_CONFIG`, else `~/.docker`.
+/// The docker CLI's config directory: `$DOCKER_CONFIG`, else `~/.docker` (under the system temp
+/// directory when there is no home directory). The one definition: contexts and registry logins
+/// both live there.
 pub fn docker_config_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
         return PathBuf::from(d);
     }
     std::env::var_os("HOME")
         .or_else(|| std::env::var_os("USERPROFILE"))
+        .filter(|h| !h.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir)
         .join(".docker")
