@@ -124,13 +124,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with no field details.
+    /// An error with no field details (the hint is made a [`sentence`]).
     pub fn new(code: impl Into<ErrorCode>, message: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into(), hint: hint.into(), fields: Vec::new() }
+        Self { code: code.into(), message: message.into(), hint: sentence(hint.into()), fields: Vec::new() }
     }
 
-    /// Several field errors as one "invalid" error.
+    /// Several field errors as one "invalid" error (each hint made a [`sentence`]).
     pub fn invalid(fields: Vec<FieldError>) -> Self {
+        let fields: Vec<FieldError> = fields.into_iter().map(|f| FieldError { hint: sentence(f.hint), ..f }).collect();
         let message = match fields.as_slice() {
             [one] => one.message.clone(),
             many => format!("{} values need fixing", many.len()),
@@ -155,6 +156,25 @@ impl From<SettingsError> for FieldError {
     fn from(e: SettingsError) -> Self {
         Self { field: e.field, message: e.message, hint: e.hint }
     }
+}
+
+/// A hint as the UI and the CLI show every hint: one or more full sentences, starting with a
+/// capital letter and ending with a full stop (the lower layers' hints are sometimes written as
+/// fragments, e.g. "use `gantry stop` first").
+pub fn sentence(hint: String) -> String {
+    let trimmed = hint.trim();
+    if trimmed.is_empty() {
+        return String::new();
+    }
+    let mut chars = trimmed.chars();
+    let mut out: String = match chars.next() {
+        Some(first) if first.is_lowercase() => first.to_uppercase().chain(chars).collect(),
+        _ => trimmed.to_string(),
+    };
+    if !out.ends_with(['.', '!', '?', '…']) {
+        out.push('.');
+    }
+    out
 }
 
 impl From<SettingsFileError> for ApiError {
@@ -235,6 +255,17 @@ mod tests {
         let back: ErrorCode = serde_json::from_str("\"terminal_closed\"")?;
         assert_eq!(back, GantryErrorCode::TerminalClosed);
         Ok(())
+    }
+
+    #[test]
+    fn hints_are_full_sentences() {
+        assert_eq!(sentence("use `gantry stop` first".into()), "Use `gantry stop` first.");
+        assert_eq!(sentence("Check the name.".into()), "Check the name.");
+        assert_eq!(sentence("  ".into()), "");
+        assert_eq!(sentence("`gantry start` starts it".into()), "`gantry start` starts it.");
+        assert_eq!(sentence("выберите другое имя".into()), "Выберите другое имя.");
+        let running = VmError::Machine(MachineError::AlreadyRunning { pid: 1 });
+        assert_eq!(ApiError::from(running).hint, "Use `gantry stop` first.");
     }
 
     #[test]
