@@ -1,7 +1,8 @@
 //! This computer and the engine as a whole: CPU and memory, disk use, clean-up (prune) with a
 //! preview of what it deletes, and the engine's events.
 
-use gantry_engine::ContainerFilter;
+use futures_util::StreamExt;
+use gantry_engine::{ContainerFilter, EngineStream};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiResult;
@@ -116,6 +117,59 @@ impl Gantry {
         sink: impl Fn(StreamMsg<EngineEvent>) + Send + 'static,
     ) -> ApiResult<u64> {
         let engine = self.engine().await?;
-        Ok(self.streams.forward(engine.events(&filter), 200, sink))
+        Ok(self.streams.forward(without_helpers(engine.events(&filter)), 200, sink))
+    }
+}
+
+/// The events without those of Gantry's own helper containers (hidden from the container list
+/// too); a container that only carries the helper label is not one of them.
+fn without_helpers(events: EngineStream<EngineEvent>) -> EngineStream<EngineEvent> {
+    Box::pin(events.filter(|item| {
+        let helper = matches!(item, Ok(EngineEvent::Event { event, .. })
+            if event.resource == "container" && gantry_engine::volume_files::is_helper(&event.attributes));
+        std::future::ready(!helper)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use futures_util::StreamExt;
+    use gantry_engine::volume_files::{HELPER_LABEL, helper_mark};
+
+    use super::*;
+
+    fn container_event(id: &str, label: Option<String>) -> gantry_engine::Result<EngineEvent> {
+        let attributes: BTreeMap<String, String> = label.map(|v| (HELPER_LABEL.to_string(), v)).into_iter().collect();
+        let event = gantry_engine::Event {
+            resource: "container".into(),
+            action: "create".into(),
+            id: id.into(),
+            name: Some(id.into()),
+            attributes,
+            time: 0,
+            time_nano: 0,
+        };
+        Ok(EngineEvent::Event { event, description: String::new() })
+    }
+
+    #[tokio::test]
+    async fn the_events_of_gantrys_helpers_are_left_out() {
+        let events = futures_util::stream::iter(vec![
+            container_event("web", None),
+            container_event("helper", Some(helper_mark())),
+            container_event("look-alike", Some("volume-files".into())),
+        ]);
+        let ids: Vec<String> = without_helpers(Box::pin(events))
+            .filter_map(|e| async move {
+                match e {
+                    Ok(EngineEvent::Event { event, .. }) => Some(event.id),
+                    _ => None,
+                }
+            })
+            .collect()
+            .await;
+        assert_eq!(ids, ["web", "look-alike"]);
     }
 }
