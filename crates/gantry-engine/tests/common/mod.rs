@@ -4,8 +4,6 @@
 //! unique name, and remove what a test created even when it panics.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -275,35 +273,6 @@ pub async fn within<F: std::future::Future>(secs: u64, fut: F) -> F::Output {
 /// The next item of a stream, failing after `secs`.
 pub async fn next_within<T>(secs: u64, stream: &mut EngineStream<T>) -> Option<gantry_engine::Result<T>> {
     within(secs, stream.next()).await
-}
-
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A minimal HTTP/1.0 GET to 127.0.0.1:`port`; returns (status line, body). Retries for a few
-/// seconds while the server starts.
-pub fn http_get(port: u16, path: &str) -> (String, String) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match try_http_get(port, path) {
-            Ok(r) if !r.0.is_empty() => return r,
-            Ok(r) if Instant::now() > deadline => return r,
-            Err(e) if Instant::now() > deadline => panic!("GET http://127.0.0.1:{port}{path}: {e}"),
-            _ => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-}
-
-fn try_http_get(port: u16, path: &str) -> std::io::Result<(String, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = String::new();
-    s.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    Ok((head.lines().next().unwrap_or("").to_string(), body.to_string()))
 }
 
 /// Runs the docker CLI against the same engine (used for cross-checks and baselines).

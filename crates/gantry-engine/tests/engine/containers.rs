@@ -7,7 +7,7 @@ use gantry_engine::{
     ContainerFilter, ContainerState, FileChangeKind, MountSpec, RemoveOptions, Restart, RunSpec, containers,
 };
 
-use crate::common::{self, IMAGE, setup};
+use crate::common::{IMAGE, setup};
 
 #[tokio::test]
 async fn run_really_runs_and_logs_show_output() {
@@ -202,13 +202,13 @@ async fn changes_show_added_modified_deleted() {
 #[tokio::test]
 async fn published_port_answers_http_from_the_host() {
     let t = setup("port").await;
-    let port = common::free_port();
+    let port = gantry_testkit::net::free_port().unwrap();
     let mut spec = t.sh("web", "echo hello-from-httpd > /var/www/index.html; exec httpd -f -p 80 -h /var/www");
     spec.ports = vec![gantry_engine::PortSpec::parse(&format!("127.0.0.1:{port}:80")).unwrap()];
     let id = t.run(&spec).await;
-    let (status, body) = common::http_get(port, "/");
-    assert!(status.contains("200"), "{status}");
-    assert_eq!(body.trim(), "hello-from-httpd");
+    let answer = gantry_testkit::net::http_get(port, "/", Duration::from_secs(10)).unwrap();
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body.trim(), "hello-from-httpd");
     let d = t.inspect(&id).await;
     assert!(d.ports.iter().any(|p| p.container_port == 80 && p.host_port == Some(port)), "{:?}", d.ports);
     let listed = t.engine.list_containers(&ContainerFilter::default()).await.unwrap();

@@ -5,7 +5,8 @@
 use futures_util::StreamExt;
 use gantry_engine::{EngineError, Progress, RegistryAuth, RunSpec};
 
-use crate::common::{IMAGE, auth_registry, connect, free_port, setup, transfer, within};
+use crate::common::{IMAGE, auth_registry, connect, setup, transfer, within};
+use gantry_testkit::net::free_port;
 
 #[tokio::test]
 async fn push_then_pull_round_trip_with_progress() {
@@ -87,8 +88,11 @@ async fn login_with_a_wrong_password_is_a_registry_auth_error() {
 
 #[tokio::test]
 async fn login_to_a_registry_that_does_not_answer_is_a_registry_error() {
-    let auth =
-        RegistryAuth { server: format!("127.0.0.1:{}", free_port()), username: "u".into(), password: "p".into() };
+    let auth = RegistryAuth {
+        server: format!("127.0.0.1:{}", free_port().unwrap()),
+        username: "u".into(),
+        password: "p".into(),
+    };
     let e = connect().await.check_registry_login(&auth).await.unwrap_err();
     assert!(matches!(e, EngineError::Registry { .. }), "{e:?}");
 }
