@@ -85,6 +85,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     events_show_a_start,
     stop_and_remove_from_the_list,
     markup_shows_as_text,
+    only_gantrys_commands_are_callable,
     import_save_and_load_an_image,
     pull_with_progress,
     volumes_browse_export_import_remove,
@@ -408,6 +409,32 @@ async fn markup_shows_as_text(ctx: &Ctx) -> Result<()> {
     assert_eq!(verdict["ran"], false, "a script in the markup ran: {verdict}");
     app.click("[data-testid=back]").await?;
     ctx.remove("e2e-markup").await;
+    Ok(())
+}
+
+/// The webview may call the command table's commands and nothing else: Tauri's own plugins
+/// (here the harmless app version and path lookups) are refused by the window's capability.
+async fn only_gantrys_commands_are_callable(ctx: &Ctx) -> Result<()> {
+    let app = &ctx.app;
+    app.execute(
+        "const call = (cmd, args) => window.__TAURI_INTERNALS__.invoke(cmd, args || {}).then(() => 'ok', (e) => String(e));
+         window.__e2eCalls = null;
+         Promise.all([call('plugin:app|version'), call('plugin:path|resolve_directory', { directory: 11 }), call('engine_status')])
+           .then((answers) => { window.__e2eCalls = answers; });",
+    )
+    .await?;
+    let mut answers = serde_json::Value::Null;
+    for _ in 0..100 {
+        answers = app.execute("return window.__e2eCalls;").await?;
+        if !answers.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = |i: usize| answers[i].as_str().unwrap_or_default().to_string();
+    assert!(text(0).contains("not allowed"), "plugin:app|version was not refused: {answers}");
+    assert!(text(1).contains("not allowed"), "plugin:path|resolve_directory was not refused: {answers}");
+    assert_eq!(text(2), "ok", "a Gantry command failed: {answers}");
     Ok(())
 }
 
