@@ -204,7 +204,8 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {}", e.message);
             if let Some(hint) = e.hint {
-                eprintln!("hint: {hint}");
+                // One voice: every hint a full sentence, whichever layer wrote it.
+                eprintln!("hint: {}", gantry_core::api::sentence(hint));
             }
             ExitCode::FAILURE
         }

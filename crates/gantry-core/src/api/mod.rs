@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 pub use engine::EngineStatus;
-pub use error::{ApiError, ApiResult, ErrorCode, FieldError, GantryErrorCode};
+pub use error::{ApiError, ApiResult, ErrorCode, FieldError, GantryErrorCode, sentence};
 pub use gantry_engine::{
     BuildEvent, BuildSpec, ContainerDetails, ContainerSummary, DiskUsage, EngineErrorCode, EngineEvent, EventFilter,
     FileChange, ImageDetails, ImageLayer, ImageSummary, LogLine, LogOptions, NetworkSpec, NetworkSummary, Progress,
