@@ -130,18 +130,29 @@ impl Gantry {
         }
         let (engine, resolved) = engine_source::connect(self.explicit.as_deref()).await?;
         *guard = Some((engine.clone(), resolved));
-        // This install's helper containers carry its secret mark; those a crash left behind go.
-        let mark_path = self.settings_path.with_file_name(crate::helper_mark::FILE_NAME);
-        match crate::helper_mark::load_or_create(&mark_path) {
-            Ok(mark) => gantry_engine::volume_files::set_helper_mark(&mark),
-            Err(e) => tracing::warn!(
-                path = %mark_path.display(),
-                "cannot read or create the helper mark ({e}); helpers of earlier runs are not recognised"
-            ),
-        }
+        // This install's helper containers carry its secret mark (when one was ever made); those a
+        // crash left behind go.
+        self.use_helper_mark(false);
         let cleanup = engine.clone();
         tokio::spawn(async move { cleanup.remove_stale_volume_helpers().await });
         Ok(engine)
+    }
+
+    /// Makes this install's helper mark the one helpers carry and are recognised by: read from
+    /// beside the settings, and made there first when `create` (before the first helper is made,
+    /// so that a connection alone never writes into Gantry's folder).
+    fn use_helper_mark(&self, create: bool) {
+        let path = self.settings_path.with_file_name(crate::helper_mark::FILE_NAME);
+        let mark =
+            if create { crate::helper_mark::load_or_create(&path).map(Some) } else { crate::helper_mark::load(&path) };
+        match mark {
+            Ok(Some(mark)) => gantry_engine::volume_files::set_helper_mark(&mark),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(
+                path = %path.display(),
+                "cannot read or create the helper mark ({e}); helpers of earlier runs are not recognised"
+            ),
+        }
     }
 
     /// Forgets the connection so that the next call connects again (after a settings change or

@@ -27,6 +27,7 @@ impl Gantry {
 
     /// Lists a volume's files (read-only; nothing is started).
     pub async fn volume_browse(&self, name: String) -> ApiResult<VolumeListing> {
+        self.use_helper_mark(true);
         Ok(self.engine().await?.list_volume_files(&name).await?)
     }
 
@@ -34,11 +35,13 @@ impl Gantry {
     /// when `replace` (the person confirmed); otherwise the error's code is `file_exists`.
     pub async fn volume_export(&self, name: String, path: String, replace: bool) -> ApiResult<u64> {
         let existing = gantry_engine::Existing::replace_if(replace);
+        self.use_helper_mark(true);
         Ok(self.engine().await?.export_volume(&name, Path::new(&path), existing).await?)
     }
 
     /// Extracts a tar file into a volume.
     pub async fn volume_import(&self, name: String, path: String) -> ApiResult<()> {
+        self.use_helper_mark(true);
         Ok(self.engine().await?.import_volume(&name, Path::new(&path)).await?)
     }
 }
