@@ -29,7 +29,8 @@ pub fn save<R: Runtime>(window: &Window<R>, dir: &Path) {
         maximized: window.is_maximized().unwrap_or(false),
     };
     if let Ok(json) = serde_json::to_string(&state) {
-        let _ = std::fs::write(dir.join(FILE), json);
+        // atomic: a crash while saving never leaves half a file
+        let _ = gantry_core::private_file::write_atomic(&dir.join(FILE), json.as_bytes());
     }
 }
 

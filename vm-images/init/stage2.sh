@@ -180,6 +180,8 @@ if [ ! -e /sys/class/net/eth0 ]; then
 fi
 busybox ip link set lo up
 if [ -n "$ifc" ]; then
+  # hostfwd rules for ports a container published on 127.0.0.1 target the guest's loopback
+  echo 1 >"/proc/sys/net/ipv4/conf/$ifc/route_localnet" || err "sysctl: cannot set route_localnet"
   if ! { busybox ip link set "$ifc" up &&
     busybox ip addr add 10.0.2.15/24 dev "$ifc" &&
     busybox ip route add default via 10.0.2.2; }; then
@@ -240,6 +242,10 @@ if [ -r "$FWCFG/config/raw" ]; then
       ;;
     share[0-9] | share[0-9][0-9])
       add_share "$key" "$val"
+      ;;
+    hide[0-9] | hide[0-9][0-9])
+      # a folder inside a share the guest must not see (Gantry's own directory)
+      case "$val" in /*) printf '%s\n' "$val" >>"$STATE/hidden" ;; *) err "config: $key is not absolute" ;; esac
       ;;
     *) log "config: ignoring unknown key $key" ;;
     esac
@@ -315,6 +321,17 @@ while IFS=' ' read -r tag path; do
     err "share: cannot mount $tag at $path"
   fi
 done <"$STATE/shares.wanted"
+# cover Gantry's own directory (VM disk, TLS keys) with an empty read-only mount
+if [ -f "$STATE/hidden" ]; then
+  while IFS= read -r path; do
+    [ -d "$path" ] || continue
+    if mount -t tmpfs -o ro,mode=000,size=4k,nr_inodes=2 gantry-hidden "$path"; then
+      log "share: hid $path"
+    else
+      err "share: cannot hide $path"
+    fi
+  done <"$STATE/hidden"
+fi
 
 # --- 7. power button watcher --------------------------------------------------------------------
 mkfifo "$STATE/power"
@@ -353,7 +370,7 @@ log "containerd: up (pid $containerd_pid)"
 
 dockerd --containerd="$CONTAINERD_SOCK" \
   --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
-  -H "tcp://0.0.0.0:$PORT" -H "unix://$DOCKER_SOCK" \
+  -H "tcp://10.0.2.15:$PORT" -H "unix://$DOCKER_SOCK" \
   --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
 dockerd_pid=$!
 log "dockerd: started (pid $dockerd_pid), tcp port $PORT"

@@ -19,19 +19,19 @@ use crate::doctor::{Check, Level};
 pub enum VmCommand {
     /// Start Gantry's VM (boots it if needed) and show how to use docker with it.
     Start {
-        /// Instance name.
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        /// Instance name (letters, digits, '-' and '_').
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
     /// Stop the VM cleanly (power-off; killed after 60 s).
     Stop {
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
     /// The VM's status: starting step, running (accelerator, socket, forwarded ports), stopped.
     VmStatus {
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
     /// Show the agent's log, or the guest's console with --console.
     Logs {
@@ -44,8 +44,8 @@ pub enum VmCommand {
         /// Number of last lines to print.
         #[arg(short = 'n', long, default_value_t = 100)]
         lines: usize,
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
     /// A root shell inside the VM (a privileged container entering the VM's namespaces).
     Shell {
@@ -53,23 +53,28 @@ pub enum VmCommand {
         /// e.g. busybox).
         #[arg(long)]
         image: Option<String>,
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
     /// Delete the VM's files (kept: data disk and settings, unless --data).
     Delete {
         /// Also delete the data disk (all images, containers and volumes) and the settings.
         #[arg(long)]
         data: bool,
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
     /// Run the host agent (started by `gantry start` and the app).
     #[command(hide = true)]
     Agent {
-        #[arg(long, default_value = DEFAULT_INSTANCE)]
-        instance: String,
+        #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
+        instance: Instance,
     },
+}
+
+/// `--instance NAME`: a short slug, checked before anything touches the disk.
+fn instance_name(name: &str) -> Result<Instance, String> {
+    Instance::named(name).map_err(|e| format!("{e}; use letters, digits, '-' and '_' (e.g. dev)"))
 }
 
 impl From<vm::VmError> for CliError {
@@ -82,21 +87,21 @@ impl From<vm::VmError> for CliError {
 /// Runs one VM command.
 pub async fn run(cmd: VmCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        VmCommand::Start { instance } => start(&Instance::named(&instance), json).await,
-        VmCommand::Stop { instance } => stop(&Instance::named(&instance), json).await,
+        VmCommand::Start { instance } => start(&instance, json).await,
+        VmCommand::Stop { instance } => stop(&instance, json).await,
         VmCommand::VmStatus { instance } => {
-            let s = vm::status(&Instance::named(&instance)).await;
+            let s = vm::status(&instance).await;
             print_status(&s, json);
             Ok(())
         }
         VmCommand::Logs { console, follow, lines, instance } => {
-            let i = Instance::named(&instance);
+            let i = instance;
             let path = if console { i.console_log() } else { i.agent_log() };
             logs(&path, lines, follow).await
         }
-        VmCommand::Shell { image, instance } => shell(&Instance::named(&instance), image).await,
+        VmCommand::Shell { image, instance } => shell(&instance, image).await,
         VmCommand::Delete { data, instance } => {
-            let i = Instance::named(&instance);
+            let i = instance;
             vm::delete(&i, data).await?;
             if data {
                 println!("deleted {} (including the data disk)", i.dir().display());
@@ -106,7 +111,7 @@ pub async fn run(cmd: VmCommand, json: bool) -> Result<(), CliError> {
             Ok(())
         }
         VmCommand::Agent { instance } => {
-            vm::run_agent(Instance::named(&instance)).await?;
+            vm::run_agent(instance).await?;
             Ok(())
         }
     }

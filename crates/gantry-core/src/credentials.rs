@@ -147,6 +147,7 @@ impl CredentialStore {
     /// [`Self::store`] on the calling thread.
     pub fn store_blocking(&self, auth: &RegistryAuth) -> Result<()> {
         let server = normalize_server(&auth.server);
+        let _one = gantry_machine::private_file::writer(); // read-modify-write: one at a time
         let mut config = self.read()?;
         let helper = helper_for(&config, &server);
         if let Some(helper) = &helper {
@@ -167,6 +168,7 @@ impl CredentialStore {
     /// [`Self::erase`] on the calling thread.
     pub fn erase_blocking(&self, server: &str) -> Result<()> {
         let server = normalize_server(server);
+        let _one = gantry_machine::private_file::writer(); // read-modify-write: one at a time
         let mut config = self.read()?;
         // Helpers report a missing login as an error; only a real failure counts.
         if let Some(helper) = helper_for(&config, &server)
@@ -201,7 +203,7 @@ impl CredentialStore {
         let path = self.config_path();
         let werr = |source| CredentialError::Write { path: path.clone(), source };
         let text = serde_json::to_string_pretty(config).map_err(|e| werr(std::io::Error::other(e)))?;
-        crate::private_file::write_atomic(&path, text.as_bytes()).map_err(werr)
+        gantry_machine::private_file::write_atomic(&path, text.as_bytes()).map_err(werr)
     }
 
     fn helper_program(&self, helper: &str) -> PathBuf {

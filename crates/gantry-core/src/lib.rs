@@ -4,6 +4,8 @@ pub mod api;
 pub mod credentials;
 pub mod engine_source;
 pub mod helper_mark;
-use gantry_engine::private_file;
 pub mod settings;
 pub mod vm;
+
+/// Atomic owner-only files and their one writer (settings, credentials, the window's place).
+pub use gantry_files as private_file;

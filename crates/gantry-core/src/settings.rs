@@ -9,7 +9,9 @@
 //! - `vm.memory_mib`: 1024 ..= the host's memory minus [`MEMORY_HEADROOM_MIB`];
 //! - `vm.disk_gib`: 8 ..= 2048 (a ceiling: the data disk is sparse and grows with use, so it may
 //!   exceed today's free space, which Settings shows beside the field and doctor warns about);
-//! - `vm.shared_folders`: absolute, existing directories, no duplicates, none inside another;
+//! - `vm.shared_folders`: absolute, existing directories, no duplicates, none inside another,
+//!   never a system folder (`/`, `/etc`, `/usr`, ...) nor inside Gantry's own directory; each
+//!   `{"path": ..., "read_only": bool}` (a plain path string is read as a writable share);
 //! - `vm.port_bind_address`: a loopback address, the unspecified address (`0.0.0.0` / `::`,
 //!   which publishes ports to the whole network — the docs warn about it), or an address that
 //!   exists on this computer;
@@ -20,6 +22,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use gantry_machine::shares::{self, SharedFolder};
 use serde::{Deserialize, Serialize};
 
 /// Memory left to the host when choosing the VM's memory.
@@ -65,8 +68,9 @@ pub struct VmSettings {
     pub cpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
-    /// Host directories shared into the guest at the same path.
-    pub shared_folders: Vec<PathBuf>,
+    /// Host directories shared into the guest at the same path (default: the home directory and
+    /// the system temp directory).
+    pub shared_folders: Vec<SharedFolder>,
     /// Host address published container ports are bound to.
     pub port_bind_address: IpAddr,
 }
@@ -77,7 +81,7 @@ impl Default for VmSettings {
             cpus: 2,
             memory_mib: 2048,
             disk_gib: 60,
-            shared_folders: home_dir().into_iter().collect(),
+            shared_folders: shares::default_shares(home_dir().as_deref(), &std::env::temp_dir()),
             port_bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
     }
@@ -191,7 +195,7 @@ fn total_memory_mib() -> Option<u64> {
 }
 
 fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).filter(|h| !h.is_empty()).map(PathBuf::from)
+    gantry_machine::instance::home_dir()
 }
 
 /// One rule a setting breaks.
@@ -316,13 +320,31 @@ impl VmSettings {
         // make every save (a registry login) and `gantry start` fail, as Docker Desktop does not.
         // Shared folders
         let mut seen = HashSet::new();
-        for (i, f) in self.shared_folders.iter().enumerate() {
+        let gantry_root = gantry_machine::instance::root_dir();
+        for (i, share) in self.shared_folders.iter().enumerate() {
+            let f = &share.path;
             let field = format!("vm.shared_folders[{i}]");
             if !f.is_absolute() {
                 errs.push(SettingsError::new(
                     field,
                     format!("shared folder {} is not an absolute path", f.display()),
                     "use a full path such as /home/you/projects",
+                ));
+                continue;
+            }
+            if f.as_os_str().to_string_lossy().contains(['\n', '\r']) {
+                errs.push(SettingsError::new(
+                    field,
+                    "a shared folder's path cannot hold a line break",
+                    "rename the folder",
+                ));
+                continue;
+            }
+            if let Some(why) = shares::refused_share(f, &gantry_root) {
+                errs.push(SettingsError::new(
+                    field,
+                    why,
+                    "share a folder of your own, such as your home directory or a project folder",
                 ));
                 continue;
             }
@@ -342,7 +364,9 @@ impl VmSettings {
                 ));
                 continue;
             }
-            if let Some(outer) = self.shared_folders.iter().find(|o| *o != f && o.is_absolute() && f.starts_with(o)) {
+            if let Some(outer) =
+                self.shared_folders.iter().map(|o| &o.path).find(|o| *o != f && o.is_absolute() && f.starts_with(o))
+            {
                 errs.push(SettingsError::new(
                     field,
                     format!("shared folder {} is inside {}", f.display(), outer.display()),
@@ -406,9 +430,67 @@ pub fn load(path: &Path) -> Result<Settings, SettingsFileError> {
 /// written when the settings are invalid.
 pub fn save(path: &Path, s: &Settings, host: &HostFacts) -> Result<(), SettingsFileError> {
     s.validate(host).map_err(|errors| SettingsFileError::Invalid { errors })?;
-    let werr = |source| SettingsFileError::Write { path: path.to_owned(), source };
-    let json = serde_json::to_string_pretty(s).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
-    crate::private_file::write_atomic(path, json.as_bytes()).map_err(werr)
+    update(path, host, |old| {
+        *old = s.clone();
+        Ok(())
+    })
+    .map(|_| ())
+}
+
+/// Changes the settings in one step: reads them, applies `change`, validates and writes, while
+/// no other change in this process runs (so a registry login and a settings save at the same
+/// time both stay). Returns the settings before and after.
+pub fn update(
+    path: &Path,
+    host: &HostFacts,
+    change: impl FnOnce(&mut Settings) -> Result<(), SettingsFileError>,
+) -> Result<(Settings, Settings), SettingsFileError> {
+    let mut before = None;
+    let mut after = None;
+    gantry_machine::private_file::update(path, |old| {
+        let old = match old {
+            None => Settings::default(),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| SettingsFileError::Corrupt { path: path.to_owned(), message: e.to_string() })?,
+        };
+        let mut new = old.clone();
+        change(&mut new)?;
+        // only what this change made invalid stops it: a rule the file already broke (e.g. a
+        // disk size above the space that is free today) does not block a registry login
+        let already = old.validate(host).err().unwrap_or_default();
+        if let Err(errors) = new.validate(host) {
+            let fresh: Vec<SettingsError> = errors.into_iter().filter(|e| !already.contains(e)).collect();
+            if !fresh.is_empty() {
+                return Err(SettingsFileError::Invalid { errors: fresh }.into());
+            }
+        }
+        let json = serde_json::to_string_pretty(&new)
+            .map_err(|e| SettingsFileError::Write { path: path.to_owned(), source: std::io::Error::other(e) })?;
+        before = Some(old);
+        after = Some(new);
+        Ok(Some(json.into_bytes()))
+    })
+    .map_err(|e| match e {
+        UpdateError::Io(source) => SettingsFileError::Write { path: path.to_owned(), source },
+        UpdateError::Settings(e) => e,
+    })?;
+    Ok((before.unwrap_or_default(), after.unwrap_or_default()))
+}
+
+/// [`update`]'s errors: the settings' own, or reading/writing the file.
+enum UpdateError {
+    Io(std::io::Error),
+    Settings(SettingsFileError),
+}
+impl From<std::io::Error> for UpdateError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+impl From<SettingsFileError> for UpdateError {
+    fn from(e: SettingsFileError) -> Self {
+        Self::Settings(e)
+    }
 }
 
 #[cfg(test)]
@@ -422,9 +504,13 @@ mod tests {
 
     fn vm_with(f: impl FnOnce(&mut VmSettings)) -> Settings {
         let mut s = Settings::default();
-        s.vm.shared_folders = vec![std::env::temp_dir()];
+        s.vm.shared_folders = vec![SharedFolder::writable(std::env::temp_dir())];
         f(&mut s.vm);
         s
+    }
+
+    fn folders(paths: Vec<PathBuf>) -> Vec<SharedFolder> {
+        paths.into_iter().map(SharedFolder::writable).collect()
     }
 
     fn fields(r: Result<(), Vec<SettingsError>>) -> Vec<String> {
@@ -497,25 +583,104 @@ mod tests {
         let file = t.path().join("f");
         std::fs::write(&file, "x").unwrap();
         assert_eq!(
-            fields(vm_with(|v| v.shared_folders = vec!["rel/dir".into()]).validate(&host())),
+            fields(vm_with(|v| v.shared_folders = folders(vec!["rel/dir".into()])).validate(&host())),
             ["vm.shared_folders[0]"]
         );
         assert_eq!(
-            fields(vm_with(|v| v.shared_folders = vec![t.path().join("missing")]).validate(&host())),
+            fields(vm_with(|v| v.shared_folders = folders(vec![t.path().join("missing")])).validate(&host())),
             ["vm.shared_folders[0]"]
         );
         assert_eq!(
-            fields(vm_with(|v| v.shared_folders = vec![file.clone()]).validate(&host())),
+            fields(vm_with(|v| v.shared_folders = folders(vec![file.clone()])).validate(&host())),
             ["vm.shared_folders[0]"]
         );
         assert_eq!(
-            fields(vm_with(|v| v.shared_folders = vec![a.clone(), a.clone()]).validate(&host())),
+            fields(vm_with(|v| v.shared_folders = folders(vec![a.clone(), a.clone()])).validate(&host())),
             ["vm.shared_folders[1]"]
         );
-        let e = vm_with(|v| v.shared_folders = vec![a.clone(), b.clone()]).validate(&host()).unwrap_err();
+        let e = vm_with(|v| v.shared_folders = folders(vec![a.clone(), b.clone()])).validate(&host()).unwrap_err();
         assert_eq!(e[0].field, "vm.shared_folders[1]");
         assert!(e[0].message.contains("is inside"));
         assert!(vm_with(|v| v.shared_folders = vec![]).validate(&host()).is_ok());
+    }
+
+    #[test]
+    fn system_folders_and_gantrys_own_directory_are_refused_as_shares() {
+        let root = gantry_machine::instance::root_dir();
+        for bad in [PathBuf::from("/"), "/etc".into(), "/usr".into(), "/usr/lib".into(), root.join("default")] {
+            let e = vm_with(|v| v.shared_folders = folders(vec![bad.clone()])).validate(&host()).unwrap_err();
+            assert_eq!(e[0].field, "vm.shared_folders[0]", "{bad:?}");
+            assert!(e[0].message.contains("system folder") || e[0].message.contains("Gantry's own"), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn shares_are_read_only_when_asked_and_old_files_still_load() {
+        let old: Settings = serde_json::from_str(r#"{"vm":{"shared_folders":["/tmp"]}}"#).unwrap();
+        assert_eq!(old.vm.shared_folders, vec![SharedFolder::writable("/tmp")]);
+        let mut s = vm_with(|_| {});
+        s.vm.shared_folders[0].read_only = true;
+        let back: Settings = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
+        assert!(serde_json::to_string(&s).unwrap().contains("\"read_only\":true"));
+        let d = VmSettings::default();
+        assert!(d.shared_folders.iter().any(|f| std::env::temp_dir().starts_with(&f.path)), "{d:?}");
+    }
+
+    #[test]
+    fn a_rule_the_file_already_broke_does_not_block_another_change() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("settings.json");
+        // the file asks for more disk than is free today (written when there was space)
+        std::fs::write(&p, serde_json::to_string(&vm_with(|v| v.disk_gib = 200)).unwrap()).unwrap();
+        let (_, after) = update(&p, &host(), |s| {
+            s.registries.push(RegistryLogin { server: "docker.io".into(), username: "me".into() });
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(after.registries.len(), 1);
+        // a change that breaks a rule itself is refused, and nothing is written
+        let e = update(&p, &host(), |s| {
+            s.vm.cpus = 64;
+            Ok(())
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("vm.cpus"), "{e}");
+        assert_eq!(load(&p).unwrap().vm.cpus, 2);
+    }
+
+    #[test]
+    fn concurrent_changes_in_one_process_lose_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("settings.json");
+        save(&p, &vm_with(|_| {}), &host()).unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|n| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    if n % 2 == 0 {
+                        update(&p, &host(), |s| {
+                            s.registries.push(RegistryLogin { server: format!("r{n}.example"), username: "me".into() });
+                            Ok(())
+                        })
+                        .unwrap();
+                    } else {
+                        update(&p, &host(), |s| {
+                            s.vm.cpus = 1 + (n % 4);
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = load(&p).unwrap();
+        let mut servers: Vec<_> = s.registries.iter().map(|r| r.server.clone()).collect();
+        servers.sort();
+        assert_eq!(servers, ["r0.example", "r2.example", "r4.example", "r6.example"]);
     }
 
     #[test]

@@ -22,6 +22,8 @@ struct Env {
     home: PathBuf,
     docker_config: PathBuf,
     share: PathBuf,
+    /// Shared read-only.
+    ro_share: PathBuf,
     bin: PathBuf,
     extra: Vec<(String, String)>,
 }
@@ -87,11 +89,14 @@ impl Env {
         serde_json::from_slice(&out.stdout).expect("vm-status json")
     }
     fn write_settings(&self, memory_mib: u64) {
+        // the temp directory is shared too (as by default): Gantry's own directory (GANTRY_HOME,
+        // under it here) must stay hidden; ports bind to every address unless a container asks
         let s = serde_json::json!({
             "engine": {"kind": "gantry_vm"},
             "vm": {
                 "cpus": 2, "memory_mib": memory_mib, "disk_gib": 8,
-                "shared_folders": [self.share], "port_bind_address": "127.0.0.1"
+                "shared_folders": [self.share, {"path": self.ro_share, "read_only": true}, "/tmp"],
+                "port_bind_address": "0.0.0.0"
             }
         });
         std::fs::create_dir_all(self.instance_dir()).unwrap();
@@ -130,6 +135,14 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(500));
     }
     eprintln!("ok: {what} after {:.1} s", t.elapsed().as_secs_f64());
+}
+
+/// An address of this computer that is not loopback, if any (to prove a port is not on it).
+fn lan_address() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
 fn free_port(preferred: u16) -> u16 {
@@ -176,10 +189,12 @@ fn vm_end_to_end() {
     let tmp = tempfile::Builder::new().prefix("gvm").tempdir_in("/tmp").unwrap();
     let home_dir = PathBuf::from(std::env::var_os("HOME").unwrap());
     let share = tempfile::Builder::new().prefix("gantry-share-").tempdir_in(&home_dir).unwrap();
+    let ro_share = tempfile::Builder::new().prefix("gantry-ro-").tempdir_in(&home_dir).unwrap();
     let env = Env {
         home: tmp.path().join("h"),
         docker_config: tmp.path().join("docker-config"),
         share: share.path().to_owned(),
+        ro_share: ro_share.path().to_owned(),
         bin,
         extra: Vec::new(),
         _tmp: tmp,
@@ -203,9 +218,27 @@ fn vm_end_to_end() {
     assert!(text(&out).contains("/nonexistent/kvm does not exist"), "no-KVM warning expected");
     assert!(text(&out).contains("software emulation"));
 
-    // ---- first boot ----
+    // ---- first boot: two starts at once (the app and a terminal) make one agent ----
+    let second = {
+        let mut c = Command::new(&env.bin);
+        c.args(["start"])
+            .env("GANTRY_HOME", &env.home)
+            .env("DOCKER_CONFIG", &env.docker_config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("GANTRY_ENGINE");
+        c.spawn().expect("second gantry start")
+    };
     let out = env.gantry(&["start"]);
+    let second = second.wait_with_output().unwrap();
     assert!(out.status.success(), "gantry start failed");
+    assert!(second.status.success(), "the concurrent gantry start failed");
+    let agent_log = std::fs::read_to_string(env.instance_dir().join("agent.log")).unwrap_or_default();
+    assert!(!agent_log.contains("another agent is already running"), "two agents were launched:\n{agent_log}");
+    gantry_testkit::reliability::fault(
+        "two `gantry start` at once",
+        "one agent; both starts follow it to running",
+        "both succeeded, one agent",
+    );
     let t = text(&out);
     assert!(t.contains("[5/9] boot VM"), "named steps expected");
     assert!(t.contains("docker context use gantry"));
@@ -309,6 +342,65 @@ fn vm_end_to_end() {
     let got = env.docker_ok(&["run", "--rm", "-v", &mount, "gantry-test/busybox:1", "cat", "/data/hello.txt"]);
     assert_eq!(got, "from the host");
 
+    // ---- what the VM can reach ----
+    // a bind source outside every share: refused with the path and how to share it
+    let out = env.docker(&["run", "--rm", "-v", "/opt/gantry-not-shared:/x", "gantry-test/busybox:1", "true"]);
+    assert!(!out.status.success());
+    let t = text(&out);
+    assert!(t.contains("Mounts denied") && t.contains("/opt/gantry-not-shared") && t.contains("Shared folders"), "{t}");
+    let mount = "type=bind,source=/opt,target=/o";
+    let out = env.docker(&["run", "--rm", "--mount", mount, "gantry-test/busybox:1", "true"]);
+    assert!(text(&out).contains("Mounts denied"), "--mount too");
+    // Gantry's own directory: hidden in the guest, refused as a source
+    let inside = env.instance_dir().display().to_string();
+    let out = env.docker(&["run", "--rm", "-v", &format!("{inside}:/k"), "gantry-test/busybox:1", "ls", "/k"]);
+    assert!(text(&out).contains("Gantry's own directory"), "the instance directory must be refused");
+    let t_mount = format!("{}:/t", env.home.parent().unwrap().display());
+    let listing = env.docker_ok(&["run", "--rm", "-v", &t_mount, "gantry-test/busybox:1", "ls", "-A", "/t/h"]);
+    assert_eq!(listing, "", "the guest must not see Gantry's directory (disk, keys)");
+    // a read-only share: read-only binds work, writable ones are refused
+    std::fs::write(env.ro_share.join("ref.txt"), "reference\n").unwrap();
+    let ro = format!("{}:/r:ro", env.ro_share.display());
+    assert_eq!(env.docker_ok(&["run", "--rm", "-v", &ro, "gantry-test/busybox:1", "cat", "/r/ref.txt"]), "reference");
+    let rw = format!("{}:/r", env.ro_share.display());
+    let out = env.docker(&["run", "--rm", "-v", &rw, "gantry-test/busybox:1", "true"]);
+    assert!(text(&out).contains("read-only share"), "a writable bind of a read-only share is refused");
+    gantry_testkit::reliability::fault(
+        "docker run -v with an unshared source, Gantry's directory, a read-only share",
+        "refused with the path and how to share it; Gantry's directory invisible in the guest",
+        "refused as expected; the guest saw an empty directory",
+    );
+
+    // ---- a port the container published on loopback stays on loopback (setting 0.0.0.0) ----
+    let lo_port = free_port(18081);
+    let lo_publish = format!("127.0.0.1:{lo_port}:80");
+    env.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lo",
+        "-p",
+        &lo_publish,
+        "gantry-test/busybox:1",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]);
+    wait_until("HTTP 200 on the loopback-published port", Duration::from_secs(60), || {
+        http_get(lo_port, "/index.html").is_some_and(|(c, _)| c == 200)
+    });
+    let st = env.vm_status();
+    let rule = st["forwarded_ports"].as_array().unwrap().iter().find(|p| p["port"] == lo_port).cloned().unwrap();
+    assert_eq!(rule["bind"], "127.0.0.1", "never wider than the container asked: {st}");
+    if let Some(lan) = lan_address() {
+        let reached = TcpStream::connect_timeout(&(lan, lo_port).into(), Duration::from_secs(2)).is_ok();
+        assert!(!reached, "a port published on 127.0.0.1 answered on {lan}");
+    }
+    env.docker_ok(&["rm", "-f", "lo"]);
+
     // a named volume
     env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "sh", "-c", "echo persisted > /v/f"]);
 
@@ -392,19 +484,70 @@ fn vm_end_to_end() {
     let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f", "/v/g"]);
     assert_eq!(got, "persisted\nsecond");
 
-    // ---- kill -9 the agent: QEMU keeps running; `gantry start` reattaches without a reboot ----
+    // ---- kill -9 the agent with two published ports; one container stops meanwhile; the
+    // settings became invalid meanwhile. `gantry start` reattaches without a reboot ----
+    let (keep_port, gone_port) = (free_port(18082), free_port(18083));
+    for (name, port) in [("keep", keep_port), ("gone", gone_port)] {
+        let p = format!("{port}:80");
+        env.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-p",
+            &p,
+            "gantry-test/busybox:1",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ]);
+    }
+    wait_until("both forwards", Duration::from_secs(60), || {
+        http_get(keep_port, "/index.html").is_some() && http_get(gone_port, "/index.html").is_some()
+    });
     let agent: i32 = std::fs::read_to_string(env.instance_dir().join("agent.pid")).unwrap().trim().parse().unwrap();
     let qemu_before = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap();
+    let tls_before = std::fs::read(env.instance_dir().join("tls/ca.pem")).unwrap();
     assert!(Command::new("kill").args(["-9", &agent.to_string()]).status().unwrap().success());
     std::thread::sleep(Duration::from_millis(500));
+    env.write_settings(host_mem * 2);
     let out = env.gantry(&["start"]);
     assert!(out.status.success(), "start after killing the agent failed");
     let qemu_after = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap();
     assert_eq!(qemu_after, qemu_before, "reattach keeps the running VM instead of rebooting it");
+    assert_eq!(std::fs::read(env.instance_dir().join("tls/ca.pem")).unwrap(), tls_before, "TLS kept on reattach");
+    let st = env.vm_status();
+    assert_eq!(st["kind"], "degraded", "invalid settings on reattach are reported: {st}");
+    let reasons = st["reasons"].to_string();
+    assert!(reasons.contains("settings became invalid") && !reasons.contains("already in use"), "{reasons}");
+    env.write_settings(2048);
+    env.docker_ok(&["stop", "-t", "1", "gone"]);
+    wait_until("the stopped container's forward to go", Duration::from_secs(30), || {
+        TcpStream::connect_timeout(&([127, 0, 0, 1], gone_port).into(), Duration::from_secs(1)).is_err()
+    });
+    assert!(http_get(keep_port, "/index.html").is_some_and(|(c, _)| c == 200), "the running container's forward stays");
     let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
     assert_eq!(got, "persisted");
+    env.docker_ok(&["rm", "-f", "keep", "gone"]);
+    gantry_testkit::reliability::fault(
+        "kill -9 of the agent with published ports; a container stopped and settings made invalid meanwhile",
+        "the VM keeps running; reattach without reboot or new TLS; no false port-in-use; stale forward removed",
+        "reattached (same QEMU pid), degraded with the settings reason only, stale forward gone",
+    );
 
-    let out = env.gantry(&["stop"]);
-    assert!(out.status.success());
+    // ---- SIGTERM to the agent (log-out): the guest powers off cleanly ----
+    let agent: i32 = std::fs::read_to_string(env.instance_dir().join("agent.pid")).unwrap().trim().parse().unwrap();
+    assert!(Command::new("kill").args(["-TERM", &agent.to_string()]).status().unwrap().success());
+    wait_until("the VM to stop after SIGTERM", Duration::from_secs(120), || env.vm_status()["kind"] == "stopped");
+    let console = std::fs::read_to_string(env.instance_dir().join("console.log")).unwrap_or_default();
+    assert!(console.contains("gantry-init: shutdown complete"), "SIGTERM must stop the guest cleanly");
+    gantry_testkit::reliability::fault(
+        "SIGTERM to the agent",
+        "the guest shuts down cleanly (dockerd stopped, disks synced)",
+        "clean power-off",
+    );
     eprintln!("vm_end_to_end: all scenarios passed in {:.0} s", total.elapsed().as_secs_f64());
 }

@@ -18,7 +18,8 @@ pub mod health;
 pub mod images;
 pub mod logs;
 pub mod networks;
-pub mod private_file;
+/// Atomic owner-only files (the crate `gantry-files`, shared with the VM side).
+pub use gantry_files as private_file;
 mod raw;
 pub mod run;
 mod ssh;

@@ -154,7 +154,7 @@ impl Remembered {
     }
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
-        std::fs::write(path, json)
+        crate::private_file::write_atomic(path, json.as_bytes())
     }
 }
 

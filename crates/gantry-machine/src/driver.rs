@@ -24,7 +24,8 @@ use crate::image::{self, GuestImage};
 use crate::instance::Instance;
 use crate::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
 use crate::qmp::Qmp;
-use crate::{disk, process, tls};
+use crate::shares::SharedFolder;
+use crate::{disk, private_file, process, tls};
 
 /// What the machine needs, independent of the settings file format.
 #[derive(Debug, Clone)]
@@ -32,7 +33,10 @@ pub struct MachineConfig {
     pub cpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
-    pub shared_folders: Vec<PathBuf>,
+    pub shared_folders: Vec<SharedFolder>,
+    /// Host folders inside the shares that the guest must not see (Gantry's own directory):
+    /// covered by an empty read-only mount in the guest.
+    pub hidden: Vec<PathBuf>,
     pub image_dir: PathBuf,
     pub probe: Probe,
     /// With a hardware accelerator: no console output within this bound = stalled boot → TCG.
@@ -49,6 +53,7 @@ impl Default for MachineConfig {
             memory_mib: 2048,
             disk_gib: 60,
             shared_folders: Vec::new(),
+            hidden: Vec::new(),
             image_dir: image::default_dir(),
             probe: Probe::default(),
             boot_stall_timeout: Duration::from_secs(20),
@@ -85,6 +90,12 @@ pub struct RunState {
     pub warning: Option<String>,
     /// Milliseconds from launch to "engine ready" (0 when reattached).
     pub boot_ms: u64,
+    /// The folders this VM was booted with (a reattaching agent checks mounts against these,
+    /// not against settings changed since).
+    #[serde(default)]
+    pub shared_folders: Vec<SharedFolder>,
+    #[serde(default)]
+    pub hidden: Vec<PathBuf>,
 }
 
 impl RunState {
@@ -175,7 +186,15 @@ impl QemuDriver {
             path: self.instance.state(),
             source: std::io::Error::other(e),
         })?;
-        std::fs::write(self.instance.state(), json).map_err(MachineError::io("write", self.instance.state()))
+        private_file::write_atomic(&self.instance.state(), json.as_bytes())
+            .map_err(MachineError::io("write", self.instance.state()))
+    }
+
+    /// The running VM this instance's files describe (live QEMU and a matching `state.json`):
+    /// what a restarted agent reattaches to instead of booting.
+    pub fn running(&self) -> Option<RunState> {
+        let pid = self.live_pid()?;
+        self.load_state().filter(|s| s.pid == pid && s.engine_port != 0)
     }
 
     /// Removes run-time leftovers of a dead QEMU (pid file, QMP socket, state).
@@ -187,19 +206,38 @@ impl QemuDriver {
         }
     }
 
+    /// Whether this QEMU can sandbox itself (seccomp): asked, not assumed (builds without
+    /// libseccomp, macOS and Windows builds refuse `-sandbox`).
+    pub async fn sandbox_supported(&self) -> bool {
+        let mut cmd = tokio::process::Command::new(&self.qemu);
+        cmd.args(qemu::sandbox_probe_args())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let ok = match cmd.spawn() {
+            Ok(mut child) => {
+                matches!(tokio::time::timeout(Duration::from_secs(10), child.wait()).await, Ok(Ok(st)) if st.success())
+            }
+            Err(_) => false,
+        };
+        tracing::info!(sandbox = ok, qemu = %self.qemu.display(), "QEMU seccomp sandbox");
+        ok
+    }
+
     fn spec(&self, cfg: &MachineConfig, img: &GuestImage, accel: Accel, engine_port: u16) -> QemuSpec {
         let i = &self.instance;
         let shares = cfg
             .shared_folders
             .iter()
             .enumerate()
-            .map(|(n, p)| Share { tag: format!("share{n}"), host_path: p.clone() })
+            .map(|(n, f)| Share { tag: format!("share{n}"), host_path: f.path.clone(), read_only: f.read_only })
             .collect();
         let fw_cfg = vec![
             FwCfgFile { name: image::FW_CA.into(), file: i.tls_ca() },
             FwCfgFile { name: image::FW_SERVER_CERT.into(), file: i.tls_server_cert() },
             FwCfgFile { name: image::FW_SERVER_KEY.into(), file: i.tls_server_key() },
-            FwCfgFile { name: image::FW_CONFIG.into(), file: i.dir().join("guest-config") },
+            FwCfgFile { name: image::FW_CONFIG.into(), file: i.guest_config() },
         ];
         QemuSpec {
             accel,
@@ -218,17 +256,45 @@ impl QemuDriver {
             engine_bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             shares,
             fw_cfg,
+            sandbox: false,
         }
     }
 
-    /// The guest's config file (fw_cfg `opt/gantry/config`): `key=value` lines.
+    /// The guest's config file (fw_cfg `opt/gantry/config`): `key=value` lines. Paths that
+    /// cannot be one line (a newline in them) are left out: the guest could not read them.
     pub fn guest_config(cfg: &MachineConfig) -> String {
         let mut s = String::new();
-        for (n, p) in cfg.shared_folders.iter().enumerate() {
-            s.push_str(&format!("share{n}={}\n", p.display()));
+        let line = |p: &std::path::Path| Some(p.display().to_string()).filter(|t| !t.contains(['\n', '\r']));
+        for (n, f) in cfg.shared_folders.iter().enumerate() {
+            if let Some(p) = line(&f.path) {
+                s.push_str(&format!("share{n}={p}\n"));
+            }
+        }
+        for (n, h) in cfg.hidden.iter().enumerate() {
+            if let Some(p) = line(h) {
+                s.push_str(&format!("hide{n}={p}\n"));
+            }
         }
         s.push_str(&format!("engine_port={}\n", image::GUEST_ENGINE_PORT));
         s
+    }
+
+    /// [`Self::boot_once`], once more with another engine port when the one picked was taken
+    /// between picking and QEMU binding it (a race with another program, not an accelerator fault).
+    async fn boot_retrying_port(
+        &self,
+        cfg: &MachineConfig,
+        img: &GuestImage,
+        accel: Accel,
+        progress: &(dyn Fn(BootEvent) + Send + Sync),
+    ) -> Result<(u32, u16, u64)> {
+        match self.boot_once(cfg, img, accel, progress).await {
+            Err(MachineError::QemuExited { tail, .. }) if hostfwd_failed(&tail) => {
+                tracing::warn!("the engine port was taken meanwhile; booting again with another");
+                self.boot_once(cfg, img, accel, progress).await
+            }
+            other => other,
+        }
     }
 
     /// Launches QEMU once with `accel` and waits for "engine ready".
@@ -241,7 +307,8 @@ impl QemuDriver {
     ) -> Result<(u32, u16, u64)> {
         let i = &self.instance;
         let engine_port = free_port()?;
-        let spec = self.spec(cfg, img, accel, engine_port);
+        let mut spec = self.spec(cfg, img, accel, engine_port);
+        spec.sandbox = self.sandbox_supported().await;
         let args = qemu::build_args(&spec, self.os);
         // fresh console and qemu logs for this boot (the previous ones kept as *.1)
         for f in [i.console_log(), i.qemu_log()] {
@@ -310,6 +377,28 @@ impl QemuDriver {
             }
         }
     }
+}
+
+/// Whether a failed boot is the accelerator's fault (remembered as "use TCG from now on"): a
+/// stalled boot, or QEMU exiting with an accelerator error. Anything else (a port taken, a disk
+/// locked, a bad option) is reported as it is and not held against the accelerator.
+pub fn accel_failed(e: &MachineError) -> bool {
+    match e {
+        MachineError::BootStalled { .. } => true,
+        MachineError::QemuExited { tail, .. } => {
+            let t = tail.to_ascii_lowercase();
+            !hostfwd_failed(tail)
+                && ["kvm", "hvf", "whpx", "hypervisor", "vmx", "svm", "msr", "accelerator", "cpuid", "vcpu"]
+                    .iter()
+                    .any(|k| t.contains(k))
+        }
+        _ => false,
+    }
+}
+
+/// QEMU's own words when a `hostfwd` port cannot be bound.
+fn hostfwd_failed(tail: &str) -> bool {
+    tail.contains("Could not set up host forwarding rule")
 }
 
 /// The init's error lines (`gantry-init: error: ...`), joined.
@@ -382,8 +471,8 @@ impl Driver for QemuDriver {
             MachineError::Io { what: "create disk", path: self.instance.disk(), source: std::io::Error::other(e) }
         })??;
         tracing::info!(?action, "data disk");
-        let gc = self.instance.dir().join("guest-config");
-        tls::write_private(&gc, Self::guest_config(cfg).as_bytes())?;
+        let gc = self.instance.guest_config();
+        private_file::write_atomic(&gc, Self::guest_config(cfg).as_bytes()).map_err(MachineError::io("write", &gc))?;
         Ok(())
     }
 
@@ -402,35 +491,44 @@ impl Driver for QemuDriver {
         if let Some(w) = &warning {
             progress(BootEvent::Warning { message: w.clone() });
         }
-        let (pid, engine_port, boot_ms, accel, warning) = match self.boot_once(cfg, &img, accel, progress).await {
-            Ok((pid, port, ms)) => (pid, port, ms, accel, warning),
-            Err(e @ (MachineError::BootStalled { .. } | MachineError::QemuExited { .. })) if accel.is_hardware() => {
-                let reason = match &e {
-                    MachineError::QemuExited { tail, status, .. } => {
-                        let line = tail
-                            .lines()
-                            .find(|l| l.contains("error"))
-                            .or_else(|| tail.lines().last())
-                            .unwrap_or(status)
-                            .trim_start_matches("qemu-system-x86_64: ");
-                        format!("{accel} failed: QEMU exited ({line})")
+        let (pid, engine_port, boot_ms, accel, warning) =
+            match self.boot_retrying_port(cfg, &img, accel, progress).await {
+                Ok((pid, port, ms)) => (pid, port, ms, accel, warning),
+                Err(e) if accel.is_hardware() && accel_failed(&e) => {
+                    let reason = match &e {
+                        MachineError::QemuExited { tail, status, .. } => {
+                            let line = tail
+                                .lines()
+                                .find(|l| l.contains("error"))
+                                .or_else(|| tail.lines().last())
+                                .unwrap_or(status)
+                                .trim_start_matches("qemu-system-x86_64: ");
+                            format!("{accel} failed: QEMU exited ({line})")
+                        }
+                        other => format!("{accel} failed: {other}"),
+                    };
+                    tracing::warn!(%reason, "falling back to TCG");
+                    progress(BootEvent::FellBack { from: accel, reason: reason.clone() });
+                    let r = Remembered { accel: Accel::Tcg, reason: reason.clone() };
+                    if let Err(e) = r.save(&self.instance.accel_choice()) {
+                        tracing::warn!(error = %e, "cannot remember the accelerator choice");
                     }
-                    other => format!("{accel} failed: {other}"),
-                };
-                tracing::warn!(%reason, "falling back to TCG");
-                progress(BootEvent::FellBack { from: accel, reason: reason.clone() });
-                let r = Remembered { accel: Accel::Tcg, reason: reason.clone() };
-                if let Err(e) = r.save(&self.instance.accel_choice()) {
-                    tracing::warn!(error = %e, "cannot remember the accelerator choice");
+                    let w = format!("{reason}; using software emulation (TCG): the VM is slow to boot and run");
+                    progress(BootEvent::Warning { message: w.clone() });
+                    let (pid, port, ms) = self.boot_retrying_port(cfg, &img, Accel::Tcg, progress).await?;
+                    (pid, port, ms, Accel::Tcg, Some(w))
                 }
-                let w = format!("{reason}; using software emulation (TCG): the VM is slow to boot and run");
-                progress(BootEvent::Warning { message: w.clone() });
-                let (pid, port, ms) = self.boot_once(cfg, &img, Accel::Tcg, progress).await?;
-                (pid, port, ms, Accel::Tcg, Some(w))
-            }
-            Err(e) => return Err(e),
+                Err(e) => return Err(e),
+            };
+        let state = RunState {
+            pid,
+            accel,
+            engine_port,
+            warning,
+            boot_ms,
+            shared_folders: cfg.shared_folders.clone(),
+            hidden: cfg.hidden.clone(),
         };
-        let state = RunState { pid, accel, engine_port, warning, boot_ms };
         self.save_state(&state)?;
         Ok(state)
     }
@@ -472,23 +570,21 @@ impl Driver for QemuDriver {
             return Err(MachineError::AlreadyRunning { pid });
         }
         let dir = self.instance.dir();
-        if data {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(MachineError::io("delete", dir))?;
-            }
+        if !dir.exists() {
             return Ok(());
         }
-        let keep = [self.instance.disk(), self.instance.settings()];
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(_) => return Ok(()),
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if keep.contains(&p) {
-                continue;
-            }
-            let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        if !self.instance.is_marked() {
+            return Err(MachineError::NotAnInstance { path: dir.to_owned(), marker: crate::instance::MARKER });
+        }
+        if data {
+            return std::fs::remove_dir_all(dir).map_err(MachineError::io("delete", dir));
+        }
+        for p in self.instance.run_files() {
+            let r = match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+                Ok(_) => std::fs::remove_file(&p),
+                Err(_) => continue,
+            };
             r.map_err(MachineError::io("delete", &p))?;
         }
         Ok(())
@@ -503,6 +599,8 @@ impl Driver for QemuDriver {
                 engine_port: 0,
                 warning: Some("state file missing".into()),
                 boot_ms: 0,
+                shared_folders: Vec::new(),
+                hidden: Vec::new(),
             }),
             _ => MachineStatus::Stopped,
         }
@@ -529,10 +627,49 @@ mod tests {
 
     #[test]
     fn guest_config_lists_shares() {
-        let cfg = MachineConfig { shared_folders: vec!["/home/me".into()], ..Default::default() };
+        let cfg = MachineConfig {
+            shared_folders: vec![SharedFolder::writable("/home/me"), SharedFolder::writable("/a\nb")],
+            hidden: vec!["/home/me/.local/share/gantry".into()],
+            ..Default::default()
+        };
         let s = QemuDriver::guest_config(&cfg);
         assert!(s.contains("share0=/home/me\n"));
+        assert!(s.contains("hide0=/home/me/.local/share/gantry\n"));
+        assert!(!s.contains("share1"), "a path with a newline cannot be a config line: {s}");
         assert!(s.contains("engine_port=2376\n"));
+    }
+
+    #[test]
+    fn only_accelerator_failures_count_against_the_accelerator() {
+        let exited = |tail: &str| MachineError::QemuExited {
+            status: "exit status: 1".into(),
+            log: "/q".into(),
+            tail: tail.into(),
+        };
+        assert!(accel_failed(&MachineError::BootStalled { accel: "kvm".into(), secs: 20 }));
+        assert!(accel_failed(&exited("qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0")));
+        assert!(accel_failed(&exited("Could not access KVM kernel module: Permission denied")));
+        assert!(!accel_failed(&exited(
+            "qemu-system-x86_64: Could not set up host forwarding rule 'tcp:127.0.0.1:41234-:2376'"
+        )));
+        assert!(!accel_failed(&exited("qemu-system-x86_64: Failed to get \"write\" lock")));
+        assert!(!accel_failed(&MachineError::Timeout { what: "x".into(), secs: 1 }));
+    }
+
+    #[tokio::test]
+    async fn delete_refuses_a_directory_gantry_did_not_make() {
+        let t = tempfile::tempdir().unwrap();
+        let home = t.path().join("home");
+        std::fs::create_dir_all(home.join("projects")).unwrap();
+        std::fs::write(home.join("notes.txt"), "keep me").unwrap();
+        for data in [false, true] {
+            match QemuDriver::new(Instance::at(&home)).delete(data).await {
+                Err(MachineError::NotAnInstance { path, .. }) => assert_eq!(path, home),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(std::fs::read_to_string(home.join("notes.txt")).unwrap(), "keep me");
+        assert!(home.join("projects").is_dir());
     }
 
     #[tokio::test]
@@ -542,9 +679,11 @@ mod tests {
         i.ensure().unwrap();
         std::fs::write(i.disk(), "disk").unwrap();
         std::fs::write(i.console_log(), "log").unwrap();
+        std::fs::write(i.dir().join("mine.txt"), "not Gantry's").unwrap();
         let d = QemuDriver::new(i.clone());
         d.delete(false).await.unwrap();
         assert!(i.disk().exists());
+        assert!(i.dir().join("mine.txt").exists(), "files Gantry did not make are kept");
         assert!(!i.console_log().exists());
         assert!(!i.tls_dir().exists());
         d.delete(true).await.unwrap();

@@ -59,6 +59,15 @@ pub enum MachineError {
 
     #[error("cancelled")]
     Cancelled,
+
+    #[error("refusing to delete {path}: it does not carry Gantry's marker file ({marker})")]
+    NotAnInstance { path: PathBuf, marker: &'static str },
+
+    #[error("the socket path {path} is {len} bytes long; this system allows at most {max}")]
+    SocketPathTooLong { path: PathBuf, len: usize, max: usize },
+
+    #[error(transparent)]
+    InvalidName(#[from] crate::instance::InvalidName),
 }
 
 impl MachineError {
@@ -100,6 +109,14 @@ impl MachineError {
             Self::NotRunning => "start it with `gantry start`".into(),
             Self::InvalidConfig { .. } => "Fix the setting in the app's Settings or in settings.json.".into(),
             Self::Cancelled => "start again when ready".into(),
+            Self::NotAnInstance { .. } => {
+                "this is not a directory Gantry made; delete it yourself if you are sure, or name an instance with --instance NAME".into()
+            }
+            Self::SocketPathTooLong { .. } => format!(
+                "set {} to a shorter directory (e.g. ~/.gantry) so that the instance's sockets fit",
+                crate::instance::GANTRY_HOME_ENV
+            ),
+            Self::InvalidName(_) => "use a short name of letters, digits, '-' and '_', such as dev or work-2".into(),
         }
     }
 

@@ -4,6 +4,13 @@
 //! (`docker run -it`, `docker exec`, attach); a half-close on one side (EOF) is passed on as a
 //! TLS close_notify / socket shutdown on the other, as the docker CLI expects.
 //!
+//! With a [`Filter`], each connection is read as HTTP/1.1 requests ([`crate::http1`]): container,
+//! volume and service creates are checked against the [`MountPolicy`] and refused with a
+//! specific error ("Mounts denied: ...") when a bind source is not shared; every other byte,
+//! upgrades and hijacked streams included, passes through unchanged. Clients that pipeline
+//! requests (send the next before the answer to the previous one) could see a refusal before an
+//! earlier answer; the docker CLI and bollard do not pipeline.
+//!
 //! On Windows the same would serve a named pipe (`\\.\pipe\gantry`); not implemented yet.
 
 use std::net::SocketAddr;
@@ -14,11 +21,24 @@ use std::sync::atomic::AtomicU64;
 #[cfg(unix)]
 use std::sync::atomic::Ordering;
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 #[cfg(unix)]
 use crate::error::{MachineError, Result};
+use crate::http1::{self, Chunked, Framing};
+use crate::shares::{self, MountPolicy};
+
+/// Largest body of a checked request (container creates are a few KiB).
+pub const MAX_CHECKED_BODY: u64 = 16 << 20;
+
+/// What the proxy checks: the mount policy, and the settings file its refusals point at.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub policy: MountPolicy,
+    pub settings_file: PathBuf,
+}
 
 /// Where to connect and with which TLS identity.
 #[derive(Clone)]
@@ -53,6 +73,7 @@ pub struct Stats {
 #[cfg(unix)]
 pub fn bind(path: &Path) -> Result<tokio::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt;
+    crate::instance::check_socket_path(path)?;
     crate::process::remove_stale_socket(path).map_err(MachineError::io("remove stale socket", path))?;
     let l = tokio::net::UnixListener::bind(path).map_err(MachineError::io("bind", path))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
@@ -68,6 +89,7 @@ pub async fn serve(
     socket_path: PathBuf,
     upstream: Upstream,
     stats: Arc<Stats>,
+    filter: Option<Arc<Filter>>,
     cancel: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(cancel);
@@ -86,8 +108,13 @@ pub async fn serve(
                 stats.connections.fetch_add(1, Ordering::Relaxed);
                 let up = upstream.clone();
                 let stats = stats.clone();
+                let filter = filter.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = proxy(client, &up).await {
+                    let r = match filter {
+                        Some(f) => proxy_filtered(client, &up, &f).await,
+                        None => proxy(client, &up).await,
+                    };
+                    if let Err(e) = r {
                         stats.failures.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(error = %e, "engine connection ended with an error");
                     }
@@ -103,6 +130,211 @@ async fn proxy(mut client: tokio::net::UnixStream, up: &Upstream) -> std::io::Re
     let mut engine = up.connect().await?;
     tokio::io::copy_bidirectional(&mut client, &mut engine).await?;
     Ok(())
+}
+
+type ClientWriter = Arc<tokio::sync::Mutex<tokio::net::unix::OwnedWriteHalf>>;
+
+#[cfg(unix)]
+async fn proxy_filtered(client: tokio::net::UnixStream, up: &Upstream, filter: &Filter) -> std::io::Result<()> {
+    let engine = up.connect().await?;
+    let (mut er, mut ew) = tokio::io::split(engine);
+    let (mut cr, cw) = client.into_split();
+    let cw: ClientWriter = Arc::new(tokio::sync::Mutex::new(cw));
+    let answers = {
+        let cw = cw.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = er.read(&mut buf).await?;
+                let mut w = cw.lock().await;
+                if n == 0 {
+                    return w.shutdown().await;
+                }
+                w.write_all(&buf[..n]).await?;
+            }
+        })
+    };
+    match requests(&mut cr, &mut ew, &cw, filter).await {
+        Ok(()) => {
+            let _ = ew.shutdown().await; // the client is done sending: pass the half-close on
+            answers.await.map_err(std::io::Error::other)?
+        }
+        Err(Refused) => {
+            answers.abort();
+            let _ = cw.lock().await.shutdown().await;
+            Ok(())
+        }
+    }
+}
+
+/// The connection was answered by the proxy and closed.
+struct Refused;
+
+impl From<std::io::Error> for Refused {
+    fn from(e: std::io::Error) -> Self {
+        tracing::debug!(error = %e, "engine connection ended");
+        Refused
+    }
+}
+
+async fn answer(cw: &ClientWriter, status: u16, reason: &str, message: &str, close: bool) -> std::io::Result<()> {
+    tracing::info!(status, message, "engine request refused");
+    cw.lock().await.write_all(&http1::error_response(status, reason, message, close)).await
+}
+
+/// Reads more from `r` into `buf`; the number of bytes read (0 at the end).
+async fn fill(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = r.read(&mut chunk).await?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+/// Passes requests from the client to the engine one by one, checking the ones the policy reads.
+async fn requests(
+    cr: &mut (impl AsyncRead + Unpin),
+    ew: &mut (impl AsyncWrite + Unpin),
+    cw: &ClientWriter,
+    filter: &Filter,
+) -> Result<(), Refused> {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let head = loop {
+            match http1::parse_head(&buf) {
+                Ok(Some(h)) => break h,
+                Ok(None) => {
+                    if fill(cr, &mut buf).await? == 0 {
+                        ew.write_all(&buf).await?; // an incomplete request: the engine answers it
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    answer(cw, 400, "Bad Request", &e.to_string(), true).await?;
+                    return Err(Refused);
+                }
+            }
+        };
+        let framing = match head.framing() {
+            Ok(f) => f,
+            Err(e) => {
+                answer(cw, 400, "Bad Request", &e.to_string(), true).await?;
+                return Err(Refused);
+            }
+        };
+        let path = http1::api_path(&head.target);
+        if shares::inspects(&path) && !head.switches_to_raw() {
+            if head.expects_continue() {
+                cw.lock().await.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+            }
+            let head_bytes = head.without_expect(&buf);
+            buf.drain(..head.len);
+            let Some((raw, body)) = whole_body(cr, &mut buf, framing).await? else {
+                let m = format!("the request body is larger than {} MiB", MAX_CHECKED_BODY >> 20);
+                answer(cw, 413, "Payload Too Large", &m, true).await?;
+                return Err(Refused);
+            };
+            match filter.policy.check_body(&body) {
+                Ok(()) => {
+                    ew.write_all(&head_bytes).await?;
+                    ew.write_all(&raw).await?;
+                }
+                Err(denied) => {
+                    let close = head.version == "HTTP/1.0"
+                        || head.values("connection").any(|v| v.eq_ignore_ascii_case("close"));
+                    answer(cw, 400, "Bad Request", &denied.message(&filter.settings_file), close).await?;
+                    if close {
+                        return Err(Refused);
+                    }
+                }
+            }
+            continue;
+        }
+        ew.write_all(&buf[..head.len]).await?;
+        buf.drain(..head.len);
+        if head.switches_to_raw() {
+            // a hijacked stream from here on: raw bytes both ways
+            ew.write_all(&buf).await?;
+            tokio::io::copy(cr, ew).await?;
+            return Ok(());
+        }
+        pass_body(cr, ew, &mut buf, framing).await?;
+    }
+}
+
+/// Streams one body from `buf` + `cr` to `ew`; what follows it stays in `buf`.
+async fn pass_body(
+    cr: &mut (impl AsyncRead + Unpin),
+    ew: &mut (impl AsyncWrite + Unpin),
+    buf: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<(), Refused> {
+    match framing {
+        Framing::None => Ok(()),
+        Framing::Length(n) => {
+            let from_buf = usize::try_from(n).map_or(buf.len(), |n| n.min(buf.len()));
+            ew.write_all(&buf[..from_buf]).await?;
+            buf.drain(..from_buf);
+            let rest = n - from_buf as u64;
+            let copied = tokio::io::copy(&mut cr.take(rest), ew).await?;
+            if copied < rest { Err(Refused) } else { Ok(()) }
+        }
+        Framing::Chunked => {
+            let mut c = Chunked::default();
+            loop {
+                let step = c.feed(buf, None).map_err(|e| {
+                    tracing::debug!(error = %e, "bad chunked body");
+                    Refused
+                })?;
+                ew.write_all(&buf[..step.consumed]).await?;
+                buf.drain(..step.consumed);
+                if step.done {
+                    return Ok(());
+                }
+                if fill(cr, buf).await? == 0 {
+                    return Err(Refused);
+                }
+            }
+        }
+    }
+}
+
+/// Reads a whole body (raw bytes as sent, and decoded), or `None` when it is over the bound.
+async fn whole_body(
+    cr: &mut (impl AsyncRead + Unpin),
+    buf: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<Option<(Vec<u8>, Vec<u8>)>, Refused> {
+    match framing {
+        Framing::None => Ok(Some((Vec::new(), Vec::new()))),
+        Framing::Length(n) if n > MAX_CHECKED_BODY => Ok(None),
+        Framing::Length(n) => {
+            let n = usize::try_from(n).map_err(|_| Refused)?;
+            while buf.len() < n {
+                if fill(cr, buf).await? == 0 {
+                    return Err(Refused);
+                }
+            }
+            let raw: Vec<u8> = buf.drain(..n).collect();
+            Ok(Some((raw.clone(), raw)))
+        }
+        Framing::Chunked => {
+            let mut c = Chunked::default();
+            let (mut raw, mut data) = (Vec::new(), Vec::new());
+            loop {
+                let step = c.feed(buf, Some(&mut data)).map_err(|_| Refused)?;
+                raw.extend(buf.drain(..step.consumed));
+                if step.done {
+                    return Ok(Some((raw, data)));
+                }
+                if raw.len() as u64 > MAX_CHECKED_BODY + 65536 {
+                    return Ok(None);
+                }
+                if fill(cr, buf).await? == 0 {
+                    return Err(Refused);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -145,7 +377,7 @@ mod tests {
         let up = Upstream { addr, tls: crate::tls::client_config(&i).unwrap() };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let sock = i.docker_socket();
-        let h = tokio::spawn(serve(l, sock.clone(), up, Arc::default(), async {
+        let h = tokio::spawn(serve(l, sock.clone(), up, Arc::default(), None, async {
             let _ = stop_rx.await;
         }));
         for _ in 0..3 {

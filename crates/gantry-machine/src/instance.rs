@@ -14,6 +14,7 @@
 //! | `qemu.pid`        | QEMU's pid file (written by QEMU itself, `-pidfile`)        |
 //! | `agent.pid`       | the host agent's pid                                        |
 //! | `agent.lock`      | held (flock) by the running agent: one agent per instance   |
+//! | `start.lock`      | held (flock) by a start while it launches the agent         |
 //! | `console.log`     | the guest's serial console                                  |
 //! | `qemu.log`        | QEMU's own stderr                                           |
 //! | `agent.log`       | the host agent's log                                        |
@@ -21,40 +22,102 @@
 //! | `state.json`      | run-time facts of the running VM (engine port, accel, ...)  |
 //! | `tls/`            | `ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem`,     |
 //! |                   | `client.pem`, `client-key.pem` (all mode 0600)              |
+//! | `.gantry-instance`| the marker: `delete` removes only a directory that has it   |
+//!
+//! Instance names are short slugs ([`validate_name`]): a name never reaches outside the root.
 
 use std::path::{Path, PathBuf};
+
+use crate::error::MachineError;
 
 /// Environment variable overriding the root of all instance directories.
 pub const GANTRY_HOME_ENV: &str = "GANTRY_HOME";
 /// Name of the instance used when none is given.
 pub const DEFAULT_INSTANCE: &str = "default";
 
+/// The file whose presence marks a directory as a Gantry instance directory.
+pub const MARKER: &str = ".gantry-instance";
+/// Longest instance name.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// Longest unix socket path this system accepts (`sun_path` less its final NUL).
+pub const MAX_SOCKET_PATH: usize = if cfg!(any(target_os = "macos", target_os = "freebsd")) { 103 } else { 107 };
+
+/// A unix socket path that fits `sun_path`, or [`MachineError::SocketPathTooLong`].
+pub fn check_socket_path(path: &Path) -> Result<(), MachineError> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(MachineError::SocketPathTooLong { path: path.to_owned(), len, max: MAX_SOCKET_PATH });
+    }
+    Ok(())
+}
+
 /// The root directory holding all instance directories.
 pub fn root_dir() -> PathBuf {
     if let Some(p) = std::env::var_os(GANTRY_HOME_ENV).filter(|v| !v.is_empty()) {
         return PathBuf::from(p);
     }
-    platform_data_dir().join("gantry")
+    match home_dir() {
+        Some(home) => platform_data_dir(&home).join("gantry"),
+        None => no_home_root(),
+    }
 }
 
-fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
+/// The user's home directory (`HOME`, or `USERPROFILE` on Windows), when set and not empty.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).filter(|h| !h.is_empty()).map(PathBuf::from)
 }
 
-fn platform_data_dir() -> PathBuf {
+/// Without a home directory: a directory of this user's own under the system temp directory
+/// (`/tmp/gantry-<uid>`), which [`Instance::ensure`] creates owner-only and refuses to use when
+/// someone else owns it.
+fn no_home_root() -> PathBuf {
+    #[cfg(unix)]
+    let owner = rustix::process::getuid().as_raw().to_string();
+    #[cfg(not(unix))]
+    let owner = std::env::var("USERNAME").unwrap_or_else(|_| "user".into());
+    std::env::temp_dir().join(format!("gantry-{owner}"))
+}
+
+fn platform_data_dir(home: &Path) -> PathBuf {
     if cfg!(target_os = "macos") {
-        home().join("Library").join("Application Support")
+        home.join("Library").join("Application Support")
     } else if cfg!(windows) {
-        std::env::var_os("LOCALAPPDATA").map(PathBuf::from).unwrap_or_else(|| home().join("AppData").join("Local"))
+        std::env::var_os("LOCALAPPDATA").map(PathBuf::from).unwrap_or_else(|| home.join("AppData").join("Local"))
     } else {
         std::env::var_os("XDG_DATA_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .unwrap_or_else(|| home().join(".local").join("share"))
+            .unwrap_or_else(|| home.join(".local").join("share"))
     }
+}
+
+/// Why a name cannot be an instance name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name:?} is not a valid instance name: {reason}")]
+pub struct InvalidName {
+    pub name: String,
+    pub reason: &'static str,
+}
+
+/// Instance names are slugs: 1 to [`MAX_NAME_LEN`] ASCII letters, digits, `-` and `_`, starting
+/// with a letter or digit. So a name is one path component under the root, never `.`, `..`, an
+/// absolute path, `~` or a path with separators.
+pub fn validate_name(name: &str) -> Result<(), InvalidName> {
+    let bad = |reason| Err(InvalidName { name: name.to_owned(), reason });
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("it is longer than 32 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return bad("use only letters, digits, '-' and '_'");
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric() {
+        return bad("it must start with a letter or a digit");
+    }
+    Ok(())
 }
 
 /// One instance directory. Cheap to clone; creating it does not touch the disk.
@@ -66,14 +129,15 @@ pub struct Instance {
 
 impl Default for Instance {
     fn default() -> Self {
-        Self::named(DEFAULT_INSTANCE)
+        Self { name: DEFAULT_INSTANCE.to_owned(), dir: root_dir().join(DEFAULT_INSTANCE) }
     }
 }
 
 impl Instance {
-    /// The instance `name` under [`root_dir`].
-    pub fn named(name: &str) -> Self {
-        Self { name: name.to_owned(), dir: root_dir().join(name) }
+    /// The instance `name` under [`root_dir`]; the name must pass [`validate_name`].
+    pub fn named(name: &str) -> Result<Self, InvalidName> {
+        validate_name(name)?;
+        Ok(Self { name: name.to_owned(), dir: root_dir().join(name) })
     }
 
     /// An instance living in an explicit directory (tests, embedding).
@@ -114,6 +178,10 @@ impl Instance {
     pub fn agent_lock(&self) -> PathBuf {
         self.dir.join("agent.lock")
     }
+    /// Held (flock) by a `start` while it launches the agent: two starts never launch two.
+    pub fn start_lock(&self) -> PathBuf {
+        self.dir.join("start.lock")
+    }
     pub fn console_log(&self) -> PathBuf {
         self.dir.join("console.log")
     }
@@ -151,17 +219,96 @@ impl Instance {
         self.tls_dir().join("client-key.pem")
     }
 
-    /// Creates the directory (mode 0700 on Unix).
+    /// The guest's config file, passed through fw_cfg.
+    pub fn guest_config(&self) -> PathBuf {
+        self.dir.join("guest-config")
+    }
+
+    /// The unix sockets of the instance (QMP, control, docker).
+    pub fn sockets(&self) -> [PathBuf; 3] {
+        [self.qmp_socket(), self.control_socket(), self.docker_socket()]
+    }
+
+    /// Every socket path fits this system's limit ([`check_socket_path`]).
+    pub fn check_socket_paths(&self) -> Result<(), MachineError> {
+        self.sockets().iter().try_for_each(|p| check_socket_path(p))
+    }
+
+    /// What `delete` removes when the data is kept: run-time files, logs, TLS material, the
+    /// remembered accelerator (never the data disk, settings or files Gantry did not make).
+    pub fn run_files(&self) -> Vec<PathBuf> {
+        let mut v = vec![
+            self.qmp_socket(),
+            self.control_socket(),
+            self.docker_socket(),
+            self.qemu_pid(),
+            self.agent_pid(),
+            self.agent_lock(),
+            self.start_lock(),
+            self.console_log(),
+            self.qemu_log(),
+            self.agent_log(),
+            self.accel_choice(),
+            self.state(),
+            self.guest_config(),
+            self.tls_dir(),
+        ];
+        v.extend([self.console_log(), self.qemu_log()].map(|l| l.with_extension("log.1")));
+        v
+    }
+
+    /// The marker file ([`MARKER`]).
+    pub fn marker(&self) -> PathBuf {
+        self.dir.join(MARKER)
+    }
+
+    /// Whether the directory carries Gantry's marker (what `delete` checks first).
+    pub fn is_marked(&self) -> bool {
+        self.marker().is_file()
+    }
+
+    /// Creates the directory (mode 0700 on Unix) with its marker. A directory that another user
+    /// owns is refused (e.g. `/tmp/gantry-<uid>` made by someone else when `HOME` is unset).
     pub fn ensure(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         std::fs::create_dir_all(self.tls_dir())?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))?;
+            // without HOME the root is a shared temp directory's child: it must be ours too
+            let no_home = self.dir.parent().filter(|p| *p == no_home_root());
+            for dir in std::iter::once(self.dir.as_path()).chain(no_home) {
+                owned_by_me(dir)?;
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            }
             std::fs::set_permissions(self.tls_dir(), std::fs::Permissions::from_mode(0o700))?;
         }
+        if !self.is_marked() {
+            std::fs::write(
+                self.marker(),
+                b"This directory is a Gantry VM instance (gantry delete checks this file).\n",
+            )?;
+        }
         Ok(())
+    }
+}
+
+/// Refuses a directory that another user owns.
+#[cfg(unix)]
+fn owned_by_me(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::symlink_metadata(dir)?.uid();
+    let me = rustix::process::getuid().as_raw();
+    if owner == me {
+        Ok(())
+    } else {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to another user (uid {owner}): Gantry keeps its files only in a directory of yours",
+                dir.display()
+            ),
+        ))
     }
 }
 
@@ -177,5 +324,65 @@ mod tests {
         assert_eq!(i.docker_socket(), Path::new("/x/gantry/dev/docker.sock"));
         assert_eq!(i.tls_ca(), Path::new("/x/gantry/dev/tls/ca.pem"));
         assert_eq!(i.settings(), Path::new("/x/gantry/dev/settings.json"));
+    }
+
+    #[test]
+    fn names_are_slugs_that_stay_under_the_root() {
+        for good in ["default", "dev", "a", "work-2", "my_vm", "A1"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+            assert_eq!(Instance::named(good).unwrap().dir(), root_dir().join(good));
+        }
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        for bad in ["", ".", "..", "/", "a/b", "~", "/home/me", "../x", "a\\b", "-x", "_x", "a b", "é", &long, "a\0b"]
+        {
+            let e = Instance::named(bad).unwrap_err();
+            assert_eq!(e.name, bad);
+            assert!(e.to_string().contains("not a valid instance name"), "{e}");
+        }
+    }
+
+    #[test]
+    fn socket_paths_over_the_limit_are_a_specific_error() {
+        assert!(Instance::at("/x/gantry/dev").check_socket_paths().is_ok());
+        let deep = Instance::at(format!("/{}/dev", "d".repeat(100)));
+        match deep.check_socket_paths() {
+            Err(MachineError::SocketPathTooLong { path, len, max }) => {
+                assert_eq!(path, deep.qmp_socket());
+                assert!(len > max && max == MAX_SOCKET_PATH);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            MachineError::SocketPathTooLong { path: "/x".into(), len: 200, max: 107 }.hint().contains("GANTRY_HOME")
+        );
+    }
+
+    #[test]
+    fn ensure_marks_the_directory_owner_only() {
+        let t = tempfile::tempdir().unwrap();
+        let i = Instance::at(t.path().join("dev"));
+        assert!(!i.is_marked());
+        i.ensure().unwrap();
+        assert!(i.is_marked());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(i.dir()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_of_another_user_is_refused() {
+        if rustix::process::getuid().as_raw() != 0 {
+            eprintln!("SKIPPED: a_directory_of_another_user_is_refused needs root to chown");
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("dev");
+        std::fs::create_dir(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+        let e = Instance::at(&dir).ensure().unwrap_err();
+        assert!(e.to_string().contains("belongs to another user"), "{e}");
     }
 }

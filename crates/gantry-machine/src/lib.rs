@@ -9,21 +9,28 @@
 //! - [`process`]: pid files and liveness;
 //! - [`driver`]: the lima-style [`driver::Driver`] trait and [`driver::QemuDriver`];
 //! - [`local`]: owner-only local endpoints (unix socket, or a named pipe on Windows);
-//! - [`forward`]: the host unix socket → mutual-TLS engine forwarder;
-//! - [`ports`]: published-port rules and their reconciliation through QMP.
+//! - [`forward`]: the host unix socket → mutual-TLS engine forwarder, with the mount check;
+//! - [`http1`]: the forwarder's bounded HTTP/1.1 request reader;
+//! - [`shares`]: shared folders, folders never shared, and the mount policy;
+//! - [`ports`]: published-port rules and their reconciliation through QMP;
+//! - [`private_file`]: atomic owner-only files and their one writer.
 
 pub mod accel;
 pub mod disk;
 pub mod driver;
 pub mod error;
 pub mod forward;
+pub mod http1;
 pub mod image;
 pub mod instance;
 pub mod local;
 pub mod ports;
+/// Atomic owner-only files and their one writer (the crate `gantry-files`).
+pub use gantry_files as private_file;
 pub mod process;
 pub mod qemu;
 pub mod qmp;
+pub mod shares;
 pub mod tls;
 
 pub use error::{MachineError, Result};

@@ -1,6 +1,7 @@
 //! The QEMU command line, built by one pure function ([`build_args`]) from a [`QemuSpec`] and
 //! the host OS, so that every OS's variant is unit-tested on any machine.
 
+use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -27,6 +28,8 @@ pub struct FwCfgFile {
 pub struct Share {
     pub tag: String,
     pub host_path: PathBuf,
+    /// QEMU refuses every write from the guest (`readonly=on`).
+    pub read_only: bool,
 }
 
 /// Everything the command line depends on.
@@ -51,6 +54,8 @@ pub struct QemuSpec {
     pub engine_bind: IpAddr,
     pub shares: Vec<Share>,
     pub fw_cfg: Vec<FwCfgFile>,
+    /// Run with `-sandbox` ([`SANDBOX`]): only where the binary supports it (probed).
+    pub sandbox: bool,
 }
 
 /// The QEMU system emulator's program name for this host.
@@ -79,24 +84,30 @@ fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
 }
 
 /// Builds QEMU's arguments (without the program name). Pure: no I/O.
-pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<String> {
-    let strs = |xs: &[&str]| xs.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
-    let mut a: Vec<String> = Vec::new();
+///
+/// Every path goes into an option whose value QEMU splits at commas, so each is escaped the same
+/// way ([`opt_path`]: `,` doubled) and kept as the OS string it is (non-UTF-8 bytes included);
+/// the console is a `-chardev file` for that reason (`-serial file:` does not escape).
+pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
+    let mut a: Vec<OsString> = Vec::new();
+    let push = |a: &mut Vec<OsString>, xs: &[&str]| a.extend(xs.iter().map(OsString::from));
     let machine = if std::env::consts::ARCH == "aarch64" && os != HostOs::Windows { "virt" } else { "q35" };
-    a.extend(strs(&["-name", "gantry", "-machine", machine, "-nodefaults", "-no-user-config"]));
-    a.extend(strs(&["-display", "none", "-vga", "none"]));
-    a.extend(accel_args(spec.accel, os));
-    a.extend(["-smp".into(), spec.cpus.to_string(), "-m".into(), format!("{}M", spec.memory_mib)]);
-    a.extend(["-kernel".into(), path(&spec.kernel), "-initrd".into(), path(&spec.initrd)]);
-    a.extend(["-append".into(), spec.cmdline.clone()]);
+    push(&mut a, &["-name", "gantry", "-machine", machine, "-nodefaults", "-no-user-config"]);
+    push(&mut a, &["-display", "none", "-vga", "none"]);
+    if spec.sandbox {
+        // seccomp: no obsolete syscalls, no setuid, no fork/exec, no scheduler changes
+        push(&mut a, &["-sandbox", SANDBOX]);
+    }
+    a.extend(accel_args(spec.accel, os).into_iter().map(OsString::from));
+    a.extend(["-smp".into(), spec.cpus.to_string().into(), "-m".into(), format!("{}M", spec.memory_mib).into()]);
+    a.extend(["-kernel".into(), spec.kernel.clone().into_os_string()]);
+    a.extend(["-initrd".into(), spec.initrd.clone().into_os_string()]);
+    a.extend(["-append".into(), spec.cmdline.clone().into()]);
     // Disks: root image first (vda), data disk second (vdb).
     if let Some(rootfs) = &spec.rootfs {
-        a.extend(["-drive".into(), format!("if=virtio,format=raw,readonly=on,file={}", drive_path(rootfs))]);
+        a.extend(["-drive".into(), opt("if=virtio,format=raw,readonly=on,file=", rootfs, "")]);
     }
-    a.extend([
-        "-drive".into(),
-        format!("if=virtio,format=qcow2,discard=unmap,cache=writeback,file={}", drive_path(&spec.data_disk)),
-    ]);
+    a.extend(["-drive".into(), opt("if=virtio,format=qcow2,discard=unmap,cache=writeback,file=", &spec.data_disk, "")]);
     // Network: QEMU user networking; the engine's TLS port forwarded to host loopback.
     let bind = match spec.engine_bind {
         IpAddr::V6(v6) => format!("[{v6}]"),
@@ -104,32 +115,39 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<String> {
     };
     a.extend([
         "-netdev".into(),
-        format!("user,id=net0,hostfwd=tcp:{bind}:{}-:{}", spec.engine_host_port, spec.engine_guest_port),
+        format!("user,id=net0,hostfwd=tcp:{bind}:{}-:{}", spec.engine_host_port, spec.engine_guest_port).into(),
         "-device".into(),
         "virtio-net-pci,netdev=net0".into(),
     ]);
     // Shared folders: virtio-9p (QEMU on Windows has no 9p backend: the WSL2 driver shares there).
     if os != HostOs::Windows {
         for s in &spec.shares {
-            a.extend([
-                "-virtfs".into(),
-                format!("local,path={},mount_tag={},security_model=none,id={}", drive_path(&s.host_path), s.tag, s.tag),
-            ]);
+            let tail = format!(
+                ",mount_tag={},security_model=none,id={}{}",
+                s.tag,
+                s.tag,
+                if s.read_only { ",readonly=on" } else { "" }
+            );
+            a.extend(["-virtfs".into(), opt("local,path=", &s.host_path, &tail)]);
         }
     }
     for f in &spec.fw_cfg {
-        a.extend(["-fw_cfg".into(), format!("name={},file={}", f.name, drive_path(&f.file))]);
+        let mut v = OsString::from("name=");
+        v.push(f.name.replace(',', ",,"));
+        v.push(opt(",file=", &f.file, ""));
+        a.extend(["-fw_cfg".into(), v]);
     }
     // Console to a file (repeated -serial, never isa-serial: that drops the default console).
-    a.extend(["-serial".into(), format!("file:{}", path(&spec.console_log))]);
+    a.extend(["-chardev".into(), opt("file,id=console,path=", &spec.console_log, "")]);
+    a.extend(["-serial".into(), "chardev:console".into()]);
     a.extend([
         "-qmp".into(),
         match &spec.qmp {
-            QmpEndpoint::Unix(p) => format!("unix:{},server=on,wait=off", path(p)),
-            QmpEndpoint::Tcp(port) => format!("tcp:127.0.0.1:{port},server=on,wait=off"),
+            QmpEndpoint::Unix(p) => opt("unix:", p, ",server=on,wait=off"),
+            QmpEndpoint::Tcp(port) => format!("tcp:127.0.0.1:{port},server=on,wait=off").into(),
         },
     ]);
-    a.extend(["-pidfile".into(), path(&spec.pid_file)]);
+    a.extend(["-pidfile".into(), spec.pid_file.clone().into_os_string()]);
     // A guest that reboots (its kernel panicked: the cmdline says panic=-1) ends QEMU instead of
     // booting again behind the agent's back, where every open engine connection would hang.
     a.push("-no-reboot".into());
@@ -141,13 +159,42 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<String> {
     a
 }
 
-fn path(p: &std::path::Path) -> String {
-    p.to_string_lossy().into_owned()
+/// The `-sandbox` value Gantry asks for where QEMU supports it ([`sandbox_probe_args`]).
+pub const SANDBOX: &str = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
+
+/// Arguments that make QEMU exit at once, successfully only when it can sandbox itself: QEMU
+/// built without seccomp refuses `-sandbox`; with it, `-version` prints and exits.
+pub fn sandbox_probe_args() -> Vec<&'static str> {
+    vec!["-sandbox", SANDBOX, "-version"]
 }
 
-/// QEMU's option parser treats `,` as a separator: double it inside paths.
-fn drive_path(p: &std::path::Path) -> String {
-    path(p).replace(',', ",,")
+/// `prefix` + `path` escaped for QEMU's comma-separated option values + `suffix`.
+fn opt(prefix: &str, path: &std::path::Path, suffix: &str) -> OsString {
+    let mut v = OsString::from(prefix);
+    v.push(opt_path(path));
+    v.push(suffix);
+    v
+}
+
+/// QEMU's option parser splits at `,`; a literal comma is written `,,`. Bytes are kept as they
+/// are (non-UTF-8 paths included).
+pub fn opt_path(p: &std::path::Path) -> OsString {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let mut out = Vec::with_capacity(p.as_os_str().len());
+        for &b in p.as_os_str().as_bytes() {
+            out.push(b);
+            if b == b',' {
+                out.push(b',');
+            }
+        }
+        OsString::from_vec(out)
+    }
+    #[cfg(not(unix))]
+    {
+        OsString::from(p.to_string_lossy().replace(',', ",,"))
+    }
 }
 
 #[cfg(test)]
@@ -171,13 +218,17 @@ mod tests {
             engine_host_port: 41234,
             engine_guest_port: 2376,
             engine_bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            shares: vec![Share { tag: "share0".into(), host_path: "/home/me".into() }],
+            shares: vec![
+                Share { tag: "share0".into(), host_path: "/home/me".into(), read_only: false },
+                Share { tag: "share1".into(), host_path: "/srv/ref".into(), read_only: true },
+            ],
             fw_cfg: vec![FwCfgFile { name: "opt/gantry/ca.pem".into(), file: "/inst/tls/ca.pem".into() }],
+            sandbox: false,
         }
     }
 
-    fn joined(a: &[String]) -> String {
-        a.join(" ")
+    fn joined(a: &[OsString]) -> String {
+        a.iter().map(|x| x.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
     }
 
     #[test]
@@ -189,10 +240,15 @@ mod tests {
         assert!(s.contains("-kernel /img/vmlinuz -initrd /img/initrd.img"));
         let i = a.iter().position(|x| x == "-append").unwrap_or(0);
         assert_eq!(a[i + 1], "console=ttyS0 quiet");
+        let mut sb = spec(Accel::Kvm);
+        sb.sandbox = true;
+        assert!(joined(&build_args(&sb, HostOs::Linux)).contains(&format!("-sandbox {SANDBOX}")));
         assert!(s.contains("hostfwd=tcp:127.0.0.1:41234-:2376"));
-        assert!(s.contains("-virtfs local,path=/home/me,mount_tag=share0,security_model=none,id=share0"));
+        assert!(s.contains("-virtfs local,path=/home/me,mount_tag=share0,security_model=none,id=share0 "), "{s}");
+        assert!(s.contains("-virtfs local,path=/srv/ref,mount_tag=share1,security_model=none,id=share1,readonly=on"));
         assert!(s.contains("-fw_cfg name=opt/gantry/ca.pem,file=/inst/tls/ca.pem"));
-        assert!(s.contains("-serial file:/inst/console.log"));
+        assert!(s.contains("-chardev file,id=console,path=/inst/console.log -serial chardev:console"), "{s}");
+        assert!(!s.contains("-sandbox"));
         assert!(s.contains("-qmp unix:/inst/qmp.sock,server=on,wait=off"));
         assert!(s.contains("-pidfile /inst/qemu.pid"));
         assert!(s.contains("-device virtio-balloon-pci,free-page-reporting=on"), "{s}");
@@ -234,7 +290,11 @@ mod tests {
     fn commas_in_paths_are_escaped() {
         let mut sp = spec(Accel::Tcg);
         sp.data_disk = "/a,b/disk.qcow2".into();
+        sp.qmp = QmpEndpoint::Unix("/a,b/qmp.sock".into());
+        sp.console_log = "/a,b/console.log".into();
         let s = joined(&build_args(&sp, HostOs::Linux));
         assert!(s.contains("file=/a,,b/disk.qcow2"), "{s}");
+        assert!(s.contains("-qmp unix:/a,,b/qmp.sock,server=on"), "{s}");
+        assert!(s.contains("path=/a,,b/console.log"), "{s}");
     }
 }

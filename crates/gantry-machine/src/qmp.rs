@@ -35,6 +35,7 @@ impl Qmp {
     /// Connects to a unix socket and negotiates capabilities.
     #[cfg(unix)]
     pub async fn connect(path: &Path) -> Result<Self> {
+        crate::instance::check_socket_path(path)?;
         let s = tokio::net::UnixStream::connect(path)
             .await
             .map_err(|e| err(format!("cannot connect to {}: {e}", path.display())))?;
@@ -128,6 +129,11 @@ impl Qmp {
     pub async fn hmp(&mut self, command_line: &str) -> Result<String> {
         let v = self.execute("human-monitor-command", Some(json!({ "command-line": command_line }))).await?;
         Ok(v.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// HMP `info usernet`: the user network's connections and `hostfwd` rules, as text.
+    pub async fn usernet(&mut self) -> Result<String> {
+        self.hmp("info usernet").await
     }
 
     /// `hostfwd_add`; `rule` like `tcp:127.0.0.1:8080-:8080`. Non-empty output is a failure.

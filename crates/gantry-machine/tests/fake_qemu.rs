@@ -16,7 +16,8 @@ const FAKE_QEMU: &str = r#"#!/bin/sh
 console=""; pidfile=""; accel=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    -serial) console="${2#file:}"; shift ;;
+    -version) exit 1 ;;  # like a QEMU built without seccomp: -sandbox is refused
+    -chardev) console="${2##*path=}"; shift ;;
     -pidfile) pidfile="$2"; shift ;;
     -accel) accel="$2"; shift ;;
   esac

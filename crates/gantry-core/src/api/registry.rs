@@ -82,13 +82,14 @@ pub async fn auth_for(store: &CredentialStore, reference: &str) -> Option<Regist
 }
 
 fn update_list(settings_path: &Path, change: impl FnOnce(&mut Vec<RegistryLogin>)) -> ApiResult<Vec<RegistryEntry>> {
-    let mut s = settings::load(settings_path)?;
-    change(&mut s.registries);
-    s.registries.sort_by(|a, b| a.server.cmp(&b.server));
-    // Only the registry list changes here. The VM's values were checked when they were saved;
-    // that the host has less free space (or memory) now must not stop a login from being listed.
-    let unchecked_host = HostFacts { cpus: 0, memory_mib: 0, free_disk_gib: 0 };
-    settings::save(settings_path, &s, &unchecked_host)?;
+    // Only the registry list changes here: a rule the stored VM values break today (less memory
+    // than when they were saved) does not stop a login from being listed (`settings::update`).
+    let host = HostFacts::detect(settings_path.parent().unwrap_or(Path::new(".")));
+    let (_, s) = settings::update(settings_path, &host, |s| {
+        change(&mut s.registries);
+        s.registries.sort_by(|a, b| a.server.cmp(&b.server));
+        Ok(())
+    })?;
     Ok(s.registries.iter().map(RegistryEntry::from).collect())
 }
 

@@ -29,16 +29,20 @@ impl Gantry {
     /// Validates and saves; nothing is written when any field is wrong. The registry list is
     /// kept as it is: only [`Self::registry_login`] and [`Self::registry_logout`] change it.
     pub async fn settings_save(&self, form: SettingsForm) -> ApiResult<SaveOutcome> {
-        let old = settings::load(&self.settings_path).unwrap_or_default();
+        let stored = settings::load(&self.settings_path).unwrap_or_default();
         let mut host = self.host_facts();
         // The disk size is checked against the free space only when it changes: the data disk
         // grows on demand, and space other programs used since must not block other changes.
-        if form.disk_gib == old.vm.disk_gib {
+        if form.disk_gib == stored.vm.disk_gib {
             host.free_disk_gib = 0;
         }
-        let mut new = form.to_settings(&host)?;
-        new.registries.clone_from(&old.registries);
-        settings::save(&self.settings_path, &new, &host)?;
+        let from_form = form.to_settings(&host)?;
+        // one step, so a registry login saved meanwhile is kept
+        let (old, new) = settings::update(&self.settings_path, &host, |s| {
+            let registries = std::mem::take(&mut s.registries);
+            *s = settings::Settings { registries, ..from_form };
+            Ok(())
+        })?;
         if old.ui.start_at_login != new.ui.start_at_login {
             desktop::apply_start_at_login(new.ui.start_at_login)?;
         }

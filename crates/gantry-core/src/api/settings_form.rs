@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, FieldError};
 use crate::settings::{EngineSource, HostFacts, Language, RegistryLogin, Settings, Theme, UiSettings, VmSettings};
+use gantry_machine::shares::SharedFolder;
 
 /// A registry login as shown in the form (the password is never stored here).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,15 @@ impl From<&RegistryLogin> for RegistryEntry {
     }
 }
 
+/// A shared folder as the form edits it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SharedFolderEntry {
+    pub path: String,
+    /// Containers may read it but never change it.
+    pub read_only: bool,
+}
+
 /// Every setting, as the Settings panel edits it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -36,7 +46,7 @@ pub struct SettingsForm {
     pub cpus: u32,
     pub memory_mib: u64,
     pub disk_gib: u64,
-    pub shared_folders: Vec<String>,
+    pub shared_folders: Vec<SharedFolderEntry>,
     pub port_bind_address: String,
     pub theme: Theme,
     pub language: Language,
@@ -74,7 +84,12 @@ impl From<&Settings> for SettingsForm {
             cpus: s.vm.cpus,
             memory_mib: s.vm.memory_mib,
             disk_gib: s.vm.disk_gib,
-            shared_folders: s.vm.shared_folders.iter().map(|p| p.display().to_string()).collect(),
+            shared_folders: s
+                .vm
+                .shared_folders
+                .iter()
+                .map(|f| SharedFolderEntry { path: f.path.display().to_string(), read_only: f.read_only })
+                .collect(),
             port_bind_address: s.vm.port_bind_address.to_string(),
             theme: s.ui.theme,
             language: s.ui.language,
@@ -113,9 +128,8 @@ impl SettingsForm {
                 shared_folders: self
                     .shared_folders
                     .iter()
-                    .map(|s| s.trim())
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
+                    .filter(|f| !f.path.trim().is_empty())
+                    .map(|f| SharedFolder { path: PathBuf::from(f.path.trim()), read_only: f.read_only })
                     .collect(),
                 port_bind_address,
             },

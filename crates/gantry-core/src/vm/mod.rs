@@ -161,6 +161,16 @@ fn spawn_agent(opts: &StartOptions) -> Result<(), VmError> {
 /// Starts the VM (through the agent) and reports each status until it is up.
 pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> Result<RunningInfo, VmError> {
     let inst = &opts.instance;
+    inst.check_socket_paths()?;
+    inst.ensure().map_err(VmError::io("create", inst.dir()))?;
+    // One start at a time launches the agent (the app and a terminal, a double click): the
+    // second waits here, then finds the first one's agent and follows it.
+    let start_lock = {
+        let inst = inst.clone();
+        tokio::task::spawn_blocking(move || lock_start(&inst))
+            .await
+            .map_err(|e| VmError::Agent { message: e.to_string(), hint: String::new() })??
+    };
     if agent_running(inst) && matches!(status(inst).await, VmStatus::Error { .. }) {
         // an agent lingering after a failed start: end it and start afresh
         if let Ok(mut sub) = request(inst, Request::Stop).await {
@@ -174,9 +184,16 @@ pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> 
         }
     }
     if !agent_running(inst) {
-        let _ = std::fs::remove_file(inst.control_socket());
         spawn_agent(opts)?;
+        // keep the start lock until the new agent holds its own lock
+        for _ in 0..100 {
+            if agent_running(inst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
+    drop(start_lock);
     let run = async {
         // the agent binds its control socket right away
         let mut sub = None;
@@ -220,6 +237,24 @@ pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> 
         message: format!("the VM did not start within {} s", opts.timeout.as_secs()),
         hint: "see `gantry logs` and `gantry logs --console`".into(),
     })?
+}
+
+/// Takes the instance's start lock (blocking until another start has launched its agent).
+fn lock_start(inst: &Instance) -> Result<std::fs::File, VmError> {
+    let path = inst.start_lock();
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(VmError::io("open", &path))?;
+    #[cfg(unix)]
+    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| VmError::Io {
+        what: "lock",
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    Ok(f)
 }
 
 /// Stops the VM: asks the agent (clean power-off), or stops an orphaned QEMU directly.

@@ -401,6 +401,10 @@ export const en = {
   'settings.vm.shared': 'Shared folders',
   'settings.vm.shared.note': '(mounted in the VM at the same path)',
   'settings.vm.shared.add': '+ add a folder',
+  'settings.vm.shared.readOnly': 'read-only',
+  'settings.vm.shared.readOnlyTitle': 'Containers can read this folder but never change it',
+  'settings.vm.shared.explained':
+    'Containers can bind-mount only what is shared here (docker run -v of any other folder is refused with "Mounts denied"). System folders such as / and /etc cannot be shared, and Gantry\'s own folder (the VM\'s disk and keys) stays hidden from the VM even inside a share. Changes apply when the VM restarts.',
   'settings.registries': 'Registries',
   'settings.registries.as': 'as {user}',
   'settings.registries.logout': 'Log out',

@@ -400,6 +400,10 @@ export const ru: Catalog = {
   'settings.vm.shared': 'Общие папки',
   'settings.vm.shared.note': '(подключаются в ВМ по тому же пути)',
   'settings.vm.shared.add': '+ добавить папку',
+  'settings.vm.shared.readOnly': 'только чтение',
+  'settings.vm.shared.readOnlyTitle': 'Контейнеры могут читать эту папку, но не изменять её',
+  'settings.vm.shared.explained':
+    'Контейнеры могут подключать (bind mount) только то, что указано здесь (docker run -v любой другой папки отклоняется с ошибкой «Mounts denied»). Системные папки, такие как / и /etc, общими сделать нельзя, а собственная папка Gantry (диск и ключи ВМ) скрыта от ВМ даже внутри общей папки. Изменения вступают в силу после перезапуска ВМ.',
   'settings.registries': 'Реестры',
   'settings.registries.as': 'как {user}',
   'settings.registries.logout': 'Выйти',

@@ -8,9 +8,11 @@
 //!
 //! - this module: the lifecycle (lock, start-up chain, run until stopped or QEMU dies, stop);
 //! - [`control`]: the control socket's server and protocol;
-//! - [`ports`]: the published-port reconciler.
+//! - [`ports`]: the published-port reconciler;
+//! - [`pause`]: a VM that QEMU paused because this computer's disk is full.
 
 mod control;
+mod pause;
 mod ports;
 
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
 use gantry_machine::driver::{BootEvent, Driver, MachineConfig, QemuDriver, RunState};
 use gantry_machine::instance::Instance;
 use gantry_machine::ports::PortForwarder;
+use gantry_machine::shares::MountPolicy;
 use gantry_machine::{forward, tls};
 use tokio::sync::{broadcast, watch};
 
@@ -50,6 +53,10 @@ struct Shared {
     history: Mutex<Vec<VmStatus>>,
     info: Mutex<RunningInfo>,
     port_problems: Mutex<Vec<String>>,
+    /// Problems of the VM itself (a reattach that went wrong, a paused VM).
+    vm_problems: Mutex<Vec<String>>,
+    /// This agent found the VM running (it did not launch it): it never powers it off on error.
+    attached: std::sync::atomic::AtomicBool,
     stop: CancellationToken,
 }
 
@@ -65,8 +72,28 @@ impl Shared {
             history: Mutex::new(Vec::new()),
             info: Mutex::new(info),
             port_problems: Mutex::new(Vec::new()),
+            vm_problems: Mutex::new(Vec::new()),
+            attached: std::sync::atomic::AtomicBool::new(false),
             stop: CancellationToken::new(),
         })
+    }
+
+    fn attached(&self) -> bool {
+        self.attached.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Sets the VM's own problems (replacing the previous ones) and republishes when up.
+    fn set_vm_problems(&self, problems: Vec<String>) {
+        let changed = match self.vm_problems.lock() {
+            Ok(mut p) if *p != problems => {
+                *p = problems;
+                true
+            }
+            _ => false,
+        };
+        if changed && self.current.borrow().is_up() {
+            self.publish_running();
+        }
     }
 
     fn publish(&self, s: VmStatus) {
@@ -87,7 +114,8 @@ impl Shared {
     }
     fn publish_running(&self) {
         let info = self.info();
-        let problems = self.port_problems.lock().map(|p| p.clone()).unwrap_or_default();
+        let mut problems = self.vm_problems.lock().map(|p| p.clone()).unwrap_or_default();
+        problems.extend(self.port_problems.lock().map(|p| p.clone()).unwrap_or_default());
         if problems.is_empty() {
             self.publish(VmStatus::Running(info));
         } else {
@@ -112,15 +140,29 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
         RunningInfo { agent_pid: std::process::id(), ..Default::default() },
     );
     let server = tokio::spawn(control_server(listener, shared.clone()));
+    let signals = tokio::spawn(stop_on_signals(shared.stop.clone()));
     let tasks = CancellationToken::new();
 
     let started = tokio::select! {
         r = chain(&shared, &tasks) => Some(r),
         () = shared.stop.cancelled() => None,
     };
+    let started = match started {
+        Some(Err(e)) if shared.attached() && shared.driver.live_pid().is_some() => {
+            // Not ours to power off: the VM keeps running, the problem is reported.
+            tracing::error!(error = %e, "reattach failed");
+            shared.set_vm_problems(vec![format!(
+                "reattached to the running VM, but {e}; the VM was left running: `gantry stop` then `gantry start` restarts it cleanly ({})",
+                e.hint()
+            )]);
+            Some(Ok(()))
+        }
+        other => other,
+    };
     let result = match started {
         Some(Ok(())) => {
             shared.publish_running();
+            tasks_for_running(&shared, &tasks);
             // Run until stopped or until QEMU dies.
             let died = tokio::select! {
                 () = shared.stop.cancelled() => false,
@@ -145,8 +187,10 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
             tasks.cancel();
             tracing::error!(error = %e, "start failed");
             shared.publish(VmStatus::Error { message: e.to_string(), hint: e.hint() });
-            // A half-booted VM is stopped so the next start begins cleanly.
-            let _ = shared.driver.stop(Duration::from_secs(5)).await;
+            // A half-booted VM that this agent launched is stopped so the next start begins cleanly.
+            if !shared.attached() {
+                let _ = shared.driver.stop(Duration::from_secs(5)).await;
+            }
             tokio::select! {
                 () = tokio::time::sleep(LINGER_AFTER_ERROR) => {}
                 () = shared.stop.cancelled() => {}
@@ -159,6 +203,7 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
             Ok(())
         }
     };
+    signals.abort();
     // let subscribers read the final status
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.abort();
@@ -166,6 +211,41 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
         let _ = std::fs::remove_file(f);
     }
     result
+}
+
+/// SIGTERM (log-out, shutdown) and SIGHUP (the terminal went away) stop the guest cleanly
+/// instead of leaving it to be killed with the session.
+async fn stop_on_signals(stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            tracing::warn!("cannot watch SIGTERM/SIGHUP");
+            return;
+        };
+        let which = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+        };
+        tracing::info!(signal = which, "stopping the VM cleanly");
+        stop.cancel();
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.cancel();
+    }
+}
+
+/// Background work while the VM runs: watching for a VM that QEMU paused (host disk full).
+fn tasks_for_running(shared: &Arc<Shared>, tasks: &CancellationToken) {
+    let (s, t) = (shared.clone(), tasks.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            () = t.cancelled() => {}
+            () = pause::watch(&s) => {}
+        }
+    });
 }
 
 async fn stop_vm(shared: &Shared) {
@@ -225,14 +305,25 @@ async fn watch_qemu(driver: &QemuDriver) {
     }
 }
 
-fn machine_config(s: &Settings) -> MachineConfig {
+fn machine_config(s: &Settings, instance: &Instance) -> MachineConfig {
     MachineConfig {
         cpus: s.vm.cpus,
         memory_mib: s.vm.memory_mib,
         disk_gib: s.vm.disk_gib,
         shared_folders: s.vm.shared_folders.clone(),
+        hidden: protected_dirs(instance),
         ..MachineConfig::default()
     }
+}
+
+/// Gantry's own directories, hidden from the guest and refused as bind sources: the root of
+/// all instances (disks, TLS keys, settings) and this instance's directory wherever it is.
+fn protected_dirs(instance: &Instance) -> Vec<std::path::PathBuf> {
+    let mut v = vec![gantry_machine::instance::root_dir()];
+    if !instance.dir().starts_with(&v[0]) {
+        v.push(instance.dir().to_owned());
+    }
+    v
 }
 
 /// The TLS endpoint of the engine as the host sees it.
@@ -243,40 +334,74 @@ pub fn engine_endpoint(instance: &Instance, state: &RunState) -> Endpoint {
     }
 }
 
+/// Settings problems found while reattaching: reported, not fatal (the VM runs with the
+/// settings it was booted with).
+fn settings_for_reattach(shared: &Shared) -> Settings {
+    let inst = &shared.instance;
+    let (settings, problem) = match settings::load(&inst.settings()) {
+        Ok(s) => {
+            let problem =
+                s.validate(&HostFacts::detect(inst.dir())).err().map(|errors| VmError::Settings { errors }.to_string());
+            (s, problem)
+        }
+        Err(e) => (Settings::default(), Some(e.to_string())),
+    };
+    if let Some(p) = problem {
+        shared.set_vm_problems(vec![format!(
+            "the settings became invalid ({p}); the running VM keeps the settings it was started with: fix them before the next start"
+        )]);
+    }
+    settings
+}
+
 async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), VmError> {
     let inst = &shared.instance;
     let driver = &shared.driver;
 
     shared.step(Step::ValidateSettings, None);
-    let (settings, cfg) = (|| {
-        let settings = settings::load(&inst.settings())?;
-        if let EngineSource::Existing { endpoint } = &settings.engine {
-            return Err(VmError::NotUsingVm { endpoint: endpoint.clone() });
-        }
-        settings.validate(&HostFacts::detect(inst.dir())).map_err(|errors| VmError::Settings { errors })?;
-        let cfg = machine_config(&settings);
-        let warnings = driver.validate(&cfg)?;
-        if let Ok(mut i) = shared.info.lock() {
-            i.warnings = warnings;
-        }
-        Ok((settings, cfg))
-    })()
-    .map_err(VmError::at(Step::ValidateSettings))?;
+    inst.check_socket_paths().map_err(VmError::from).map_err(VmError::at(Step::ValidateSettings))?;
+    let running = driver.running();
+    shared.attached.store(running.is_some(), std::sync::atomic::Ordering::SeqCst);
+    let (settings, cfg) = if running.is_some() {
+        let settings = settings_for_reattach(shared);
+        let cfg = machine_config(&settings, inst);
+        (settings, cfg)
+    } else {
+        (|| {
+            let settings = settings::load(&inst.settings())?;
+            if let EngineSource::Existing { endpoint } = &settings.engine {
+                return Err(VmError::NotUsingVm { endpoint: endpoint.clone() });
+            }
+            settings.validate(&HostFacts::detect(inst.dir())).map_err(|errors| VmError::Settings { errors })?;
+            let cfg = machine_config(&settings, inst);
+            let warnings = driver.validate(&cfg)?;
+            if let Ok(mut i) = shared.info.lock() {
+                i.warnings = warnings;
+            }
+            Ok((settings, cfg))
+        })()
+        .map_err(VmError::at(Step::ValidateSettings))?
+    };
 
     shared.step(Step::PrepareInstance, Some(inst.dir().display().to_string()));
     inst.ensure().map_err(VmError::io("create", inst.dir())).map_err(VmError::at(Step::PrepareInstance))?;
     driver.clean_stale();
 
-    shared.step(Step::TlsMaterial, None);
-    let fresh = tls::ensure(inst).map_err(VmError::from).map_err(VmError::at(Step::TlsMaterial))?;
-    if fresh {
-        tracing::info!("generated new TLS material");
+    if let Some(state) = &running {
+        // The running guest holds these keys and this disk: never regenerate or resize them.
+        shared.step(Step::TlsMaterial, Some("kept: the VM is running".into()));
+        shared.step(Step::DataDisk, Some(format!("kept: the VM (QEMU pid {}) is running", state.pid)));
+    } else {
+        shared.step(Step::TlsMaterial, None);
+        let fresh = tls::ensure(inst).map_err(VmError::from).map_err(VmError::at(Step::TlsMaterial))?;
+        if fresh {
+            tracing::info!("generated new TLS material");
+        }
+        shared.step(Step::DataDisk, Some(format!("{} GiB", cfg.disk_gib)));
+        driver.create(&cfg).await.map_err(VmError::from).map_err(VmError::at(Step::DataDisk))?;
     }
 
-    shared.step(Step::DataDisk, Some(format!("{} GiB", cfg.disk_gib)));
-    driver.create(&cfg).await.map_err(VmError::from).map_err(VmError::at(Step::DataDisk))?;
-
-    shared.step(Step::BootVm, None);
+    shared.step(Step::BootVm, running.as_ref().map(|s| format!("reattaching to QEMU pid {}", s.pid)));
     let progress_shared = shared.clone();
     let progress = move |ev: BootEvent| match ev {
         BootEvent::Launched { accel, pid } => {
@@ -300,7 +425,10 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         }
         _ => {}
     };
-    let state = driver.start(&cfg, &progress).await.map_err(VmError::from).map_err(VmError::at(Step::BootVm))?;
+    let state = match running {
+        Some(state) => state,
+        None => driver.start(&cfg, &progress).await.map_err(VmError::from).map_err(VmError::at(Step::BootVm))?,
+    };
     if let Some(w) = &state.warning
         && let Ok(mut i) = shared.info.lock()
     {
@@ -320,10 +448,29 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         addr: state.engine_addr(),
         tls: tls::client_config(inst).map_err(VmError::from).map_err(VmError::at(Step::ServeSocket))?,
     };
+    // mounts are checked against what this VM was booted with (a VM of an older Gantry: settings)
+    let filter = forward::Filter {
+        policy: MountPolicy {
+            shares: if state.shared_folders.is_empty() {
+                cfg.shared_folders.clone()
+            } else {
+                state.shared_folders.clone()
+            },
+            protected: protected_dirs(inst),
+        },
+        settings_file: inst.settings(),
+    };
     let t = tasks.clone();
-    tokio::spawn(forward::serve(listener, inst.docker_socket(), upstream, Arc::default(), async move {
-        t.cancelled().await;
-    }));
+    tokio::spawn(forward::serve(
+        listener,
+        inst.docker_socket(),
+        upstream,
+        Arc::default(),
+        Some(Arc::new(filter)),
+        async move {
+            t.cancelled().await;
+        },
+    ));
 
     shared.step(Step::DockerContext, None);
     let context_dir = context::docker_config_dir();
@@ -346,7 +493,9 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         i.qemu_pid = state.pid;
         i.boot_ms = state.boot_ms;
     }
-    let mut fwd = PortForwarder::new();
+    // a restarted agent starts from the rules QEMU already has
+    let mut fwd =
+        if shared.attached() { ports::seeded_forwarder(shared, state.engine_port).await } else { PortForwarder::new() };
     reconcile_ports(shared, &engine, &mut fwd, settings.vm.port_bind_address).await;
     tokio::spawn(port_task(shared.clone(), engine, fwd, settings.vm.port_bind_address, tasks.clone()));
     Ok(())

@@ -10,6 +10,27 @@ use gantry_machine::ports::{self, PortForwarder, Published};
 
 use super::Shared;
 
+/// A forwarder that starts from the rules QEMU has (after `kill -9` of the previous agent):
+/// nothing is added twice (no false "port in use") and rules of containers stopped meanwhile
+/// are removed by the first reconcile.
+pub(super) async fn seeded_forwarder(shared: &Shared, engine_port: u16) -> PortForwarder {
+    let usernet = match shared.driver.qmp().await {
+        Ok(mut q) => q.usernet().await,
+        Err(e) => Err(e),
+    };
+    match usernet {
+        Ok(text) => {
+            let rules = ports::parse_usernet(&text, engine_port);
+            tracing::info!(rules = rules.len(), "port forwards found in QEMU");
+            PortForwarder::seeded(rules)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read QEMU's port forwards");
+            PortForwarder::new()
+        }
+    }
+}
+
 pub(super) async fn reconcile_ports(shared: &Shared, engine: &Engine, fwd: &mut PortForwarder, bind: IpAddr) {
     let containers = match engine.list_containers(&ContainerFilter::default()).await {
         Ok(c) => c,
@@ -19,10 +40,13 @@ pub(super) async fn reconcile_ports(shared: &Shared, engine: &Engine, fwd: &mut 
         }
     };
     let want: BTreeSet<_> = ports::desired(
-        containers
-            .iter()
-            .flat_map(|c| c.ports.iter())
-            .filter_map(|p| p.host_port.map(|host_port| Published { host_port, proto: p.protocol.clone() })),
+        containers.iter().flat_map(|c| c.ports.iter()).filter_map(|p| {
+            p.host_port.map(|host_port| Published {
+                host_port,
+                proto: p.protocol.clone(),
+                host_ip: p.host_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            })
+        }),
         bind,
     );
     let mut qmp = match shared.driver.qmp().await {

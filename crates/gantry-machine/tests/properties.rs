@@ -1,0 +1,307 @@
+//! Property tests of the machine layer's parsers and pure builders (proptest; cases per target:
+//! `PROPTEST_CASES`, 256 by default; a longer run is documented in docs/reliability.md). Each
+//! target is recorded with `gantry_testkit::reliability::fuzz`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use gantry_machine::accel::{Accel, HostOs};
+use gantry_machine::http1::{self, Chunked, Framing};
+use gantry_machine::instance;
+use gantry_machine::ports::{self, PortRule, Proto};
+use gantry_machine::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
+use gantry_machine::shares::{self, BindRequest, MountPolicy, SharedFolder};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+/// Runs `test` over `strategy` and records the target.
+fn check<S: Strategy>(target: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
+where
+    S::Value: std::fmt::Debug,
+{
+    // regressions of any failure found are kept in proptest-regressions/ beside this file
+    let config = Config { source_file: Some(file!()), ..Config::default() };
+    let cases = u64::from(config.cases);
+    let mut runner = TestRunner::new(config);
+    if let Err(e) = runner.run(&strategy, test) {
+        panic!("{target}: {e}");
+    }
+    gantry_testkit::reliability::fuzz(target, cases, 0);
+}
+
+fn header_value() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9 ;=/.-]{0,20}".prop_map(|s| s.trim().to_owned())
+}
+
+#[test]
+fn http_requests_round_trip_across_any_split() {
+    let req = (
+        prop::sample::select(vec!["GET", "POST", "PUT", "DELETE", "HEAD"]),
+        "/[a-z0-9/._%-]{0,30}",
+        prop::collection::vec(("X-[A-Za-z]{1,8}", header_value()), 0..5),
+        prop::collection::vec(any::<u8>(), 0..300),
+        any::<bool>(),
+        prop::collection::vec(1usize..40, 1..6),
+        any::<prop::sample::Index>(),
+    );
+    check("proxy HTTP/1.1 request reader", req, |(method, path, headers, body, chunked, sizes, split)| {
+        let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\n").into_bytes();
+        for (k, v) in &headers {
+            raw.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
+        }
+        if chunked {
+            raw.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            let mut rest = &body[..];
+            let mut i = 0;
+            while !rest.is_empty() {
+                let n = sizes[i % sizes.len()].min(rest.len());
+                raw.extend_from_slice(format!("{n:x}\r\n").as_bytes());
+                raw.extend_from_slice(&rest[..n]);
+                raw.extend_from_slice(b"\r\n");
+                rest = &rest[n..];
+                i += 1;
+            }
+            raw.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            raw.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            raw.extend_from_slice(&body);
+        }
+        let next = b"GET /_ping HTTP/1.1\r\n\r\n";
+        raw.extend_from_slice(next);
+        // the head is found whatever arrived so far
+        let cut = split.index(raw.len() + 1);
+        if let Ok(Some(h)) = http1::parse_head(&raw[..cut]) {
+            prop_assert!(h.len <= cut);
+        }
+        let head = http1::parse_head(&raw).unwrap().unwrap();
+        prop_assert_eq!(&head.method, method);
+        prop_assert_eq!(head.headers.len(), headers.len() + 2);
+        let rest = &raw[head.len..];
+        let end = match head.framing().unwrap() {
+            Framing::None => {
+                prop_assert!(body.is_empty());
+                0
+            }
+            Framing::Length(n) => {
+                prop_assert_eq!(&rest[..n as usize], &body[..]);
+                n as usize
+            }
+            Framing::Chunked => {
+                // fed in two pieces at the split point: same body, same end
+                let mut c = Chunked::default();
+                let mut data = Vec::new();
+                let at = split.index(rest.len() + 1);
+                let mut buf = rest[..at].to_vec();
+                let s1 = c.feed(&buf, Some(&mut data)).unwrap();
+                buf.drain(..s1.consumed);
+                buf.extend_from_slice(&rest[at..]);
+                let s2 = c.feed(&buf, Some(&mut data)).unwrap();
+                prop_assert!(s2.done);
+                prop_assert_eq!(&data, &body);
+                s1.consumed + s2.consumed
+            }
+        };
+        // keep-alive: the next request starts right after the body
+        prop_assert_eq!(&rest[end..], &next[..]);
+        Ok(())
+    });
+}
+
+#[test]
+fn http_reader_never_panics_and_stays_bounded() {
+    check("proxy HTTP/1.1 reader on arbitrary bytes", prop::collection::vec(any::<u8>(), 0..600), |bytes| {
+        if let Ok(Some(h)) = http1::parse_head(&bytes) {
+            prop_assert!(h.len <= bytes.len());
+            let _ = h.framing();
+            let _ = http1::api_path(&h.target);
+        }
+        let mut c = Chunked::default();
+        if let Ok(step) = c.feed(&bytes, Some(&mut Vec::new())) {
+            prop_assert!(step.consumed <= bytes.len());
+        }
+        Ok(())
+    });
+}
+
+fn component() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-z]{1,6}", Just("..".to_owned()), Just(".".to_owned()), Just(String::new())]
+}
+
+#[test]
+fn mount_policy_allows_exactly_what_lies_in_a_share() {
+    let policy = MountPolicy {
+        shares: vec![SharedFolder::writable("/home/me"), SharedFolder { path: "/srv/ro".into(), read_only: true }],
+        protected: vec!["/home/me/.local/share/gantry".into()],
+    };
+    let input = (
+        prop::sample::select(vec!["/home/me", "/srv/ro", "/", "/home", "/home/me/.local/share/gantry", "/etc"]),
+        prop::collection::vec(component(), 0..6),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    );
+    check("mount policy decision", input, |(base, comps, writable, recursive, upper)| {
+        let raw = format!("{base}/{}", comps.join("/"));
+        let clean = shares::clean(std::path::Path::new(&raw));
+        let bind = BindRequest { source: PathBuf::from(&raw), writable, recursive };
+        let decision = policy.check_bind(&bind);
+        // the oracle: the cleaned path decides
+        let in_gantry = clean.starts_with("/home/me/.local/share/gantry");
+        let share = if clean.starts_with("/home/me") {
+            Some(false)
+        } else if clean.starts_with("/srv/ro") {
+            Some(true)
+        } else {
+            None
+        };
+        let over_gantry = !recursive && std::path::Path::new("/home/me/.local/share/gantry").starts_with(&clean);
+        let allowed = !in_gantry && !over_gantry && share.is_some_and(|ro| !(ro && writable));
+        prop_assert_eq!(decision.is_ok(), allowed, "{} ({})", raw, clean.display());
+        // the same bind in a create body, whatever the key case, gets the same decision
+        if recursive {
+            let mode = if writable { "" } else { ":ro" };
+            let (hc, binds) = if upper { ("HOSTCONFIG", "BINDS") } else { ("HostConfig", "Binds") };
+            let body = format!(r#"{{"Image":"x","{hc}":{{"{binds}":["{raw}:/t{mode}"]}}}}"#);
+            prop_assert_eq!(policy.check_body(body.as_bytes()).is_ok(), allowed, "{}", body);
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn mount_policy_never_panics_on_any_body() {
+    let policy = MountPolicy { shares: vec![SharedFolder::writable("/tmp")], protected: vec![] };
+    check("mount policy on arbitrary bodies", prop::collection::vec(any::<u8>(), 0..400), |bytes| {
+        let _ = policy.check_body(&bytes);
+        let _ = shares::binds_in(&bytes);
+        Ok(())
+    });
+}
+
+/// QEMU's option parser: splits at single commas, `,,` is a literal comma.
+fn qemu_split(v: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![Vec::new()];
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b',' {
+            if v.get(i + 1) == Some(&b',') {
+                out.last_mut().unwrap().push(b',');
+                i += 2;
+                continue;
+            }
+            out.push(Vec::new());
+        } else {
+            out.last_mut().unwrap().push(v[i]);
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let path_bytes = prop::collection::vec(
+        prop_oneof![Just(b','), Just(b' '), Just(b'='), Just(b'\n'), Just(0xffu8), Just(b'/'), b'a'..=b'z'],
+        1..30,
+    );
+    check("QEMU argument building", path_bytes, |bytes| {
+        let mut p = b"/x/".to_vec();
+        p.extend_from_slice(&bytes);
+        let path = PathBuf::from(OsString::from_vec(p.clone()));
+        let spec = QemuSpec {
+            accel: Accel::Tcg,
+            cpus: 1,
+            memory_mib: 1024,
+            kernel: path.join("k"),
+            initrd: path.join("i"),
+            rootfs: Some(path.join("r")),
+            cmdline: "console=ttyS0".into(),
+            data_disk: path.join("d"),
+            qmp: QmpEndpoint::Unix(path.join("q")),
+            console_log: path.join("c"),
+            pid_file: path.join("p"),
+            engine_host_port: 1,
+            engine_guest_port: 2,
+            engine_bind: "127.0.0.1".parse().unwrap(),
+            shares: vec![Share { tag: "share0".into(), host_path: path.clone(), read_only: true }],
+            fw_cfg: vec![FwCfgFile { name: "opt/gantry/ca.pem".into(), file: path.join("f") }],
+            sandbox: true,
+        };
+        let args = qemu::build_args(&spec, HostOs::Linux);
+        let value = |opt: &str, nth: usize| {
+            args.iter()
+                .enumerate()
+                .filter(|(_, a)| a.as_bytes() == opt.as_bytes())
+                .nth(nth)
+                .map(|(i, _)| args[i + 1].as_bytes().to_vec())
+                .unwrap()
+        };
+        let with = |suffix: &str| path.join(suffix.trim_start_matches('/')).as_os_str().as_bytes().to_vec();
+        // comma-parsed options: exactly the expected keys, the path as one value
+        let drive = qemu_split(&value("-drive", 1));
+        prop_assert_eq!(drive.last().unwrap(), &[b"file=".as_slice(), &with("/d")].concat());
+        prop_assert_eq!(drive.len(), 5);
+        let virtfs = qemu_split(&value("-virtfs", 0));
+        prop_assert_eq!(&virtfs[1], &[b"path=".as_slice(), &p].concat());
+        prop_assert_eq!(virtfs.len(), 6);
+        let fw = qemu_split(&value("-fw_cfg", 0));
+        prop_assert_eq!(fw.len(), 2);
+        prop_assert_eq!(&fw[1], &[b"file=".as_slice(), &with("/f")].concat());
+        let chardev = qemu_split(&value("-chardev", 0));
+        prop_assert_eq!(chardev.len(), 3);
+        prop_assert_eq!(&chardev[2], &[b"path=".as_slice(), &with("/c")].concat());
+        let qmp = qemu_split(&value("-qmp", 0));
+        prop_assert_eq!(qmp.len(), 3);
+        prop_assert_eq!(&qmp[0], &[b"unix:".as_slice(), &with("/q")].concat());
+        // plain options: the path itself
+        prop_assert_eq!(value("-kernel", 0), with("/k"));
+        prop_assert_eq!(value("-pidfile", 0), with("/p"));
+        Ok(())
+    });
+}
+
+#[test]
+fn usernet_parsing_reads_back_what_qemu_lists() {
+    let rule = (any::<bool>(), any::<bool>(), 1u16.., any::<bool>());
+    check("QEMU `info usernet` reader", prop::collection::vec(rule, 0..8), |rules| {
+        let mut text = String::from(
+            "Hub -1 (net0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n",
+        );
+        let mut want = std::collections::BTreeSet::new();
+        for (udp, any_addr, port, guest_lo) in rules {
+            if port == 2376 {
+                continue;
+            }
+            let proto = if udp { Proto::Udp } else { Proto::Tcp };
+            let bind = if any_addr { "0.0.0.0" } else { "127.0.0.1" };
+            let guest = if guest_lo { "127.0.0.1" } else { "10.0.2.15" };
+            let kind = if udp { "UDP" } else { "TCP" };
+            text.push_str(&format!(
+                "  {kind}[HOST_FORWARD]  13 {bind:>15} {port:>5} {guest:>15} {port:>5}     0     0\r\n"
+            ));
+            want.insert(PortRule { proto, bind: bind.parse().unwrap(), port, guest_loopback: guest_lo });
+        }
+        prop_assert_eq!(ports::parse_usernet(&text, 2376), want);
+        Ok(())
+    });
+    check("QEMU `info usernet` reader on arbitrary text", ".{0,300}", |t| {
+        let _ = ports::parse_usernet(&t, 1);
+        Ok(())
+    });
+}
+
+#[test]
+fn instance_names_never_leave_the_root() {
+    check("instance names", ".{0,40}", |name| {
+        if instance::validate_name(&name).is_ok() {
+            let root = instance::root_dir();
+            let dir = root.join(&name);
+            prop_assert_eq!(dir.parent(), Some(root.as_path()));
+            prop_assert!(!name.contains(['/', '\\', '.', '~']));
+        }
+        Ok(())
+    });
+}
