@@ -141,8 +141,8 @@ fn rank(r: &PortRule) -> (bool, bool) {
 }
 
 /// The `hostfwd` rules QEMU has, from HMP `info usernet`
-/// (`  TCP[HOST_FORWARD]  13  127.0.0.1  8080  10.0.2.15  8080  0  0`); `engine_port`'s own
-/// forward is left out. Lines it cannot read are skipped.
+/// (`  TCP[HOST_FORWARD]  13  127.0.0.1  8080  10.0.2.15  8080  0  0`, source `*` for every
+/// address); `engine_port`'s own forward is left out. Lines it cannot read are skipped.
 pub fn parse_usernet(text: &str, engine_port: u16) -> BTreeSet<PortRule> {
     let mut out = BTreeSet::new();
     for line in text.lines() {
@@ -156,8 +156,10 @@ pub fn parse_usernet(text: &str, engine_port: u16) -> BTreeSet<PortRule> {
         let (Some(src), Some(sport), Some(dst), Some(dport)) = (f.get(2), f.get(3), f.get(4), f.get(5)) else {
             continue;
         };
+        // an every-address rule's source is shown as `*`
+        let bind = if *src == "*" { Ok(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)) } else { src.parse::<IpAddr>() };
         let (Ok(bind), Ok(port), Ok(guest), Ok(guest_port)) =
-            (src.parse::<IpAddr>(), sport.parse::<u16>(), dst.parse::<IpAddr>(), dport.parse::<u16>())
+            (bind, sport.parse::<u16>(), dst.parse::<IpAddr>(), dport.parse::<u16>())
         else {
             continue;
         };
@@ -311,11 +313,12 @@ mod tests {
         assert_eq!(want.len(), 1);
     }
 
+    /// As QEMU 7.2 prints it (captured from `info usernet`): an every-address rule shows `*`.
     #[test]
     fn usernet_lists_the_rules_qemu_has() {
         let text = "Hub -1 (net0):\r\n  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ\r\n\
             \x20 TCP[HOST_FORWARD]  13       127.0.0.1 41234       10.0.2.15  2376     0     0\r\n\
-            \x20 TCP[HOST_FORWARD]  15         0.0.0.0  8080       10.0.2.15  8080     0     0\r\n\
+            \x20 TCP[HOST_FORWARD]  15               *  8080       10.0.2.15  8080     0     0\r\n\
             \x20 TCP[HOST_FORWARD]  16       127.0.0.1  5432       127.0.0.1  5432     0     0\r\n\
             \x20 UDP[HOST_FORWARD]  17       127.0.0.1    53       10.0.2.15    53     0     0\r\n\
             \x20 TCP[ESTABLISHED]   18       127.0.0.1 50000       10.0.2.15  2376     0     0\r\n\

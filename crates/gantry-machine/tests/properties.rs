@@ -276,11 +276,12 @@ fn usernet_parsing_reads_back_what_qemu_lists() {
                 continue;
             }
             let proto = if udp { Proto::Udp } else { Proto::Tcp };
-            let bind = if any_addr { "0.0.0.0" } else { "127.0.0.1" };
+            // QEMU prints an every-address rule's source as `*`
+            let (bind, shown) = if any_addr { ("0.0.0.0", "*") } else { ("127.0.0.1", "127.0.0.1") };
             let guest = if guest_lo { "127.0.0.1" } else { "10.0.2.15" };
             let kind = if udp { "UDP" } else { "TCP" };
             text.push_str(&format!(
-                "  {kind}[HOST_FORWARD]  13 {bind:>15} {port:>5} {guest:>15} {port:>5}     0     0\r\n"
+                "  {kind}[HOST_FORWARD]  13 {shown:>15} {port:>5} {guest:>15} {port:>5}     0     0\r\n"
             ));
             want.insert(PortRule { proto, bind: bind.parse().unwrap(), port, guest_loopback: guest_lo });
         }
