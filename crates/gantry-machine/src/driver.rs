@@ -175,6 +175,17 @@ impl QemuDriver {
         Qmp::connect(&self.instance.qmp_socket()).await
     }
 
+    /// Connects to the monitor kept for events (one such client at a time).
+    pub async fn events_qmp(&self) -> Result<Qmp> {
+        Qmp::connect(&self.instance.qmp_events_socket()).await
+    }
+
+    /// Run-time files of a QEMU process, removed once it is gone.
+    fn run_time_files(&self) -> [PathBuf; 4] {
+        let i = &self.instance;
+        [i.qemu_pid(), i.qmp_socket(), i.qmp_events_socket(), i.state()]
+    }
+
     fn load_state(&self) -> Option<RunState> {
         let text = std::fs::read_to_string(self.instance.state()).ok()?;
         serde_json::from_str(&text).ok()
@@ -200,7 +211,7 @@ impl QemuDriver {
     /// Removes run-time leftovers of a dead QEMU (pid file, QMP socket, state).
     pub fn clean_stale(&self) {
         if self.live_pid().is_none() {
-            for f in [self.instance.qemu_pid(), self.instance.qmp_socket(), self.instance.state()] {
+            for f in self.run_time_files() {
                 let _ = std::fs::remove_file(f);
             }
         }
@@ -249,6 +260,7 @@ impl QemuDriver {
             cmdline: img.cmdline.clone(),
             data_disk: i.disk(),
             qmp: QmpEndpoint::Unix(i.qmp_socket()),
+            events_qmp: Some(QmpEndpoint::Unix(i.qmp_events_socket())),
             console_log: i.console_log(),
             pid_file: i.qemu_pid(),
             engine_host_port: engine_port,
@@ -316,7 +328,9 @@ impl QemuDriver {
         }
         let qemu_log = std::fs::File::create(i.qemu_log()).map_err(MachineError::io("create", i.qemu_log()))?;
         let qemu_err = qemu_log.try_clone().map_err(MachineError::io("dup", i.qemu_log()))?;
-        let _ = std::fs::remove_file(i.qmp_socket());
+        for s in [i.qmp_socket(), i.qmp_events_socket()] {
+            let _ = std::fs::remove_file(s);
+        }
         tracing::info!(qemu = %self.qemu.display(), ?args, "launching QEMU");
         let mut cmd = tokio::process::Command::new(&self.qemu);
         cmd.args(&args).stdin(std::process::Stdio::null()).stdout(qemu_log).stderr(qemu_err).kill_on_drop(false);
@@ -559,7 +573,7 @@ impl Driver for QemuDriver {
             let _ = process::signal(pid, true);
             process::wait_gone(pid, Duration::from_secs(5)).await;
         }
-        for f in [self.instance.qemu_pid(), self.instance.qmp_socket(), self.instance.state()] {
+        for f in self.run_time_files() {
             let _ = std::fs::remove_file(f);
         }
         Ok(outcome)

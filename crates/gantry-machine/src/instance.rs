@@ -8,7 +8,8 @@
 //! |-------------------|-------------------------------------------------------------|
 //! | `settings.json`   | user settings (`gantry_core::settings`)                     |
 //! | `disk.qcow2`      | the persistent data disk (`/var/lib/docker` in the guest)   |
-//! | `qmp.sock`        | QEMU's QMP monitor socket                                   |
+//! | `qmp.sock`        | QEMU's QMP monitor socket (commands)                        |
+//! | `qmp-events.sock` | a second QMP monitor, held by the agent to hear events      |
 //! | `control.sock`    | the host agent's control socket (newline-delimited JSON)   |
 //! | `docker.sock`     | the engine socket served by the agent (mode 0600)           |
 //! | `qemu.pid`        | QEMU's pid file (written by QEMU itself, `-pidfile`)        |
@@ -163,6 +164,11 @@ impl Instance {
     pub fn qmp_socket(&self) -> PathBuf {
         self.dir.join("qmp.sock")
     }
+    /// A second monitor: a QMP socket serves one client at a time, and the agent keeps this
+    /// one open to hear QEMU's events (a VM paused by a full disk).
+    pub fn qmp_events_socket(&self) -> PathBuf {
+        self.dir.join("qmp-events.sock")
+    }
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("control.sock")
     }
@@ -224,9 +230,9 @@ impl Instance {
         self.dir.join("guest-config")
     }
 
-    /// The unix sockets of the instance (QMP, control, docker).
-    pub fn sockets(&self) -> [PathBuf; 3] {
-        [self.qmp_socket(), self.control_socket(), self.docker_socket()]
+    /// The unix sockets of the instance (QMP twice, control, docker).
+    pub fn sockets(&self) -> [PathBuf; 4] {
+        [self.qmp_socket(), self.qmp_events_socket(), self.control_socket(), self.docker_socket()]
     }
 
     /// Every socket path fits this system's limit ([`check_socket_path`]).
@@ -239,6 +245,7 @@ impl Instance {
     pub fn run_files(&self) -> Vec<PathBuf> {
         let mut v = vec![
             self.qmp_socket(),
+            self.qmp_events_socket(),
             self.control_socket(),
             self.docker_socket(),
             self.qemu_pid(),

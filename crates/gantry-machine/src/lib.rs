@@ -3,7 +3,7 @@
 //! - [`instance`]: the instance directory, every file named once;
 //! - [`accel`]: accelerator detection (KVM / HVF / WHPX / TCG) and the remembered fallback;
 //! - [`qemu`]: the QEMU command line, a pure function tested per OS;
-//! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`);
+//! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`, events);
 //! - [`tls`]: per-instance CA, server and client certificates;
 //! - [`disk`]: the qcow2 data disk;
 //! - [`process`]: pid files and liveness;
@@ -11,6 +11,7 @@
 //! - [`local`]: owner-only local endpoints (unix socket, or a named pipe on Windows);
 //! - [`forward`]: the host unix socket → mutual-TLS engine forwarder, with the mount check;
 //! - [`http1`]: the forwarder's bounded HTTP/1.1 request reader;
+//! - [`lines`]: bounded newline-delimited reading (QMP, the agent's control socket);
 //! - [`shares`]: shared folders, folders never shared, and the mount policy;
 //! - [`ports`]: published-port rules and their reconciliation through QMP;
 //! - [`private_file`]: atomic owner-only files and their one writer.
@@ -23,6 +24,7 @@ pub mod forward;
 pub mod http1;
 pub mod image;
 pub mod instance;
+pub mod lines;
 pub mod local;
 pub mod ports;
 /// Atomic owner-only files and their one writer (the crate `gantry-files`).

@@ -45,6 +45,8 @@ pub struct QemuSpec {
     pub cmdline: String,
     pub data_disk: PathBuf,
     pub qmp: QmpEndpoint,
+    /// A second monitor, for a client that stays connected to hear events.
+    pub events_qmp: Option<QmpEndpoint>,
     pub console_log: PathBuf,
     pub pid_file: PathBuf,
     /// Host loopback port forwarded to the guest's TLS engine port.
@@ -140,13 +142,15 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
     // Console to a file (repeated -serial, never isa-serial: that drops the default console).
     a.extend(["-chardev".into(), opt("file,id=console,path=", &spec.console_log, "")]);
     a.extend(["-serial".into(), "chardev:console".into()]);
-    a.extend([
-        "-qmp".into(),
-        match &spec.qmp {
-            QmpEndpoint::Unix(p) => opt("unix:", p, ",server=on,wait=off"),
-            QmpEndpoint::Tcp(port) => format!("tcp:127.0.0.1:{port},server=on,wait=off").into(),
-        },
-    ]);
+    for qmp in std::iter::once(&spec.qmp).chain(&spec.events_qmp) {
+        a.extend([
+            "-qmp".into(),
+            match qmp {
+                QmpEndpoint::Unix(p) => opt("unix:", p, ",server=on,wait=off"),
+                QmpEndpoint::Tcp(port) => format!("tcp:127.0.0.1:{port},server=on,wait=off").into(),
+            },
+        ]);
+    }
     a.extend(["-pidfile".into(), spec.pid_file.clone().into_os_string()]);
     // A guest that reboots (its kernel panicked: the cmdline says panic=-1) ends QEMU instead of
     // booting again behind the agent's back, where every open engine connection would hang.
@@ -213,6 +217,7 @@ mod tests {
             cmdline: "console=ttyS0 quiet".into(),
             data_disk: "/inst/disk.qcow2".into(),
             qmp: QmpEndpoint::Unix("/inst/qmp.sock".into()),
+            events_qmp: Some(QmpEndpoint::Unix("/inst/qmp-events.sock".into())),
             console_log: "/inst/console.log".into(),
             pid_file: "/inst/qemu.pid".into(),
             engine_host_port: 41234,
@@ -250,6 +255,7 @@ mod tests {
         assert!(s.contains("-chardev file,id=console,path=/inst/console.log -serial chardev:console"), "{s}");
         assert!(!s.contains("-sandbox"));
         assert!(s.contains("-qmp unix:/inst/qmp.sock,server=on,wait=off"));
+        assert!(s.contains("-qmp unix:/inst/qmp-events.sock,server=on,wait=off"));
         assert!(s.contains("-pidfile /inst/qemu.pid"));
         assert!(s.contains("-device virtio-balloon-pci,free-page-reporting=on"), "{s}");
         assert!(!s.contains("isa-serial"));

@@ -11,23 +11,16 @@ use gantry_machine::http1::{self, Chunked, Framing};
 use gantry_machine::instance;
 use gantry_machine::ports::{self, PortRule, Proto};
 use gantry_machine::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
+use gantry_machine::qmp;
 use gantry_machine::shares::{self, BindRequest, MountPolicy, SharedFolder};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
-/// Runs `test` over `strategy` and records the target.
+/// Runs `test` over `strategy` and records the target (regressions kept beside this file).
 fn check<S: Strategy>(target: &str, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
 where
     S::Value: std::fmt::Debug,
 {
-    // regressions of any failure found are kept in proptest-regressions/ beside this file
-    let config = Config { source_file: Some(file!()), ..Config::default() };
-    let cases = u64::from(config.cases);
-    let mut runner = TestRunner::new(config);
-    if let Err(e) = runner.run(&strategy, test) {
-        panic!("{target}: {e}");
-    }
-    gantry_testkit::reliability::fuzz(target, cases, 0);
+    gantry_testkit::prop::check(target, file!(), 0, strategy, test);
 }
 
 fn header_value() -> impl Strategy<Value = String> {
@@ -221,6 +214,7 @@ fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
             cmdline: "console=ttyS0".into(),
             data_disk: path.join("d"),
             qmp: QmpEndpoint::Unix(path.join("q")),
+            events_qmp: None,
             console_log: path.join("c"),
             pid_file: path.join("p"),
             engine_host_port: 1,
@@ -303,6 +297,165 @@ fn instance_names_never_leave_the_root() {
             prop_assert_eq!(dir.parent(), Some(root.as_path()));
             prop_assert!(!name.contains(['/', '\\', '.', '~']));
         }
+        Ok(())
+    });
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        ".{0,12}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z-]{1,8}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A message QEMU may send, the line it sends, and what reading that line must give.
+fn qmp_message() -> impl Strategy<Value = (String, qmp::Message)> {
+    use serde_json::{Value, json};
+    let data = prop::option::of(prop::collection::btree_map("[a-z-]{1,8}", json_value(), 0..4));
+    prop_oneof![
+        ("[A-Z_]{1,16}", data).prop_map(|(name, data)| {
+            let mut line = json!({"event": name, "timestamp": {"seconds": 1, "microseconds": 2}});
+            let data = data.map(|m| Value::Object(m.into_iter().collect()));
+            if let Some(d) = &data {
+                line["data"] = d.clone();
+            }
+            (line.to_string(), qmp::Message::Event(qmp::Event { name, data: data.unwrap_or(Value::Null) }))
+        }),
+        json_value().prop_map(|r| (json!({"return": r, "id": 1}).to_string(), qmp::Message::Return(r))),
+        ("[A-Za-z]{1,12}", ".{1,30}").prop_map(|(class, desc)| {
+            (json!({"error": {"class": class, "desc": desc}}).to_string(), qmp::Message::Error { class, desc })
+        }),
+    ]
+}
+
+#[test]
+fn qmp_messages_read_back_as_sent() {
+    check("QMP message reader", qmp_message(), |(line, want)| {
+        prop_assert_eq!(qmp::parse_message(line.as_bytes()).unwrap(), want);
+        Ok(())
+    });
+    check("QMP message reader on arbitrary bytes", prop::collection::vec(any::<u8>(), 0..200), |bytes| {
+        if let Ok(qmp::Message::Event(ev)) = qmp::parse_message(&bytes) {
+            prop_assert!(!ev.name.is_empty() || bytes.contains(&b'"'));
+        }
+        Ok(())
+    });
+}
+
+/// Writes `out` (emptying it) in pieces of the sizes `pieces` cycles through (from `n`).
+async fn write_in_pieces(
+    w: &mut (impl tokio::io::AsyncWrite + Unpin),
+    out: &mut Vec<u8>,
+    pieces: &[usize],
+    n: &mut usize,
+) {
+    use tokio::io::AsyncWriteExt;
+    let bytes = std::mem::take(out);
+    let mut at = 0;
+    while at < bytes.len() {
+        let k = pieces[*n % pieces.len()].min(bytes.len() - at);
+        w.write_all(&bytes[at..at + k]).await.unwrap();
+        w.flush().await.unwrap();
+        at += k;
+        *n += 1;
+    }
+}
+
+/// A fake monitor sends events before and between replies, in pieces of any size: each reply
+/// reaches its command and every event is kept, in order.
+#[test]
+fn qmp_sessions_keep_every_event_in_order_across_any_split() {
+    let input = (
+        prop::collection::vec(prop::collection::vec("[A-Z_]{1,12}", 0..4), 1..4),
+        prop::collection::vec(1usize..64, 1..8),
+    );
+    check("QMP session (replies and events over a split stream)", input, |(events_before, pieces)| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use tokio::io::AsyncBufReadExt;
+            let (client, server) = tokio::io::duplex(64);
+            let script = events_before.clone();
+            let monitor = tokio::spawn(async move {
+                let (r, mut w) = tokio::io::split(server);
+                let mut commands = tokio::io::BufReader::new(r).lines();
+                let mut out = b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n".to_vec();
+                let mut n = 0;
+                write_in_pieces(&mut w, &mut out, &pieces, &mut n).await;
+                let mut i = 0;
+                while let Ok(Some(_)) = commands.next_line().await {
+                    // the first command is qmp_capabilities: no events before its reply
+                    if i > 0 {
+                        for name in &script[(i - 1) % script.len()] {
+                            out.extend_from_slice(format!("{{\"event\": \"{name}\"}}\r\n").as_bytes());
+                        }
+                    }
+                    out.extend_from_slice(format!("{{\"return\": {i}}}\n").as_bytes());
+                    write_in_pieces(&mut w, &mut out, &pieces, &mut n).await;
+                    i += 1;
+                }
+            });
+            let mut q = qmp::Qmp::over(client).await.unwrap();
+            let mut want = Vec::new();
+            for (i, names) in events_before.iter().enumerate() {
+                let r = q.execute("query-status", None).await.unwrap();
+                assert_eq!(r, serde_json::json!(i + 1));
+                want.extend(names.iter().cloned());
+            }
+            let mut got = Vec::new();
+            for _ in 0..want.len() {
+                got.push(q.next_event().await.unwrap().name);
+            }
+            drop(q);
+            monitor.await.unwrap();
+            assert_eq!(got, want);
+        });
+        Ok(())
+    });
+}
+
+#[test]
+fn lines_are_bounded_and_found_across_any_split() {
+    let input = (prop::collection::vec("[^\n]{0,40}", 0..6), 1usize..16, 1usize..64);
+    check("bounded line reader (QMP, control socket)", input, |(lines, capacity, max)| {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let text: Vec<u8> = lines.iter().flat_map(|l| [l.as_bytes(), b"\n"].concat()).collect();
+        let got = rt.block_on(async {
+            let mut r =
+                gantry_machine::lines::LineReader::new(tokio::io::BufReader::with_capacity(capacity, &text[..]), max);
+            let mut got = Vec::new();
+            loop {
+                match r.next_line().await {
+                    Ok(Some(l)) => got.push(Ok(l)),
+                    Ok(None) => break,
+                    Err(e) => {
+                        got.push(Err(e.kind()));
+                        break;
+                    }
+                }
+            }
+            got
+        });
+        // every line up to the first one over the bound, then the error
+        let mut want = Vec::new();
+        for l in &lines {
+            let raw = l.as_bytes();
+            if raw.len() > max {
+                want.push(Err(std::io::ErrorKind::InvalidData));
+                break;
+            }
+            want.push(Ok(raw.strip_suffix(b"\r").unwrap_or(raw).to_vec()));
+        }
+        prop_assert_eq!(got, want);
         Ok(())
     });
 }

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gantry_machine::driver::{Driver, MachineStatus, QemuDriver};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
 pub use error::VmError;
@@ -51,7 +51,7 @@ impl Default for StartOptions {
 /// A live subscription to the agent's status events.
 #[derive(Debug)]
 pub struct Subscription {
-    lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    lines: gantry_machine::lines::LineReader<BufReader<tokio::net::unix::OwnedReadHalf>>,
     _w: tokio::net::unix::OwnedWriteHalf,
 }
 
@@ -60,9 +60,9 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<VmStatus> {
         loop {
             let line = self.lines.next_line().await.ok()??;
-            match serde_json::from_str(&line) {
+            match serde_json::from_slice(&line) {
                 Ok(s) => return Some(s),
-                Err(e) => tracing::warn!(error = %e, %line, "unknown status line"),
+                Err(e) => tracing::warn!(error = %e, line = %String::from_utf8_lossy(&line), "unknown status line"),
             }
         }
     }
@@ -79,7 +79,7 @@ async fn request(instance: &Instance, req: Request) -> Result<Subscription, VmEr
         serde_json::to_vec(&req).map_err(|e| VmError::Agent { message: e.to_string(), hint: String::new() })?;
     line.push(b'\n');
     w.write_all(&line).await.map_err(VmError::io("write", &path))?;
-    Ok(Subscription { lines: BufReader::new(r).lines(), _w: w })
+    Ok(Subscription { lines: gantry_machine::lines::LineReader::new(BufReader::new(r), agent::MAX_STATUS_LINE), _w: w })
 }
 
 /// Subscribes to status events (the first event is the current status).

@@ -33,8 +33,8 @@ use crate::vm::status::{RunningInfo, Step, VmStatus};
 
 #[cfg(test)]
 pub(crate) use control::FakeAgent;
-pub use control::Request;
 use control::control_server;
+pub use control::{MAX_STATUS_LINE, Request};
 use ports::{port_task, reconcile_ports};
 
 /// How long the agent keeps answering after a failed start, so clients can read the error.
@@ -53,8 +53,10 @@ struct Shared {
     history: Mutex<Vec<VmStatus>>,
     info: Mutex<RunningInfo>,
     port_problems: Mutex<Vec<String>>,
-    /// Problems of the VM itself (a reattach that went wrong, a paused VM).
+    /// Problems of the VM itself (a reattach that went wrong, settings that became invalid).
     vm_problems: Mutex<Vec<String>>,
+    /// Why QEMU paused the VM (a full disk), while it is paused.
+    paused: Mutex<Option<String>>,
     /// This agent found the VM running (it did not launch it): it never powers it off on error.
     attached: std::sync::atomic::AtomicBool,
     stop: CancellationToken,
@@ -73,6 +75,7 @@ impl Shared {
             info: Mutex::new(info),
             port_problems: Mutex::new(Vec::new()),
             vm_problems: Mutex::new(Vec::new()),
+            paused: Mutex::new(None),
             attached: std::sync::atomic::AtomicBool::new(false),
             stop: CancellationToken::new(),
         })
@@ -84,9 +87,18 @@ impl Shared {
 
     /// Sets the VM's own problems (replacing the previous ones) and republishes when up.
     fn set_vm_problems(&self, problems: Vec<String>) {
-        let changed = match self.vm_problems.lock() {
-            Ok(mut p) if *p != problems => {
-                *p = problems;
+        self.replace(&self.vm_problems, problems);
+    }
+
+    /// Sets why the VM is paused (`None`: it runs) and republishes when up.
+    fn set_paused(&self, reason: Option<String>) {
+        self.replace(&self.paused, reason);
+    }
+
+    fn replace<T: PartialEq>(&self, slot: &Mutex<T>, value: T) {
+        let changed = match slot.lock() {
+            Ok(mut p) if *p != value => {
+                *p = value;
                 true
             }
             _ => false,
@@ -114,7 +126,8 @@ impl Shared {
     }
     fn publish_running(&self) {
         let info = self.info();
-        let mut problems = self.vm_problems.lock().map(|p| p.clone()).unwrap_or_default();
+        let mut problems: Vec<String> = self.paused.lock().map(|p| p.iter().cloned().collect()).unwrap_or_default();
+        problems.extend(self.vm_problems.lock().map(|p| p.clone()).unwrap_or_default());
         problems.extend(self.port_problems.lock().map(|p| p.clone()).unwrap_or_default());
         if problems.is_empty() {
             self.publish(VmStatus::Running(info));
@@ -237,7 +250,7 @@ async fn stop_on_signals(stop: CancellationToken) {
     }
 }
 
-/// Background work while the VM runs: watching for a VM that QEMU paused (host disk full).
+/// Background work while the VM runs: following QEMU's events for a VM it paused (disk full).
 fn tasks_for_running(shared: &Arc<Shared>, tasks: &CancellationToken) {
     let (s, t) = (shared.clone(), tasks.clone());
     tokio::spawn(async move {
