@@ -237,6 +237,10 @@ impl SettingsFileError {
                 format!("fix the JSON in {} or delete it to get the defaults", path.display())
             }
             Self::Invalid { errors } => errors.first().map(|e| e.hint.clone()).unwrap_or_default(),
+            Self::Write { path, source } if source.kind() == std::io::ErrorKind::StorageFull => format!(
+                "the disk holding {} is full: free some space, then save again (the file was left as it was)",
+                path.display()
+            ),
             Self::Write { .. } => "check free space and the directory's permissions".into(),
         }
     }
@@ -415,14 +419,15 @@ pub fn settings_path() -> PathBuf {
 
 /// Reads settings. A missing file gives the defaults; a corrupt one is an error naming the file.
 pub fn load(path: &Path) -> Result<Settings, SettingsFileError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
         Err(source) => {
             return Err(SettingsFileError::Read { path: path.to_owned(), source });
         }
     };
-    serde_json::from_str(&text)
+    // bytes that are not UTF-8 are a damaged file like any other, not a read failure
+    serde_json::from_slice(&bytes)
         .map_err(|e| SettingsFileError::Corrupt { path: path.to_owned(), message: e.to_string() })
 }
 

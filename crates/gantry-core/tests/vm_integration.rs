@@ -200,6 +200,15 @@ fn vm_end_to_end() {
         _tmp: tmp,
     };
     let total = Instant::now();
+    // Gantry's whole directory on a tmpfs (its size is a limit: memory holds only what is
+    // written), so that shrinking it later fills "this computer's disk" under the running VM.
+    let small_disk = match gantry_testkit::tmpfs::SmallTmpfs::mount(&env.home, 10 << 30) {
+        Ok(fs) => Some(fs),
+        Err(why) => {
+            eprintln!("SKIPPED: the disk-full scenario of vm_end_to_end: cannot mount a tmpfs ({why})");
+            None
+        }
+    };
 
     // ---- bad inputs (no boot) ----
     let host_mem = gantry_core::settings::HostFacts::detect(Path::new("/tmp")).memory_mib;
@@ -537,6 +546,46 @@ fn vm_end_to_end() {
         "the VM keeps running; reattach without reboot or new TLS; no false port-in-use; stale forward removed",
         "reattached (same QEMU pid), degraded with the settings reason only, stale forward gone",
     );
+
+    // ---- this computer's disk fills up while the guest writes: QEMU pauses the VM, the status
+    // says why, and the VM resumes by itself once space is free; nothing is lost ----
+    if let Some(small) = &small_disk {
+        let (used, _) = small.usage().unwrap();
+        small.resize(used + (24 << 20)).unwrap(); // less than the agent waits for before resuming
+        env.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            "filler",
+            "gantry-test/busybox:1",
+            "sh",
+            "-c",
+            "dd if=/dev/zero of=/big bs=1M count=256 conv=fsync && echo written",
+        ]);
+        let mut last = serde_json::Value::Null;
+        wait_until("the VM to be reported paused (disk full)", Duration::from_secs(300), || {
+            last = env.vm_status();
+            last["kind"] == "degraded"
+                && last["reasons"].as_array().is_some_and(|r| {
+                    r.iter().any(|x| x.as_str().is_some_and(|s| s.contains("paused") && s.contains("is full")))
+                })
+        });
+        eprintln!("status while paused: {last}");
+        small.resize(10 << 30).unwrap();
+        wait_until("the VM to resume once space is free", Duration::from_secs(120), || {
+            env.vm_status()["kind"] == "running"
+        });
+        assert_eq!(env.docker_ok(&["wait", "filler"]), "0", "the write that hit the full disk completes");
+        assert!(env.docker_ok(&["logs", "filler"]).contains("written"));
+        env.docker_ok(&["rm", "filler"]);
+        let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
+        assert_eq!(got, "persisted");
+        gantry_testkit::reliability::fault(
+            "this computer's disk fills while the guest writes (Gantry's directory on a tmpfs shrunk under the VM)",
+            "QEMU pauses the VM instead of corrupting it; status says paused and why; it resumes by itself when space returns; nothing lost",
+            "reported paused (disk full) from QEMU's events, resumed after the space came back, the write completed",
+        );
+    }
 
     // ---- SIGTERM to the agent (log-out): the guest powers off cleanly ----
     let agent: i32 = std::fs::read_to_string(env.instance_dir().join("agent.pid")).unwrap().trim().parse().unwrap();

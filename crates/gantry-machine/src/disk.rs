@@ -56,12 +56,21 @@ pub enum DiskAction {
     },
 }
 
-/// Creates the disk, or grows it to `size_gib`.
-pub fn ensure(path: &Path, size_gib: u64) -> Result<DiskAction> {
+/// Creates the disk, or grows it to `size_gib`. A new disk is made as `partial` and renamed to
+/// `path` when `qemu-img` finished, so a start killed meanwhile (with `qemu-img`) never leaves
+/// a half-made disk in place: the next start makes it again.
+pub fn ensure(path: &Path, partial: &Path, size_gib: u64) -> Result<DiskAction> {
     let p = path.to_string_lossy();
     let size = format!("{size_gib}G");
     if !path.exists() {
-        run(&["create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", &p, &size])?;
+        match std::fs::remove_file(partial) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(MachineError::io("remove", partial.to_owned())(e));
+            }
+            _ => {}
+        }
+        run(&["create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", &partial.to_string_lossy(), &size])?;
+        std::fs::rename(partial, path).map_err(MachineError::io("rename", partial.to_owned()))?;
         return Ok(DiskAction::Created);
     }
     let actual = virtual_size(path)?;
@@ -89,11 +98,14 @@ mod tests {
         }
         let t = tempfile::tempdir().unwrap();
         let d = t.path().join("disk.qcow2");
-        assert_eq!(ensure(&d, 8).unwrap(), DiskAction::Created);
+        let partial = t.path().join("disk.qcow2.partial");
+        std::fs::write(&partial, "left by a killed start").unwrap();
+        assert_eq!(ensure(&d, &partial, 8).unwrap(), DiskAction::Created);
+        assert!(!partial.exists());
         assert_eq!(virtual_size(&d).unwrap(), 8 << 30);
-        assert_eq!(ensure(&d, 8).unwrap(), DiskAction::Unchanged);
-        assert_eq!(ensure(&d, 10).unwrap(), DiskAction::Grown { from_gib: 8 });
-        assert_eq!(ensure(&d, 9).unwrap(), DiskAction::KeptLarger { actual_gib: 10 });
+        assert_eq!(ensure(&d, &partial, 8).unwrap(), DiskAction::Unchanged);
+        assert_eq!(ensure(&d, &partial, 10).unwrap(), DiskAction::Grown { from_gib: 8 });
+        assert_eq!(ensure(&d, &partial, 9).unwrap(), DiskAction::KeptLarger { actual_gib: 10 });
         // sparse: far below its virtual size on the host
         assert!(std::fs::metadata(&d).unwrap().len() < 10 << 20);
     }

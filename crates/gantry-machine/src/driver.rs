@@ -479,11 +479,12 @@ impl Driver for QemuDriver {
     async fn create(&self, cfg: &MachineConfig) -> Result<()> {
         self.instance.ensure().map_err(MachineError::io("create", self.instance.dir()))?;
         tls::ensure(&self.instance)?;
-        let disk_path = self.instance.disk();
+        let (disk_path, partial) = (self.instance.disk(), self.instance.disk_partial());
         let size = cfg.disk_gib;
-        let action = tokio::task::spawn_blocking(move || disk::ensure(&disk_path, size)).await.map_err(|e| {
-            MachineError::Io { what: "create disk", path: self.instance.disk(), source: std::io::Error::other(e) }
-        })??;
+        let action =
+            tokio::task::spawn_blocking(move || disk::ensure(&disk_path, &partial, size)).await.map_err(|e| {
+                MachineError::Io { what: "create disk", path: self.instance.disk(), source: std::io::Error::other(e) }
+            })??;
         tracing::info!(?action, "data disk");
         let gc = self.instance.guest_config();
         private_file::write_atomic(&gc, Self::guest_config(cfg).as_bytes()).map_err(MachineError::io("write", &gc))?;

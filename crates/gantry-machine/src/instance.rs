@@ -23,6 +23,7 @@
 //! | `state.json`      | run-time facts of the running VM (engine port, accel, ...)  |
 //! | `tls/`            | `ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem`,     |
 //! |                   | `client.pem`, `client-key.pem` (all mode 0600)              |
+//! | `tls.partial/`, `disk.qcow2.partial` | being written; renamed into place when complete |
 //! | `.gantry-instance`| the marker: `delete` removes only a directory that has it   |
 //!
 //! Instance names are short slugs ([`validate_name`]): a name never reaches outside the root.
@@ -161,6 +162,10 @@ impl Instance {
     pub fn disk(&self) -> PathBuf {
         self.dir.join("disk.qcow2")
     }
+    /// The data disk while `qemu-img` creates it (renamed to [`Self::disk`] when complete).
+    pub fn disk_partial(&self) -> PathBuf {
+        self.dir.join("disk.qcow2.partial")
+    }
     pub fn qmp_socket(&self) -> PathBuf {
         self.dir.join("qmp.sock")
     }
@@ -205,6 +210,10 @@ impl Instance {
     }
     pub fn tls_dir(&self) -> PathBuf {
         self.dir.join("tls")
+    }
+    /// A new TLS set being written (renamed to [`Self::tls_dir`] when complete).
+    pub fn tls_partial_dir(&self) -> PathBuf {
+        self.dir.join("tls.partial")
     }
     pub fn tls_ca(&self) -> PathBuf {
         self.tls_dir().join("ca.pem")
@@ -259,6 +268,8 @@ impl Instance {
             self.state(),
             self.guest_config(),
             self.tls_dir(),
+            self.tls_partial_dir(),
+            self.disk_partial(),
         ];
         v.extend([self.console_log(), self.qemu_log()].map(|l| l.with_extension("log.1")));
         v

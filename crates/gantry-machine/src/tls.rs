@@ -19,44 +19,40 @@ fn tls_err(message: impl std::fmt::Display) -> MachineError {
     MachineError::Tls { message: message.to_string() }
 }
 
-/// Writes `contents` to `path` with mode 0600 (created fresh).
-pub fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let _ = std::fs::remove_file(path);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(MachineError::io("create", path))?;
-    f.write_all(contents).map_err(MachineError::io("write", path))?;
-    f.sync_all().map_err(MachineError::io("sync", path))
-}
-
-/// Ensures the instance's TLS material exists; generates all of it when any file is missing.
-/// Returns whether it was (re)generated.
+/// Ensures the instance's TLS material exists and works ([`verify`]); otherwise makes all of it
+/// again. Returns whether it was (re)generated.
+///
+/// A new set is written in a directory beside `tls/` (`tls.partial/`) and renamed into place,
+/// so a process killed meanwhile leaves the old set, no set, or the new one: never a mix (the
+/// next start finishes the job).
 pub fn ensure(instance: &Instance) -> Result<bool> {
-    let files = [
-        instance.tls_ca(),
-        instance.tls_ca_key(),
-        instance.tls_server_cert(),
-        instance.tls_server_key(),
-        instance.tls_client_cert(),
-        instance.tls_client_key(),
-    ];
-    if files.iter().all(|f| f.is_file()) && client_config(instance).is_ok() {
+    if verify(instance).is_ok() {
         return Ok(false);
     }
-    std::fs::create_dir_all(instance.tls_dir()).map_err(MachineError::io("create", instance.tls_dir()))?;
+    let dir = instance.tls_dir();
+    let partial = instance.tls_partial_dir();
+    let io = |what: &'static str, p: &Path| MachineError::io(what, p.to_owned());
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io("remove", &partial))?;
+    }
+    std::fs::create_dir_all(&partial).map_err(io("create", &partial))?;
     let m = generate().map_err(tls_err)?;
-    write_private(&instance.tls_ca(), m.ca_cert.as_bytes())?;
-    write_private(&instance.tls_ca_key(), m.ca_key.as_bytes())?;
-    write_private(&instance.tls_server_cert(), m.server_cert.as_bytes())?;
-    write_private(&instance.tls_server_key(), m.server_key.as_bytes())?;
-    write_private(&instance.tls_client_cert(), m.client_cert.as_bytes())?;
-    write_private(&instance.tls_client_key(), m.client_key.as_bytes())?;
+    for (file, pem) in [
+        (instance.tls_ca(), &m.ca_cert),
+        (instance.tls_ca_key(), &m.ca_key),
+        (instance.tls_server_cert(), &m.server_cert),
+        (instance.tls_server_key(), &m.server_key),
+        (instance.tls_client_cert(), &m.client_cert),
+        (instance.tls_client_key(), &m.client_key),
+    ] {
+        let name = file.file_name().map(std::path::Path::new).unwrap_or(&file);
+        let path = partial.join(name);
+        crate::private_file::write_atomic(&path, pem.as_bytes()).map_err(io("write", &path))?;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io("remove", &dir))?;
+    }
+    std::fs::rename(&partial, &dir).map_err(io("rename", &partial))?;
     Ok(true)
 }
 
@@ -175,6 +171,43 @@ pub fn server_config(instance: &Instance) -> Result<Arc<rustls::ServerConfig>> {
     Ok(Arc::new(cfg))
 }
 
+/// Checks that the instance's TLS files make a working set: every file parses (the CA key,
+/// which nothing uses after generation, only that), and a client
+/// with the client certificate and a server with the server certificate (both trusting the CA)
+/// complete a mutual TLS handshake in memory (so each key matches its certificate and both
+/// certificates are the CA's). A set left half-written or mixed from two generations fails.
+pub fn verify(instance: &Instance) -> Result<()> {
+    PrivateKeyDer::from_pem_file(instance.tls_ca_key())
+        .map_err(|e| tls_err(format!("{}: {e}", instance.tls_ca_key().display())))?;
+    let mut client = rustls::Connection::Client(
+        rustls::ClientConnection::new(client_config(instance)?, server_name()).map_err(tls_err)?,
+    );
+    let mut server =
+        rustls::Connection::Server(rustls::ServerConnection::new(server_config(instance)?).map_err(tls_err)?);
+    for _ in 0..16 {
+        if !client.is_handshaking() && !server.is_handshaking() {
+            return Ok(());
+        }
+        relay(&mut client, &mut server)?;
+        relay(&mut server, &mut client)?;
+    }
+    Err(tls_err("the TLS handshake between Gantry's own certificates did not finish"))
+}
+
+/// Moves what `from` has to send into `to`.
+fn relay(from: &mut rustls::Connection, to: &mut rustls::Connection) -> Result<()> {
+    let mut bytes = Vec::new();
+    while from.wants_write() {
+        from.write_tls(&mut bytes).map_err(tls_err)?;
+    }
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        to.read_tls(&mut rest).map_err(tls_err)?;
+        to.process_new_packets().map_err(|e| tls_err(format!("Gantry's own certificates do not fit together: {e}")))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -196,5 +229,43 @@ mod tests {
         }
         client_config(&i).unwrap();
         server_config(&i).unwrap();
+        verify(&i).unwrap();
+    }
+
+    /// Whichever file is damaged (a half-written one, or one from another generation), the next
+    /// start makes a new set that works.
+    #[test]
+    fn a_damaged_or_mixed_set_is_made_again() {
+        let t = tempfile::tempdir().unwrap();
+        let i = Instance::at(t.path().join("default"));
+        i.ensure().unwrap();
+        ensure(&i).unwrap();
+        let other = Instance::at(t.path().join("other"));
+        other.ensure().unwrap();
+        ensure(&other).unwrap();
+        let files = |i: &Instance| {
+            [
+                i.tls_ca(),
+                i.tls_ca_key(),
+                i.tls_server_cert(),
+                i.tls_server_key(),
+                i.tls_client_cert(),
+                i.tls_client_key(),
+            ]
+        };
+        for (n, f) in files(&i).into_iter().enumerate() {
+            let good = std::fs::read(&f).unwrap();
+            let mut damages = vec![good[..good.len() / 2].to_vec(), Vec::new()];
+            // another set's CA key parses; nothing uses the CA key after generation
+            if f != i.tls_ca_key() {
+                damages.push(std::fs::read(&files(&other)[n]).unwrap());
+            }
+            for damage in damages {
+                std::fs::write(&f, &damage).unwrap();
+                assert!(verify(&i).is_err(), "{} damaged must not verify", f.display());
+                assert!(ensure(&i).unwrap(), "{} damaged: made again", f.display());
+                verify(&i).unwrap();
+            }
+        }
     }
 }

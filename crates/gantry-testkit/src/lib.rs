@@ -9,7 +9,8 @@
 //! - [`prop`]: property tests (proptest) that record how many inputs they tried;
 //! - [`skip`]: a test that cannot run here says so and is counted in the summary;
 //! - [`wine`]: whether a Windows test runs under Wine (what Wine lacks is checked on Windows only);
-//! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`).
+//! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`);
+//! - [`tmpfs`]: a small tmpfs for disk-full fault tests.
 
 pub mod engine;
 pub mod images;
@@ -18,5 +19,6 @@ pub mod prop;
 pub mod reliability;
 pub mod report;
 pub mod skip;
+pub mod tmpfs;
 pub mod wait;
 pub mod wine;
