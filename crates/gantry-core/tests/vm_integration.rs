@@ -88,6 +88,35 @@ impl Env {
         let out = self.gantry(&["vm-status", "--json"]);
         serde_json::from_slice(&out.stdout).expect("vm-status json")
     }
+    /// `docker run -d --name NAME -p PUBLISH` of busybox's httpd serving /www on port 80.
+    fn run_httpd(&self, name: &str, publish: &str) {
+        let args = [
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-p",
+            publish,
+            "gantry-test/busybox:1",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
+        ];
+        self.docker_ok(&args);
+    }
+    /// Waits until the status is degraded with a reason `matches` accepts; returns the status.
+    fn wait_degraded(&self, what: &str, bound: Duration, matches: impl Fn(&str) -> bool) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        wait_until(what, bound, || {
+            last = self.vm_status();
+            last["kind"] == "degraded"
+                && last["reasons"].as_array().is_some_and(|r| r.iter().any(|x| x.as_str().is_some_and(&matches)))
+        });
+        last
+    }
     fn write_settings(&self, memory_mib: u64) {
         // the temp directory is shared too (as by default): Gantry's own directory (GANTRY_HOME,
         // under it here) must stay hidden; ports bind to every address unless a container asks
@@ -282,21 +311,7 @@ fn vm_end_to_end() {
     // publish a port: HTTP 200 on the host
     let port = free_port(8080);
     let publish = format!("{port}:80");
-    env.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "-p",
-        &publish,
-        "gantry-test/busybox:1",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    env.run_httpd("web", &publish);
     wait_until("HTTP 200 through the forwarded port", Duration::from_secs(60), || {
         http_get(port, "/index.html").is_some_and(|(c, body)| c == 200 && body.contains("hello from gantry"))
     });
@@ -316,30 +331,9 @@ fn vm_end_to_end() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port();
     let publish = format!("{taken_port}:80");
-    env.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "clash",
-        "-p",
-        &publish,
-        "gantry-test/busybox:1",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
-    let mut last = serde_json::Value::Null;
-    wait_until("a port conflict on the status stream", Duration::from_secs(30), || {
-        last = env.vm_status();
-        last["kind"] == "degraded"
-            && last["reasons"].as_array().is_some_and(|r| {
-                r.iter().any(|x| {
-                    x.as_str().is_some_and(|s| s.contains(&taken_port.to_string()) && s.contains("already in use"))
-                })
-            })
+    env.run_httpd("clash", &publish);
+    env.wait_degraded("a port conflict on the status stream", Duration::from_secs(30), |s| {
+        s.contains(&taken_port.to_string()) && s.contains("already in use")
     });
     env.docker_ok(&["rm", "-f", "clash"]);
     drop(taken);
@@ -383,21 +377,7 @@ fn vm_end_to_end() {
     // ---- a port the container published on loopback stays on loopback (setting 0.0.0.0) ----
     let lo_port = free_port(18081);
     let lo_publish = format!("127.0.0.1:{lo_port}:80");
-    env.docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        "lo",
-        "-p",
-        &lo_publish,
-        "gantry-test/busybox:1",
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    env.run_httpd("lo", &lo_publish);
     wait_until("HTTP 200 on the loopback-published port", Duration::from_secs(60), || {
         http_get(lo_port, "/index.html").is_some_and(|(c, _)| c == 200)
     });
@@ -498,21 +478,7 @@ fn vm_end_to_end() {
     let (keep_port, gone_port) = (free_port(18082), free_port(18083));
     for (name, port) in [("keep", keep_port), ("gone", gone_port)] {
         let p = format!("{port}:80");
-        env.docker_ok(&[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-p",
-            &p,
-            "gantry-test/busybox:1",
-            "httpd",
-            "-f",
-            "-p",
-            "80",
-            "-h",
-            "/www",
-        ]);
+        env.run_httpd(name, &p);
     }
     wait_until("both forwards", Duration::from_secs(60), || {
         http_get(keep_port, "/index.html").is_some() && http_get(gone_port, "/index.html").is_some()
@@ -562,13 +528,8 @@ fn vm_end_to_end() {
             "-c",
             "dd if=/dev/zero of=/big bs=1M count=256 conv=fsync && echo written",
         ]);
-        let mut last = serde_json::Value::Null;
-        wait_until("the VM to be reported paused (disk full)", Duration::from_secs(300), || {
-            last = env.vm_status();
-            last["kind"] == "degraded"
-                && last["reasons"].as_array().is_some_and(|r| {
-                    r.iter().any(|x| x.as_str().is_some_and(|s| s.contains("paused") && s.contains("is full")))
-                })
+        let last = env.wait_degraded("the VM to be reported paused (disk full)", Duration::from_secs(300), |s| {
+            s.contains("paused") && s.contains("is full")
         });
         eprintln!("status while paused: {last}");
         small.resize(10 << 30).unwrap();

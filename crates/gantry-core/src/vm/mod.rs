@@ -242,19 +242,7 @@ pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> 
 /// Takes the instance's start lock (blocking until another start has launched its agent).
 fn lock_start(inst: &Instance) -> Result<std::fs::File, VmError> {
     let path = inst.start_lock();
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(VmError::io("open", &path))?;
-    #[cfg(unix)]
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::LockExclusive).map_err(|e| VmError::Io {
-        what: "lock",
-        path: path.clone(),
-        source: e.into(),
-    })?;
-    Ok(f)
+    agent::lock_file(&path, true)?.ok_or_else(|| VmError::io("lock", &path)(std::io::ErrorKind::WouldBlock.into()))
 }
 
 /// Stops the VM: asks the agent (clean power-off), or stops an orphaned QEMU directly.

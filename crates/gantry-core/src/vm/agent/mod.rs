@@ -270,21 +270,33 @@ async fn stop_vm(shared: &Shared) {
     shared.publish(VmStatus::Stopped);
 }
 
-/// Holds `agent.lock` for the process lifetime: a second agent for the instance fails here.
-fn lock(instance: &Instance) -> Result<std::fs::File, VmError> {
-    let path = instance.agent_lock();
+/// Opens (creating) a lock file and takes its exclusive lock; `wait`: until it is free, else
+/// `Ok(None)` when another process holds it. The lock lasts as long as the file is open.
+pub(crate) fn lock_file(path: &std::path::Path, wait: bool) -> Result<Option<std::fs::File>, VmError> {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&path)
-        .map_err(VmError::io("open", &path))?;
+        .open(path)
+        .map_err(VmError::io("open", path))?;
     #[cfg(unix)]
-    rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|_| VmError::Agent {
+    {
+        use rustix::fs::FlockOperation::{LockExclusive, NonBlockingLockExclusive};
+        match rustix::fs::flock(&f, if wait { LockExclusive } else { NonBlockingLockExclusive }) {
+            Ok(()) => {}
+            Err(e) if !wait && e == rustix::io::Errno::WOULDBLOCK => return Ok(None),
+            Err(e) => return Err(VmError::Io { what: "lock", path: path.to_owned(), source: e.into() }),
+        }
+    }
+    Ok(Some(f))
+}
+
+/// Holds `agent.lock` for the process lifetime: a second agent for the instance fails here.
+fn lock(instance: &Instance) -> Result<std::fs::File, VmError> {
+    lock_file(&instance.agent_lock(), false)?.ok_or_else(|| VmError::Agent {
         message: format!("another agent is already running for instance {}", instance.name()),
         hint: "use `gantry status`, or `gantry stop` first".into(),
-    })?;
-    Ok(f)
+    })
 }
 
 /// Whether an agent holds the instance's lock.
