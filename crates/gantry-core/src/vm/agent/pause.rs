@@ -70,15 +70,17 @@ pub(super) fn decide(status: &str, io: Option<&IoError>, free: Option<u64>, disk
 
 /// Follows QEMU's events until the task is cancelled (reconnecting if the monitor goes away).
 pub(super) async fn watch(shared: &Shared) {
-    let mut told = false;
+    let (mut connected, mut told) = (false, false);
     loop {
         match shared.driver.events_qmp().await {
             Ok(mut q) => {
+                connected = true;
                 if let Err(e) = follow(shared, &mut q).await {
                     tracing::debug!(error = %e, "events monitor");
                 }
             }
-            Err(e) if !told => {
+            // said once, and only before the first session (afterwards QEMU is going away)
+            Err(e) if !told && !connected => {
                 told = true;
                 if shared.instance.qmp_events_socket().exists() {
                     tracing::warn!(error = %e, "cannot follow QEMU's events");
