@@ -180,8 +180,6 @@ if [ ! -e /sys/class/net/eth0 ]; then
 fi
 busybox ip link set lo up
 if [ -n "$ifc" ]; then
-  # hostfwd rules for ports a container published on 127.0.0.1 target the guest's loopback
-  echo 1 >"/proc/sys/net/ipv4/conf/$ifc/route_localnet" || err "sysctl: cannot set route_localnet"
   if ! { busybox ip link set "$ifc" up &&
     busybox ip addr add 10.0.2.15/24 dev "$ifc" &&
     busybox ip route add default via 10.0.2.2; }; then

@@ -22,7 +22,10 @@ fn settings_and_logins_on_a_full_disk() {
     let fs = match SmallTmpfs::mount(&t.path().join("small"), 1 << 20) {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("SKIPPED: settings_and_logins_on_a_full_disk: cannot mount a small tmpfs ({why})");
+            gantry_testkit::skip::skipped(
+                "settings_and_logins_on_a_full_disk",
+                &format!("cannot mount a small tmpfs ({why})"),
+            );
             return;
         }
     };
@@ -37,7 +40,7 @@ fn settings_and_logins_on_a_full_disk() {
     let store = CredentialStore::new(fs.dir().join("docker"));
     let login =
         |user: &str| RegistryAuth { server: "registry.example".into(), username: user.into(), password: "pw".into() };
-    store.store(&login("first")).unwrap();
+    store.store_blocking(&login("first")).unwrap();
     let logins_before = std::fs::read(store.config_path()).unwrap();
 
     let filler = fs.fill().unwrap();
@@ -56,7 +59,7 @@ fn settings_and_logins_on_a_full_disk() {
         Ok(())
     });
     assert!(matches!(r, Err(SettingsFileError::Write { .. })), "{r:?}");
-    match store.store(&login("second")) {
+    match store.store_blocking(&login("second")) {
         Err(e @ CredentialError::Write { .. }) => {
             assert!(e.to_string().contains("No space left on device"), "{e}");
         }
@@ -70,8 +73,8 @@ fn settings_and_logins_on_a_full_disk() {
     std::fs::remove_file(filler).unwrap();
     settings::save(&path, &second, &host).unwrap();
     assert_eq!(settings::load(&path).unwrap().vm.cpus, 3);
-    store.store(&login("second")).unwrap();
-    assert_eq!(store.get("registry.example").unwrap().unwrap().username, "second");
+    store.store_blocking(&login("second")).unwrap();
+    assert_eq!(store.get_blocking("registry.example").unwrap().unwrap().username, "second");
     gantry_testkit::reliability::fault(
         "disk full (small tmpfs) while saving settings and a registry login",
         "the save fails naming the file and the cause; the old file stays whole; no temporary file; works once space is free",

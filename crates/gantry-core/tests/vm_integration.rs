@@ -234,7 +234,10 @@ fn vm_end_to_end() {
     let small_disk = match gantry_testkit::tmpfs::SmallTmpfs::mount(&env.home, 10 << 30) {
         Ok(fs) => Some(fs),
         Err(why) => {
-            eprintln!("SKIPPED: the disk-full scenario of vm_end_to_end: cannot mount a tmpfs ({why})");
+            gantry_testkit::skip::skipped(
+                "vm_end_to_end: disk full under the VM",
+                &format!("cannot mount a tmpfs ({why})"),
+            );
             None
         }
     };

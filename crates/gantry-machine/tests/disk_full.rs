@@ -15,7 +15,10 @@ fn run_time_files_tls_and_disk_on_a_full_disk() {
     let fs = match SmallTmpfs::mount(&t.path().join("small"), 2 << 20) {
         Ok(fs) => fs,
         Err(why) => {
-            eprintln!("SKIPPED: run_time_files_tls_and_disk_on_a_full_disk: cannot mount a small tmpfs ({why})");
+            gantry_testkit::skip::skipped(
+                "run_time_files_tls_and_disk_on_a_full_disk",
+                &format!("cannot mount a small tmpfs ({why})"),
+            );
             return;
         }
     };
