@@ -18,6 +18,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use gantry_engine::{Endpoint, Engine, EngineError};
+use gantry_testkit::bounded::{self, step};
 use harness::{App, Result};
 use serde_json::Value;
 
@@ -25,6 +26,11 @@ const IMAGE: &str = "gantry-test/busybox:latest";
 /// Bound on a boot under software emulation on a loaded machine.
 const BOOT: Duration = Duration::from_secs(600);
 const NAME: &str = "e2e-vm-web";
+/// Bound on the whole scenario (two boots): past it the test fails with the step it was at.
+const SCENARIO: Duration = Duration::from_secs(25 * 60);
+/// `gantry start` gives up by itself after 600 s.
+const START_BOUND: Duration = Duration::from_secs(720);
+const GANTRY_BOUND: Duration = Duration::from_secs(60);
 
 /// The private instance the app's VM lives in, seen through the `gantry` CLI and its files.
 struct Vm {
@@ -42,15 +48,20 @@ impl Vm {
         self.dir().join("docker.sock")
     }
 
+    /// `gantry ARGS` within a bound (killed and an error past it).
     fn gantry(&self, args: &[&str]) -> Result<Output> {
-        let out = Command::new(&self.gantry)
-            .args(args)
+        let mut c = Command::new(&self.gantry);
+        c.args(args)
             .env("GANTRY_HOME", &self.home)
             .env("DOCKER_CONFIG", &self.docker_config)
             .env_remove("DOCKER_HOST")
-            .env_remove("GANTRY_ENGINE")
-            .output()?;
-        Ok(out)
+            .env_remove("GANTRY_ENGINE");
+        let bound = match args.first() {
+            Some(&"start") => START_BOUND,
+            Some(&"stop") => gantry_testkit::vm::STOP_BOUND,
+            _ => GANTRY_BOUND,
+        };
+        Ok(bounded::output(&mut c, None, bound)?)
     }
 
     /// `gantry vm-status --json`.
@@ -84,20 +95,7 @@ impl Vm {
 
     /// Stops the VM and kills what is left of it, by pid (only processes of this instance).
     fn clean_up(&self) {
-        if self.live_pid("agent.pid").is_some() || self.live_pid("qemu.pid").is_some() {
-            match self.gantry(&["stop"]) {
-                Ok(out) if !out.status.success() => eprintln!("clean-up: gantry stop: {}", text(&out)),
-                Err(e) => eprintln!("clean-up: gantry stop: {e}"),
-                Ok(_) => {}
-            }
-        }
-        let marker = format!("GANTRY_HOME={}", self.home.display());
-        for file in ["qemu.pid", "agent.pid"] {
-            if let Some(pid) = self.live_pid(file).filter(|pid| has_env(*pid, &marker)) {
-                eprintln!("clean-up: killing {file} {pid}");
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-            }
-        }
+        gantry_testkit::vm::stop(&self.gantry, &self.home, &self.docker_config);
     }
 }
 
@@ -119,11 +117,6 @@ fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
         stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|s| s != "Z" && s != "X")
     })
-}
-
-fn has_env(pid: u32, marker: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
 }
 
 /// The `gantry` CLI the app runs as its agent: `GANTRY_BIN`, else the one next to the app.
@@ -197,13 +190,23 @@ async fn desktop_with_the_vm() -> Result<()> {
     let config = config.display().to_string();
     let vars = [("DOCKER_CONFIG", docker_config.as_str()), ("XDG_CONFIG_HOME", config.as_str())];
     let app = App::launch_env(&env, &vars, &["DOCKER_HOST", "GANTRY_ENGINE"]).await?;
+    // the last resort when something blocks the runtime itself: the process ends with the logs
+    let _watchdog = gantry_testkit::vm::watchdog(
+        "desktop_with_the_vm",
+        SCENARIO + Duration::from_secs(300),
+        &vm.gantry,
+        &vm.home,
+        &vm.docker_config,
+    );
     let t = Instant::now();
-    let result = scenario(&app, &vm).await;
-    if result.is_err() {
-        let _ = app.screenshot("failure").await;
-        let log = std::fs::read_to_string(vm.dir().join("agent.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        eprintln!("agent.log (last lines):\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    let result = match tokio::time::timeout(SCENARIO, scenario(&app, &vm)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("not done after {} s, at step: {}", SCENARIO.as_secs(), bounded::current_step()).into()),
+    };
+    if let Err(e) = &result {
+        eprintln!("e2e-vm failed at step {}: {e}", bounded::current_step());
+        let _ = tokio::time::timeout(Duration::from_secs(30), app.screenshot("failure")).await;
+        eprintln!("{}", gantry_testkit::vm::diagnostics(&vm.dir()));
     } else {
         eprintln!("e2e-vm: all steps passed in {:.0} s", t.elapsed().as_secs_f64());
     }
@@ -213,14 +216,21 @@ async fn desktop_with_the_vm() -> Result<()> {
 }
 
 async fn scenario(app: &App, vm: &Vm) -> Result<()> {
+    step("Start on the Dashboard boots the VM");
     start_from_dashboard(app, vm).await?;
+    step("the fixture image in the VM's engine");
     let socket = vm.socket();
     let engine = Engine::connect(&Endpoint::Unix(socket)).await?;
     harness::ensure_fixture_image(&engine, IMAGE).await?;
+    step("a container from the Run dialog with a published port");
     run_with_published_port(app, vm, &engine).await?;
     drop(engine);
+    step("`gantry stop` in a terminal shows on the Dashboard; Start boots again");
     stop_from_cli(app, vm).await?;
-    stop_from_dashboard(app, vm).await
+    step("Stop on the Dashboard");
+    stop_from_dashboard(app, vm).await?;
+    step("");
+    Ok(())
 }
 
 /// `gantry stop` in a terminal while the app shows Running: the Dashboard and the sidebar follow

@@ -12,7 +12,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use gantry_testkit::bounded::{self, step};
 use gantry_testkit::net::{free_port, http_get};
+
+// Bounds that only keep a broken run from hanging (not timing claims): a command that overruns
+// its bound is killed and fails the test naming the step and the command, with the VM's logs.
+/// `gantry start` gives up by itself after 600 s.
+const START_BOUND: Duration = Duration::from_secs(720);
+const GANTRY_BOUND: Duration = Duration::from_secs(60);
+/// A docker command (an emulated arm64 build step included).
+const DOCKER_BOUND: Duration = Duration::from_secs(600);
+/// The whole test (a watchdog ends the process after it, printing the step and the logs).
+const TEST_BOUND: Duration = Duration::from_secs(30 * 60);
 
 /// One Gantry instance in a temporary directory and the docker CLI pointed at its socket.
 struct Vm {
@@ -43,14 +54,18 @@ impl Vm {
     }
 
     fn gantry(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .args(args)
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.args(args)
             .env("GANTRY_HOME", &self.home)
             .env("DOCKER_CONFIG", &self.docker_config)
             .env_remove("DOCKER_HOST")
-            .env_remove("GANTRY_ENGINE")
-            .output()
-            .unwrap();
+            .env_remove("GANTRY_ENGINE");
+        let bound = match args.first() {
+            Some(&"start") => START_BOUND,
+            Some(&"stop") => gantry_testkit::vm::STOP_BOUND,
+            _ => GANTRY_BOUND,
+        };
+        let out = within(&mut c, bound);
         log_output(&format!("gantry {}", args.join(" ")), &out);
         out
     }
@@ -58,13 +73,12 @@ impl Vm {
     /// The user's docker CLI (with its plugins) against Gantry's socket, in directory `dir`.
     fn docker_in(&self, dir: &Path, args: &[&str]) -> Output {
         let t = Instant::now();
-        let out = Command::new("docker")
-            .args(args)
+        let mut c = Command::new("docker");
+        c.args(args)
             .current_dir(dir)
             .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .output()
-            .unwrap();
+            .env("DOCKER_CONFIG", &self.docker_config);
+        let out = within(&mut c, DOCKER_BOUND);
         log_output(&format!("docker {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
         out
     }
@@ -82,9 +96,18 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = gantry_testkit::vm::diagnostics(&self.home.join("default"));
+            eprintln!("failed at step: {}\n{logs}", bounded::current_step());
+        }
         // also when a scenario failed: never leave a VM running
-        let _ = self.gantry(&["stop"]);
+        gantry_testkit::vm::stop(Path::new(env!("CARGO_BIN_EXE_gantry")), &self.home, &self.docker_config);
     }
+}
+
+/// Runs `cmd` within `bound`; one that overruns is killed and fails the test with the step.
+fn within(cmd: &mut Command, bound: Duration) -> Output {
+    bounded::output(cmd, None, bound).unwrap_or_else(|e| panic!("step «{}»: {e}", bounded::current_step()))
 }
 
 fn log_output(what: &str, out: &Output) {
@@ -134,25 +157,37 @@ fn arm64_busybox() -> PathBuf {
 #[test]
 fn compose_buildx_and_other_architectures_through_gantry() {
     if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
-        eprintln!("skipped: set GANTRY_VM_TESTS=1 (needs the guest image, QEMU, docker with compose and buildx)");
+        gantry_testkit::skip::skipped(
+            "compose_buildx_and_other_architectures_through_gantry",
+            "set GANTRY_VM_TESTS=1 (needs the guest image, QEMU, docker with compose and buildx)",
+        );
         return;
     }
     let arm64 = arm64_busybox();
     let vm = Vm::new();
+    let gantry = Path::new(env!("CARGO_BIN_EXE_gantry"));
+    let test = "compose_buildx_and_other_architectures_through_gantry";
+    let _watchdog = gantry_testkit::vm::watchdog(test, TEST_BOUND, gantry, &vm.home, &vm.docker_config);
     let started = Instant::now();
+    step("boot");
     let out = vm.gantry(&["start"]);
     assert!(out.status.success(), "gantry start failed: {}", text(&out));
     eprintln!("VM up in {:.0} s", started.elapsed().as_secs_f64());
 
+    step("import amd64 and arm64 busybox images");
     let dir = vm.tmp.path();
     let amd64_tar = busybox_rootfs_tar(dir, "busybox-amd64", Path::new("/bin/busybox"));
     let arm64_tar = busybox_rootfs_tar(dir, "busybox-arm64", &arm64);
     vm.docker_ok(&["import", "--platform", "linux/amd64", amd64_tar.to_str().unwrap(), "gantry-test/busybox:amd64"]);
     vm.docker_ok(&["import", "--platform", "linux/arm64", arm64_tar.to_str().unwrap(), "gantry-test/busybox:arm64"]);
 
+    step("other_architecture");
     other_architecture(&vm);
+    step("compose_stack");
     compose_stack(&vm);
+    step("buildx_multi_platform");
     buildx_multi_platform(&vm);
+    step("");
     eprintln!("all scenarios passed in {:.0} s", started.elapsed().as_secs_f64());
 }
 

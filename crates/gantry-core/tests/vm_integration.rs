@@ -9,15 +9,27 @@
 //! The scenarios run in sequence in one test to boot as few times as possible.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use gantry_engine::{ContainerFilter, Endpoint, Engine};
+use gantry_testkit::bounded::{self, step};
+
+// Bounds that only keep a broken run from hanging (not timing claims): a command that overruns
+// its bound is killed and fails the test naming the step and the command, with the logs.
+/// `gantry start` gives up by itself after 600 s.
+const START_BOUND: Duration = Duration::from_secs(720);
+const GANTRY_BOUND: Duration = Duration::from_secs(60);
+const DOCKER_BOUND: Duration = Duration::from_secs(300);
+/// The whole test (a watchdog ends the process after it, printing the step and the logs).
+const TEST_BOUND: Duration = Duration::from_secs(45 * 60);
 
 struct Env {
+    /// Gantry's directory on a small tmpfs, when it could be mounted (unmounted before `_tmp`
+    /// is removed, after the VM stopped).
+    small_disk: Option<gantry_testkit::tmpfs::SmallTmpfs>,
     _tmp: tempfile::TempDir,
     home: PathBuf,
     docker_config: PathBuf,
@@ -25,7 +37,20 @@ struct Env {
     /// Shared read-only.
     ro_share: PathBuf,
     bin: PathBuf,
-    extra: Vec<(String, String)>,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "failed at step: {}\n{}",
+                bounded::current_step(),
+                gantry_testkit::vm::diagnostics(&self.instance_dir())
+            );
+        }
+        // also when a scenario failed: never leave a VM running
+        gantry_testkit::vm::stop(&self.bin, &self.home, &self.docker_config);
+    }
 }
 
 impl Env {
@@ -35,58 +60,79 @@ impl Env {
     fn socket(&self) -> PathBuf {
         self.instance_dir().join("docker.sock")
     }
-    fn gantry(&self, args: &[&str]) -> Output {
-        self.gantry_with(args, &[])
+    /// Runs `cmd` within `bound` (stdin from `input`); a command that overruns fails the test
+    /// with the step, the command and the logs.
+    fn run(&self, cmd: &mut Command, input: Option<&[u8]>, bound: Duration) -> Output {
+        let out = self.run_quiet(cmd, input, bound);
+        eprintln!(
+            "$ {} ({:.1} s, {})\n{}{}",
+            bounded::describe(cmd),
+            out.1.as_secs_f64(),
+            out.0.status,
+            String::from_utf8_lossy(&out.0.stdout),
+            String::from_utf8_lossy(&out.0.stderr)
+        );
+        out.0
     }
-    fn gantry_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// [`Env::run`] without printing; the output and how long it took.
+    fn run_quiet(&self, cmd: &mut Command, input: Option<&[u8]>, bound: Duration) -> (Output, Duration) {
+        let t = Instant::now();
+        match bounded::output(cmd, input, bound) {
+            Ok(out) => (out, t.elapsed()),
+            Err(e) => panic!("step «{}»: {e}", bounded::current_step()),
+        }
+    }
+    fn gantry_command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.bin);
         c.args(args)
             .env("GANTRY_HOME", &self.home)
             .env("DOCKER_CONFIG", &self.docker_config)
             .env_remove("DOCKER_HOST")
             .env_remove("GANTRY_ENGINE");
-        for (k, v) in &self.extra {
-            c.env(k, v);
-        }
+        c
+    }
+    fn gantry(&self, args: &[&str]) -> Output {
+        self.gantry_with(args, &[])
+    }
+    fn gantry_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = self.gantry_command(args);
         for (k, v) in env {
             c.env(k, v);
         }
-        let t = Instant::now();
-        let out = c.output().expect("run gantry");
-        eprintln!(
-            "$ gantry {} ({:.1} s, {})\n{}{}",
-            args.join(" "),
-            t.elapsed().as_secs_f64(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let bound = match args.first() {
+            Some(&"start") => START_BOUND,
+            Some(&"stop") => gantry_testkit::vm::STOP_BOUND,
+            _ => GANTRY_BOUND,
+        };
+        self.run(&mut c, None, bound)
+    }
+    fn docker_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
+            .env("DOCKER_CONFIG", &self.docker_config);
+        c
     }
     fn docker(&self, args: &[&str]) -> Output {
-        let out = Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .output()
-            .expect("run docker");
-        eprintln!(
-            "$ docker {} ({})\n{}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        self.run(&mut self.docker_command(args), None, DOCKER_BOUND)
     }
     fn docker_ok(&self, args: &[&str]) -> String {
         let out = self.docker(args);
         assert!(out.status.success(), "docker {args:?} failed");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
+    /// `docker ARGS` with `input` on its stdin; its stdout.
+    fn docker_piped(&self, args: &[&str], input: &str) -> String {
+        let out = self.run(&mut self.docker_command(args), Some(input.as_bytes()), DOCKER_BOUND);
+        assert!(out.status.success(), "docker {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+    /// `gantry vm-status --json` (printed in one line: tests poll it).
     fn vm_status(&self) -> serde_json::Value {
-        let out = self.gantry(&["vm-status", "--json"]);
-        serde_json::from_slice(&out.stdout).expect("vm-status json")
+        let (out, _) = self.run_quiet(&mut self.gantry_command(&["vm-status", "--json"]), None, GANTRY_BOUND);
+        let st: serde_json::Value = serde_json::from_slice(&out.stdout).expect("vm-status json");
+        eprintln!("vm-status: {} {}", st["kind"], st["reasons"]);
+        st
     }
     /// `docker run -d --name NAME -p PUBLISH` of busybox's httpd serving /www on port 80.
     fn run_httpd(&self, name: &str, publish: &str) {
@@ -146,24 +192,31 @@ fn gantry_bin() -> PathBuf {
     exe.parent().and_then(Path::parent).unwrap().join("gantry")
 }
 
-/// HTTP GET; returns the status code.
+/// One HTTP GET on 127.0.0.1:PORT: status and body, or None when nothing answered.
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(3)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let code = buf.split_whitespace().nth(1)?.parse().ok()?;
-    Some((code, buf))
+    gantry_testkit::net::http_get_once(port, path).ok().filter(|a| a.status != 0).map(|a| (a.status, a.body))
 }
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+fn wait_until(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
     let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
+    if let Err(e) = gantry_testkit::wait::until(what, timeout, f) {
+        panic!("step «{}»: {e}", bounded::current_step());
     }
     eprintln!("ok: {what} after {:.1} s", t.elapsed().as_secs_f64());
+}
+
+/// Runs `fut` on `rt` within `bound` (a connection to the VM's engine that never answers must
+/// not hang the test).
+fn block_on<T>(
+    rt: &tokio::runtime::Runtime,
+    what: &str,
+    bound: Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
+    match rt.block_on(async { tokio::time::timeout(bound, fut).await }) {
+        Ok(v) => v,
+        Err(_) => panic!("step «{}»: {what} did not finish within {} s", bounded::current_step(), bound.as_secs()),
+    }
 }
 
 /// An address of this computer that is not loopback, if any (to prove a port is not on it).
@@ -174,11 +227,8 @@ fn lan_address() -> Option<std::net::IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
-fn free_port(preferred: u16) -> u16 {
-    if TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
-        return preferred;
-    }
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+fn free_port() -> u16 {
+    gantry_testkit::net::free_port().unwrap()
 }
 
 /// A busybox image tarball: /bin/busybox + applet symlinks + /www/index.html.
@@ -204,6 +254,19 @@ fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     tar
 }
 
+/// Scenarios that cost another boot or minutes of guest I/O under software emulation run only
+/// with `GANTRY_VM_SLOW_TESTS=1` (scripts/test's header); otherwise they say SKIPPED.
+fn slow_scenario(name: &str) -> bool {
+    if std::env::var("GANTRY_VM_SLOW_TESTS").ok().as_deref() == Some("1") {
+        return true;
+    }
+    gantry_testkit::skip::skipped(
+        &format!("vm_end_to_end: {name}"),
+        "slow under emulation: set GANTRY_VM_SLOW_TESTS=1",
+    );
+    false
+}
+
 #[test]
 fn vm_end_to_end() {
     if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
@@ -219,30 +282,30 @@ fn vm_end_to_end() {
     let home_dir = PathBuf::from(std::env::var_os("HOME").unwrap());
     let share = tempfile::Builder::new().prefix("gantry-share-").tempdir_in(&home_dir).unwrap();
     let ro_share = tempfile::Builder::new().prefix("gantry-ro-").tempdir_in(&home_dir).unwrap();
-    let env = Env {
+    let mut env = Env {
+        small_disk: None,
         home: tmp.path().join("h"),
         docker_config: tmp.path().join("docker-config"),
         share: share.path().to_owned(),
         ro_share: ro_share.path().to_owned(),
         bin,
-        extra: Vec::new(),
         _tmp: tmp,
     };
+    let _watchdog = gantry_testkit::vm::watchdog("vm_end_to_end", TEST_BOUND, &env.bin, &env.home, &env.docker_config);
     let total = Instant::now();
     // Gantry's whole directory on a tmpfs (its size is a limit: memory holds only what is
     // written), so that shrinking it later fills "this computer's disk" under the running VM.
-    let small_disk = match gantry_testkit::tmpfs::SmallTmpfs::mount(&env.home, 10 << 30) {
-        Ok(fs) => Some(fs),
-        Err(why) => {
-            gantry_testkit::skip::skipped(
+    if std::env::var("GANTRY_VM_SLOW_TESTS").ok().as_deref() == Some("1") {
+        match gantry_testkit::tmpfs::SmallTmpfs::mount(&env.home, 10 << 30) {
+            Ok(fs) => env.small_disk = Some(fs),
+            Err(why) => gantry_testkit::skip::skipped(
                 "vm_end_to_end: disk full under the VM",
                 &format!("cannot mount a tmpfs ({why})"),
-            );
-            None
+            ),
         }
-    };
+    }
 
-    // ---- bad inputs (no boot) ----
+    step("bad inputs (no boot)");
     let host_mem = gantry_core::settings::HostFacts::detect(Path::new("/tmp")).memory_mib;
     env.write_settings(host_mem * 2);
     let out = env.gantry(&["start"]);
@@ -259,18 +322,12 @@ fn vm_end_to_end() {
     assert!(text(&out).contains("/nonexistent/kvm does not exist"), "no-KVM warning expected");
     assert!(text(&out).contains("software emulation"));
 
-    // ---- first boot: two starts at once (the app and a terminal) make one agent ----
-    let second = {
-        let mut c = Command::new(&env.bin);
-        c.args(["start"])
-            .env("GANTRY_HOME", &env.home)
-            .env("DOCKER_CONFIG", &env.docker_config)
-            .env_remove("DOCKER_HOST")
-            .env_remove("GANTRY_ENGINE");
-        c.spawn().expect("second gantry start")
-    };
-    let out = env.gantry(&["start"]);
-    let second = second.wait_with_output().unwrap();
+    step("first boot: two `gantry start` at once (the app and a terminal) make one agent");
+    let (out, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| env.gantry(&["start"]));
+        let out = env.gantry(&["start"]);
+        (out, second.join().expect("the concurrent start's thread"))
+    });
     assert!(out.status.success(), "gantry start failed");
     assert!(second.status.success(), "the concurrent gantry start failed");
     let agent_log = std::fs::read_to_string(env.instance_dir().join("agent.log")).unwrap_or_default();
@@ -280,7 +337,7 @@ fn vm_end_to_end() {
         "one agent; both starts follow it to running",
         "both succeeded, one agent",
     );
-    let t = text(&out);
+    let t = format!("{}{}", text(&out), text(&second));
     assert!(t.contains("[5/9] boot VM"), "named steps expected");
     assert!(t.contains("docker context use gantry"));
     assert!(t.contains(&format!("export DOCKER_HOST=unix://{}", env.socket().display())));
@@ -293,44 +350,43 @@ fn vm_end_to_end() {
     let mode = std::fs::metadata(env.socket()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "docker.sock must be 0600");
 
-    // the docker context works
-    let ctx = Command::new("docker")
-        .args(["--context", "gantry", "version", "--format", "{{.Server.Version}}"])
+    step("the docker context; a local image through the socket");
+    let mut ctx = Command::new("docker");
+    ctx.args(["--context", "gantry", "version", "--format", "{{.Server.Version}}"])
         .env("DOCKER_CONFIG", &env.docker_config)
-        .env_remove("DOCKER_HOST")
-        .output()
-        .unwrap();
+        .env_remove("DOCKER_HOST");
+    let ctx = env.run(&mut ctx, None, DOCKER_BOUND);
     assert!(ctx.status.success(), "docker --context gantry: {}", text(&ctx));
-
-    // load a local busybox image
     let tar = busybox_rootfs_tar(env.home.parent().unwrap());
     env.docker_ok(&["import", tar.to_str().unwrap(), "gantry-test/busybox:1"]);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let engine = rt.block_on(Engine::connect(&Endpoint::Unix(env.socket()))).unwrap();
-    let images = rt.block_on(engine.list_images(false)).unwrap();
+    let engine_bound = Duration::from_secs(60);
+    let engine =
+        block_on(&rt, "connecting gantry-engine", engine_bound, Engine::connect(&Endpoint::Unix(env.socket())))
+            .unwrap();
+    let images = block_on(&rt, "listing images", engine_bound, engine.list_images(false)).unwrap();
     assert!(images.iter().any(|i| i.tags.iter().any(|t| t == "gantry-test/busybox:1")), "gantry-engine sees the image");
 
-    // publish a port: HTTP 200 on the host
-    let port = free_port(8080);
+    step("a published port: HTTP 200 on the host, gone when the container stops");
+    let port = free_port();
     let publish = format!("{port}:80");
     env.run_httpd("web", &publish);
     wait_until("HTTP 200 through the forwarded port", Duration::from_secs(60), || {
         http_get(port, "/index.html").is_some_and(|(c, body)| c == 200 && body.contains("hello from gantry"))
     });
-    let cs = rt.block_on(engine.list_containers(&ContainerFilter::default())).unwrap();
+    let cs =
+        block_on(&rt, "listing containers", engine_bound, engine.list_containers(&ContainerFilter::default())).unwrap();
     assert!(cs.iter().any(|c| c.ports.iter().any(|p| p.host_port == Some(port))), "gantry-engine sees the port");
     let st = env.vm_status();
     assert!(st["forwarded_ports"].as_array().unwrap().iter().any(|p| p["port"] == port), "{st}");
-
-    // stop it: the forward goes away
     env.docker_ok(&["stop", "-t", "1", "web"]);
     wait_until("the forward to be removed", Duration::from_secs(30), || {
         TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_err()
     });
     env.docker_ok(&["rm", "web"]);
 
-    // a host port already taken: a clear problem on the status stream
+    step("a host port already taken: a clear problem on the status stream");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port();
     let publish = format!("{taken_port}:80");
@@ -342,13 +398,11 @@ fn vm_end_to_end() {
     drop(taken);
     wait_until("status back to running", Duration::from_secs(30), || env.vm_status()["kind"] == "running");
 
-    // shared folder: a host file read inside a container
+    step("what the VM can reach: shares, unshared sources, Gantry's directory, read-only shares");
     std::fs::write(env.share.join("hello.txt"), "from the host\n").unwrap();
     let mount = format!("{}:/data", env.share.display());
     let got = env.docker_ok(&["run", "--rm", "-v", &mount, "gantry-test/busybox:1", "cat", "/data/hello.txt"]);
     assert_eq!(got, "from the host");
-
-    // ---- what the VM can reach ----
     // a bind source outside every share: refused with the path and how to share it
     let out = env.docker(&["run", "--rm", "-v", "/opt/gantry-not-shared:/x", "gantry-test/busybox:1", "true"]);
     assert!(!out.status.success());
@@ -377,8 +431,8 @@ fn vm_end_to_end() {
         "refused as expected; the guest saw an empty directory",
     );
 
-    // ---- a port the container published on loopback stays on loopback (setting 0.0.0.0) ----
-    let lo_port = free_port(18081);
+    step("a port the container published on loopback stays on loopback (setting 0.0.0.0)");
+    let lo_port = free_port();
     let lo_publish = format!("127.0.0.1:{lo_port}:80");
     env.run_httpd("lo", &lo_publish);
     wait_until("HTTP 200 on the loopback-published port", Duration::from_secs(60), || {
@@ -393,52 +447,27 @@ fn vm_end_to_end() {
     }
     env.docker_ok(&["rm", "-f", "lo"]);
 
-    // a named volume
+    step("a named volume; hijacked streams (run -i, exec, exec -i); gantry shell");
     env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "sh", "-c", "echo persisted > /v/f"]);
-
-    // hijacked streams through the forwarder: stdin to `run -i`, `exec`, `exec -i`
-    let piped = |args: &[&str], input: &str| {
-        let mut c = Command::new("docker")
-            .args(args)
-            .env("DOCKER_HOST", format!("unix://{}", env.socket().display()))
-            .env("DOCKER_CONFIG", &env.docker_config)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        let out = c.wait_with_output().unwrap();
-        assert!(out.status.success(), "docker {args:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    assert_eq!(piped(&["run", "--rm", "-i", "gantry-test/busybox:1", "cat"], "through stdin\n"), "through stdin");
+    let run_i = ["run", "--rm", "-i", "gantry-test/busybox:1", "cat"];
+    assert_eq!(env.docker_piped(&run_i, "through stdin\n"), "through stdin");
     env.docker_ok(&["run", "-d", "--name", "idle", "gantry-test/busybox:1", "sleep", "600"]);
     assert_eq!(env.docker_ok(&["exec", "idle", "echo", "exec works"]), "exec works");
-    assert_eq!(piped(&["exec", "-i", "idle", "cat"], "exec stdin\n"), "exec stdin");
+    assert_eq!(env.docker_piped(&["exec", "-i", "idle", "cat"], "exec stdin\n"), "exec stdin");
     env.docker_ok(&["rm", "-f", "idle"]);
-
-    // gantry shell: a shell in the VM's namespaces (PID 1 is the guest's init)
-    let mut c = Command::new(&env.bin)
-        .args(["shell", "--image", "gantry-test/busybox:1"])
-        .env("GANTRY_HOME", &env.home)
-        .env("DOCKER_CONFIG", &env.docker_config)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(b"echo in-vm; cat /proc/1/comm; ls /var/lib/docker\n").unwrap();
-    let out = c.wait_with_output().unwrap();
+    // a shell in the VM's namespaces (PID 1 is the guest's init)
+    let mut shell = env.gantry_command(&["shell", "--image", "gantry-test/busybox:1"]);
+    let out = env.run(&mut shell, Some(b"echo in-vm; cat /proc/1/comm; ls /var/lib/docker\n"), DOCKER_BOUND);
     let shell_out = String::from_utf8_lossy(&out.stdout);
-    eprintln!("gantry shell output:\n{shell_out}");
     assert!(out.status.success() && shell_out.contains("in-vm") && shell_out.contains("volumes"), "gantry shell");
 
-    // the engine's TCP port refuses clients without the certificate
+    step("the engine's TCP port refuses clients without the certificate");
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.instance_dir().join("state.json")).unwrap()).unwrap();
     let engine_port = u16::try_from(state["engine_port"].as_u64().unwrap()).unwrap();
     let inst = gantry_machine::instance::Instance::at(env.instance_dir());
     let no_cert = gantry_machine::tls::client_config_from(&inst.tls_ca(), None).unwrap();
-    let refused = rt.block_on(async {
+    let refused = block_on(&rt, "a TLS handshake without a client certificate", engine_bound, async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", engine_port)).await?;
         let mut s = tokio_rustls::TlsConnector::from(no_cert).connect(gantry_machine::tls::server_name(), tcp).await?;
@@ -455,7 +484,7 @@ fn vm_end_to_end() {
     assert!(http_get(engine_port, "/_ping").is_none_or(|(c, _)| c != 200));
     drop(engine);
 
-    // ---- stop, start: the volume survives ----
+    step("stop, start: the volume survives");
     let out = env.gantry(&["stop"]);
     assert!(out.status.success());
     assert_eq!(env.vm_status()["kind"], "stopped");
@@ -465,20 +494,32 @@ fn vm_end_to_end() {
     let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
     assert_eq!(got, "persisted");
 
-    // ---- kill -9 QEMU mid-run; start again: nothing lost ----
-    env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "sh", "-c", "echo second > /v/g; sync"]);
-    let pid: i32 = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap().trim().parse().unwrap();
-    let st = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
-    assert!(st.success());
-    wait_until("the agent to notice", Duration::from_secs(30), || env.vm_status()["kind"] != "running");
-    let out = env.gantry(&["start"]);
-    assert!(out.status.success(), "start after kill -9 failed");
-    let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f", "/v/g"]);
-    assert_eq!(got, "persisted\nsecond");
+    if slow_scenario("kill -9 of QEMU mid-run, then start (another boot)") {
+        step("kill -9 QEMU mid-run; start again: nothing lost");
+        env.docker_ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "gvol:/v",
+            "gantry-test/busybox:1",
+            "sh",
+            "-c",
+            "echo second > /v/g; sync",
+        ]);
+        let pid: i32 = std::fs::read_to_string(env.instance_dir().join("qemu.pid")).unwrap().trim().parse().unwrap();
+        let st = Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        assert!(st.success());
+        wait_until("the agent to notice", Duration::from_secs(30), || env.vm_status()["kind"] != "running");
+        let out = env.gantry(&["start"]);
+        assert!(out.status.success(), "start after kill -9 failed");
+        let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f", "/v/g"]);
+        assert_eq!(got, "persisted\nsecond");
+    }
 
-    // ---- kill -9 the agent with two published ports; one container stops meanwhile; the
-    // settings became invalid meanwhile. `gantry start` reattaches without a reboot ----
-    let (keep_port, gone_port) = (free_port(18082), free_port(18083));
+    step(
+        "kill -9 of the agent with two published ports, one container stopped and the settings made invalid meanwhile: start reattaches without a reboot",
+    );
+    let (keep_port, gone_port) = (free_port(), free_port());
     for (name, port) in [("keep", keep_port), ("gone", gone_port)] {
         let p = format!("{port}:80");
         env.run_httpd(name, &p);
@@ -516,9 +557,10 @@ fn vm_end_to_end() {
         "reattached (same QEMU pid), degraded with the settings reason only, stale forward gone",
     );
 
-    // ---- this computer's disk fills up while the guest writes: QEMU pauses the VM, the status
-    // says why, and the VM resumes by itself once space is free; nothing is lost ----
-    if let Some(small) = &small_disk {
+    // this computer's disk fills up while the guest writes: QEMU pauses the VM, the status says
+    // why, and the VM resumes by itself once space is free; nothing is lost
+    if let Some(small) = env.small_disk.as_ref().filter(|_| slow_scenario("this computer's disk fills under the VM")) {
+        step("this computer's disk fills while the guest writes: paused, reported, resumed");
         let (used, _) = small.usage().unwrap();
         small.resize(used + (24 << 20)).unwrap(); // less than the agent waits for before resuming
         env.docker_ok(&[
@@ -551,7 +593,7 @@ fn vm_end_to_end() {
         );
     }
 
-    // ---- SIGTERM to the agent (log-out): the guest powers off cleanly ----
+    step("SIGTERM to the agent (log-out): the guest powers off cleanly");
     let agent: i32 = std::fs::read_to_string(env.instance_dir().join("agent.pid")).unwrap().trim().parse().unwrap();
     assert!(Command::new("kill").args(["-TERM", &agent.to_string()]).status().unwrap().success());
     wait_until("the VM to stop after SIGTERM", Duration::from_secs(120), || env.vm_status()["kind"] == "stopped");
@@ -562,5 +604,6 @@ fn vm_end_to_end() {
         "the guest shuts down cleanly (dockerd stopped, disks synced)",
         "clean power-off",
     );
+    step("");
     eprintln!("vm_end_to_end: all scenarios passed in {:.0} s", total.elapsed().as_secs_f64());
 }

@@ -1,5 +1,6 @@
 //! Test support shared by Gantry's test suites. Use it as a `[dev-dependencies]` entry only.
 //!
+//! - [`bounded`]: child processes killed at a bound and a watchdog for whole tests (never hang);
 //! - [`net`]: a free loopback port and a minimal HTTP GET;
 //! - [`wait`]: polling until a condition holds (with a bound that fails the test, not a timing claim);
 //! - [`images`]: test images made with the docker CLI (built from the fixture, or for another CPU);
@@ -10,8 +11,10 @@
 //! - [`skip`]: a test that cannot run here says so and is counted in the summary;
 //! - [`wine`]: whether a Windows test runs under Wine (what Wine lacks is checked on Windows only);
 //! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`);
-//! - [`tmpfs`]: a small tmpfs for disk-full fault tests.
+//! - [`tmpfs`]: a small tmpfs for disk-full fault tests;
+//! - [`vm`]: a test's Gantry VM: its logs on failure, stopped whatever happened.
 
+pub mod bounded;
 pub mod engine;
 pub mod images;
 pub mod net;
@@ -20,5 +23,6 @@ pub mod reliability;
 pub mod report;
 pub mod skip;
 pub mod tmpfs;
+pub mod vm;
 pub mod wait;
 pub mod wine;

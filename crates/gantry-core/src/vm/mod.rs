@@ -87,20 +87,43 @@ pub async fn subscribe(instance: &Instance) -> Result<Subscription, VmError> {
     request(instance, Request::Subscribe).await
 }
 
+/// How long the agent may take to answer a status request before it counts as not answering
+/// (it answers from memory at once; a stuck agent must not hang `gantry vm-status`).
+const STATUS_ANSWER: Duration = Duration::from_secs(10);
+/// How long [`stop`] follows the agent's progress before stopping QEMU itself (the agent's own
+/// clean power-off gives up after 60 s).
+const STOP_BY_AGENT: Duration = Duration::from_secs(120);
+
 /// The current status. Without an agent: `Stopped`, or `Degraded` when a QEMU of this instance
-/// runs without its agent (`gantry start` reattaches).
+/// runs without its agent (`gantry start` reattaches). An agent that does not answer within
+/// 10 s is reported as such (`Error`, or `Degraded` while its QEMU runs), never waited on.
 pub async fn status(instance: &Instance) -> VmStatus {
-    if let Ok(mut s) = request(instance, Request::Status).await
-        && let Some(st) = s.next().await
-    {
-        return st;
-    }
-    match QemuDriver::new(instance.clone()).status() {
-        MachineStatus::Running(rs) => VmStatus::Degraded {
-            reasons: vec!["the VM runs but its agent does not; `gantry start` reattaches".into()],
+    status_within(instance, STATUS_ANSWER).await
+}
+
+async fn status_within(instance: &Instance, bound: Duration) -> VmStatus {
+    let answer = tokio::time::timeout(bound, async { request(instance, Request::Status).await.ok()?.next().await });
+    let silent = match answer.await {
+        Ok(Some(st)) => return st,
+        Ok(None) => false,
+        Err(_) => true,
+    };
+    let hint = "`gantry stop` stops it (the VM too), then `gantry start`";
+    let qemu = QemuDriver::new(instance.clone()).status();
+    match (qemu, silent) {
+        (MachineStatus::Running(rs), silent) => VmStatus::Degraded {
+            reasons: vec![if silent {
+                format!("the VM runs but its agent does not answer within {} s; {hint}", bound.as_secs())
+            } else {
+                "the VM runs but its agent does not; `gantry start` reattaches".into()
+            }],
             info: RunningInfo { qemu_pid: rs.pid, accel: rs.accel.to_string(), ..Default::default() },
         },
-        _ => VmStatus::Stopped,
+        (_, true) => VmStatus::Error {
+            message: format!("the agent does not answer within {} s", bound.as_secs()),
+            hint: hint.into(),
+        },
+        (_, false) => VmStatus::Stopped,
     }
 }
 
@@ -246,13 +269,29 @@ fn lock_start(inst: &Instance) -> Result<std::fs::File, VmError> {
 }
 
 /// Stops the VM: asks the agent (clean power-off), or stops an orphaned QEMU directly.
-pub async fn stop(instance: &Instance, mut progress: impl FnMut(&VmStatus)) -> Result<(), VmError> {
+pub async fn stop(instance: &Instance, progress: impl FnMut(&VmStatus)) -> Result<(), VmError> {
+    stop_within(instance, STOP_BY_AGENT, progress).await
+}
+
+/// [`stop`], following the agent for at most `by_agent` before stopping QEMU directly.
+async fn stop_within(
+    instance: &Instance,
+    by_agent: Duration,
+    mut progress: impl FnMut(&VmStatus),
+) -> Result<(), VmError> {
     if let Ok(mut sub) = request(instance, Request::Stop).await {
-        while let Some(s) = sub.next().await {
-            progress(&s);
-            if matches!(s, VmStatus::Stopped) {
-                break;
+        let followed = tokio::time::timeout(by_agent, async {
+            while let Some(s) = sub.next().await {
+                progress(&s);
+                if matches!(s, VmStatus::Stopped) {
+                    break;
+                }
             }
+        })
+        .await;
+        if followed.is_err() {
+            tracing::warn!(after_s = by_agent.as_secs(), "the agent did not finish stopping; stopping QEMU directly");
+            kill_silent_agent(instance).await;
         }
         // wait for the agent to release its lock
         for _ in 0..50 {
@@ -270,6 +309,25 @@ pub async fn stop(instance: &Instance, mut progress: impl FnMut(&VmStatus)) -> R
     driver.clean_stale();
     progress(&VmStatus::Stopped);
     Ok(())
+}
+
+/// Kills the instance's agent (SIGKILL) when it still holds its lock after a stop it did not
+/// finish: it does not answer, so a clean request cannot reach it.
+async fn kill_silent_agent(instance: &Instance) {
+    use gantry_machine::process;
+    if !agent_running(instance) {
+        return;
+    }
+    let Some(pid) = process::read_pid(&instance.agent_pid())
+        .filter(|pid| process::alive(*pid) && process::cmdline(*pid).is_some_and(|c| c.contains("agent")))
+    else {
+        return;
+    };
+    tracing::warn!(pid, "killing the agent that does not answer");
+    if let Err(e) = process::signal(pid, true) {
+        tracing::warn!(pid, error = %e, "could not kill the agent");
+    }
+    process::wait_gone(pid, Duration::from_secs(5)).await;
 }
 
 /// Deletes the instance (the VM must be stopped first): everything but the data disk and
@@ -300,5 +358,36 @@ mod tests {
         // $GANTRY_BIN still wins; the CLI runs itself
         assert_eq!(agent_program_for(Some("/opt/g".into()), &desktop), PathBuf::from("/opt/g"));
         assert_eq!(agent_program_for(None, Path::new("/usr/bin/gantry")), PathBuf::from("/usr/bin/gantry"));
+    }
+
+    /// An "agent" that accepts on the control socket and never answers (a stuck agent).
+    fn silent_agent(inst: &Instance) -> std::os::unix::net::UnixListener {
+        std::fs::create_dir_all(inst.dir()).unwrap();
+        std::os::unix::net::UnixListener::bind(inst.control_socket()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silent_agent_is_reported_not_waited_on() {
+        let t = tempfile::tempdir().unwrap();
+        let inst = Instance::at(t.path().join("default"));
+        assert!(matches!(status_within(&inst, Duration::from_millis(200)).await, VmStatus::Stopped));
+        let _agent = silent_agent(&inst);
+        match status_within(&inst, Duration::from_millis(200)).await {
+            VmStatus::Error { message, hint } => {
+                assert!(message.contains("does not answer"), "{message}");
+                assert!(hint.contains("gantry stop"), "{hint}");
+            }
+            other => panic!("expected an error naming the silent agent, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_that_the_agent_never_finishes_ends() {
+        let t = tempfile::tempdir().unwrap();
+        let inst = Instance::at(t.path().join("default"));
+        let _agent = silent_agent(&inst);
+        let mut seen = Vec::new();
+        stop_within(&inst, Duration::from_millis(200), |s| seen.push(s.clone())).await.unwrap();
+        assert!(matches!(seen.last(), Some(VmStatus::Stopped)), "{seen:?}");
     }
 }
