@@ -27,7 +27,7 @@ const IMAGE: &str = "gantry-test/busybox:latest";
 const BOOT: Duration = Duration::from_secs(600);
 const NAME: &str = "e2e-vm-web";
 /// Bound on the whole scenario (two boots): past it the test fails with the step it was at.
-const SCENARIO: Duration = Duration::from_secs(25 * 60);
+const SCENARIO: Duration = Duration::from_secs(15 * 60);
 /// `gantry start` gives up by itself after 600 s.
 const START_BOUND: Duration = Duration::from_secs(720);
 const GANTRY_BOUND: Duration = Duration::from_secs(60);

@@ -23,7 +23,7 @@ const GANTRY_BOUND: Duration = Duration::from_secs(60);
 /// A docker command (an emulated arm64 build step included).
 const DOCKER_BOUND: Duration = Duration::from_secs(600);
 /// The whole test (a watchdog ends the process after it, printing the step and the logs).
-const TEST_BOUND: Duration = Duration::from_secs(30 * 60);
+const TEST_BOUND: Duration = Duration::from_secs(20 * 60);
 
 /// One Gantry instance in a temporary directory and the docker CLI pointed at its socket.
 struct Vm {
