@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use gantry_core::settings::{
-    self, EngineSource, HostFacts, RegistryLogin, Settings, SettingsFileError, Theme, UiSettings, VmSettings,
+    self, EngineSource, HostFacts, Language, RegistryLogin, Settings, SettingsFileError, Theme, UiSettings, VmSettings,
 };
 use gantry_machine::shares::SharedFolder;
 use proptest::prelude::*;
@@ -54,8 +54,12 @@ fn any_settings(folders: Vec<PathBuf>) -> impl Strategy<Value = Settings> {
         ])
         .prop_map(|e| EngineSource::Existing { endpoint: e.into() }),
     ];
-    let ui = (prop::sample::select(vec![Theme::System, Theme::Light, Theme::Dark]), any::<bool>())
-        .prop_map(|(theme, start_at_login)| UiSettings { theme, start_at_login });
+    let ui = (
+        prop::sample::select(vec![Theme::System, Theme::Light, Theme::Dark]),
+        prop::sample::select(vec![Language::System, Language::En, Language::Ru]),
+        any::<bool>(),
+    )
+        .prop_map(|(theme, language, start_at_login)| UiSettings { theme, language, start_at_login });
     let registries = prop::collection::vec(
         ("[a-z.:0-9 ]{0,12}", ".{0,8}").prop_map(|(server, username)| RegistryLogin { server, username }),
         0..3,

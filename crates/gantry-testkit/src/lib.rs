@@ -1,6 +1,6 @@
 //! Test support shared by Gantry's test suites. Use it as a `[dev-dependencies]` entry only.
 //!
-//! - [`bounded`]: child processes killed at a bound and a watchdog for whole tests (never hang);
+//! - [`bounded`]: child processes killed at a bound and a watchdog for whole tests (never hang; unix);
 //! - [`net`]: a free loopback port and a minimal HTTP GET;
 //! - [`wait`]: polling until a condition holds (with a bound that fails the test, not a timing claim);
 //! - [`images`]: test images made with the docker CLI (built from the fixture, or for another CPU);
@@ -12,8 +12,9 @@
 //! - [`wine`]: whether a Windows test runs under Wine (what Wine lacks is checked on Windows only);
 //! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`);
 //! - [`tmpfs`]: a small tmpfs for disk-full fault tests;
-//! - [`vm`]: a test's Gantry VM: its logs on failure, stopped whatever happened.
+//! - [`vm`]: a test's Gantry VM: its logs on failure, stopped whatever happened (unix).
 
+#[cfg(unix)]
 pub mod bounded;
 pub mod engine;
 pub mod images;
@@ -23,6 +24,7 @@ pub mod reliability;
 pub mod report;
 pub mod skip;
 pub mod tmpfs;
+#[cfg(unix)]
 pub mod vm;
 pub mod wait;
 pub mod wine;
