@@ -15,20 +15,25 @@
 
 use std::net::SocketAddr;
 #[cfg(unix)]
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 #[cfg(unix)]
 use std::sync::atomic::Ordering;
 
+#[cfg(unix)]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 #[cfg(unix)]
 use crate::error::{MachineError, Result};
+#[cfg(unix)]
 use crate::http1::{self, Chunked, Framing};
-use crate::shares::{self, MountPolicy};
+#[cfg(unix)]
+use crate::shares;
+use crate::shares::MountPolicy;
 
 /// Largest body of a checked request (container creates are a few KiB).
 pub const MAX_CHECKED_BODY: u64 = 16 << 20;
@@ -132,6 +137,7 @@ async fn proxy(mut client: tokio::net::UnixStream, up: &Upstream) -> std::io::Re
     Ok(())
 }
 
+#[cfg(unix)]
 type ClientWriter = Arc<tokio::sync::Mutex<tokio::net::unix::OwnedWriteHalf>>;
 
 #[cfg(unix)]
@@ -167,9 +173,11 @@ async fn proxy_filtered(client: tokio::net::UnixStream, up: &Upstream, filter: &
     }
 }
 
+#[cfg(unix)]
 /// The connection was answered by the proxy and closed.
 struct Refused;
 
+#[cfg(unix)]
 impl From<std::io::Error> for Refused {
     fn from(e: std::io::Error) -> Self {
         tracing::debug!(error = %e, "engine connection ended");
@@ -177,11 +185,13 @@ impl From<std::io::Error> for Refused {
     }
 }
 
+#[cfg(unix)]
 async fn answer(cw: &ClientWriter, status: u16, reason: &str, message: &str, close: bool) -> std::io::Result<()> {
     tracing::info!(status, message, "engine request refused");
     cw.lock().await.write_all(&http1::error_response(status, reason, message, close)).await
 }
 
+#[cfg(unix)]
 /// Reads more from `r` into `buf`; the number of bytes read (0 at the end).
 async fn fill(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let mut chunk = [0u8; 16 * 1024];
@@ -190,6 +200,7 @@ async fn fill(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> std::io::R
     Ok(n)
 }
 
+#[cfg(unix)]
 /// Passes requests from the client to the engine one by one, checking the ones the policy reads.
 async fn requests(
     cr: &mut (impl AsyncRead + Unpin),
@@ -261,6 +272,7 @@ async fn requests(
     }
 }
 
+#[cfg(unix)]
 /// Streams one body from `buf` + `cr` to `ew`; what follows it stays in `buf`.
 async fn pass_body(
     cr: &mut (impl AsyncRead + Unpin),
@@ -298,6 +310,7 @@ async fn pass_body(
     }
 }
 
+#[cfg(unix)]
 /// Reads a whole body (raw bytes as sent, and decoded), or `None` when it is over the bound.
 async fn whole_body(
     cr: &mut (impl AsyncRead + Unpin),

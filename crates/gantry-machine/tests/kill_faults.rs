@@ -4,6 +4,7 @@
 //!
 //! The victim is this test binary itself, run again as a child (`CHILD_VAR` says which step)
 //! that repeats the step until it is killed at a random moment.
+#![cfg(unix)] // kill -9 of a child process group
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

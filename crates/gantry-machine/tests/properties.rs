@@ -3,13 +3,16 @@
 //! target is recorded with `gantry_testkit::reliability::fuzz`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(unix)]
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+#[cfg(unix)]
 use gantry_machine::accel::{Accel, HostOs};
 use gantry_machine::http1::{self, Chunked, Framing};
 use gantry_machine::instance;
 use gantry_machine::ports::{self, PortRule, Proto};
+#[cfg(unix)]
 use gantry_machine::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
 use gantry_machine::qmp;
 use gantry_machine::shares::{self, BindRequest, MountPolicy, SharedFolder};
@@ -172,6 +175,7 @@ fn mount_policy_never_panics_on_any_body() {
     });
 }
 
+#[cfg(unix)]
 /// QEMU's option parser: splits at single commas, `,,` is a literal comma.
 fn qemu_split(v: &[u8]) -> Vec<Vec<u8>> {
     let mut out = vec![Vec::new()];
