@@ -414,6 +414,7 @@ pub fn bind_spec(spec: &str) -> Option<BindRequest> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
     fn policy() -> MountPolicy {
         MountPolicy {
             shares: vec![
@@ -426,10 +427,12 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     fn create(binds: &[&str]) -> Vec<u8> {
         serde_json::json!({"Image": "busybox", "HostConfig": {"Binds": binds}}).to_string().into_bytes()
     }
 
+    #[cfg(unix)]
     fn reason(body: &[u8]) -> Option<DenyReason> {
         policy().check_body(body).err().map(|d| d.reason)
     }
@@ -481,6 +484,7 @@ mod tests {
         assert_eq!(default_shares(None, Path::new("/tmp")), vec![SharedFolder::writable("/tmp")]);
     }
 
+    #[cfg(unix)] // host paths in unix form: Windows paths (C:\..., /c/...) are not handled yet (docs/windows.md)
     #[test]
     fn clean_resolves_dots_lexically() {
         assert_eq!(clean(Path::new("/home/me/../../etc")), Path::new("/etc"));
@@ -489,6 +493,7 @@ mod tests {
         assert_eq!(clean(Path::new("/..")), Path::new("/"));
     }
 
+    #[cfg(unix)] // host paths in unix form: Windows paths (C:\..., /c/...) are not handled yet (docs/windows.md)
     #[test]
     fn binds_inside_shares_pass_others_are_refused_with_the_path() {
         assert_eq!(reason(&create(&["/home/me/proj:/app", "/tmp/x:/x:ro", "named:/data", "/home/me/ref:/r:ro"])), None);
@@ -504,6 +509,7 @@ mod tests {
         assert!(m.contains("/opt/x") && m.contains("Shared folders") && m.contains("/s/settings.json"), "{m}");
     }
 
+    #[cfg(unix)] // host paths in unix form: Windows paths (C:\..., /c/...) are not handled yet (docs/windows.md)
     #[test]
     fn mounts_volumes_and_go_decoder_quirks_are_all_seen() {
         let mounts = |m: serde_json::Value| serde_json::json!({"HostConfig": {"Mounts": [m]}}).to_string().into_bytes();
