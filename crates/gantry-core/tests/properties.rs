@@ -64,7 +64,13 @@ fn any_settings(folders: Vec<PathBuf>) -> impl Strategy<Value = Settings> {
         ("[a-z.:0-9 ]{0,12}", ".{0,8}").prop_map(|(server, username)| RegistryLogin { server, username }),
         0..3,
     );
-    (engine, vm, ui, registries).prop_map(|(engine, vm, ui, registries)| Settings { engine, vm, ui, registries })
+    (engine, any::<bool>(), vm, ui, registries).prop_map(|(engine, allow_plaintext_tcp, vm, ui, registries)| Settings {
+        engine,
+        allow_plaintext_tcp,
+        vm,
+        ui,
+        registries,
+    })
 }
 
 /// Folders for shares: two real ones, one inside another, and ones the rules refuse.
