@@ -19,9 +19,6 @@ use crate::CliError;
 use crate::engine_cmds::print_json;
 use crate::output::print_table;
 
-/// Environment variable naming the folder where labs keep the learner's files.
-const WORK_ROOT_ENV: &str = "GANTRY_LABS_WORK";
-
 /// `gantry lab ...`
 #[derive(Debug, Args)]
 pub struct LabArgs {
@@ -99,7 +96,7 @@ fn lang_of(args: &LabArgs) -> Result<Lang, CliError> {
 }
 
 fn library() -> Library {
-    let library = Library::load(&gantry_labs::library::default_roots(std::env::current_exe().ok().as_deref()));
+    let library = gantry_core::api::lab_library();
     for (dir, e) in library.broken() {
         eprintln!("warning: the lab in {} does not load: {e}", dir.display());
     }
@@ -107,20 +104,11 @@ fn library() -> Library {
 }
 
 fn store() -> ProgressStore {
-    ProgressStore::new(gantry_machine::instance::root_dir().join("labs"))
+    gantry_core::api::lab_progress_store()
 }
 
-/// Where labs keep the learner's files: `GANTRY_LABS_WORK`, else `~/gantry-labs` (inside the home
-/// folder, which Gantry's VM shares, so bind mounts of it work).
 fn work_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os(WORK_ROOT_ENV).filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("gantry-labs")
+    gantry_core::api::lab_work_root()
 }
 
 async fn connect(engine: Option<&str>) -> Result<Engine, CliError> {

@@ -51,6 +51,7 @@ const EVENT_LOG_LIMIT: usize = 10_000;
 
 /// What the checker reports, in order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum LabEvent {
     /// A step became the current one; its checks are evaluated next.

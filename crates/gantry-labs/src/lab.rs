@@ -19,6 +19,7 @@ pub const STEPS_DIR: &str = "steps";
 
 /// How much a learner should know before starting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Beginner,

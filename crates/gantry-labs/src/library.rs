@@ -21,6 +21,7 @@ pub struct Library {
 
 /// One line of the catalogue, in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LabSummary {
     pub id: String,
     pub title: String,

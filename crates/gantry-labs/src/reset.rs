@@ -28,6 +28,7 @@ const COMPOSE_PROJECT: &str = "com.docker.compose.project";
 
 /// One object to remove.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Target {
     /// What the engine is asked to remove (an ID, or a volume / image name).
     pub id: String,
@@ -37,6 +38,7 @@ pub struct Target {
 
 /// What a reset will remove, in the order it removes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResetPlan {
     pub containers: Vec<Target>,
     pub networks: Vec<Target>,
@@ -54,6 +56,7 @@ impl ResetPlan {
 
 /// What a reset did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ResetReport {
     /// e.g. `container web`.
     pub removed: Vec<String>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A language labs are written in. English is the fallback every lab must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     En,

@@ -10,6 +10,7 @@ use crate::text::Lang;
 
 /// A lab's overview for one learner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LabView {
     pub id: String,
     pub title: String,
@@ -22,10 +23,28 @@ pub struct LabView {
     pub steps: Vec<StepLine>,
     /// Index of the step being worked on (the number of steps once done); `None` when not started.
     pub current_step: Option<usize>,
+    /// True when every step has passed.
+    pub completed: bool,
+    /// The learner's copy of the starter files, once started.
+    pub work_dir: Option<String>,
+    /// The host ports the lab publishes: the usual one and, once started, the one chosen.
+    pub ports: Vec<PortLine>,
+}
+
+/// A host port a lab uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PortLine {
+    /// The name the lab's texts use (`{{lab.port.NAME}}`).
+    pub name: String,
+    pub usual: u16,
+    /// The port chosen when the lab started (another one when the usual one was taken).
+    pub chosen: Option<u16>,
 }
 
 /// A step as a line of the overview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StepLine {
     pub id: String,
     pub title: String,
@@ -34,6 +53,7 @@ pub struct StepLine {
 
 /// One step, ready to show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StepView {
     /// 0-based.
     pub index: usize,
@@ -79,6 +99,17 @@ pub fn lab_view(lab: &Lab, progress: Option<&Progress>, lang: Lang) -> LabView {
             })
             .collect(),
         current_step: progress.map(|p| p.current_step),
+        completed: progress.is_some_and(|p| p.is_complete(lab)),
+        work_dir: progress.map(|p| p.work_dir.display().to_string()),
+        ports: lab
+            .ports
+            .iter()
+            .map(|(name, usual)| PortLine {
+                name: name.clone(),
+                usual: *usual,
+                chosen: progress.and_then(|p| p.ports.get(name).copied()),
+            })
+            .collect(),
     }
 }
 

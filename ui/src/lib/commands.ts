@@ -18,6 +18,10 @@ import type { HostStats } from './bindings/HostStats';
 import type { ImageDetails } from './bindings/ImageDetails';
 import type { ImageLayer } from './bindings/ImageLayer';
 import type { ImageSummary } from './bindings/ImageSummary';
+import type { LabCatalogue } from './bindings/LabCatalogue';
+import type { LabEvent } from './bindings/LabEvent';
+import type { LabResetOutcome } from './bindings/LabResetOutcome';
+import type { LabView } from './bindings/LabView';
 import type { Lang } from './bindings/Lang';
 import type { LayersProgress } from './bindings/LayersProgress';
 import type { LogLine } from './bindings/LogLine';
@@ -28,12 +32,14 @@ import type { Progress } from './bindings/Progress';
 import type { PrunePreview } from './bindings/PrunePreview';
 import type { PruneReport } from './bindings/PruneReport';
 import type { RegistryEntry } from './bindings/RegistryEntry';
+import type { ResetPlan } from './bindings/ResetPlan';
 import type { RunPreview } from './bindings/RunPreview';
 import type { RunRequest } from './bindings/RunRequest';
 import type { SaveOutcome } from './bindings/SaveOutcome';
 import type { SettingsForm } from './bindings/SettingsForm';
 import type { SettingsView } from './bindings/SettingsView';
 import type { StatsSample } from './bindings/StatsSample';
+import type { StepView } from './bindings/StepView';
 import type { SystemPruneReport } from './bindings/SystemPruneReport';
 import type { TerminalOutput } from './bindings/TerminalOutput';
 import type { TerminalRequest } from './bindings/TerminalRequest';
@@ -111,6 +117,13 @@ export type CommandName =
   | 'settings_save'
   | 'registry_login'
   | 'registry_logout'
+  | 'lab_list'
+  | 'lab_show'
+  | 'lab_step'
+  | 'lab_start'
+  | 'lab_watch'
+  | 'lab_reset_preview'
+  | 'lab_reset'
   | 'download_save'
   | 'url_open';
 
@@ -400,6 +413,41 @@ export function registryLogin(server: string, username: string, password: string
 
 export function registryLogout(server: string): Promise<Array<RegistryEntry>> {
   return call<Array<RegistryEntry>>('registry_logout', { server });
+}
+
+/** The labs, with the learner's progress in each. */
+export function labList(lang: Lang): Promise<LabCatalogue> {
+  return call<LabCatalogue>('lab_list', { lang });
+}
+
+/** A lab's overview: its steps (which passed), its work folder and ports once started. */
+export function labShow(id: string, lang: Lang): Promise<LabView> {
+  return call<LabView>('lab_show', { id, lang });
+}
+
+/** One step (0-based): its Markdown, check labels, hints and solution. */
+export function labStep(id: string, index: number, lang: Lang): Promise<StepView> {
+  return call<StepView>('lab_step', { id, index, lang });
+}
+
+/** Starts a lab, or resumes it as it was. */
+export function labStart(id: string, lang: Lang): Promise<LabView> {
+  return call<LabView>('lab_start', { id, lang });
+}
+
+/** Checks the current step live, step after step, until the lab is done. */
+export function labWatch(id: string, on: StreamCallbacks<LabEvent>): Promise<StreamHandle> {
+  return stream<LabEvent>('lab_watch', { id }, on);
+}
+
+/** What resetting the lab would remove (only what it created). */
+export function labResetPreview(id: string): Promise<ResetPlan> {
+  return call<ResetPlan>('lab_reset_preview', { id });
+}
+
+/** Removes what the lab created, puts its files back, starts it again. */
+export function labReset(id: string, lang: Lang): Promise<LabResetOutcome> {
+  return call<LabResetOutcome>('lab_reset', { id, lang });
 }
 
 /** Saves text in the download folder (never elsewhere); returns the path written. */

@@ -132,6 +132,22 @@ macro_rules! command_table {
             fn registry_login(server: String, username: String, password: String) -> Vec<$crate::api::RegistryEntry>;
             fn registry_logout(server: String) -> Vec<$crate::api::RegistryEntry>;
 
+            // ---- labs ----
+            /// The labs, with the learner's progress in each.
+            fn lab_list(lang: $crate::api::Lang) -> $crate::api::LabCatalogue;
+            /// A lab's overview: its steps (which passed), its work folder and ports once started.
+            fn lab_show(id: String, lang: $crate::api::Lang) -> $crate::api::LabView;
+            /// One step (0-based): its Markdown, check labels, hints and solution.
+            fn lab_step(id: String, index: u32, lang: $crate::api::Lang) -> $crate::api::StepView;
+            /// Starts a lab, or resumes it as it was.
+            fn lab_start(id: String, lang: $crate::api::Lang) -> $crate::api::LabView;
+            /// Checks the current step live, step after step, until the lab is done.
+            stream lab_watch(id: String) -> $crate::api::LabEvent;
+            /// What resetting the lab would remove (only what it created).
+            fn lab_reset_preview(id: String) -> $crate::api::ResetPlan;
+            /// Removes what the lab created, puts its files back, starts it again.
+            fn lab_reset(id: String, lang: $crate::api::Lang) -> $crate::api::LabResetOutcome;
+
             // ---- desktop ----
             /// Saves text in the download folder (never elsewhere); returns the path written.
             fn download_save(file_name: String, contents: String) -> String;

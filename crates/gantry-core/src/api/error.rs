@@ -66,6 +66,12 @@ pub enum GantryErrorCode {
     FileChanged,
     /// The UI could not reach the app's core at all (made by the UI itself).
     Ui,
+    /// No lab (or no step of a lab) by that name.
+    LabUnknown,
+    /// The lab has not been started yet.
+    LabNotStarted,
+    /// A lab's files do not follow the lab format, or its test failed.
+    LabInvalid,
 }
 
 /// A stable machine-readable code: one of the engine's or one of Gantry's.

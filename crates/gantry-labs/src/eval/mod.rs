@@ -38,6 +38,7 @@ pub struct Context {
 
 /// The outcome of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Not evaluated yet.
@@ -50,8 +51,11 @@ pub enum CheckStatus {
 
 /// A check's result: its status and, unless it passed, why (in each language).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CheckResult {
     pub status: CheckStatus,
+    /// Why it did not pass, by language.
+    #[cfg_attr(feature = "ts", ts(as = "Option<std::collections::BTreeMap<crate::text::Lang, String>>"))]
     pub detail: Option<Text>,
 }
 

@@ -3,4 +3,4 @@
 /**
  * The codes of failures that are Gantry's own (the engine's are [`EngineErrorCode`]).
  */
-export type GantryErrorCode = "invalid" | "not_managed" | "settings_file" | "credentials" | "io" | "invalid_url" | "invalid_name" | "terminal_closed" | "vm_image_missing" | "program_missing" | "vm_exited" | "vm_boot_stalled" | "vm_timeout" | "vm_guest" | "vm_monitor" | "vm_tls" | "vm_already_running" | "vm_not_running" | "vm_config" | "command_failed" | "agent_unreachable" | "vm" | "unsupported" | "invalid_database" | "file_changed" | "ui";
+export type GantryErrorCode = "invalid" | "not_managed" | "settings_file" | "credentials" | "io" | "invalid_url" | "invalid_name" | "terminal_closed" | "vm_image_missing" | "program_missing" | "vm_exited" | "vm_boot_stalled" | "vm_timeout" | "vm_guest" | "vm_monitor" | "vm_tls" | "vm_already_running" | "vm_not_running" | "vm_config" | "command_failed" | "agent_unreachable" | "vm" | "unsupported" | "invalid_database" | "file_changed" | "ui" | "lab_unknown" | "lab_not_started" | "lab_invalid";
