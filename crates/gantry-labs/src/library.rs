@@ -11,6 +11,29 @@ use crate::text::Lang;
 
 /// Environment variable naming extra lab folders (separated like `PATH`).
 pub const LABS_DIR_ENV: &str = "GANTRY_LABS_DIR";
+/// A file in a folder of labs giving the catalogue's order: `order = ["first-container", ...]`
+/// (lab ids; labs it does not name come after, by folder name).
+pub const CATALOGUE: &str = "catalogue.toml";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogueFile {
+    order: Vec<String>,
+}
+
+/// The order `root/catalogue.toml` gives (empty when there is none).
+pub fn catalogue_order(root: &Path) -> Result<Vec<String>> {
+    let path = root.join(CATALOGUE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(LabError::io("read", &path, e)),
+    };
+    toml::from_str::<CatalogueFile>(&text).map(|c| c.order).map_err(|e| {
+        let line = e.span().map_or(1, |s| crate::step::line_of(&text, s.start));
+        LabError::Invalid { dir: root.to_path_buf(), problems: vec![crate::Problem::new(&path, line, e.message())] }
+    })
+}
 
 /// The labs of one or more folders.
 #[derive(Debug, Default)]
@@ -34,8 +57,8 @@ pub struct LabSummary {
 
 impl Library {
     /// Loads every lab folder (a folder with a `lab.toml`) directly inside each of `roots`, and
-    /// each root that is itself a lab folder. Labs are sorted by folder name; when two have the
-    /// same id, the first root wins.
+    /// each root that is itself a lab folder. Labs come in the order of the root's
+    /// [`CATALOGUE`] file, then by folder name; when two have the same id, the first root wins.
     pub fn load(roots: &[PathBuf]) -> Self {
         let mut library = Self::default();
         for root in roots {
@@ -46,15 +69,23 @@ impl Library {
                     continue;
                 }
             };
+            let order = catalogue_order(root).unwrap_or_else(|e| {
+                library.broken.push((root.join(CATALOGUE), e));
+                Vec::new()
+            });
+            let mut loaded = Vec::new();
             for dir in dirs {
                 match load_lab(&dir) {
-                    Ok(lab) if library.labs.iter().any(|l| l.id == lab.id) => {
+                    Ok(lab) if library.labs.iter().chain(&loaded).any(|l: &Lab| l.id == lab.id) => {
                         tracing::warn!(id = %lab.id, dir = %dir.display(), "a lab with this id was already loaded; skipped");
                     }
-                    Ok(lab) => library.labs.push(lab),
+                    Ok(lab) => loaded.push(lab),
                     Err(e) => library.broken.push((dir, e)),
                 }
             }
+            // Named in the catalogue's order first (stable: the rest keep their folder order).
+            loaded.sort_by_key(|lab| order.iter().position(|id| *id == lab.id).unwrap_or(usize::MAX));
+            library.labs.extend(loaded);
         }
         library
     }

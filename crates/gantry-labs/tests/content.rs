@@ -81,3 +81,37 @@ fn labs_name_different_objects() {
     }
     assert!(clashes.is_empty(), "{clashes:#?}");
 }
+
+#[test]
+fn the_catalogue_follows_the_curriculum_and_names_every_lab_once() {
+    let order = gantry_labs::library::catalogue_order(&repo_labs()).unwrap();
+    let library = Library::load(&[repo_labs()]);
+    let ids: Vec<&str> = library.labs().iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(ids, order.iter().map(String::as_str).collect::<Vec<_>>(), "labs/catalogue.toml names every lab, once");
+    assert_eq!(ids.first(), Some(&"first-container"));
+}
+
+#[test]
+fn a_bad_catalogue_file_is_an_error_with_its_line_and_the_labs_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("first-container");
+    copy_dir(&repo_labs().join("first-container"), &lab);
+    std::fs::write(dir.path().join("catalogue.toml"), "# order\norder = [\"first-container\"]\nsort = 1\n").unwrap();
+    let library = Library::load(&[dir.path().to_path_buf()]);
+    assert_eq!(library.labs().len(), 1);
+    let problems: Vec<String> = library.broken().iter().map(|(_, e)| e.to_string()).collect();
+    assert!(problems.len() == 1 && problems[0].contains("catalogue.toml:3"), "{problems:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -59,7 +59,7 @@ fn describe(selector: &ContainerSelector) -> (String, String) {
 
 fn missing(selector: &ContainerSelector) -> CheckResult {
     let (en, ru) = describe(selector);
-    CheckResult::fail(format!("there is no {en}"), format!("нет: {ru}"))
+    CheckResult::fail(format!("there is no {en}"), format!("{ru} не найден"))
 }
 
 pub async fn exists(engine: &Engine, selector: &ContainerSelector) -> Eval<CheckResult> {
