@@ -14,6 +14,7 @@
 mod e2e_insight;
 #[allow(dead_code)] // shared with the other desktop tests; this one uses part of it
 mod harness;
+mod learn;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use e2e_insight::{
 use futures_util::{FutureExt, StreamExt};
 use gantry_engine::{Engine, EngineError, ExecSpec, RemoveOptions, RunSpec};
 use harness::{App, Env, Result};
+use learn::learn_a_step_turns_green_then_reset;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const IMAGE: &str = "gantry-test/busybox:latest";
@@ -100,6 +102,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     invalid_settings_are_not_saved,
     registry_login,
     prune_says_what_it_deletes,
+    learn_a_step_turns_green_then_reset,
     keyboard,
     dark_theme,
     russian,
@@ -127,10 +130,12 @@ fn start(env: Env) -> Result<Ctx> {
         let scenery = harness::Scenery::create(&engine, IMAGE).await?;
         let home = env.home.path();
         let (downloads, config, docker) = (home.join("downloads"), home.join("config"), home.join("docker"));
+        let labs_work = home.join("labs-work");
         let vars = [
             ("XDG_DOWNLOAD_DIR", downloads.to_string_lossy()),
             ("XDG_CONFIG_HOME", config.to_string_lossy()),
             ("DOCKER_CONFIG", docker.to_string_lossy()),
+            ("GANTRY_LABS_WORK", labs_work.to_string_lossy()),
         ];
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_ref())).collect();
         let app = App::launch_with(&env, &vars).await?;

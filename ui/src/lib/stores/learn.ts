@@ -1,0 +1,67 @@
+// The Learn panel's live state as a pure reducer over the checker's events (lab_watch): which step
+// is live, each check's result, whether the step just passed, and when to offer a hint.
+import type { CheckResult } from '../bindings/CheckResult';
+import type { LabEvent } from '../bindings/LabEvent';
+import type { Lang } from '../bindings/Lang';
+
+export interface Live {
+  /** The step the checker works on (`null` before its first event). */
+  step: number | null;
+  /** Results of the live step's checks, by index. */
+  results: CheckResult[];
+  /** True once every check of the live step was evaluated once. */
+  evaluated: boolean;
+  /** Steps that passed while watching, in order. */
+  passed: number[];
+  completed: boolean;
+  /** Why the engine stopped answering, while it does not. */
+  engineLost: string | null;
+  /** A check failed again after the learner did something: offer a hint. */
+  stuck: boolean;
+}
+
+export function initialLive(): Live {
+  return { step: null, results: [], evaluated: false, passed: [], completed: false, engineLost: null, stuck: false };
+}
+
+const PENDING: CheckResult = { status: 'pending', detail: null };
+
+/** The state after `event`. */
+export function applyEvent(live: Live, event: LabEvent): Live {
+  switch (event.kind) {
+    case 'step_started':
+      return { ...live, step: event.step, results: [], evaluated: false, stuck: false };
+    case 'check': {
+      if (event.step !== live.step) return live;
+      const results = [...live.results];
+      while (results.length <= event.check) results.push(PENDING);
+      results[event.check] = event.result;
+      // A failure reported after the first evaluation follows something the learner did.
+      const stuck = live.stuck || (live.evaluated && event.result.status === 'fail');
+      return { ...live, results, stuck };
+    }
+    case 'step_evaluated':
+      return event.step === live.step ? { ...live, evaluated: true } : live;
+    case 'step_passed':
+      return { ...live, passed: [...live.passed, event.step] };
+    case 'lab_completed':
+      return { ...live, completed: true };
+    case 'engine_lost':
+      return { ...live, engineLost: event.reason };
+    case 'engine_back':
+      return { ...live, engineLost: null };
+  }
+}
+
+/** A check's result for display: pending until the checker reports it. */
+export function resultOf(live: Live, step: number, check: number): CheckResult {
+  if (live.step === step) return live.results[check] ?? PENDING;
+  return PENDING;
+}
+
+/** Why a check did not pass, in `lang` (English when the lab has no text in it). */
+export function detailIn(result: CheckResult, lang: Lang): string {
+  const d = result.detail;
+  if (!d) return '';
+  return d[lang] ?? d.en ?? '';
+}
