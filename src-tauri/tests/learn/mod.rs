@@ -19,6 +19,9 @@ pub async fn learn_a_step_turns_green_then_reset(ctx: &Ctx) -> Result<()> {
     app.click("[data-testid=lab-first-container]").await?;
     app.click("[data-testid=lab-start]").await?;
     app.wait_present("[data-testid=lab-work-dir]").await?;
+    // The lab's images, busybox:1.36 ticked as there (tagged above).
+    app.wait_text("[data-testid=lab-images]", "busybox:1.36").await?;
+    app.wait_present("[data-testid=lab-images] .ok").await?;
     // Checked live: nothing named hello yet, so the step's checks fail, each saying why.
     app.wait_present("[data-testid=lab-check][data-status=fail]").await?;
     app.wait_text("[data-testid=lab-checks]", "hello").await?;

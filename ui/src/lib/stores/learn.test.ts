@@ -2,7 +2,7 @@
 // after a failure that follows the learner's work, the engine going away and back.
 import { describe, expect, it } from 'vitest';
 import type { LabEvent } from '../bindings/LabEvent';
-import { applyEvent, detailIn, initialLive, resultOf, type Live } from './learn';
+import { applyEvent, detailIn, hasImage, initialLive, pullPercent, resultOf, type Live } from './learn';
 
 const fail = { status: 'fail', detail: { en: 'no container named web', ru: 'нет контейнера web' } } as const;
 const pass = { status: 'pass', detail: null } as const;
@@ -62,5 +62,22 @@ describe('live checks', () => {
     expect(detailIn(fail, 'ru')).toBe('нет контейнера web');
     expect(detailIn({ status: 'fail', detail: { en: 'only English' } }, 'ru')).toBe('only English');
     expect(detailIn(pass, 'en')).toBe('');
+  });
+});
+
+describe('the lab images', () => {
+  it('are found under the names the engine gives them', () => {
+    const tags = ['busybox:1.36', 'nginx:latest', 'localhost:5000/app:1'];
+    expect(hasImage(tags, 'busybox:1.36')).toBe(true);
+    expect(hasImage(tags, 'docker.io/library/busybox:1.36')).toBe(true);
+    expect(hasImage(tags, 'nginx')).toBe(true);
+    expect(hasImage(tags, 'nginx:1.27-alpine')).toBe(false);
+    expect(hasImage(tags, 'localhost:5000/app:1')).toBe(true);
+    expect(hasImage(tags, 'localhost:5000/app')).toBe(false);
+  });
+  it('report a pull in percent of the sizes known', () => {
+    expect(pullPercent({})).toBeNull();
+    expect(pullPercent({ a: { current: 50, total: 100 }, b: { current: null, total: 300 }, c: { current: 3, total: null } })).toBe(12);
+    expect(pullPercent({ a: { current: 120, total: 100 } })).toBe(100);
   });
 });

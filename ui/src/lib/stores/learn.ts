@@ -65,3 +65,31 @@ export function detailIn(result: CheckResult, lang: Lang): string {
   if (!d) return '';
   return d[lang] ?? d.en ?? '';
 }
+
+/** `busybox` → `busybox:latest`, `docker.io/library/nginx:1` → `nginx:1` (how the engine names
+ * local images), so a lab's declared image can be found among the engine's tags. */
+export function normalRef(reference: string): string {
+  let r = reference.trim().replace(/^docker\.io\//, '').replace(/^library\//, '');
+  const lastPart = r.slice(r.lastIndexOf('/') + 1);
+  if (!lastPart.includes(':') && !lastPart.includes('@')) r += ':latest';
+  return r;
+}
+
+/** Whether an image tagged `reference` is among `tags` (the engine's image tags). */
+export function hasImage(tags: readonly string[], reference: string): boolean {
+  const want = normalRef(reference);
+  return tags.some((t) => normalRef(t) === want);
+}
+
+/** A pull's progress in percent from each layer's latest message (`null` before any size). */
+export function pullPercent(layers: Record<string, { current: number | null; total: number | null }>): number | null {
+  let current = 0;
+  let total = 0;
+  for (const p of Object.values(layers)) {
+    if (p.total && p.total > 0) {
+      total += p.total;
+      current += Math.min(p.current ?? 0, p.total);
+    }
+  }
+  return total > 0 ? Math.floor((100 * current) / total) : null;
+}
