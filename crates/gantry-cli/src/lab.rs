@@ -230,6 +230,17 @@ async fn start(lab_id: &str, engine: Option<&str>, lang: Lang) -> Result<(), Cli
     let resumed = store.load(&lab.id)?.is_some();
     let progress = session::start(&engine, lab, Some(&store), &work_root(), PortChoice::Usual).await?;
     let values = values_for(lab, Some(&progress));
+    let missing = session::missing_images(&engine, lab).await?;
+    if !missing.is_empty() {
+        match lang {
+            Lang::En => println!("The lab uses images your engine does not have yet; pull them first:"),
+            Lang::Ru => println!("Лабораторной нужны образы, которых ещё нет в движке; сначала скачайте их:"),
+        }
+        for image in &missing {
+            println!("  gantry pull {image}");
+        }
+        println!();
+    }
     match lang {
         Lang::En => println!(
             "{} {}: {}\nYour files: {}\n",

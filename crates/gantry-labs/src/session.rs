@@ -139,6 +139,18 @@ pub(crate) async fn fresh(
     Ok(progress)
 }
 
+/// The images `lab` declares that the engine does not have yet (to pull before starting).
+pub async fn missing_images(engine: &Engine, lab: &Lab) -> Result<Vec<String>> {
+    let images = engine.list_images(false).await?;
+    let tags: Vec<&str> = images.iter().flat_map(|i| i.tags.iter().map(String::as_str)).collect();
+    Ok(lab
+        .images
+        .iter()
+        .filter(|want| !tags.iter().any(|have| crate::eval::same_reference(have, want)))
+        .cloned()
+        .collect())
+}
+
 /// Where published ports answer for `endpoint`: its host for `tcp://`, else 127.0.0.1.
 pub fn http_host(endpoint: &Endpoint) -> String {
     match endpoint {

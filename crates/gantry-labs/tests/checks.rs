@@ -455,3 +455,14 @@ async fn dockerfile_lint_check() {
     .unwrap();
     passes(&eval(&engine, &ctx, check).await);
 }
+
+/// `gantry lab start` names the declared images the engine lacks (under any of their spellings).
+#[tokio::test]
+async fn missing_images_are_the_declared_ones_the_engine_lacks() {
+    let engine = common::engine().await;
+    let lab_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../labs/first-container");
+    let mut lab = gantry_labs::load_lab(&lab_dir).unwrap();
+    lab.images = vec![format!("docker.io/{IMAGE}"), "gantry-test/no-such-image:1".into()];
+    let missing = gantry_labs::session::missing_images(&engine, &lab).await.unwrap();
+    assert_eq!(missing, vec!["gantry-test/no-such-image:1".to_string()]);
+}
