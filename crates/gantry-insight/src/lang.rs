@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A language of user-facing text.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
@@ -15,6 +15,14 @@ pub enum Lang {
 impl Lang {
     /// Every supported language (catalog tests check each text exists in all of them).
     pub const ALL: [Lang; 2] = [Lang::En, Lang::Ru];
+
+    /// The language's code, as in file names (`step.ru.md`) and manifests: `en`, `ru`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ru => "ru",
+        }
+    }
 
     /// Parses `en`, `ru`, or a locale such as `ru_RU.UTF-8`; `None` for anything else.
     pub fn parse(text: &str) -> Option<Self> {
@@ -43,6 +51,12 @@ impl Lang {
             Self::En => en,
             Self::Ru => ru,
         }
+    }
+}
+
+impl std::fmt::Display for Lang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
     }
 }
 
@@ -79,5 +93,9 @@ mod tests {
         assert_eq!(Lang::parse("EN"), Some(Lang::En));
         assert_eq!(Lang::parse("C.UTF-8"), None);
         assert_eq!(Lang::parse(""), None);
+        for lang in Lang::ALL {
+            assert_eq!(Lang::parse(lang.code()), Some(lang));
+            assert_eq!(lang.to_string(), lang.code());
+        }
     }
 }

@@ -4,52 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// A language labs are written in. English is the fallback every lab must have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    En,
-    Ru,
-}
-
-impl Lang {
-    /// Every language Gantry ships texts in.
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ru];
-
-    /// The language code used in file names and manifests: `en`, `ru`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Ru => "ru",
-        }
-    }
-
-    /// Parses a language code (`en`, `ru`, case-insensitive).
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|l| l.code().eq_ignore_ascii_case(code.trim()))
-    }
-
-    /// The language of a locale such as `ru_RU.UTF-8` or `en-US`; English when unknown.
-    pub fn from_locale(locale: &str) -> Self {
-        let code = locale.split(['_', '-', '.', '@']).next().unwrap_or("");
-        Self::parse(code).unwrap_or(Self::En)
-    }
-
-    /// The language of this process's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`), English if unset.
-    pub fn from_env() -> Self {
-        ["LC_ALL", "LC_MESSAGES", "LANG"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-            .map_or(Self::En, |l| Self::from_locale(&l))
-    }
-}
-
-impl std::fmt::Display for Lang {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
-    }
-}
+/// The language of Gantry's texts, shared with gantry-insight (one `Lang` in the UI's bindings).
+pub use gantry_insight::Lang;
 
 /// A text in one or more languages (`{ en = "...", ru = "..." }` in a manifest).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,11 +45,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn locales_and_fallback() {
-        assert_eq!(Lang::from_locale("ru_RU.UTF-8"), Lang::Ru);
-        assert_eq!(Lang::from_locale("en-US"), Lang::En);
-        assert_eq!(Lang::from_locale("de_DE"), Lang::En);
-        assert_eq!(Lang::from_locale(""), Lang::En);
+    fn fallback_to_english() {
         let only_en: Text = toml::from_str::<BTreeMap<String, Text>>("t = { en = \"Hello\" }")
             .map(|mut m| m.remove("t").unwrap_or_default())
             .unwrap_or_default();
