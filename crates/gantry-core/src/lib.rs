@@ -1,6 +1,7 @@
 //! gantry-core: the one API every front end calls.
 
 pub mod api;
+pub mod compose;
 pub mod credentials;
 pub mod engine_source;
 pub mod helper_mark;

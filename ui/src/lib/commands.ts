@@ -3,11 +3,17 @@
 import { call, stream, type StreamCallbacks, type StreamHandle } from './ipc';
 import type { BuildEvent } from './bindings/BuildEvent';
 import type { BuildSpec } from './bindings/BuildSpec';
+import type { ComposeAction } from './bindings/ComposeAction';
+import type { ComposeLogLine } from './bindings/ComposeLogLine';
+import type { ComposeOutput } from './bindings/ComposeOutput';
+import type { ComposeProject } from './bindings/ComposeProject';
+import type { ComposeTarget } from './bindings/ComposeTarget';
 import type { ContainerDetails } from './bindings/ContainerDetails';
 import type { ContainerSummary } from './bindings/ContainerSummary';
 import type { ContentsProgress } from './bindings/ContentsProgress';
 import type { DiskUsage } from './bindings/DiskUsage';
 import type { DockerfileReview } from './bindings/DockerfileReview';
+import type { DownPreview } from './bindings/DownPreview';
 import type { EngineEvent } from './bindings/EngineEvent';
 import type { EngineStatus } from './bindings/EngineStatus';
 import type { EventFilter } from './bindings/EventFilter';
@@ -79,6 +85,11 @@ export type CommandName =
   | 'terminal_open'
   | 'terminal_input'
   | 'terminal_resize'
+  | 'compose_open'
+  | 'compose_project_open'
+  | 'compose_down_preview'
+  | 'compose_run'
+  | 'compose_logs'
   | 'image_list'
   | 'image_inspect'
   | 'image_history'
@@ -249,6 +260,31 @@ export function terminalInput(id: number, data: string): Promise<null> {
 
 export function terminalResize(id: number, rows: number, cols: number): Promise<null> {
   return call<null>('terminal_resize', { id, rows, cols });
+}
+
+/** Opens a compose file, or the folder holding one, checked by `docker compose config`. */
+export function composeOpen(path: string): Promise<ComposeProject> {
+  return call<ComposeProject>('compose_open', { path });
+}
+
+/** Opens a compose project found on the engine (also one Gantry did not start). */
+export function composeProjectOpen(name: string): Promise<ComposeProject> {
+  return call<ComposeProject>('compose_project_open', { name });
+}
+
+/** What a down of the project deletes now (containers, networks, and volumes when asked). */
+export function composeDownPreview(name: string, volumes: boolean): Promise<DownPreview> {
+  return call<DownPreview>('compose_down_preview', { name, volumes });
+}
+
+/** Runs up, stop, restart or down on a project; streams compose's output. */
+export function composeRun(target: ComposeTarget, action: ComposeAction, on: StreamCallbacks<ComposeOutput>): Promise<StreamHandle> {
+  return stream<ComposeOutput>('compose_run', { target, action }, on);
+}
+
+/** Follows the logs of every service of a project, interleaved, each line with its service. */
+export function composeLogs(target: ComposeTarget, tail: number, on: StreamCallbacks<ComposeLogLine>): Promise<StreamHandle> {
+  return stream<ComposeLogLine>('compose_logs', { target, tail }, on);
 }
 
 export function imageList(): Promise<Array<ImageSummary>> {

@@ -72,6 +72,18 @@ macro_rules! command_table {
             fn terminal_input(id: u64, data: String) -> ();
             fn terminal_resize(id: u64, rows: u16, cols: u16) -> ();
 
+            // ---- compose ----
+            /// Opens a compose file, or the folder holding one, checked by `docker compose config`.
+            fn compose_open(path: String) -> $crate::api::ComposeProject;
+            /// Opens a compose project found on the engine (also one Gantry did not start).
+            fn compose_project_open(name: String) -> $crate::api::ComposeProject;
+            /// What a down of the project deletes now (containers, networks, and volumes when asked).
+            fn compose_down_preview(name: String, volumes: bool) -> $crate::api::DownPreview;
+            /// Runs up, stop, restart or down on a project; streams compose's output.
+            stream compose_run(target: $crate::api::ComposeTarget, action: $crate::api::ComposeAction) -> $crate::api::ComposeOutput;
+            /// Follows the logs of every service of a project, interleaved, each line with its service.
+            stream compose_logs(target: $crate::api::ComposeTarget, tail: u32) -> $crate::api::ComposeLogLine;
+
             // ---- images ----
             fn image_list() -> Vec<$crate::api::ImageSummary>;
             fn image_inspect(reference: String) -> $crate::api::ImageDetails;

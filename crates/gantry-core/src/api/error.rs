@@ -64,6 +64,16 @@ pub enum GantryErrorCode {
     InvalidDatabase,
     /// A file changed on disk since it was read, so it was not overwritten.
     FileChanged,
+    /// The docker CLI or its compose (v2) plugin is not installed.
+    ComposeMissing,
+    /// No compose file where the user pointed, or the project's files are not on this computer.
+    ComposeFileMissing,
+    /// `docker compose config` rejected the project's files.
+    ComposeInvalid,
+    /// A `docker compose` command failed (its output says why).
+    ComposeFailed,
+    /// No container of this compose project exists on the engine.
+    ComposeProjectMissing,
     /// The UI could not reach the app's core at all (made by the UI itself).
     Ui,
     /// No lab (or no step of a lab) by that name.

@@ -4,12 +4,14 @@
 //!
 //! One module per resource, like the engine crate: [`engine`] (which engine, start, stop),
 //! [`vm`] (the VM's live status), [`system`] (host and disk use, prune), [`containers`],
-//! [`terminal`], [`images`] (and [`insight`]: inside images, Dockerfiles, events), [`volumes`], [`networks`], [`settings`], [`registry`], [`desktop`].
+//! [`terminal`], [`compose`], [`images`] (and [`insight`]: inside images, Dockerfiles, events),
+//! [`volumes`], [`networks`], [`settings`], [`registry`], [`desktop`].
 //! Every command the webview may call is declared once in [`command_table`](crate::command_table):
 //! a method of [`Gantry`] with the same name (`resource_verb`) and arguments.
 
 /// The command table (the [`command_table!`](crate::command_table) macro).
 mod command_table;
+mod compose;
 mod containers;
 mod desktop;
 mod engine;
@@ -33,6 +35,8 @@ mod volumes;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+pub use crate::compose::{ComposeAction, ComposeLogLine, ComposeTarget, DownPreview, ProjectConfig};
+pub use compose::{ComposeOutput, ComposeProject};
 pub use engine::EngineStatus;
 pub use error::{ApiError, ApiResult, ErrorCode, FieldError, GantryErrorCode, sentence};
 pub use gantry_engine::{

@@ -1,0 +1,152 @@
+//! Compose projects through the [`Gantry`] façade, against the engine at `DOCKER_HOST` (the
+//! private engine ./scripts/test starts) with the user's `docker compose` v2 plugin: a
+//! two-service project made of the local fixture image (no registry) is opened from its folder,
+//! brought up with live output, its logs read with service names, its down previewed and done
+//! with its volume; bad input (no compose file, a file compose rejects) gets its own error.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use gantry_core::api::{ApiError, ComposeAction, ComposeTarget, Gantry, GantryErrorCode, StreamMsg};
+use gantry_core::credentials::CredentialStore;
+
+/// The fixture image ./scripts/test imports into its engine.
+const IMAGE: &str = "gantry-test/busybox:latest";
+
+fn api(dir: &std::path::Path) -> Gantry {
+    let host = std::env::var("DOCKER_HOST").expect("DOCKER_HOST names the test engine (./scripts/test sets it)");
+    Gantry::with_paths(dir.join("settings.json"), CredentialStore::default()).with_engine(Some(&host))
+}
+
+/// Collects a stream's items until its end, and the error it ended with.
+async fn collect<T: Send + 'static>(
+    start: impl AsyncFnOnce(Box<dyn Fn(StreamMsg<T>) + Send + Sync>) -> u64,
+) -> (Vec<T>, Option<ApiError>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    start(Box::new(move |msg| {
+        let _ = tx.send(msg);
+    }))
+    .await;
+    let (mut items, mut error) = (Vec::new(), None);
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                StreamMsg::Items { items: batch } => items.extend(batch),
+                StreamMsg::Error { error: e } => error = Some(e),
+                StreamMsg::End => return,
+                StreamMsg::Started { .. } => {}
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    (items, error)
+}
+
+async fn run(api: &Gantry, target: &ComposeTarget, action: ComposeAction) -> Vec<String> {
+    let (out, error) = collect(async |sink| api.compose_run(target.clone(), action, sink).await.unwrap()).await;
+    let text: Vec<String> = out.into_iter().map(|o| o.text).collect();
+    assert!(error.is_none(), "compose {action:?} failed: {error:?}\n{}", text.join("\n"));
+    text
+}
+
+#[tokio::test]
+async fn a_two_service_project_goes_up_shows_its_logs_and_goes_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = format!("gantry-compose-test-{}", std::process::id());
+    std::fs::write(
+        tmp.path().join("compose.yaml"),
+        format!(
+            "name: {project}\nservices:\n  web:\n    image: {IMAGE}\n    pull_policy: never\n    stop_signal: SIGKILL\n    \
+             command: [\"sh\", \"-c\", \"echo web says hello; exec sleep 600\"]\n    volumes: [data:/data]\n  \
+             db:\n    image: {IMAGE}\n    pull_policy: never\n    stop_signal: SIGKILL\n    command: [\"sh\", \"-c\", \"echo db says ready; exec sleep 600\"]\n\
+             volumes:\n  data: {{}}\n"
+        ),
+    )
+    .unwrap();
+    let api = api(tmp.path());
+
+    let opened = api.compose_open(tmp.path().display().to_string()).await.unwrap();
+    assert_eq!(opened.config.name, project);
+    assert_eq!(opened.config.services, ["db", "web"]);
+    assert_eq!(opened.config.volumes, [format!("{project}_data")]);
+    let target = opened.target;
+    assert_eq!(target.name.as_deref(), Some(project.as_str()));
+
+    let up = run(&api, &target, ComposeAction::Up).await;
+    assert!(up.iter().any(|l| l.contains(&format!("{project}-web-1")) && l.contains("Started")), "{up:?}");
+
+    // Opened again from its containers' labels, as the Containers panel does.
+    let found = api.compose_project_open(project.clone()).await.unwrap();
+    assert_eq!(found.target, target);
+    let running = api.container_list(false).await.unwrap();
+    let mine: Vec<_> = running.iter().filter(|c| c.compose_project.as_deref() == Some(project.as_str())).collect();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+
+    // The logs of both services, each line with its service; the follow is cancelled once both
+    // have spoken, and then ends.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let id = api
+        .compose_logs(target.clone(), 100, move |msg| {
+            let _ = tx.send(msg);
+        })
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                StreamMsg::Items { items } => lines.extend(items),
+                StreamMsg::Error { error } => panic!("logs failed: {error:?}"),
+                StreamMsg::End => return,
+                StreamMsg::Started { .. } => {}
+            }
+            let spoke = |service: &str| lines.iter().any(|l: &gantry_core::api::ComposeLogLine| l.service == service);
+            if spoke("web") && spoke("db") {
+                api.streams().cancel(id);
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the cancelled follow ends");
+    assert!(
+        lines.iter().any(|l| l.service == "web" && l.replica == Some(1) && l.text == "web says hello"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.service == "db" && l.text == "db says ready" && l.timestamp.is_some()), "{lines:?}");
+
+    let preview = api.compose_down_preview(project.clone(), true).await.unwrap();
+    assert_eq!(preview.containers, [format!("{project}-db-1"), format!("{project}-web-1")]);
+    assert_eq!(preview.networks, [format!("{project}_default")]);
+    assert_eq!(preview.volumes, [format!("{project}_data")]);
+
+    run(&api, &target, ComposeAction::Down { volumes: true }).await;
+    let after = api.compose_down_preview(project.clone(), true).await.unwrap();
+    assert_eq!(after, Default::default(), "nothing of the project is left");
+    let gone = api.compose_project_open(project).await.unwrap_err();
+    assert_eq!(gone.code, GantryErrorCode::ComposeProjectMissing);
+}
+
+#[tokio::test]
+async fn bad_input_says_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let api = api(tmp.path());
+    let empty = api.compose_open(tmp.path().display().to_string()).await.unwrap_err();
+    assert_eq!(empty.code, GantryErrorCode::ComposeFileMissing);
+    assert!(empty.message.contains("holds no compose file"), "{}", empty.message);
+
+    std::fs::write(tmp.path().join("compose.yaml"), "services:\n  web:\n    image: x\n   ports: [80]\n").unwrap();
+    let yaml = api.compose_open(tmp.path().display().to_string()).await.unwrap_err();
+    assert_eq!(yaml.code, GantryErrorCode::ComposeInvalid);
+    assert!(yaml.message.starts_with("yaml: line"), "{}", yaml.message);
+    assert!(yaml.hint.contains("compose.yaml"), "{}", yaml.hint);
+
+    std::fs::write(tmp.path().join("compose.yaml"), "services:\n  web:\n    imag: x\n").unwrap();
+    let schema = api.compose_open(tmp.path().display().to_string()).await.unwrap_err();
+    assert_eq!(schema.code, GantryErrorCode::ComposeInvalid);
+    assert!(schema.message.contains("imag"), "{}", schema.message);
+
+    let stop_by_bad_name = ComposeTarget { name: Some("--all".into()), ..Default::default() };
+    let refused = api.compose_run(stop_by_bad_name, ComposeAction::Stop, |_| {}).await.unwrap_err();
+    assert_eq!(refused.code, GantryErrorCode::Invalid);
+}
