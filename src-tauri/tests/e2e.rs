@@ -98,6 +98,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     dockerfile_advice_with_fixes,
     events_explained,
     live_picture,
+    compose_folder_up_and_down,
     list_follows_engine_events,
     invalid_settings_are_not_saved,
     registry_login,
@@ -596,6 +597,58 @@ async fn build_from_folder(ctx: &Ctx) -> Result<()> {
     app.click("[data-testid=image-tool] button[aria-label=Close]").await
 }
 
+/// Opens a compose folder, brings its two services up (live output, both services running,
+/// their logs interleaved with service names), then takes it down with its volume after a
+/// confirmation that lists what is deleted.
+async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
+    let (app, engine) = (&ctx.app, &ctx.engine);
+    let project = "gantry-e2e-shop";
+    let dir = ctx.home().join("shop");
+    std::fs::create_dir_all(&dir)?;
+    let service = |name: &str, says: &str| {
+        format!(
+            "  {name}:\n    image: {IMAGE}\n    pull_policy: never\n    stop_signal: SIGKILL\n    \
+             command: [\"sh\", \"-c\", \"echo {says}; while true; do sleep 2; echo {name} tick; done\"]\n"
+        )
+    };
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            "name: {project}\nservices:\n{}{}    volumes: [data:/data]\nvolumes:\n  data: {{}}\n",
+            service("api", "api listening on 8080"),
+            service("web", "web ready"),
+        ),
+    )?;
+    let mine = || async {
+        let filter =
+            gantry_engine::ContainerFilter { all: true, compose_project: Some(project.into()), ..Default::default() };
+        engine.list_containers(&filter).await.map(|l| l.len())
+    };
+    app.click("[data-testid=nav-compose]").await?;
+    app.clear_and_type("[data-testid=compose-path]", &dir.display().to_string()).await?;
+    app.click("[data-testid=compose-open]").await?;
+    app.wait_text("[data-testid=compose-name]", project).await?;
+    app.click("[data-testid=compose-up]").await?;
+    app.wait_text("[data-testid=compose-output]", "Started").await?;
+    app.wait_text("[data-testid=compose-service-api]", "running").await?;
+    app.wait_text("[data-testid=compose-service-web]", "running").await?;
+    app.wait_text("[data-testid=compose-logs]", "api listening on 8080").await?;
+    app.wait_text("[data-testid=compose-logs]", "web tick").await?;
+    assert_eq!(mine().await?, 2);
+    app.screenshot("compose").await?;
+
+    app.click("[data-testid=compose-down]").await?;
+    app.wait_text("[data-testid=compose-down-list]", &format!("{project}-web-1")).await?;
+    app.click("[data-testid=compose-down-volumes]").await?;
+    app.wait_text("[data-testid=compose-down-list]", &format!("{project}_data")).await?;
+    app.click("[data-testid=confirm]").await?;
+    app.wait_text("[data-testid=compose-output]", "Removed").await?;
+    app.wait_text("[data-testid=compose-service-web]", "not created").await?;
+    assert_eq!(mine().await?, 0);
+    assert!(engine.list_volumes().await?.iter().all(|v| v.name != format!("{project}_data")), "the volume is deleted");
+    Ok(())
+}
+
 /// A container started outside the app (docker CLI, another tool) appears without a refresh.
 async fn list_follows_engine_events(ctx: &Ctx) -> Result<()> {
     let app = &ctx.app;
@@ -698,7 +751,8 @@ async fn prune_says_what_it_deletes(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
-/// Ctrl+N opens the Run dialog, Esc closes it, Ctrl+3 switches to Images.
+/// Ctrl+N opens the Run dialog, Esc closes it, Ctrl+4 switches to Images (Compose is the third
+/// panel) and Ctrl+0 to Settings (the tenth).
 async fn keyboard(ctx: &Ctx) -> Result<()> {
     const CTRL: char = '\u{E009}';
     const ESC: char = '\u{E00C}';
@@ -709,8 +763,10 @@ async fn keyboard(ctx: &Ctx) -> Result<()> {
     app.wait_present("[data-testid=run-dialog]").await?;
     app.type_into("[data-testid=run-image]", &ESC.to_string()).await?;
     app.wait_gone("[data-testid=run-dialog]").await?;
-    app.type_into("[data-testid=container-search]", &format!("{CTRL}3")).await?;
+    app.type_into("[data-testid=container-search]", &format!("{CTRL}4")).await?;
     app.wait_present("[data-testid=nav-images][aria-current=page]").await?;
+    app.type_into("[data-search]", &format!("{CTRL}0")).await?;
+    app.wait_present("[data-testid=nav-settings][aria-current=page]").await?;
     Ok(())
 }
 

@@ -144,10 +144,10 @@ impl Exit {
 /// Sends SIGINT (compose then stops what it started cleanly) where there are signals, else kills.
 fn interrupt(child: &mut tokio::process::Child) {
     #[cfg(unix)]
-    if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
-        if rustix::process::kill_process(pid, rustix::process::Signal::INT).is_ok() {
-            return;
-        }
+    if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32))
+        && rustix::process::kill_process(pid, rustix::process::Signal::INT).is_ok()
+    {
+        return;
     }
     let _ = child.start_kill();
 }

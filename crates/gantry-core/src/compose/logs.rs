@@ -83,6 +83,7 @@ pub fn parse_log_line(raw: &str) -> Option<ComposeLogLine> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use proptest::prelude::*;
 

@@ -1,18 +1,9 @@
 // Where the user is: the panel, the container open in the detail view, the Run dialog.
-export type Panel = 'dashboard' | 'containers' | 'images' | 'volumes' | 'networks' | 'events' | 'map' | 'dockerfile' | 'learn' | 'settings';
+export type Panel = 'dashboard' | 'containers' | 'compose' | 'images' | 'volumes' | 'networks' | 'events' | 'map' | 'dockerfile' | 'learn' | 'settings';
 
-/** The panels in the sidebar's order; Ctrl+1…9 then Ctrl+0 follow it (see `panelKey`). */
-export const PANELS: readonly Panel[] = ['dashboard', 'containers', 'images', 'volumes', 'networks', 'events', 'map', 'dockerfile', 'learn', 'settings'];
-
-/** The digit key that opens the panel at `index` in PANELS: 1…9, then 0 for the tenth. */
-export function panelKey(index: number): number {
-  return (index + 1) % 10;
-}
-
-/** The panel a digit key opens (the inverse of `panelKey`), if any. */
-export function panelForKey(digit: number): Panel | undefined {
-  return PANELS[(digit + 9) % 10];
-}
+/** The panels in the sidebar's order; Ctrl+1…9 and Ctrl+0 open the first ten (see ../panelKeys),
+ * Ctrl+, opens Settings. */
+export const PANELS: readonly Panel[] = ['dashboard', 'containers', 'compose', 'images', 'volumes', 'networks', 'events', 'map', 'dockerfile', 'learn', 'settings'];
 
 class Nav {
   panel = $state<Panel>('dashboard');

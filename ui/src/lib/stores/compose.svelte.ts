@@ -1,0 +1,131 @@
+// The compose view's state: the open project, the compose command running (with its live
+// output), and the project's logs.
+import { composeLogs, composeOpen, composeProjectOpen, composeRun } from '../commands';
+import { toApiError, type ApiError, type StreamHandle } from '../ipc';
+import type { ComposeAction } from '../bindings/ComposeAction';
+import type { ComposeLogLine } from '../bindings/ComposeLogLine';
+import type { ComposeProject } from '../bindings/ComposeProject';
+import { appendCapped, cleanPath } from './compose';
+
+/** Lines of each container's past output the logs start with. */
+export const LOG_TAIL = 500;
+
+export type ComposeVerb = ComposeAction['kind'];
+
+class ComposeView {
+  path = $state('');
+  project = $state<ComposeProject | null>(null);
+  opening = $state(false);
+  error = $state<ApiError | null>(null);
+  /** The compose command running now, if any. */
+  running = $state<ComposeVerb | null>(null);
+  /** The verb of the last command run. */
+  lastVerb = $state<ComposeVerb | null>(null);
+  /** The last command's output, and how it ended. */
+  output = $state<string[]>([]);
+  outcome = $state<'ok' | 'failed' | 'cancelled' | null>(null);
+  logs = $state<ComposeLogLine[]>([]);
+  logsEnded = $state(true);
+  private run: StreamHandle | null = null;
+  private logHandle: StreamHandle | null = null;
+  private cancelled = false;
+
+  /** Opens a compose file or folder the user named. */
+  async open(path = this.path) {
+    await this.load(() => composeOpen(cleanPath(path)));
+  }
+
+  /** Opens a project found on the engine (from the Containers panel). */
+  async openProject(name: string) {
+    await this.load(() => composeProjectOpen(name));
+  }
+
+  private async load(get: () => Promise<ComposeProject>) {
+    this.opening = true;
+    this.error = null;
+    try {
+      const project = await get();
+      await this.close();
+      this.project = project;
+      this.path = project.target.files[0] ?? '';
+      await this.followLogs();
+    } catch (e) {
+      this.error = toApiError(e);
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  /** Runs up, stop, restart or down; the output streams into `output`. */
+  async act(action: ComposeAction) {
+    const project = this.project;
+    if (!project || this.running) return;
+    this.running = action.kind;
+    this.lastVerb = action.kind;
+    this.output = [];
+    this.outcome = null;
+    this.error = null;
+    this.cancelled = false;
+    try {
+      this.run = await composeRun(project.target, action, {
+        items: (lines) => (this.output = appendCapped(this.output, lines.map((l) => l.text))),
+        error: (e) => {
+          this.error = e;
+          this.outcome = 'failed';
+        },
+        end: () => {
+          this.outcome ??= this.cancelled ? 'cancelled' : 'ok';
+          this.running = null;
+          this.run = null;
+          // A project that came up has new containers whose logs to follow.
+          if (action.kind === 'up' || action.kind === 'restart' || this.logsEnded) this.followLogs();
+        },
+      });
+    } catch (e) {
+      this.error = toApiError(e);
+      this.outcome = 'failed';
+      this.running = null;
+    }
+  }
+
+  /** Interrupts the running compose command. */
+  async cancel() {
+    this.cancelled = true;
+    await this.run?.cancel();
+    this.outcome = 'cancelled';
+    this.running = null;
+    this.run = null;
+  }
+
+  /** (Re)starts following the project's logs. */
+  async followLogs() {
+    const project = this.project;
+    if (!project) return;
+    await this.logHandle?.cancel();
+    this.logs = [];
+    this.logsEnded = false;
+    try {
+      this.logHandle = await composeLogs(project.target, LOG_TAIL, {
+        items: (lines) => (this.logs = appendCapped(this.logs, lines)),
+        error: (e) => (this.error = e),
+        end: () => (this.logsEnded = true),
+      });
+    } catch (e) {
+      this.error = toApiError(e);
+      this.logsEnded = true;
+    }
+  }
+
+  /** Stops the streams and forgets the project. */
+  async close() {
+    await this.logHandle?.cancel();
+    this.logHandle = null;
+    this.project = null;
+    this.output = [];
+    this.outcome = null;
+    this.logs = [];
+    this.logsEnded = true;
+  }
+}
+
+export const composeView = new ComposeView();

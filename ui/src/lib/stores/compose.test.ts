@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { ContainerSummary } from '../bindings/ContainerSummary';
+import type { ComposeLogLine } from '../bindings/ComposeLogLine';
+import { appendCapped, cleanPath, logPrefix, nothingToDelete, serviceColor, serviceRows, SERVICE_COLORS } from './compose';
+
+function container(name: string, project: string | null, service: string | null, state: ContainerSummary['state'] = 'running'): ContainerSummary {
+  return {
+    id: name, name, image: 'i', image_id: '', command: '', created: 0, state, status: '', ports: [], labels: {},
+    compose_project: project, compose_service: service, networks: [], mounts: [], size_rw: null,
+  } as ContainerSummary;
+}
+
+describe('serviceRows', () => {
+  it('lists declared services with their containers, and services only the engine knows', () => {
+    const list = [
+      container('shop-web-2', 'shop', 'web', 'exited'),
+      container('shop-web-1', 'shop', 'web'),
+      container('shop-old-1', 'shop', 'old'),
+      container('other-web-1', 'other', 'web'),
+      container('loner', null, null),
+    ];
+    const rows = serviceRows('shop', ['web', 'db'], list);
+    expect(rows.map((r) => r.service)).toEqual(['db', 'old', 'web']);
+    const [db, old, web] = rows;
+    expect(db).toMatchObject({ declaredOnly: true, orphan: false, running: 0 });
+    expect(old).toMatchObject({ declaredOnly: false, orphan: true, running: 1 });
+    expect(web.containers.map((c) => c.name)).toEqual(['shop-web-1', 'shop-web-2']);
+    expect(web.running).toBe(1);
+  });
+});
+
+describe('serviceColor', () => {
+  it('gives neighbouring services different colours and unknown ones a stable colour', () => {
+    const services = ['api', 'db', 'web'];
+    const colours = services.map((s) => serviceColor(s, services));
+    expect(new Set(colours).size).toBe(3);
+    expect(serviceColor('ghost', services)).toBe(serviceColor('ghost', services));
+    expect(SERVICE_COLORS).toContain(serviceColor('ghost', services));
+  });
+});
+
+describe('logPrefix', () => {
+  const line = (service: string, replica: number | null): ComposeLogLine => ({ service, replica, timestamp: null, text: 'x' });
+  it('names the replica only when there are several', () => {
+    expect(logPrefix(line('web', 1))).toBe('web');
+    expect(logPrefix(line('web', 2))).toBe('web-2');
+    expect(logPrefix(line('', null))).toBe('');
+  });
+});
+
+describe('buffers and input', () => {
+  it('keeps the newest lines', () => {
+    expect(appendCapped([1, 2, 3], [4, 5], 4)).toEqual([2, 3, 4, 5]);
+    expect(appendCapped([], [1], 4)).toEqual([1]);
+  });
+  it('cleans a pasted path', () => {
+    expect(cleanPath("  '/home/u/my app'  ")).toBe('/home/u/my app');
+    expect(cleanPath('"/x/compose.yaml"')).toBe('/x/compose.yaml');
+    expect(cleanPath('/x')).toBe('/x');
+  });
+  it('knows an empty down', () => {
+    expect(nothingToDelete({ containers: [], networks: [], volumes: [] })).toBe(true);
+    expect(nothingToDelete({ containers: [], networks: ['n'], volumes: [] })).toBe(false);
+  });
+});
