@@ -431,4 +431,44 @@ mod tests {
         let failed = Exit { success: false, stderr_tail: ["", "no such image: x", ""].map(String::from).into() };
         assert_eq!(failed.error("up").message, "docker compose up failed: no such image: x");
     }
+
+    #[tokio::test]
+    async fn no_docker_program_says_what_to_install() {
+        let cmd = Command::new("/nonexistent/gantry-test/docker");
+        let Err(e) = Gantry::run_lines(cmd, &CancellationToken::new(), |_| {}).await else {
+            panic!("a missing program cannot run");
+        };
+        assert_eq!(e.code, GantryErrorCode::ComposeMissing);
+        assert!(e.hint.contains("docker-compose") && e.hint.contains("gantry doctor"), "{}", e.hint);
+    }
+
+    /// Output arrives line by line from both pipes, and a cancel ends the program.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn output_streams_and_cancel_interrupts() -> ApiResult<()> {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2; exec sleep 30"]).kill_on_drop(true);
+        let token = CancellationToken::new();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let cancel = token.clone();
+        let watcher = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while let Some(batch) = rx.recv().await {
+                seen.extend(batch);
+                if seen.len() == 2 {
+                    cancel.cancel();
+                }
+            }
+            seen
+        });
+        let exit = Gantry::run_lines(cmd, &token, move |lines| {
+            let _ = tx.send(lines);
+        })
+        .await?;
+        assert!(exit.is_none(), "a cancelled run has no exit");
+        let mut seen = watcher.await.map_err(|e| ApiError::io(e.to_string(), ""))?;
+        seen.sort();
+        assert_eq!(seen, [(false, "out".to_string()), (true, "err".to_string())]);
+        Ok(())
+    }
 }
