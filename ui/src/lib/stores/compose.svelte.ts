@@ -5,7 +5,7 @@ import { toApiError, type ApiError, type StreamHandle } from '../ipc';
 import type { ComposeAction } from '../bindings/ComposeAction';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
 import type { ComposeProject } from '../bindings/ComposeProject';
-import { appendCapped, cleanPath } from './compose';
+import { appendCapped, cleanPath, toggled } from './compose';
 
 /** Lines of each container's past output the logs start with. */
 export const LOG_TAIL = 500;
@@ -26,6 +26,8 @@ class ComposeView {
   outcome = $state<'ok' | 'failed' | 'cancelled' | null>(null);
   logs = $state<ComposeLogLine[]>([]);
   logsEnded = $state(true);
+  /** Services whose log lines are hidden (the reader clicked them off). */
+  hiddenServices = $state<ReadonlySet<string>>(new Set());
   private run: StreamHandle | null = null;
   private logHandle: StreamHandle | null = null;
   private cancelled = false;
@@ -116,6 +118,11 @@ class ComposeView {
     }
   }
 
+  /** Shows the log lines of `service` again, or hides them. */
+  toggleService(service: string) {
+    this.hiddenServices = toggled(this.hiddenServices, service);
+  }
+
   /** Stops the streams and forgets the project. */
   async close() {
     await this.logHandle?.cancel();
@@ -125,6 +132,7 @@ class ComposeView {
     this.outcome = null;
     this.logs = [];
     this.logsEnded = true;
+    this.hiddenServices = new Set();
   }
 }
 

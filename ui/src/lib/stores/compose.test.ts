@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerSummary } from '../bindings/ContainerSummary';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
-import { appendCapped, cleanPath, logPrefix, nothingToDelete, serviceColor, serviceRows, SERVICE_COLORS } from './compose';
+import { appendCapped, cleanPath, logPrefix, nothingToDelete, serviceColor, serviceRows, shownLogs, SERVICE_COLORS, toggled } from './compose';
 
 function container(name: string, project: string | null, service: string | null, state: ContainerSummary['state'] = 'running'): ContainerSummary {
   return {
@@ -61,5 +61,25 @@ describe('buffers and input', () => {
   it('knows an empty down', () => {
     expect(nothingToDelete({ containers: [], networks: [], volumes: [] })).toBe(true);
     expect(nothingToDelete({ containers: [], networks: ['n'], volumes: [] })).toBe(false);
+  });
+});
+
+describe('shownLogs', () => {
+  const line = (service: string, text: string): ComposeLogLine => ({ service, replica: 1, timestamp: null, text });
+  const lines = [line('web', 'a'), line('db', 'b'), line('', 'web-1 exited with code 0'), line('web', 'c')];
+
+  it('hides the lines of hidden services and keeps compose\'s own', () => {
+    expect(shownLogs(lines, new Set())).toBe(lines);
+    expect(shownLogs(lines, new Set(['web'])).map((l) => l.text)).toEqual(['b', 'web-1 exited with code 0']);
+    expect(shownLogs(lines, new Set(['web', 'db'])).map((l) => l.text)).toEqual(['web-1 exited with code 0']);
+  });
+
+  it('toggles a service without touching the set it was given', () => {
+    const none = new Set<string>();
+    const web = toggled(none, 'web');
+    expect([...web]).toEqual(['web']);
+    expect(none.size).toBe(0);
+    expect([...toggled(web, 'web')]).toEqual([]);
+    expect([...toggled(web, 'db')].sort()).toEqual(['db', 'web']);
   });
 });

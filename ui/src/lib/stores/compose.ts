@@ -70,3 +70,16 @@ export function cleanPath(text: string): string {
   const quoted = /^(['"])(.*)\1$/.exec(t);
   return (quoted ? quoted[2] : t).trim();
 }
+
+/** The log lines to show: every line but those of the `hidden` services (compose's own lines always show). */
+export function shownLogs(lines: readonly ComposeLogLine[], hidden: ReadonlySet<string>): readonly ComposeLogLine[] {
+  if (hidden.size === 0) return lines;
+  return lines.filter((l) => !l.service || !hidden.has(l.service));
+}
+
+/** `hidden` with `service` shown again if it was hidden, hidden if it was shown (a new set, for Svelte's state). */
+export function toggled(hidden: ReadonlySet<string>, service: string): Set<string> {
+  const next = new Set(hidden);
+  if (!next.delete(service)) next.add(service);
+  return next;
+}
