@@ -2,7 +2,8 @@
 //! private engine ./scripts/test starts) with the user's `docker compose` v2 plugin: a
 //! two-service project made of the local fixture image (no registry) is opened from its folder,
 //! brought up with live output, its logs read with service names, its down previewed and done
-//! with its volume; bad input (no compose file, a file compose rejects) gets its own error.
+//! with its volume; profiles choose what up starts; bad input (no compose file, a file compose
+//! rejects) gets its own error.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -149,4 +150,64 @@ async fn bad_input_says_what_is_wrong() {
     let stop_by_bad_name = ComposeTarget { name: Some("--all".into()), ..Default::default() };
     let refused = api.compose_run(stop_by_bad_name, ComposeAction::Stop, |_| {}).await.unwrap_err();
     assert_eq!(refused.code, GantryErrorCode::Invalid);
+}
+
+/// Up starts the services of the chosen profiles only; a project opened from its containers has
+/// the profiles that made them chosen; stop and down reach the containers of every profile (a
+/// plain `docker compose down` leaves those of profiles it was not given).
+#[tokio::test]
+async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = format!("gantry-compose-profiles-{}", std::process::id());
+    let service = |command: &str| {
+        format!(
+            "    image: {IMAGE}\n    pull_policy: never\n    stop_signal: SIGKILL\n    command: [\"sh\", \"-c\", \"{command}\"]\n"
+        )
+    };
+    std::fs::write(
+        tmp.path().join("compose.yaml"),
+        format!(
+            "name: {project}\nservices:\n  web:\n{}  debug:\n{}    profiles: [debug]\n  admin:\n{}    profiles: [ops, debug]\n",
+            service("exec sleep 600"),
+            service("exec sleep 600"),
+            service("exec sleep 600"),
+        ),
+    )
+    .unwrap();
+    let api = api(tmp.path());
+    let names = async || {
+        let mut names: Vec<String> = api
+            .container_list(true)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.compose_project.as_deref() == Some(project.as_str()))
+            .filter_map(|c| c.compose_service)
+            .collect();
+        names.sort();
+        names
+    };
+
+    let opened = api.compose_open(tmp.path().display().to_string()).await.unwrap();
+    assert_eq!(opened.config.services, ["admin", "debug", "web"], "every profile's services are listed");
+    assert_eq!(opened.config.profiles, ["debug", "ops"]);
+    assert!(opened.target.profiles.is_empty());
+    let mut target = opened.target;
+
+    run(&api, &target, ComposeAction::Up).await;
+    assert_eq!(names().await, ["web"]);
+
+    target.profiles = vec!["debug".into()];
+    run(&api, &target, ComposeAction::Up).await;
+    assert_eq!(names().await, ["admin", "debug", "web"]);
+    let found = api.compose_project_open(project.clone()).await.unwrap();
+    assert_eq!(found.target.profiles, ["debug"], "the profile that made the containers is chosen");
+
+    // Down as a project opened without profiles would run it: every container still goes.
+    target.profiles.clear();
+    let preview = api.compose_down_preview(project.clone(), false).await.unwrap();
+    assert_eq!(preview.containers.len(), 3, "{preview:?}");
+    run(&api, &target, ComposeAction::Down { volumes: false }).await;
+    assert!(names().await.is_empty(), "down removed the containers of every profile");
+    assert_eq!(api.compose_down_preview(project, false).await.unwrap(), Default::default());
 }

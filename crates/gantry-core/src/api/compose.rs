@@ -105,6 +105,13 @@ fn find_error(e: FindError) -> ApiError {
 fn check_target(target: &ComposeTarget) -> ApiResult<()> {
     let name_ok = target.name.as_deref().is_none_or(compose::valid_project_name);
     let paths_ok = target.files.iter().chain(&target.working_dir).all(|p| Path::new(p).is_absolute());
+    if !target.profiles.iter().all(|p| compose::valid_profile_name(p)) {
+        return Err(ApiError::new(
+            GantryErrorCode::Invalid,
+            "A profile name may hold only letters, digits, `_`, `.` and `-`, and starts with a letter or digit.",
+            "Choose the profiles from the list the project's files give.",
+        ));
+    }
     if name_ok && paths_ok && (target.name.is_some() || !target.files.is_empty()) {
         return Ok(());
     }
@@ -278,6 +285,7 @@ impl Gantry {
             name: None,
             working_dir: file.parent().map(|d| d.display().to_string()),
             files: vec![file.display().to_string()],
+            profiles: Vec::new(),
         };
         let config = self.compose_config(&target).await?;
         target.name = Some(config.name.clone());
@@ -285,12 +293,13 @@ impl Gantry {
     }
 
     /// Opens a project found on the engine (by its containers' labels), also one Gantry did not
-    /// start: with its files when they are on this computer, else by name.
+    /// start: with its files when they are on this computer (and the profiles that made its
+    /// containers chosen for Up), else by name.
     pub async fn compose_project_open(&self, name: String) -> ApiResult<ComposeProject> {
         let engine = self.engine().await?;
         let filter = ContainerFilter { all: true, compose_project: Some(name.clone()), ..Default::default() };
         let containers = engine.list_containers(&filter).await?;
-        let target =
+        let mut target =
             containers.iter().find_map(|c| compose::target_from_labels(&c.labels, Path::is_file)).ok_or_else(|| {
                 ApiError::new(
                     GantryErrorCode::ComposeProjectMissing,
@@ -300,6 +309,8 @@ impl Gantry {
             })?;
         if !target.files.is_empty() {
             let config = self.compose_config(&target).await?;
+            let services = containers.iter().filter_map(|c| c.compose_service.as_deref());
+            target.profiles = compose::profiles_in_use(&config.service_profiles, services);
             return Ok(ComposeProject { target, config });
         }
         let mut services: Vec<String> = containers.iter().filter_map(|c| c.compose_service.clone()).collect();
@@ -307,7 +318,8 @@ impl Gantry {
         services.dedup();
         let found =
             compose::down_preview(&name, &[], &engine.list_networks().await?, &engine.list_volumes().await?, true);
-        let config = ProjectConfig { name, services, volumes: found.volumes, networks: found.networks };
+        let config =
+            ProjectConfig { name, services, volumes: found.volumes, networks: found.networks, ..Default::default() };
         Ok(ComposeProject { target, config })
     }
 
@@ -412,11 +424,13 @@ mod tests {
 
     #[test]
     fn targets_from_the_ui_are_checked() {
-        let ok = ComposeTarget { name: Some("shop".into()), working_dir: None, files: vec![] };
+        let ok = ComposeTarget { name: Some("shop".into()), profiles: vec!["debug".into()], ..Default::default() };
         assert!(check_target(&ok).is_ok());
         assert!(check_target(&ComposeTarget { name: Some("--rm".into()), ..ok.clone() }).is_err());
         assert!(check_target(&ComposeTarget { files: vec!["compose.yaml".into()], ..ok.clone() }).is_err());
         assert!(check_target(&ComposeTarget::default()).is_err());
+        assert!(check_target(&ComposeTarget { profiles: vec!["--rm".into()], ..ok.clone() }).is_err());
+        assert!(check_target(&ComposeTarget { profiles: vec!["*".into()], ..ok.clone() }).is_err());
     }
 
     #[test]

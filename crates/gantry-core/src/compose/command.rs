@@ -23,8 +23,10 @@ pub enum ComposeAction {
     Config,
 }
 
-/// Global options and the project's selection, ahead of any verb.
-fn head(target: &ComposeTarget) -> Vec<String> {
+/// Global options and the project's selection, ahead of any verb. `up` enables the target's
+/// profiles; every other verb sees the services of all profiles (`--profile=*`), so that stop,
+/// down and logs reach every container of the project, whichever profiles started it.
+fn head(target: &ComposeTarget, up: bool) -> Vec<String> {
     let mut args: Vec<String> = ["compose", "--ansi=never", "--progress=plain"].map(String::from).to_vec();
     if let Some(name) = &target.name {
         args.push(format!("--project-name={name}"));
@@ -33,13 +35,18 @@ fn head(target: &ComposeTarget) -> Vec<String> {
         args.push(format!("--project-directory={dir}"));
     }
     args.extend(target.files.iter().map(|f| format!("--file={f}")));
+    if up {
+        args.extend(target.profiles.iter().map(|p| format!("--profile={p}")));
+    } else {
+        args.push("--profile=*".into());
+    }
     args
 }
 
 /// `docker` arguments that run `action` on `target`. Every value is joined to its option with
 /// `=`, so no file or folder name can read as an option.
 pub fn compose_args(target: &ComposeTarget, action: ComposeAction) -> Vec<String> {
-    let mut args = head(target);
+    let mut args = head(target, matches!(action, ComposeAction::Up));
     let verb: &[&str] = match action {
         ComposeAction::Up => &["up", "--detach"],
         ComposeAction::Stop => &["stop"],
@@ -55,7 +62,7 @@ pub fn compose_args(target: &ComposeTarget, action: ComposeAction) -> Vec<String
 /// `docker` arguments that follow the logs of every service of `target`, with timestamps,
 /// starting with the last `tail` lines of each container.
 pub fn logs_args(target: &ComposeTarget, tail: u32) -> Vec<String> {
-    let mut args = head(target);
+    let mut args = head(target, false);
     args.extend(["logs", "--follow", "--timestamps", "--no-color", &format!("--tail={tail}")].map(String::from));
     args
 }
@@ -71,6 +78,7 @@ mod tests {
             name: Some("shop".into()),
             working_dir: Some("/home/u/shop".into()),
             files: vec!["/home/u/shop/compose.yaml".into()],
+            profiles: vec!["debug".into()],
         }
     }
 
@@ -79,27 +87,43 @@ mod tests {
         assert_eq!(
             compose_args(&target(), ComposeAction::Up).join(" "),
             "compose --ansi=never --progress=plain --project-name=shop --project-directory=/home/u/shop \
-             --file=/home/u/shop/compose.yaml up --detach"
+             --file=/home/u/shop/compose.yaml --profile=debug up --detach"
         );
         let by_name = ComposeTarget { name: Some("shop".into()), ..Default::default() };
         assert_eq!(
             compose_args(&by_name, ComposeAction::Down { volumes: true }).join(" "),
-            "compose --ansi=never --progress=plain --project-name=shop down --remove-orphans --volumes"
+            "compose --ansi=never --progress=plain --project-name=shop --profile=* down --remove-orphans --volumes"
         );
         assert!(!compose_args(&by_name, ComposeAction::Down { volumes: false }).contains(&"--volumes".to_string()));
-        assert_eq!(logs_args(&by_name, 200)[4..], ["logs", "--follow", "--timestamps", "--no-color", "--tail=200"]);
-        assert_eq!(compose_args(&by_name, ComposeAction::Config)[4..], ["config", "--format=json"]);
+        assert_eq!(
+            logs_args(&by_name, 200)[4..],
+            ["--profile=*", "logs", "--follow", "--timestamps", "--no-color", "--tail=200"]
+        );
+        assert_eq!(compose_args(&by_name, ComposeAction::Config)[4..], ["--profile=*", "config", "--format=json"]);
+        // Stop and down reach the services of every profile, not only those up enabled.
+        let stop = compose_args(&target(), ComposeAction::Stop);
+        assert!(stop.contains(&"--profile=*".to_string()) && !stop.contains(&"--profile=debug".to_string()));
     }
 
     proptest! {
         /// Whatever the names, each value stays inside one argument joined to its option: no
         /// argument before the verb can be taken for another option or a verb.
         #[test]
-        fn values_never_become_options(name in ".{0,20}", dir in ".{0,20}", files in proptest::collection::vec(".{0,20}", 0..4)) {
-            let t = ComposeTarget { name: Some(name), working_dir: Some(dir), files: files.clone() };
+        fn values_never_become_options(
+            name in ".{0,20}",
+            dir in ".{0,20}",
+            files in proptest::collection::vec(".{0,20}", 0..4),
+            profiles in proptest::collection::vec(".{0,20}", 0..3),
+        ) {
+            let t = ComposeTarget { name: Some(name), working_dir: Some(dir), files: files.clone(), profiles: profiles.clone() };
             let args = compose_args(&t, ComposeAction::Stop);
-            prop_assert_eq!(args.len(), 3 + 2 + files.len() + 1);
+            prop_assert_eq!(args.len(), 3 + 2 + files.len() + 1 + 1);
             prop_assert_eq!(args.last().map(String::as_str), Some("stop"));
+            let up = compose_args(&t, ComposeAction::Up);
+            prop_assert_eq!(up.len(), 3 + 2 + files.len() + profiles.len() + 2);
+            for a in &up[1..up.len() - 2] {
+                prop_assert!(a.starts_with("--") && a.contains('='), "{a}");
+            }
             for a in &args[1..args.len() - 1] {
                 prop_assert!(a.starts_with("--"), "{a}");
                 prop_assert!(a.contains('='), "{a}");

@@ -10,8 +10,12 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProjectConfig {
     pub name: String,
-    /// Service names, sorted.
+    /// Service names, sorted: every service of every profile.
     pub services: Vec<String>,
+    /// The profiles of the services that have some (a service without profiles always runs).
+    pub service_profiles: BTreeMap<String, Vec<String>>,
+    /// Every profile the files name, sorted.
+    pub profiles: Vec<String>,
     /// The engine names of the named volumes it declares (`shop_data`), sorted.
     pub volumes: Vec<String>,
     /// The engine names of its networks (`shop_default`), sorted.
@@ -50,15 +54,56 @@ fn engine_names(project: &str, declared: BTreeMap<String, Option<RawNamed>>) -> 
     out
 }
 
-/// Reads the JSON of `docker compose config --format json`.
+/// The profile names of a service's configuration (`"profiles": ["debug"]`).
+fn profiles_of(service: &serde_json::Value) -> Vec<String> {
+    let names = service.get("profiles").and_then(serde_json::Value::as_array);
+    let mut out: Vec<String> = names.into_iter().flatten().filter_map(|p| p.as_str().map(str::to_string)).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Reads the JSON of `docker compose config --format json` (run with `--profile=*`, so that it
+/// holds the services of every profile).
 pub fn parse_config(json: &str) -> Result<ProjectConfig, serde_json::Error> {
     let raw: RawConfig = serde_json::from_str(json)?;
+    let service_profiles: BTreeMap<String, Vec<String>> = raw
+        .services
+        .iter()
+        .map(|(name, service)| (name.clone(), profiles_of(service)))
+        .filter(|(_, profiles)| !profiles.is_empty())
+        .collect();
+    let mut profiles: Vec<String> = service_profiles.values().flatten().cloned().collect();
+    profiles.sort();
+    profiles.dedup();
     Ok(ProjectConfig {
+        service_profiles,
+        profiles,
         services: raw.services.into_keys().collect(),
         volumes: engine_names(&raw.name, raw.volumes),
         networks: engine_names(&raw.name, raw.networks),
         name: raw.name,
     })
+}
+
+/// The profiles that bring up the services which have containers (`made`): for each such service
+/// with profiles, its first one unless another chosen already covers it. Up then starts what the
+/// project had, e.g. a project started with `--profile debug` in a terminal.
+pub fn profiles_in_use<'a>(
+    service_profiles: &BTreeMap<String, Vec<String>>,
+    made: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut chosen: Vec<String> = Vec::new();
+    for service in made {
+        let Some(profiles) = service_profiles.get(service) else { continue };
+        if !profiles.iter().any(|p| chosen.contains(p))
+            && let Some(first) = profiles.first()
+        {
+            chosen.push(first.clone());
+        }
+    }
+    chosen.sort();
+    chosen
 }
 
 /// Why compose rejected a project's files: its own words and, when it names one, the line.
@@ -107,9 +152,40 @@ mod tests {
         assert_eq!(config.services, ["db", "web"]);
         assert_eq!(config.volumes, ["shop_cache", "shop_data"]);
         assert_eq!(config.networks, ["shop_default"]);
+        assert!(config.profiles.is_empty() && config.service_profiles.is_empty());
         assert_eq!(parse_config(r#"{"name":"empty"}"#)?.services, Vec::<String>::new());
         assert!(parse_config("services: {}").is_err());
         Ok(())
+    }
+
+    #[test]
+    fn reads_each_services_profiles() -> Result<(), serde_json::Error> {
+        let json = r#"{"name":"shop","services":{"web":{"image":"x"},
+            "debug":{"image":"y","profiles":["debug"]},"admin":{"profiles":["ops","debug","ops"]},
+            "odd":{"profiles":"debug"}}}"#;
+        let config = parse_config(json)?;
+        assert_eq!(config.services, ["admin", "debug", "odd", "web"]);
+        assert_eq!(config.profiles, ["debug", "ops"]);
+        assert_eq!(
+            config.service_profiles.get("admin").map(Vec::as_slice),
+            Some(&["debug".to_string(), "ops".into()][..])
+        );
+        assert!(!config.service_profiles.contains_key("web") && !config.service_profiles.contains_key("odd"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_profiles_in_use_bring_up_what_runs() {
+        let sp: BTreeMap<String, Vec<String>> = [
+            ("debug".to_string(), vec!["debug".to_string()]),
+            ("admin".into(), vec!["debug".into(), "ops".into()]),
+            ("metrics".into(), vec!["ops".into()]),
+        ]
+        .into();
+        assert_eq!(profiles_in_use(&sp, ["web"]), Vec::<String>::new());
+        assert_eq!(profiles_in_use(&sp, ["web", "debug", "admin"]), ["debug"]);
+        assert_eq!(profiles_in_use(&sp, ["admin", "metrics"]), ["debug", "ops"]);
+        assert_eq!(profiles_in_use(&sp, ["metrics", "admin"]), ["ops"]);
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub struct ComposeTarget {
     pub working_dir: Option<String>,
     /// The compose files (`--file`), in order; empty when the project is addressed by name only.
     pub files: Vec<String>,
+    /// The profiles `up` enables (`--profile`) besides the services without one; the other
+    /// verbs act on the services of every profile.
+    #[serde(default)]
+    pub profiles: Vec<String>,
 }
 
 /// Why no compose file was found.
@@ -64,6 +68,13 @@ pub fn valid_project_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// Whether `name` is a profile name compose accepts: letters, digits, `_`, `.` and `-`, starting
+/// with a letter or digit (so it can never read as an option).
+pub fn valid_profile_name(name: &str) -> bool {
+    name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
 /// The target of the project whose container carries `labels`; `file_exists` says whether a
 /// compose file is on this computer. The files and folder are kept only when every file is
 /// there (a project started elsewhere is addressed by name).
@@ -82,9 +93,9 @@ pub fn target_from_labels(
     let working_dir = labels.get(WORKING_DIR_LABEL).map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
     let all_here = !files.is_empty() && files.iter().all(|f| Path::new(f).is_absolute() && file_exists(Path::new(f)));
     Some(if all_here {
-        ComposeTarget { name: Some(name.to_string()), working_dir, files }
+        ComposeTarget { name: Some(name.to_string()), working_dir, files, profiles: Vec::new() }
     } else {
-        ComposeTarget { name: Some(name.to_string()), working_dir: None, files: Vec::new() }
+        ComposeTarget { name: Some(name.to_string()), ..Default::default() }
     })
 }
 
@@ -121,6 +132,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn profile_names_follow_composes_rule() {
+        for ok in ["debug", "Ops.2", "a", "x_y-z"] {
+            assert!(valid_profile_name(ok), "{ok}");
+        }
+        for bad in ["", "-p", "*", ".x", "a b", "a=b", "ä"] {
+            assert!(!valid_profile_name(bad), "{bad}");
+        }
+    }
+
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
     }
@@ -137,7 +158,7 @@ mod tests {
         assert_eq!(here.working_dir.as_deref(), Some("/home/u/shop"));
         assert_eq!(here.files.len(), 2);
         let elsewhere = target_from_labels(&l, |p| p.ends_with("compose.yaml")).unwrap();
-        assert_eq!(elsewhere, ComposeTarget { name: Some("shop".into()), working_dir: None, files: vec![] });
+        assert_eq!(elsewhere, ComposeTarget { name: Some("shop".into()), ..Default::default() });
         assert_eq!(target_from_labels(&labels(&[("other", "x")]), |_| true), None);
         assert_eq!(target_from_labels(&labels(&[("com.docker.compose.project", "-rm")]), |_| true), None);
     }

@@ -16,4 +16,9 @@ working_dir: string | null,
 /**
  * The compose files (`--file`), in order; empty when the project is addressed by name only.
  */
-files: Array<string>, };
+files: Array<string>, 
+/**
+ * The profiles `up` enables (`--profile`) besides the services without one; the other
+ * verbs act on the services of every profile.
+ */
+profiles: Array<string>, };

@@ -5,9 +5,17 @@
  */
 export type ProjectConfig = { name: string, 
 /**
- * Service names, sorted.
+ * Service names, sorted: every service of every profile.
  */
 services: Array<string>, 
+/**
+ * The profiles of the services that have some (a service without profiles always runs).
+ */
+service_profiles: { [key in string]: Array<string> }, 
+/**
+ * Every profile the files name, sorted.
+ */
+profiles: Array<string>, 
 /**
  * The engine names of the named volumes it declares (`shop_data`), sorted.
  */
