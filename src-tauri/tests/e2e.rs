@@ -598,8 +598,9 @@ async fn build_from_folder(ctx: &Ctx) -> Result<()> {
 }
 
 /// Opens a compose folder, brings its two services up (live output, both services running,
-/// their logs interleaved with service names), then takes it down with its volume after a
-/// confirmation that lists what is deleted.
+/// their logs interleaved with service names; the service of an unticked profile left out),
+/// hides and shows one service's log lines, ticks the profile and brings its service up too,
+/// then takes it all down with its volume after a confirmation that lists what is deleted.
 async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     let (app, engine) = (&ctx.app, &ctx.engine);
     let project = "gantry-e2e-shop";
@@ -614,9 +615,10 @@ async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     std::fs::write(
         dir.join("compose.yaml"),
         format!(
-            "name: {project}\nservices:\n{}{}    volumes: [data:/data]\nvolumes:\n  data: {{}}\n",
+            "name: {project}\nservices:\n{}{}    volumes: [data:/data]\n{}    profiles: [debug]\nvolumes:\n  data: {{}}\n",
             service("api", "api listening on 8080"),
             service("web", "web ready"),
+            service("probe", "probe on"),
         ),
     )?;
     let mine = || async {
@@ -630,11 +632,24 @@ async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     app.wait_text("[data-testid=compose-name]", project).await?;
     app.click("[data-testid=compose-up]").await?;
     app.wait_text("[data-testid=compose-output]", "Started").await?;
-    app.wait_text("[data-testid=compose-service-api]", "running").await?;
-    app.wait_text("[data-testid=compose-service-web]", "running").await?;
+    app.wait_text("[data-testid=compose-service-api]", "1/1 running").await?;
+    app.wait_text("[data-testid=compose-service-web]", "1/1 running").await?;
     app.wait_text("[data-testid=compose-logs]", "api listening on 8080").await?;
     app.wait_text("[data-testid=compose-logs]", "web tick").await?;
-    assert_eq!(mine().await?, 2);
+    app.wait_text("[data-testid=compose-service-probe]", "profile is not ticked").await?;
+    assert_eq!(mine().await?, 2, "the service of an unticked profile is not started");
+    // The web service's lines hidden, then shown again.
+    app.click("[data-testid=compose-logs-toggle-web]").await?;
+    app.wait_text("[data-testid=compose-logs-hidden]", "web").await?;
+    app.wait_gone_text("[data-testid=compose-logs]", "web ready").await?;
+    app.click("[data-testid=compose-logs-toggle-web]").await?;
+    app.wait_text("[data-testid=compose-logs]", "web ready").await?;
+    // Up with the debug profile ticked starts its service too.
+    app.click("[data-testid=compose-profile-debug]").await?;
+    app.click("[data-testid=compose-up]").await?;
+    app.wait_text("[data-testid=compose-service-probe]", "1/1 running").await?;
+    app.wait_text("[data-testid=compose-logs]", "probe on").await?;
+    assert_eq!(mine().await?, 3);
     app.screenshot("compose").await?;
 
     app.click("[data-testid=compose-down]").await?;
@@ -644,7 +659,7 @@ async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     app.click("[data-testid=confirm]").await?;
     app.wait_text("[data-testid=compose-output]", "Removed").await?;
     app.wait_text("[data-testid=compose-service-web]", "not created").await?;
-    assert_eq!(mine().await?, 0);
+    assert_eq!(mine().await?, 0, "down removed every profile's containers");
     assert!(engine.list_volumes().await?.iter().all(|v| v.name != format!("{project}_data")), "the volume is deleted");
     Ok(())
 }

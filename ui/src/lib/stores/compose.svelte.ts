@@ -5,7 +5,7 @@ import { toApiError, type ApiError, type StreamHandle } from '../ipc';
 import type { ComposeAction } from '../bindings/ComposeAction';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
 import type { ComposeProject } from '../bindings/ComposeProject';
-import { appendCapped, cleanPath, toggled } from './compose';
+import { appendCapped, cleanPath, toggled, toggledProfile } from './compose';
 
 /** Lines of each container's past output the logs start with. */
 export const LOG_TAIL = 500;
@@ -30,6 +30,8 @@ class ComposeView {
   hiddenServices = $state<ReadonlySet<string>>(new Set());
   private run: StreamHandle | null = null;
   private logHandle: StreamHandle | null = null;
+  /** Which follow of the logs is the current one: a replaced follow's late lines and end are ignored. */
+  private logFollow = 0;
   private cancelled = false;
 
   /** Opens a compose file or folder the user named. */
@@ -103,19 +105,31 @@ class ComposeView {
   async followLogs() {
     const project = this.project;
     if (!project) return;
+    const follow = ++this.logFollow;
+    const current = () => follow === this.logFollow;
     await this.logHandle?.cancel();
+    this.logHandle = null;
+    if (!current()) return;
     this.logs = [];
     this.logsEnded = false;
     try {
-      this.logHandle = await composeLogs(project.target, LOG_TAIL, {
-        items: (lines) => (this.logs = appendCapped(this.logs, lines)),
-        error: (e) => (this.error = e),
-        end: () => (this.logsEnded = true),
+      const handle = await composeLogs(project.target, LOG_TAIL, {
+        items: (lines) => current() && (this.logs = appendCapped(this.logs, lines)),
+        error: (e) => current() && (this.error = e),
+        end: () => current() && (this.logsEnded = true),
       });
+      if (current()) this.logHandle = handle;
+      else await handle.cancel();
     } catch (e) {
+      if (!current()) return;
       this.error = toApiError(e);
       this.logsEnded = true;
     }
+  }
+
+  /** Chooses `profile` for the next Up, or leaves it out. */
+  toggleProfile(profile: string) {
+    if (this.project) this.project.target.profiles = toggledProfile(this.project.target.profiles, profile);
   }
 
   /** Shows the log lines of `service` again, or hides them. */
@@ -125,6 +139,7 @@ class ComposeView {
 
   /** Stops the streams and forgets the project. */
   async close() {
+    this.logFollow++;
     await this.logHandle?.cancel();
     this.logHandle = null;
     this.project = null;

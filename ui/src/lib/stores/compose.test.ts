@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerSummary } from '../bindings/ContainerSummary';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
-import { appendCapped, cleanPath, logPrefix, nothingToDelete, serviceColor, serviceRows, shownLogs, SERVICE_COLORS, toggled } from './compose';
+import { appendCapped, cleanPath, logPrefix, nothingToDelete, serviceColor, serviceRows, shownLogs, SERVICE_COLORS, toggled, toggledProfile } from './compose';
 
 function container(name: string, project: string | null, service: string | null, state: ContainerSummary['state'] = 'running'): ContainerSummary {
   return {
@@ -26,6 +26,26 @@ describe('serviceRows', () => {
     expect(old).toMatchObject({ declaredOnly: false, orphan: true, running: 1 });
     expect(web.containers.map((c) => c.name)).toEqual(['shop-web-1', 'shop-web-2']);
     expect(web.running).toBe(1);
+  });
+
+  it('gives each service its profiles, and says which the chosen profiles leave out', () => {
+    const list = [container('shop-debug-1', 'shop', 'debug', 'exited')];
+    const profiles = { debug: ['debug'], admin: ['debug', 'ops'] };
+    const none = serviceRows('shop', ['admin', 'debug', 'web'], list, profiles, []);
+    expect(none.map((r) => [r.service, r.inactive, r.orphan])).toEqual([['admin', true, false], ['debug', true, false], ['web', false, false]]);
+    expect(none[0].profiles).toEqual(['debug', 'ops']);
+    const ops = serviceRows('shop', ['admin', 'debug', 'web'], list, profiles, ['ops']);
+    expect(ops.map((r) => r.inactive)).toEqual([false, true, false]);
+    expect(serviceRows('shop', ['web'], list).map((r) => [r.service, r.orphan, r.inactive])).toEqual([['debug', true, false], ['web', false, false]]);
+  });
+});
+
+describe('toggledProfile', () => {
+  it('adds or removes a profile and keeps them sorted', () => {
+    const chosen = ['ops'];
+    expect(toggledProfile(chosen, 'debug')).toEqual(['debug', 'ops']);
+    expect(toggledProfile(['debug', 'ops'], 'ops')).toEqual(['debug']);
+    expect(chosen).toEqual(['ops']);
   });
 });
 

@@ -13,10 +13,20 @@ export interface ServiceRow {
   declaredOnly: boolean;
   /** On the engine but no longer in the files. */
   orphan: boolean;
+  /** The service's profiles (none: it always runs). */
+  profiles: string[];
+  /** In profiles none of which is chosen: Up does not start it. */
+  inactive: boolean;
 }
 
-/** One row per service: those the files declare, then any other the engine has for the project. */
-export function serviceRows(project: string, declared: string[], containers: ContainerSummary[]): ServiceRow[] {
+/** One row per service: those the files declare, then any other the engine has for the project; each with its profiles and whether the `chosen` ones start it. */
+export function serviceRows(
+  project: string,
+  declared: string[],
+  containers: ContainerSummary[],
+  serviceProfiles: Partial<Record<string, string[]>> = {},
+  chosen: readonly string[] = [],
+): ServiceRow[] {
   const byService = new Map<string, ContainerSummary[]>();
   for (const c of containers) {
     if (c.compose_project !== project || !c.compose_service) continue;
@@ -28,7 +38,9 @@ export function serviceRows(project: string, declared: string[], containers: Con
   const known = new Set(declared);
   return names.map((service) => {
     const list = (byService.get(service) ?? []).sort((a, b) => a.name.localeCompare(b.name));
-    return { service, containers: list, running: list.filter(isAlive).length, declaredOnly: list.length === 0, orphan: !known.has(service) };
+    const profiles = serviceProfiles[service] ?? [];
+    const inactive = profiles.length > 0 && !profiles.some((p) => chosen.includes(p));
+    return { service, containers: list, running: list.filter(isAlive).length, declaredOnly: list.length === 0, orphan: !known.has(service), profiles, inactive };
   });
 }
 
@@ -82,4 +94,10 @@ export function toggled(hidden: ReadonlySet<string>, service: string): Set<strin
   const next = new Set(hidden);
   if (!next.delete(service)) next.add(service);
   return next;
+}
+
+/** `chosen` with `profile` added or removed, sorted (compose's order does not matter; a stable one keeps the UI still). */
+export function toggledProfile(chosen: readonly string[], profile: string): string[] {
+  const next = chosen.includes(profile) ? chosen.filter((p) => p !== profile) : [...chosen, profile];
+  return next.sort((a, b) => a.localeCompare(b));
 }
