@@ -43,6 +43,9 @@ GANTRY_DEBIAN_PACKAGES=(
   npm:npm
   shellcheck:shellcheck
   shfmt:shfmt
+  openssh-client:ssh
+  openssh-server:/usr/sbin/sshd
+  openssl:openssl
 )
 
 # The UI's build tool (vite 7) needs Node.js >= 20.19; Debian 12 ships 18.
