@@ -114,6 +114,12 @@ pub enum EngineError {
     /// A file to be written exists and replacing it was not asked for.
     #[error("{path} already exists")]
     FileExists { path: String },
+    /// A Swarm call (services, nodes, stacks) to an engine that is not a Swarm manager.
+    #[error("this engine is not a Swarm manager: {message}")]
+    NotSwarmManager { message: String },
+    /// A compose file that cannot be deployed as it is: where, and why.
+    #[error("compose file, {location}: {message}")]
+    InvalidCompose { location: String, message: String },
 }
 
 /// The stable codes of [`EngineError::code`], one per kind of failure (serialized in snake_case,
@@ -144,6 +150,8 @@ pub enum EngineErrorCode {
     NoImage,
     PlaintextEndpoint,
     FileExists,
+    NotSwarmManager,
+    InvalidCompose,
 }
 
 impl EngineErrorCode {
@@ -171,6 +179,8 @@ impl EngineErrorCode {
             Self::NoImage => "no_image",
             Self::PlaintextEndpoint => "plaintext_endpoint",
             Self::FileExists => "file_exists",
+            Self::NotSwarmManager => "not_swarm_manager",
+            Self::InvalidCompose => "invalid_compose",
         }
     }
 }
@@ -203,6 +213,8 @@ impl EngineError {
             Self::NoLocalImage { .. } => EngineErrorCode::NoImage,
             Self::PlaintextRemote { .. } => EngineErrorCode::PlaintextEndpoint,
             Self::FileExists { .. } => EngineErrorCode::FileExists,
+            Self::NotSwarmManager { .. } => EngineErrorCode::NotSwarmManager,
+            Self::InvalidCompose { .. } => EngineErrorCode::InvalidCompose,
         }
     }
 
@@ -232,6 +244,8 @@ impl EngineError {
                 "Use TLS (DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH, or an https:// endpoint), or, on a network you trust, allow it in Settings → Engine, with --allow-plaintext-tcp, or with {}=1.",
                 crate::connect::ALLOW_PLAINTEXT_ENV
             ),
+            Self::InvalidCompose { .. } => "Fix the compose file at that place and deploy again; nothing was changed (docs/remote.md lists the keys Gantry reads).".into(),
+            Self::NotSwarmManager { .. } => "Choose an engine that is a Swarm manager (`gantry context use`), or make this one a manager: `gantry swarm init` (Settings → Swarm in the app).".into(),
         }
     }
 
@@ -310,6 +324,9 @@ pub(crate) fn classify_response(status: u16, message: String, subject: Subject<'
 /// Recognises specific conditions from the engine's message text, whatever the status.
 pub(crate) fn classify_message(message: &str, subject: Subject<'_>) -> Option<EngineError> {
     let lower = message.to_ascii_lowercase();
+    if lower.contains("not a swarm manager") || lower.contains("not part of a swarm") {
+        return Some(EngineError::NotSwarmManager { message: message.to_string() });
+    }
     if lower.contains("port is already allocated") || lower.contains("address already in use") {
         return Some(EngineError::PortInUse { port: port_from_message(message), message: message.to_string() });
     }
@@ -398,6 +415,8 @@ mod tests {
             EngineErrorCode::NoImage,
             EngineErrorCode::PlaintextEndpoint,
             EngineErrorCode::FileExists,
+            EngineErrorCode::NotSwarmManager,
+            EngineErrorCode::InvalidCompose,
         ] {
             assert_eq!(serde_json::to_value(code).expect("a code serializes"), serde_json::Value::from(code.as_str()));
         }
@@ -460,6 +479,17 @@ mod tests {
         let e = EngineError::RegistryAuth { server: "ghcr.io".into(), message: "401".into() };
         assert_eq!(e.code(), EngineErrorCode::RegistryAuth);
         assert!(e.hint().contains("gantry login ghcr.io"));
+    }
+
+    #[test]
+    fn swarm_calls_to_a_plain_engine_say_so() {
+        let e = classify_response(
+            503,
+            "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again.".into(),
+            Subject::new(ResourceKind::Service, ""),
+        );
+        assert_eq!(e.code(), EngineErrorCode::NotSwarmManager, "{e:?}");
+        assert!(e.hint().contains("gantry swarm init"));
     }
 
     #[test]

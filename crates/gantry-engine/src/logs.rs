@@ -232,23 +232,38 @@ pub(crate) fn split_output(output: LogOutput) -> (OutputStream, Bytes) {
     }
 }
 
+/// The engine's query for `options`.
+pub(crate) fn raw_log_options(options: &LogOptions) -> RawLogsOptions {
+    RawLogsOptions {
+        follow: options.follow,
+        stdout: options.stdout,
+        stderr: options.stderr,
+        since: options.since.unwrap_or(0).try_into().unwrap_or(i32::MAX),
+        until: options.until.unwrap_or(0).try_into().unwrap_or(i32::MAX),
+        timestamps: options.timestamps,
+        tail: options.tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+    }
+}
+
 impl Engine {
     /// Streams a container's logs line by line. Drop the stream (or wrap it with
     /// [`crate::cancellable`]) to stop following.
     pub fn logs(&self, id: &str, options: &LogOptions) -> EngineStream<LogLine> {
-        let raw_options = RawLogsOptions {
-            follow: options.follow,
-            stdout: options.stdout,
-            stderr: options.stderr,
-            since: options.since.unwrap_or(0).try_into().unwrap_or(i32::MAX),
-            until: options.until.unwrap_or(0).try_into().unwrap_or(i32::MAX),
-            timestamps: options.timestamps,
-            tail: options.tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
-        };
+        let raw = self.docker.logs(id, Some(raw_log_options(options)));
+        self.log_lines(raw, options.timestamps, ResourceKind::Container, id)
+    }
+
+    /// Whole lines from a raw log stream (a container's or a swarm task's); errors name `id`.
+    pub(crate) fn log_lines(
+        &self,
+        raw: impl futures_util::Stream<Item = std::result::Result<LogOutput, bollard::errors::Error>> + Send + 'static,
+        timestamps: bool,
+        kind: ResourceKind,
+        id: &str,
+    ) -> EngineStream<LogLine> {
         let engine = self.clone();
         let id = id.to_string();
-        let raw = self.docker.logs(&id, Some(raw_options));
-        let splitter = LineSplitter::new(options.timestamps);
+        let splitter = LineSplitter::new(timestamps);
         let stream = futures_util::stream::unfold(
             (Box::pin(raw), splitter, std::collections::VecDeque::<LogLine>::new(), false),
             move |(mut raw, mut splitter, mut pending, mut done)| {
@@ -269,10 +284,7 @@ impl Engine {
                             }
                             Some(Err(e)) => {
                                 done = true;
-                                return Some((
-                                    Err(engine.err(e, ResourceKind::Container, &id)),
-                                    (raw, splitter, pending, done),
-                                ));
+                                return Some((Err(engine.err(e, kind, &id)), (raw, splitter, pending, done)));
                             }
                             None => {
                                 done = true;
