@@ -1,5 +1,6 @@
 //! `gantry`: start Gantry's VM and look at its Docker engine from a terminal.
 
+mod contexts;
 mod docker_cli;
 mod doctor;
 mod engine_cmds;
@@ -12,6 +13,7 @@ mod lint;
 mod output;
 mod registry;
 mod sbom;
+mod swarm;
 mod vm;
 mod workshop;
 
@@ -88,6 +90,31 @@ enum Command {
     Images,
     /// List volumes and who uses them.
     Volumes,
+    /// Engines and docker contexts: list, use, add (SSH or TLS), remove.
+    Context {
+        #[command(subcommand)]
+        command: contexts::ContextCommand,
+    },
+    /// Swarm mode of the engine: status, init, leave.
+    Swarm {
+        #[command(subcommand)]
+        command: swarm::SwarmCommand,
+    },
+    /// The swarm's nodes (on a Swarm manager).
+    Node {
+        #[command(subcommand)]
+        command: swarm::NodeCommand,
+    },
+    /// Swarm services: list, tasks, scale, roll to an image, logs across tasks, remove.
+    Service {
+        #[command(subcommand)]
+        command: swarm::ServiceCommand,
+    },
+    /// Stacks from compose files: deploy (or update), list, remove.
+    Stack {
+        #[command(subcommand)]
+        command: swarm::StackCommand,
+    },
     /// Advice on a Dockerfile (hadolint's and BuildKit's checks, the Docker tutorials' best
     /// practices), with fixes to preview (--fix --dry-run) and apply (--fix).
     Lint(lint::LintArgs),
@@ -184,6 +211,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Vulns(args) => sbom::vulns(&api, args, cli.json).await,
         Command::Lab(args) => lab::run(args, engine, cli.json).await,
         Command::Workshop(args) => workshop::run(args, engine, cli.json).await,
+        Command::Context { command } => contexts::run(command, cli.json).await,
+        Command::Swarm { command } => swarm::swarm(connect(engine).await?, command, cli.json).await,
+        Command::Node { command } => swarm::node(connect(engine).await?, command, cli.json).await,
+        Command::Service { command } => swarm::service(connect(engine).await?, command, cli.json).await,
+        Command::Stack { command } => swarm::stack(connect(engine).await?, command, cli.json).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Which Docker engine a front end talks to, decided the same way everywhere.
 //!
 //! Order: an explicit endpoint (`--engine`, `GANTRY_ENGINE`), then `DOCKER_HOST`, then the
-//! settings' engine source: an existing engine, or Gantry's own VM socket.
+//! settings' engine source: an existing engine, a docker context, or Gantry's own VM socket.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,6 +24,8 @@ pub enum Origin {
     DockerHost,
     /// The settings' "existing engine" endpoint.
     Settings,
+    /// A docker context chosen in Gantry (`gantry context use`, the engine switcher).
+    Context,
     /// Gantry's own VM.
     GantryVm,
 }
@@ -49,6 +51,10 @@ pub fn resolve(explicit: Option<&str>) -> Result<ResolvedEngine, EngineError> {
         EngineSource::Existing { endpoint } => {
             Ok(ResolvedEngine { endpoint: Endpoint::parse(&endpoint)?, origin: Origin::Settings })
         }
+        EngineSource::Context { name } => Ok(ResolvedEngine {
+            endpoint: gantry_engine::ContextStore::from_env().endpoint(&name)?,
+            origin: Origin::Context,
+        }),
         EngineSource::GantryVm => Ok(ResolvedEngine {
             endpoint: Endpoint::Unix(Instance::default().docker_socket()),
             origin: Origin::GantryVm,

@@ -59,6 +59,9 @@ pub enum EngineSource {
     /// An engine that already runs somewhere (`unix:///var/run/docker.sock`, `tcp://host:2376`,
     /// `npipe://./pipe/docker_engine`).
     Existing { endpoint: String },
+    /// A docker CLI context by name (`ssh://` or TLS engines on other machines, `default`); its
+    /// endpoint is read from the docker CLI's context store at each connection.
+    Context { name: String },
 }
 
 /// The VM's resources.
@@ -255,6 +258,16 @@ impl Settings {
             && let Err(e) = parse_endpoint(endpoint)
         {
             errs.push(e);
+        }
+        if let EngineSource::Context { name } = &self.engine
+            && name != gantry_engine::contexts::DEFAULT_CONTEXT
+            && let Err(e) = gantry_engine::contexts::validate_name(name)
+        {
+            errs.push(SettingsError::new(
+                "engine.context",
+                e.to_string(),
+                "choose a context from `gantry context ls` (or the engine switcher)",
+            ));
         }
         for (i, r) in self.registries.iter().enumerate() {
             if r.server.trim().is_empty() {

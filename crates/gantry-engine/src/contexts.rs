@@ -87,8 +87,8 @@ pub struct ContextStore {
 }
 
 /// The docker CLI's config directory: `$DOCKER_CONFIG`, else `~/.docker` (under the system temp
-/// directory when there is no home directory). The one definition: contexts and registry logins
-/// both live there.
+/// directory when there is no home directory). The one definition: the contexts, the registry
+/// logins and the `gantry` docker context all live there.
 pub fn docker_config_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
         return PathBuf::from(d);

@@ -11,15 +11,18 @@ import type { ComposeTarget } from './bindings/ComposeTarget';
 import type { ContainerDetails } from './bindings/ContainerDetails';
 import type { ContainerSummary } from './bindings/ContainerSummary';
 import type { ContentsProgress } from './bindings/ContentsProgress';
+import type { DeployReport } from './bindings/DeployReport';
 import type { DiskUsage } from './bindings/DiskUsage';
 import type { DockerfileReview } from './bindings/DockerfileReview';
 import type { DownPreview } from './bindings/DownPreview';
+import type { EngineChoice } from './bindings/EngineChoice';
 import type { EngineEvent } from './bindings/EngineEvent';
 import type { EngineStatus } from './bindings/EngineStatus';
 import type { EventFilter } from './bindings/EventFilter';
 import type { ExplainedEvent } from './bindings/ExplainedEvent';
 import type { FileChange } from './bindings/FileChange';
 import type { FixPreview } from './bindings/FixPreview';
+import type { Health } from './bindings/Health';
 import type { HostStats } from './bindings/HostStats';
 import type { ImageDetails } from './bindings/ImageDetails';
 import type { ImageLayer } from './bindings/ImageLayer';
@@ -34,19 +37,30 @@ import type { LogLine } from './bindings/LogLine';
 import type { LogOptions } from './bindings/LogOptions';
 import type { NetworkSpec } from './bindings/NetworkSpec';
 import type { NetworkSummary } from './bindings/NetworkSummary';
+import type { NewContext } from './bindings/NewContext';
+import type { NodeSummary } from './bindings/NodeSummary';
 import type { Progress } from './bindings/Progress';
 import type { PrunePreview } from './bindings/PrunePreview';
 import type { PruneReport } from './bindings/PruneReport';
 import type { RegistryEntry } from './bindings/RegistryEntry';
 import type { ResetPlan } from './bindings/ResetPlan';
+import type { RolloutProgress } from './bindings/RolloutProgress';
 import type { RunPreview } from './bindings/RunPreview';
 import type { RunRequest } from './bindings/RunRequest';
 import type { SaveOutcome } from './bindings/SaveOutcome';
+import type { ServiceLogLine } from './bindings/ServiceLogLine';
+import type { ServiceSummary } from './bindings/ServiceSummary';
 import type { SettingsForm } from './bindings/SettingsForm';
 import type { SettingsView } from './bindings/SettingsView';
+import type { StackDeployRequest } from './bindings/StackDeployRequest';
+import type { StackRemoval } from './bindings/StackRemoval';
+import type { StackSummary } from './bindings/StackSummary';
 import type { StatsSample } from './bindings/StatsSample';
 import type { StepView } from './bindings/StepView';
+import type { SwarmInit } from './bindings/SwarmInit';
+import type { SwarmStatus } from './bindings/SwarmStatus';
 import type { SystemPruneReport } from './bindings/SystemPruneReport';
+import type { TaskSummary } from './bindings/TaskSummary';
 import type { TerminalOutput } from './bindings/TerminalOutput';
 import type { TerminalRequest } from './bindings/TerminalRequest';
 import type { TopologyUpdate } from './bindings/TopologyUpdate';
@@ -124,6 +138,26 @@ export type CommandName =
   | 'network_remove'
   | 'network_connect'
   | 'network_disconnect'
+  | 'context_list'
+  | 'context_use'
+  | 'context_add'
+  | 'context_remove'
+  | 'engine_latency'
+  | 'engine_health'
+  | 'swarm_status'
+  | 'swarm_init'
+  | 'swarm_leave'
+  | 'node_list'
+  | 'service_list'
+  | 'service_tasks'
+  | 'service_scale'
+  | 'service_update_image'
+  | 'service_remove'
+  | 'service_watch'
+  | 'service_logs'
+  | 'stack_list'
+  | 'stack_deploy'
+  | 'stack_remove'
   | 'settings_get'
   | 'settings_save'
   | 'registry_login'
@@ -433,6 +467,97 @@ export function networkConnect(network: string, container: string): Promise<null
 
 export function networkDisconnect(network: string, container: string): Promise<null> {
   return call<null>('network_disconnect', { network, container });
+}
+
+/** Gantry's VM, then every docker context, with the one Gantry and the one the docker CLI use marked. */
+export function contextList(): Promise<Array<EngineChoice>> {
+  return call<Array<EngineChoice>>('context_list', {});
+}
+
+/** Makes Gantry (and with `docker_cli` the docker CLI) use an engine; streams of the previous one end. */
+export function contextUse(name: string, docker_cli: boolean): Promise<EngineStatus> {
+  return call<EngineStatus>('context_use', { name, docker_cli });
+}
+
+/** Adds a docker context (SSH host, or TCP with CA, certificate and key) the docker CLI sees too. */
+export function contextAdd(context: NewContext): Promise<EngineChoice> {
+  return call<EngineChoice>('context_add', { context });
+}
+
+/** Removes a docker context and its TLS files (the one in use only with `force`). */
+export function contextRemove(name: string, force: boolean): Promise<null> {
+  return call<null>('context_remove', { name, force });
+}
+
+/** One ping's round trip to the selected engine, in milliseconds. */
+export function engineLatency(): Promise<number> {
+  return call<number>('engine_latency', {});
+}
+
+/** The selected engine's latency every few seconds, a lost connection and its return. */
+export function engineHealth(on: StreamCallbacks<Health>): Promise<StreamHandle> {
+  return stream<Health>('engine_health', {}, on);
+}
+
+export function swarmStatus(): Promise<SwarmStatus> {
+  return call<SwarmStatus>('swarm_status', {});
+}
+
+/** Makes the selected engine the first manager of a new swarm (`docker swarm init`). */
+export function swarmInit(init: SwarmInit): Promise<SwarmStatus> {
+  return call<SwarmStatus>('swarm_init', { init });
+}
+
+export function swarmLeave(force: boolean): Promise<SwarmStatus> {
+  return call<SwarmStatus>('swarm_leave', { force });
+}
+
+export function nodeList(): Promise<Array<NodeSummary>> {
+  return call<Array<NodeSummary>>('node_list', {});
+}
+
+export function serviceList(): Promise<Array<ServiceSummary>> {
+  return call<Array<ServiceSummary>>('service_list', {});
+}
+
+export function serviceTasks(service: string): Promise<Array<TaskSummary>> {
+  return call<Array<TaskSummary>>('service_tasks', { service });
+}
+
+export function serviceScale(service: string, replicas: number): Promise<Array<string>> {
+  return call<Array<string>>('service_scale', { service, replicas });
+}
+
+/** Rolls a service to another image as its update policy says. */
+export function serviceUpdateImage(service: string, image: string): Promise<Array<string>> {
+  return call<Array<string>>('service_update_image', { service, image });
+}
+
+export function serviceRemove(service: string): Promise<null> {
+  return call<null>('service_remove', { service });
+}
+
+/** Follows a service to convergence (a scale or a rolling update); the last reading is `done`. */
+export function serviceWatch(service: string, on: StreamCallbacks<RolloutProgress>): Promise<StreamHandle> {
+  return stream<RolloutProgress>('service_watch', { service }, on);
+}
+
+/** A service's logs across its tasks (with `follow`, tasks started later too). */
+export function serviceLogs(service: string, options: LogOptions, on: StreamCallbacks<ServiceLogLine>): Promise<StreamHandle> {
+  return stream<ServiceLogLine>('service_logs', { service, options }, on);
+}
+
+export function stackList(): Promise<Array<StackSummary>> {
+  return call<Array<StackSummary>>('stack_list', {});
+}
+
+/** Deploys (or updates) a stack from a compose file; nothing changes when the file is wrong. */
+export function stackDeploy(request: StackDeployRequest): Promise<DeployReport> {
+  return call<DeployReport>('stack_deploy', { request });
+}
+
+export function stackRemove(name: string): Promise<StackRemoval> {
+  return call<StackRemoval>('stack_remove', { name });
 }
 
 export function settingsGet(): Promise<SettingsView> {

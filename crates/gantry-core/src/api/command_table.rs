@@ -138,6 +138,41 @@ macro_rules! command_table {
             fn network_connect(network: String, container: String) -> ();
             fn network_disconnect(network: String, container: String) -> ();
 
+            // ---- engines and contexts (the engine switcher) ----
+            /// Gantry's VM, then every docker context, with the one Gantry and the one the docker CLI use marked.
+            fn context_list() -> Vec<$crate::api::EngineChoice>;
+            /// Makes Gantry (and with `docker_cli` the docker CLI) use an engine; streams of the previous one end.
+            fn context_use(name: String, docker_cli: bool) -> $crate::api::EngineStatus;
+            /// Adds a docker context (SSH host, or TCP with CA, certificate and key) the docker CLI sees too.
+            fn context_add(context: $crate::api::NewContext) -> $crate::api::EngineChoice;
+            /// Removes a docker context and its TLS files (the one in use only with `force`).
+            fn context_remove(name: String, force: bool) -> ();
+            /// One ping's round trip to the selected engine, in milliseconds.
+            fn engine_latency() -> f64;
+            /// The selected engine's latency every few seconds, a lost connection and its return.
+            stream engine_health() -> $crate::api::Health;
+
+            // ---- swarm ----
+            fn swarm_status() -> $crate::api::SwarmStatus;
+            /// Makes the selected engine the first manager of a new swarm (`docker swarm init`).
+            fn swarm_init(init: $crate::api::SwarmInit) -> $crate::api::SwarmStatus;
+            fn swarm_leave(force: bool) -> $crate::api::SwarmStatus;
+            fn node_list() -> Vec<$crate::api::NodeSummary>;
+            fn service_list() -> Vec<$crate::api::ServiceSummary>;
+            fn service_tasks(service: String) -> Vec<$crate::api::TaskSummary>;
+            fn service_scale(service: String, replicas: u32) -> Vec<String>;
+            /// Rolls a service to another image as its update policy says.
+            fn service_update_image(service: String, image: String) -> Vec<String>;
+            fn service_remove(service: String) -> ();
+            /// Follows a service to convergence (a scale or a rolling update); the last reading is `done`.
+            stream service_watch(service: String) -> $crate::api::RolloutProgress;
+            /// A service's logs across its tasks (with `follow`, tasks started later too).
+            stream service_logs(service: String, options: $crate::api::LogOptions) -> $crate::api::ServiceLogLine;
+            fn stack_list() -> Vec<$crate::api::StackSummary>;
+            /// Deploys (or updates) a stack from a compose file; nothing changes when the file is wrong.
+            fn stack_deploy(request: $crate::api::StackDeployRequest) -> $crate::api::DeployReport;
+            fn stack_remove(name: String) -> $crate::api::StackRemoval;
+
             // ---- settings and registries ----
             fn settings_get() -> $crate::api::SettingsView;
             fn settings_save(form: $crate::api::SettingsForm) -> $crate::api::SaveOutcome;

@@ -13,6 +13,7 @@
 mod command_table;
 mod compose;
 mod containers;
+mod contexts;
 mod desktop;
 mod engine;
 mod error;
@@ -25,6 +26,7 @@ mod run;
 mod settings;
 mod settings_form;
 mod streams;
+mod swarm;
 mod system;
 mod terminal;
 #[cfg(all(test, feature = "ts"))]
@@ -37,12 +39,17 @@ use std::sync::{Arc, Mutex};
 
 pub use crate::compose::{ComposeAction, ComposeLogLine, ComposeTarget, DownPreview, ProjectConfig};
 pub use compose::{ComposeOutput, ComposeProject};
+pub use contexts::{EngineChoice, EngineChoiceKind};
 pub use engine::EngineStatus;
 pub use error::{ApiError, ApiResult, ErrorCode, FieldError, GantryErrorCode, sentence};
 pub use gantry_engine::{
     BuildEvent, BuildSpec, ContainerDetails, ContainerSummary, DiskUsage, EngineErrorCode, EngineEvent, EventFilter,
     FileChange, ImageDetails, ImageLayer, ImageSummary, LogLine, LogOptions, NetworkSpec, NetworkSummary, Progress,
     PruneReport, StatsSample, SystemPruneReport, UsageLine, VolumeSummary,
+};
+pub use gantry_engine::{
+    DeployReport, Health, NewContext, NodeSummary, RolloutProgress, ServiceLogLine, ServiceSummary, StackRemoval,
+    StackSummary, SwarmInit, SwarmStatus, TaskSummary,
 };
 pub use gantry_engine::{VolumeEntry, VolumeListing};
 pub use gantry_insight::Lang;
@@ -58,6 +65,7 @@ pub use labs::{LabCard, LabCatalogue, LabResetOutcome, lab_library, lab_progress
 pub use run::{RunPreview, RunRequest, split_command};
 pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};
+pub use swarm::StackDeployRequest;
 pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};
 pub use vm::{VmEvent, VmRunning};

@@ -9,7 +9,7 @@ use super::{Gantry, desktop};
 use crate::settings::{self, HostFacts};
 
 impl Gantry {
-    fn host_facts(&self) -> HostFacts {
+    pub(super) fn host_facts(&self) -> HostFacts {
         HostFacts::detect(self.settings_path.parent().unwrap_or(Path::new(".")))
     }
 

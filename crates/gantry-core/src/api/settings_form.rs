@@ -119,6 +119,7 @@ impl SettingsForm {
             engine: match &self.engine {
                 EngineSource::GantryVm => EngineSource::GantryVm,
                 EngineSource::Existing { endpoint } => EngineSource::Existing { endpoint: endpoint.trim().to_string() },
+                EngineSource::Context { name } => EngineSource::Context { name: name.trim().to_string() },
             },
             allow_plaintext_tcp: self.allow_plaintext_tcp,
             vm: VmSettings {

@@ -3,4 +3,4 @@
 /**
  * Where the Docker engine comes from.
  */
-export type EngineSource = { "kind": "gantry_vm" } | { "kind": "existing", endpoint: string, };
+export type EngineSource = { "kind": "gantry_vm" } | { "kind": "existing", endpoint: string, } | { "kind": "context", name: string, };

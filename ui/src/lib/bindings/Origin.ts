@@ -3,4 +3,4 @@
 /**
  * Where an endpoint choice came from, for messages such as `gantry status`.
  */
-export type Origin = "explicit" | "docker_host" | "settings" | "gantry_vm";
+export type Origin = "explicit" | "docker_host" | "settings" | "context" | "gantry_vm";
