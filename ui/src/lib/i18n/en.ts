@@ -682,6 +682,7 @@ export const en = {
   'switcher.add.submit': 'Add',
   'switcher.add.note': 'SSH uses your ~/.ssh/config, agent and known_hosts; the remote user needs the docker CLI. TLS verifies the engine against the CA.',
   'switcher.added': 'Added {name}; the docker CLI sees it too',
+  'switcher.overridden': 'Saved: {name} is used once Gantry starts without DOCKER_HOST or GANTRY_ENGINE, which choose {endpoint} now',
   'switcher.using': 'Gantry now uses {name}',
   'switcher.latency': '{ms} ms',
   'switcher.recovered': '{ms} ms · reconnected',

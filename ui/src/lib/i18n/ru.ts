@@ -681,6 +681,7 @@ export const ru: Catalog = {
   'switcher.add.submit': 'Добавить',
   'switcher.add.note': 'SSH использует ваши ~/.ssh/config, агент и known_hosts; удалённому пользователю нужен docker CLI. TLS проверяет движок по сертификату ЦС.',
   'switcher.added': 'Добавлен {name}; docker CLI тоже его видит',
+  'switcher.overridden': 'Сохранено: {name} будет использоваться, когда Gantry запущен без DOCKER_HOST и GANTRY_ENGINE — сейчас они выбирают {endpoint}',
   'switcher.using': 'Gantry теперь работает с {name}',
   'switcher.latency': '{ms} мс',
   'switcher.recovered': '{ms} мс · связь восстановлена',
