@@ -245,7 +245,7 @@ impl EngineError {
                 crate::connect::ALLOW_PLAINTEXT_ENV
             ),
             Self::InvalidCompose { .. } => "Fix the compose file at that place and deploy again; nothing was changed (docs/remote.md lists the keys Gantry reads).".into(),
-            Self::NotSwarmManager { .. } => "Choose an engine that is a Swarm manager (`gantry context use`), or make this one a manager: `gantry swarm init` (Settings → Swarm in the app).".into(),
+            Self::NotSwarmManager { .. } => "Choose an engine that is a Swarm manager (`gantry context use`), or make this one a manager: `gantry swarm init` (in the app: the Swarm panel's button).".into(),
         }
     }
 
