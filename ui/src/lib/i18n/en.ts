@@ -661,6 +661,10 @@ export const en = {
   'compose.down.volumes_kept': 'Volumes are kept.',
   'containers.group.open': 'Open in Compose',
   // the engine switcher and Swarm
+  'settings.swarm.manager': 'this engine is a Swarm manager',
+  'settings.swarm.open': 'open the Swarm panel',
+  'settings.swarm.worker': 'this engine is a worker of a swarm',
+  'settings.swarm.inactive': 'this engine is not in a swarm',
   'switcher.title': 'Choose the engine Gantry manages',
   'switcher.engines': 'Engines',
   'switcher.docker_cli': 'docker CLI',

@@ -660,6 +660,10 @@ export const ru: Catalog = {
   'compose.down.volumes_kept': 'Тома сохранятся.',
   'containers.group.open': 'Открыть в Compose',
   // the engine switcher and Swarm
+  'settings.swarm.manager': 'этот движок — управляющий узел Swarm',
+  'settings.swarm.open': 'открыть раздел Swarm',
+  'settings.swarm.worker': 'этот движок — рабочий узел swarm',
+  'settings.swarm.inactive': 'этот движок не входит в swarm',
   'switcher.title': 'Выбрать движок, которым управляет Gantry',
   'switcher.engines': 'Движки',
   'switcher.docker_cli': 'docker CLI',
