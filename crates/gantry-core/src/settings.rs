@@ -266,7 +266,7 @@ impl Settings {
             errs.push(SettingsError::new(
                 "engine.context",
                 e.to_string(),
-                "choose a context from `gantry context ls` (or the engine switcher)",
+                "Choose a context from `gantry context ls` (or the engine switcher).",
             ));
         }
         for (i, r) in self.registries.iter().enumerate() {

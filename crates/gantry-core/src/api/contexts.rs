@@ -113,7 +113,7 @@ impl Gantry {
                 return Err(ApiError::new(
                     gantry_engine::EngineErrorCode::InvalidEndpoint,
                     format!("context {name} cannot be used: {problem}"),
-                    format!("fix it with `docker context update {name}`, or remove it and add it again"),
+                    format!("Fix it with `docker context update {name}`, or remove it and add it again."),
                 ));
             }
             EngineSource::Context { name: name.clone() }
