@@ -4,4 +4,4 @@
  * The stable codes of [`EngineError::code`], one per kind of failure (serialized in snake_case,
  * e.g. `engine_unreachable`).
  */
-export type EngineErrorCode = "engine_unreachable" | "invalid_endpoint" | "not_found" | "image_missing" | "name_in_use" | "port_in_use" | "invalid_reference" | "conflict" | "invalid_request" | "registry" | "registry_auth" | "build_failed" | "disk_full" | "io" | "engine_error" | "cancelled" | "protocol" | "invalid_archive" | "no_image" | "plaintext_endpoint" | "file_exists";
+export type EngineErrorCode = "engine_unreachable" | "invalid_endpoint" | "not_found" | "image_missing" | "name_in_use" | "port_in_use" | "invalid_reference" | "conflict" | "invalid_request" | "registry" | "registry_auth" | "build_failed" | "disk_full" | "io" | "engine_error" | "cancelled" | "protocol" | "invalid_archive" | "no_image" | "plaintext_endpoint" | "file_exists" | "not_swarm_manager" | "invalid_compose";
