@@ -104,7 +104,6 @@ export const ru: Catalog = {
   'dashboard.glance.volumes': 'тома',
   'dashboard.glance.networks': 'сети',
   'dashboard.tip': 'Совет: `docker` в терминале работает с тем же движком. Ctrl+N — запустить контейнер, Ctrl+1…9 и Ctrl+0 — переключить раздел.',
-  'dashboard.tip': 'Совет: `docker` в терминале работает с тем же движком. Ctrl+N — запустить контейнер, Ctrl+1…8 — переключить раздел.',
   'dashboard.disk': 'Место на диске, занятое движком',
   'dashboard.disk.kind': 'Что',
   'dashboard.disk.count': 'Всего',
