@@ -526,6 +526,8 @@ async fn volumes_browse_export_import_remove(ctx: &Ctx) -> Result<()> {
     app.click("[data-testid=volume-export]").await?;
     let check = tar.clone();
     harness::wait_for("the exported volume", move || check.exists()).await?;
+    // The file is there before the export's helper container is gone: wait for the button.
+    app.wait_text("[data-testid=volume-export]", "Export to tar").await?;
     // Exporting again to the same file asks before replacing it.
     let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     let before = modified(&tar);
