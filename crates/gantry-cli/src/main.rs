@@ -16,6 +16,7 @@ mod sbom;
 mod swarm;
 mod vm;
 mod workshop;
+mod workshop_room;
 
 use std::process::ExitCode;
 

@@ -55,6 +55,33 @@ enum WorkshopCommand {
         #[command(flatten)]
         dirs: DirArgs,
     },
+    /// Trainer: open the room (a registry filled from the bundle, the live grid of participants
+    /// and steps, the join code) on this laptop.
+    Serve {
+        #[command(flatten)]
+        args: crate::workshop_room::ServeArgs,
+        #[command(flatten)]
+        dirs: DirArgs,
+    },
+    /// Participant: join the room with the trainer's code and a display name.
+    Join {
+        #[command(flatten)]
+        args: crate::workshop_room::JoinArgs,
+        #[command(flatten)]
+        dirs: DirArgs,
+    },
+    /// Participant: tell the room where you are on a step (what the lab checker sends for you).
+    Progress {
+        #[command(flatten)]
+        args: crate::workshop_room::ProgressArgs,
+        #[command(flatten)]
+        dirs: DirArgs,
+    },
+    /// Participant: show the trainer's commands (reset a lab, move to a step) as they come.
+    Follow {
+        #[command(flatten)]
+        dirs: DirArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +144,10 @@ pub async fn run(args: WorkshopArgs, engine: Option<&str>, as_json: bool) -> Res
         WorkshopCommand::Inspect { file, verify } => inspect(&file, verify, as_json).await,
         WorkshopCommand::Key { file } => key(&file, as_json),
         WorkshopCommand::List { dirs } => list(&dirs.dir(), as_json),
+        WorkshopCommand::Serve { args, dirs } => crate::workshop_room::serve(args, &dirs.dir(), as_json).await,
+        WorkshopCommand::Join { args, dirs } => crate::workshop_room::join(args, &dirs.dir(), as_json).await,
+        WorkshopCommand::Progress { args, dirs } => crate::workshop_room::progress(args, &dirs.dir()).await,
+        WorkshopCommand::Follow { dirs } => crate::workshop_room::follow(&dirs.dir(), as_json).await,
     }
 }
 
@@ -127,7 +158,7 @@ impl From<WorkshopError> for CliError {
 }
 
 /// Prints one JSON line.
-fn json_line(value: &impl serde::Serialize) {
+pub(crate) fn json_line(value: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(value).unwrap_or_default());
 }
 

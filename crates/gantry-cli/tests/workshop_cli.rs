@@ -170,3 +170,64 @@ impl Drop for Cleanup {
         images::remove(&refs);
     }
 }
+
+/// A lab folder in gantry-labs' format with two steps.
+fn lab_with_steps(dir: &Path, id: &str) -> String {
+    let lab = dir.join(id);
+    std::fs::create_dir_all(&lab).unwrap();
+    std::fs::write(
+        lab.join("lab.toml"),
+        format!("format = 1\nid = \"{id}\"\n[[steps]]\nid = \"run\"\n[[steps]]\nid = \"stop\"\n"),
+    )
+    .unwrap();
+    lab.display().to_string()
+}
+
+#[test]
+fn a_participant_joins_the_room_and_reports_a_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("labs.gantry-workshop");
+    ok(gantry()
+        .args(["workshop", "pack", "--title", "Room 2", "--lab", &lab_with_steps(dir.path(), "first")])
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    let mut serve = gantry()
+        .args(["--json", "workshop", "serve", "--listen", "127.0.0.1:0", "--no-registry", "--dir"])
+        .arg(dir.path().join("room"))
+        .arg(&bundle)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let open: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(open["event"], "open", "{open}");
+    let code = open["code"].as_str().unwrap().to_string();
+    let me = dir.path().join("participant");
+    let result = std::panic::catch_unwind(|| {
+        let joined = ok(gantry()
+            .args(["workshop", "join", &code, "--name", "Ada"])
+            .env("GANTRY_WORKSHOPS_DIR", &me)
+            .output()
+            .unwrap());
+        assert!(joined.contains("Joined Room 2 as Ada"), "{joined}");
+        assert!(me.join("room-ca.crt").is_file());
+        ok(gantry().args(["workshop", "progress", "first", "run"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap());
+        let bad =
+            gantry().args(["workshop", "progress", "first", "fly"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap();
+        let text = String::from_utf8_lossy(&bad.stderr).into_owned();
+        assert!(!bad.status.success() && text.contains("not a step of this workshop"), "{text}");
+        let last = code.chars().last().unwrap();
+        let typo = format!("{}{}", &code[..code.len() - 1], if last == 'A' { 'B' } else { 'A' });
+        let typo = gantry().args(["workshop", "join", &typo, "--name", "Eve"]).output().unwrap();
+        assert!(!typo.status.success(), "a mistyped code is refused");
+    });
+    serve.kill().unwrap();
+    let _ = serve.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    gantry_testkit::reliability::bad_inputs("gantry workshop join / progress", 2);
+}

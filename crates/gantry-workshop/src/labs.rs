@@ -153,9 +153,91 @@ pub fn install_lab(id: &str, archive: &[u8], dest: &Path) -> Result<()> {
     result
 }
 
+/// What the room and the preflight need from a lab's `lab.toml` (gantry-labs owns the full
+/// format; fields it adds are ignored here): its steps in order, the host ports it publishes and
+/// the images it declares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LabOutline {
+    pub id: String,
+    /// The English title (the id when the lab has none).
+    pub title: String,
+    pub steps: Vec<String>,
+    pub ports: Vec<u16>,
+    pub images: Vec<String>,
+}
+
+impl LabOutline {
+    /// Reads the outline from `lab.toml`'s text; `id` is the lab's folder name.
+    pub fn parse(id: &str, text: &str) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            title: std::collections::BTreeMap<String, String>,
+            #[serde(default)]
+            steps: Vec<RawStep>,
+            #[serde(default)]
+            ports: std::collections::BTreeMap<String, u16>,
+            #[serde(default)]
+            images: Vec<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct RawStep {
+            id: String,
+        }
+        let raw: Raw = toml::from_str(text)
+            .map_err(|e| WorkshopError::Lab { lab: id.into(), reason: format!("{LAB_MANIFEST}: {e}") })?;
+        let mut ports: Vec<u16> = raw.ports.into_values().collect();
+        ports.sort_unstable();
+        ports.dedup();
+        Ok(Self {
+            id: id.into(),
+            title: raw.title.get("en").cloned().unwrap_or_else(|| id.into()),
+            steps: raw.steps.into_iter().map(|s| s.id).collect(),
+            ports,
+            images: raw.images,
+        })
+    }
+
+    /// The outline of a lab packed by [`lab_tar`] (as a bundle holds it).
+    pub fn from_archive(id: &str, archive: &[u8]) -> Result<Self> {
+        let fail = |reason: String| WorkshopError::Lab { lab: id.into(), reason };
+        let mut tar = tar::Archive::new(archive);
+        for entry in tar.entries().map_err(|e| fail(e.to_string()))? {
+            let mut entry = entry.map_err(|e| fail(e.to_string()))?;
+            let is_manifest = entry.path().is_ok_and(|p| p.as_os_str() == LAB_MANIFEST);
+            if is_manifest && entry.size() <= MAX_LAB_BYTES {
+                let mut text = String::new();
+                entry.read_to_string(&mut text).map_err(|e| fail(format!("{LAB_MANIFEST}: {e}")))?;
+                return Self::parse(id, &text);
+            }
+        }
+        Err(fail(format!("it has no {LAB_MANIFEST}")))
+    }
+
+    /// The outline of the lab installed in `dir`.
+    pub fn read(id: &str, dir: &Path) -> Result<Self> {
+        let path = dir.join(LAB_MANIFEST);
+        let text = std::fs::read_to_string(&path).map_err(WorkshopError::io("read", &path))?;
+        Self::parse(id, &text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outlines_read_steps_ports_and_images() {
+        let text = "format = 1\nimages = [\"busybox:1.36\"]\n[ports]\nweb = 8080\napi = 8081\n[title]\nen = \"First\"\nru = \"Первый\"\n[[steps]]\nid = \"run\"\n[[steps.checks]]\nkind = \"x\"\n[[steps]]\nid = \"stop\"\n";
+        let outline = LabOutline::parse("first", text).expect("valid");
+        assert_eq!(outline.title, "First");
+        assert_eq!(outline.steps, ["run", "stop"]);
+        assert_eq!(outline.ports, [8080, 8081]);
+        assert_eq!(outline.images, ["busybox:1.36"]);
+        assert_eq!(LabOutline::parse("bare", "format = 1\n").expect("valid").title, "bare");
+        assert!(LabOutline::parse("bad", "[[steps]]\nname = 1\n").is_err());
+    }
 
     #[test]
     fn packs_reproducibly_and_installs_the_same_files() {

@@ -5,7 +5,9 @@
 //!   manifest with a digest for every part, optionally signed ([`sign`]);
 //! - [`import`]: verify every digest, load the images into the engine and install the labs,
 //!   offline, resumable, refusing a corrupt or truncated bundle with nothing half-imported;
-//! - [`bundle`]: the file format and its reader.
+//! - [`bundle`]: the file format and its reader;
+//! - [`room`]: the trainer's room server (registry, live grid of participants × steps, commands)
+//!   and the participant's side.
 //!
 //! docs/workshops.md is the trainer's guide.
 
@@ -17,6 +19,7 @@ pub mod labs;
 pub mod manifest;
 pub mod oci;
 pub mod pack;
+pub mod room;
 pub mod sign;
 pub mod tarhead;
 

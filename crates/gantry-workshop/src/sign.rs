@@ -174,7 +174,16 @@ pub fn write_key_pair(stem: &Path) -> Result<PublicKey> {
     Ok(public)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` readable by the owner only, replacing what was there (through a
+/// temporary file, so a crash leaves the old or the new content).
+pub(crate) fn write_private_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&temp);
+    write_private(&temp, bytes)?;
+    std::fs::rename(&temp, path).map_err(WorkshopError::io("write", path))
+}
+
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

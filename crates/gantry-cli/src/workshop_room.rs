@@ -1,0 +1,177 @@
+//! `gantry workshop serve | join | progress | follow`: the room on the trainer's laptop and the
+//! participant's side of it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use futures_util::StreamExt;
+use gantry_workshop::room::code::JoinCode;
+use gantry_workshop::room::participant::{Membership, ROOM_CA_FILE, RoomClient};
+use gantry_workshop::room::state::{Progress, RoomCommand, StepStatus};
+use gantry_workshop::room::{DEFAULT_PORT, ServeEvent, ServeOptions};
+
+use crate::CliError;
+use crate::workshop::json_line;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The bundle whose images and labs the room serves.
+    bundle: PathBuf,
+    /// The room's folder (certificate, registry storage; kept so the join code stays the same).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Where to listen.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
+    listen: SocketAddr,
+    /// The address participants reach (default: this machine's address on its default route).
+    #[arg(long)]
+    advertise: Option<IpAddr>,
+    /// Also act as a pull-through cache of this registry when it answers, e.g.
+    /// https://registry-1.docker.io.
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Only the progress grid, no registry.
+    #[arg(long)]
+    no_registry: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The join code the trainer shows (GW1-…).
+    code: String,
+    /// The name the trainer sees next to your progress.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    lab: String,
+    step: String,
+    #[arg(long, value_enum, default_value = "passed")]
+    status: StatusArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StatusArg {
+    Working,
+    Passed,
+    Stuck,
+}
+
+impl From<StatusArg> for StepStatus {
+    fn from(s: StatusArg) -> Self {
+        match s {
+            StatusArg::Working => Self::Working,
+            StatusArg::Passed => Self::Passed,
+            StatusArg::Stuck => Self::Stuck,
+        }
+    }
+}
+
+pub async fn serve(args: ServeArgs, workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
+    let options = ServeOptions {
+        dir: args.dir.unwrap_or_else(|| workshops_dir.join("room")),
+        bundle: args.bundle,
+        listen: args.listen,
+        advertise: args.advertise,
+        upstream: args.upstream,
+        no_registry: args.no_registry,
+    };
+    let progress = |event: ServeEvent| {
+        if as_json {
+            return json_line(&event);
+        }
+        match event {
+            ServeEvent::Filling { done, total } if done == total => {
+                println!("Registry filled ({total} blobs and manifests)")
+            }
+            ServeEvent::Filling { .. } => {}
+            ServeEvent::UpstreamUnreachable { upstream, reason } => {
+                println!("warning: {upstream} does not answer ({reason}); the room serves the bundle's images only")
+            }
+            ServeEvent::Open { code, trainer_url, mirror, registry, upstream } => {
+                println!("Join code     {code}");
+                println!("               participants: gantry workshop join {code} --name \"Their name\"");
+                println!("Room view     {trainer_url}");
+                println!("               (keep this link to yourself: it carries the trainer token)");
+                if registry {
+                    println!(
+                        "Registry      {mirror} (mirror{})",
+                        upstream.map_or(String::new(), |u| format!(", cache of {u}"))
+                    );
+                }
+                println!("Stop with Ctrl-C.");
+            }
+        }
+    };
+    let room = gantry_workshop::room::serve(&options, &progress).await?;
+    let _ = tokio::signal::ctrl_c().await;
+    room.stop().await;
+    Ok(())
+}
+
+pub async fn join(args: JoinArgs, workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
+    let code =
+        JoinCode::parse(&args.code).map_err(|e| CliError::new(e, "copy the code again from the trainer's screen"))?;
+    let mut client = RoomClient::new(&code)?;
+    let membership = client.join(&args.name).await?;
+    membership.save(workshops_dir)?;
+    if as_json {
+        json_line(&membership_view(&membership, workshops_dir));
+        return Ok(());
+    }
+    let ca = workshops_dir.join(ROOM_CA_FILE);
+    let host = code.addr.to_string();
+    println!("Joined {} as {}", membership.title, membership.name);
+    println!("The trainer now sees your step progress (only that: no commands, files or output).");
+    println!();
+    println!("To pull the workshop's images from the room's registry, your engine needs:");
+    println!("  registry mirror   {}", membership.mirror);
+    println!("  its certificate   {} (pinned by the code)", ca.display());
+    println!(
+        "For a Docker engine you run yourself: add \"registry-mirrors\": [\"{}\"] to daemon.json",
+        membership.mirror
+    );
+    println!("and copy the certificate to /etc/docker/certs.d/{host}/ca.crt, then restart the engine.");
+    Ok(())
+}
+
+fn membership_view(m: &Membership, dir: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "event": "joined",
+        "title": m.title,
+        "name": m.name,
+        "mirror": m.mirror,
+        "certificate_file": dir.join(ROOM_CA_FILE),
+        "labs": m.labs,
+    })
+}
+
+pub async fn progress(args: ProgressArgs, workshops_dir: &Path) -> Result<(), CliError> {
+    let membership = Membership::load(workshops_dir)?;
+    let client = RoomClient::for_member(&membership)?;
+    client.report(&Progress { lab: args.lab, step: args.step, status: args.status.into() }).await?;
+    Ok(())
+}
+
+pub async fn follow(workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
+    let membership = Membership::load(workshops_dir)?;
+    let client = RoomClient::for_member(&membership)?;
+    let mut commands = Box::pin(client.commands().await?);
+    if !as_json {
+        println!("Following {}: the trainer's commands appear here (Ctrl-C to stop).", membership.title);
+    }
+    loop {
+        tokio::select! {
+            command = commands.next() => match command {
+                Some(command) if as_json => json_line(&command),
+                Some(RoomCommand::ResetLab { lab }) => println!("The trainer asks to reset lab {lab}: gantry lab reset {lab}"),
+                Some(RoomCommand::GoToStep { lab, step }) => println!("The trainer moves everyone to {lab}, step {step}"),
+                None => return Err(CliError::new("the room closed the connection", "run the command again to follow again")),
+            },
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The room's registry for real: a bundle packed from the engine at `DOCKER_HOST` is served by
+//! `serve` (Debian's docker-registry filled from the bundle, then run as a pull-through cache of
+//! an upstream that cannot be reached), and a second private engine, started with the room as
+//! its registry mirror, pulls and runs the bundle's image through it on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gantry_engine::{CancellationToken, Engine};
+use gantry_testkit::images;
+use gantry_workshop::room::{ServeOptions, serve};
+use gantry_workshop::{ImageRequest, PackSpec};
+
+const TEST: &str = "room_registry::a_second_engine_pulls_through_the_room_with_no_upstream";
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lib/dockerd.sh")
+}
+
+/// A private engine started by scripts/lib/dockerd.sh with extra dockerd `args`; stopped when dropped.
+struct SecondEngine {
+    dir: PathBuf,
+    host: String,
+}
+
+impl SecondEngine {
+    fn start(dir: &Path, args: &[&str]) -> Result<Self, String> {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg("source \"$1\" && shift && gantry_dockerd_start \"$@\" >&2 && echo \"$DOCKER_HOST\"")
+            .arg("bash")
+            .arg(scripts())
+            .arg(dir)
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let engine = Self { dir: dir.to_owned(), host: String::from_utf8_lossy(&out.stdout).trim().to_string() };
+        if !out.status.success() || engine.host.is_empty() {
+            return Err(format!("the second engine did not start: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(engine)
+    }
+
+    fn docker(&self, args: &[&str]) -> Result<String, String> {
+        let out =
+            Command::new("docker").args(args).env("DOCKER_HOST", &self.host).output().map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+impl Drop for SecondEngine {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg("-c")
+            .arg("source \"$1\" && gantry_dockerd_stop \"$2\"")
+            .arg("bash")
+            .arg(scripts())
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+// Several threads: the docker CLI calls below block the test thread while the room answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
+    if Command::new("docker-registry").arg("--version").output().is_err() {
+        gantry_testkit::skip::skipped(TEST, "docker-registry (Debian package, optional in ./scripts/test) is not installed");
+        return;
+    }
+    if rustix::process::geteuid().as_raw() != 0 {
+        gantry_testkit::skip::skipped(TEST, "a second private engine needs root");
+        return;
+    }
+    let engine = Engine::from_env().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = images::unique_tag("ws-room");
+    images::build(&app, "FROM gantry-test/busybox:latest\nCMD [\"echo\", \"pulled through the room\"]\n").unwrap();
+    let spec = PackSpec {
+        title: "Room registry".into(),
+        images: vec![ImageRequest::parse(&app).unwrap()],
+        output: dir.path().join("room.gantry-workshop"),
+        ..Default::default()
+    };
+    let packed = gantry_workshop::pack(&engine, &spec, None, &|_| {}, &CancellationToken::new()).await;
+    images::remove(&[&app]);
+    let packed = packed.unwrap();
+
+    let options = ServeOptions {
+        bundle: packed.path.clone(),
+        dir: dir.path().join("room"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise: None,
+        // Nothing listens on port 1: the upstream is unreachable, as without internet.
+        upstream: Some("https://127.0.0.1:1".into()),
+        no_registry: false,
+    };
+    let events = std::sync::Mutex::new(Vec::new());
+    let room = serve(&options, &|e| events.lock().unwrap().push(e)).await.unwrap();
+    let mirror = format!("https://{}", room.code.addr);
+    {
+        use gantry_workshop::room::ServeEvent;
+        let events = events.lock().unwrap();
+        assert!(events.iter().any(|e| matches!(e, ServeEvent::Filling { done, total } if done == total)), "{events:?}");
+        assert!(events.iter().any(|e| matches!(e, ServeEvent::UpstreamUnreachable { .. })), "{events:?}");
+    }
+
+    // 127.0.0.0/8 is an insecure registry range by default: the engine accepts the room's
+    // self-signed certificate there (participants on a LAN trust it through the join code).
+    let second = SecondEngine::start(&dir.path().join("second"), &["--registry-mirror", &mirror]);
+    let second = match second {
+        Ok(s) => s,
+        Err(e) => {
+            room.stop().await;
+            panic!("{e}");
+        }
+    };
+    let pulled = second.docker(&["pull", &app]).map_err(|e| {
+        let log = std::fs::read_to_string(second.dir.join("dockerd.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        format!("{e}\nsecond engine's log (newest first):\n{}", tail.join("\n"))
+    });
+    let ran = second.docker(&["run", "--rm", &app]);
+    // The registry refuses pushes through the room.
+    let tag = format!("{}/library/pushed:1", room.code.addr);
+    let _ = second.docker(&["tag", &app, &tag]);
+    let pushed = second.docker(&["push", &tag]);
+    drop(second);
+    room.stop().await;
+    pulled.unwrap();
+    assert_eq!(ran.unwrap().trim(), "pulled through the room");
+    assert!(pushed.is_err(), "a push through the room must fail");
+}
