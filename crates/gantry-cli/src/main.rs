@@ -3,6 +3,7 @@
 mod contexts;
 mod docker_cli;
 mod doctor;
+mod doctor_workshop;
 mod engine_cmds;
 mod explain;
 #[cfg(test)]
@@ -50,7 +51,13 @@ enum Command {
     /// Is the engine reachable? Version, OS, CPUs, memory and disk usage.
     Status,
     /// Check this computer for what Gantry needs, with a hint for each problem.
-    Doctor,
+    Doctor {
+        /// Check readiness for a workshop instead (virtualization, disk, memory, proxy; with a
+        /// bundle: the labs' ports, the bundle whole and imported): a summary for the trainer.
+        #[arg(long, value_name = "BUNDLE", num_args = 0..=1)]
+        #[allow(clippy::option_option)]
+        workshop: Option<Option<std::path::PathBuf>>,
+    },
     /// Download an image, showing progress per layer.
     Pull {
         /// Image reference, e.g. nginx:1.27.
@@ -193,7 +200,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             engine_cmds::status(&api, cli.json).await
         }
         Command::Vm(cmd) => vm::run(cmd, cli.json).await,
-        Command::Doctor => doctor::run(engine, cli.json).await,
+        Command::Doctor { workshop: None } => doctor::run(engine, cli.json).await,
+        Command::Doctor { workshop: Some(bundle) } => {
+            doctor_workshop::run(bundle.as_deref(), &workshop::workshops_dir_default(), engine, cli.json).await
+        }
         Command::Pull { image } => engine_cmds::pull(&api, &image, cli.json).await,
         Command::Login { server, username, password_stdin: _ } => registry::login(&api, &server, &username).await,
         Command::Logout { server } => registry::logout(&api, &server).await,

@@ -93,10 +93,15 @@ struct DirArgs {
 
 impl DirArgs {
     fn dir(&self) -> PathBuf {
-        self.workshops_dir
-            .clone()
-            .unwrap_or_else(|| gantry_workshop::workshops_dir(&gantry_machine::instance::root_dir()))
+        self.workshops_dir.clone().unwrap_or_else(workshops_dir_default)
     }
+}
+
+/// Where imported workshops are kept: `GANTRY_WORKSHOPS_DIR`, else Gantry's data folder's `workshops/`.
+pub(crate) fn workshops_dir_default() -> PathBuf {
+    std::env::var_os(WORKSHOPS_DIR_ENV)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| gantry_workshop::workshops_dir(&gantry_machine::instance::root_dir()))
 }
 
 #[derive(Debug, Args)]
@@ -321,9 +326,7 @@ async fn inspect(file: &Path, verify: bool, as_json: bool) -> Result<(), CliErro
     let bundle = Bundle::open(file)?;
     let signer = bundle.check_signature(None)?;
     if verify {
-        for part in &bundle.manifest.parts {
-            verify_part(&bundle, part)?;
-        }
+        bundle.verify_parts()?;
     }
     let m = &bundle.manifest;
     if as_json {
@@ -354,19 +357,6 @@ async fn inspect(file: &Path, verify: bool, as_json: bool) -> Result<(), CliErro
         println!("Verified  every part matches its digest");
     }
     Ok(())
-}
-
-fn verify_part(bundle: &Bundle, part: &gantry_workshop::manifest::Part) -> Result<(), CliError> {
-    use std::io::{Read, Seek};
-    let offset = bundle.offset(part).unwrap_or(0);
-    let mut file = std::fs::File::open(&bundle.path).map_err(|e| CliError::new(e.to_string(), "check the path"))?;
-    file.seek(std::io::SeekFrom::Start(offset)).map_err(|e| CliError::new(e.to_string(), "check the file"))?;
-    let digest = gantry_workshop::bundle::hash_reader(&mut file.by_ref().take(part.size), part.size, |_| true)
-        .map_err(|e| CliError::new(format!("{}: {e}", part.path), "copy the bundle again"))?;
-    match digest {
-        Some(d) => Ok(bundle.check_digest(part, d)?),
-        None => Ok(()),
-    }
 }
 
 fn key(stem: &Path, as_json: bool) -> Result<(), CliError> {

@@ -231,3 +231,51 @@ fn a_participant_joins_the_room_and_reports_a_step() {
     }
     gantry_testkit::reliability::bad_inputs("gantry workshop join / progress", 2);
 }
+
+#[test]
+fn doctor_workshop_says_what_is_missing_then_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = lab_with_steps(dir.path(), "ports-lab");
+    let port = gantry_testkit::net::free_port().unwrap();
+    let toml = Path::new(&lab).join("lab.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}[ports]\nweb = {port}\n")).unwrap();
+    let bundle = dir.path().join("b.gantry-workshop");
+    ok(gantry()
+        .args(["workshop", "pack", "--title", "Preflight", "--lab", &lab])
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    let workshops = dir.path().join("workshops");
+    let doctor = || {
+        gantry()
+            .args(["--json", "doctor", "--workshop"])
+            .arg(&bundle)
+            .env("GANTRY_WORKSHOPS_DIR", &workshops)
+            .output()
+            .unwrap()
+    };
+    let busy = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = doctor();
+    assert!(!out.status.success(), "not imported yet");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let level = |report: &serde_json::Value, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["level"].as_str().unwrap().to_string())
+    };
+    assert_eq!(level(&report, "bundle").as_deref(), Some("ok"), "{report}");
+    assert_eq!(level(&report, "ports").as_deref(), Some("warn"), "{report}");
+    assert_eq!(level(&report, "imported").as_deref(), Some("fail"), "{report}");
+    drop(busy);
+    ok(gantry().args(["workshop", "import"]).arg(&bundle).env("GANTRY_WORKSHOPS_DIR", &workshops).output().unwrap());
+    let out = doctor();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(level(&report, "imported").as_deref(), Some("ok"), "{report}");
+    assert_eq!(level(&report, "ports").as_deref(), Some("ok"), "{report}");
+    assert!(report["summary"].as_str().unwrap().starts_with("Gantry preflight for Preflight"), "{report}");
+}

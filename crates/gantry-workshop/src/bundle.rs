@@ -202,6 +202,23 @@ impl Bundle {
         Ok(bytes)
     }
 
+    /// Reads every part and checks its digest (the whole file, once); the first mismatch is the error.
+    pub fn verify_parts(&self) -> Result<()> {
+        let mut file = std::fs::File::open(&self.path).map_err(WorkshopError::io("open", &self.path))?;
+        for part in &self.manifest.parts {
+            let offset =
+                self.offset(part).ok_or_else(|| self.not_bundle(format!("{} has no place in the file", part.path)))?;
+            file.seek(SeekFrom::Start(offset)).map_err(WorkshopError::io("read", &self.path))?;
+            let digest = hash_reader(&mut (&mut file).take(part.size), part.size, |_| true).map_err(|e| {
+                WorkshopError::Truncated { path: self.path.clone(), reason: format!("{}: {e}", part.path) }
+            })?;
+            if let Some(digest) = digest {
+                self.check_digest(part, digest)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The part stored under `digest`, or an error naming what refers to it.
     pub fn blob(&self, digest: &Digest, referred_by: &str) -> Result<&Part> {
         self.manifest

@@ -19,6 +19,7 @@ pub mod labs;
 pub mod manifest;
 pub mod oci;
 pub mod pack;
+pub mod preflight;
 pub mod room;
 pub mod sign;
 pub mod tarhead;

@@ -69,7 +69,10 @@ impl Drop for SecondEngine {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
     if Command::new("docker-registry").arg("--version").output().is_err() {
-        gantry_testkit::skip::skipped(TEST, "docker-registry (Debian package, optional in ./scripts/test) is not installed");
+        gantry_testkit::skip::skipped(
+            TEST,
+            "docker-registry (Debian package, optional in ./scripts/test) is not installed",
+        );
         return;
     }
     if rustix::process::geteuid().as_raw() != 0 {
