@@ -171,8 +171,7 @@ fn program_check(check: &'static str, program: &str, hint: &str) -> Check {
 }
 
 /// Free space where Gantry keeps its VM disk.
-/// `dir`, or its nearest ancestor that exists.
-fn existing_ancestor(dir: &Path) -> PathBuf {
+pub fn disk_check(dir: &Path) -> Check {
     let mut probe = dir.to_path_buf();
     while !probe.exists() {
         match probe.parent() {
@@ -180,19 +179,9 @@ fn existing_ancestor(dir: &Path) -> PathBuf {
             None => break,
         }
     }
-    probe
-}
-
-/// Free bytes on the file system holding `dir` (or its nearest existing ancestor).
-pub fn free_bytes(dir: &Path) -> rustix::io::Result<u64> {
-    let st = rustix::fs::statvfs(existing_ancestor(dir))?;
-    Ok(st.f_bavail.saturating_mul(st.f_frsize))
-}
-
-pub fn disk_check(dir: &Path) -> Check {
-    let probe = existing_ancestor(dir);
-    match free_bytes(&probe) {
-        Ok(free) => {
+    match rustix::fs::statvfs(&probe) {
+        Ok(st) => {
+            let free = st.f_bavail.saturating_mul(st.f_frsize);
             let gib = free as f64 / (1u64 << 30) as f64;
             let detail = format!("{gib:.1} GiB free at {}", probe.display());
             if gib < 2.0 {

@@ -3,10 +3,6 @@
 
 use std::path::Path;
 
-use gantry_machine::accel::{self, Probe, Remembered};
-use gantry_machine::instance::Instance;
-use gantry_workshop::preflight::{self, AcceleratorFact, PreflightFacts};
-
 use crate::CliError;
 
 /// Runs the workshop preflight (for `bundle` when given).
@@ -16,34 +12,11 @@ pub async fn run(
     engine: Option<&str>,
     as_json: bool,
 ) -> Result<(), CliError> {
-    let instance = Instance::default();
-    let choice = accel::choose(&Probe::default(), Remembered::load(&instance.accel_choice()).as_ref());
-    let mut facts = PreflightFacts {
-        accelerator: Some(AcceleratorFact {
-            name: choice.accel.name().into(),
-            hardware: choice.accel.is_hardware(),
-            warning: choice.warning,
-        }),
-        free_disk: crate::doctor::free_bytes(instance.dir()).ok(),
-        available_memory: sysinfo::System::new().ok().map(|mut s| {
-            s.refresh_memory();
-            s.available_memory()
-        }),
-        proxy: preflight::proxy_from_env(),
-        ..Default::default()
+    let engine = match bundle {
+        Some(_) => crate::connect(engine).await.ok(),
+        None => None,
     };
-    if let Some(bundle) = bundle {
-        let bundle_facts = preflight::bundle_facts(bundle);
-        facts.busy_ports = preflight::busy_ports(&bundle_facts.ports);
-        if let Some(id) = &bundle_facts.id {
-            facts.import = Some(match crate::connect(engine).await {
-                Ok(engine) => preflight::import_facts(&engine, workshops_dir, id).await,
-                Err(_) => preflight::ImportFacts::NotImported,
-            });
-        }
-        facts.bundle = Some(bundle_facts);
-    }
-    let report = preflight::evaluate(&facts);
+    let report = gantry_core::api::workshop::preflight(engine.as_ref(), bundle, workshops_dir).await;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {

@@ -14,8 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::CliError;
 use crate::output::size;
 
-/// Where imported workshops are kept; `GANTRY_WORKSHOPS_DIR` overrides it.
-const WORKSHOPS_DIR_ENV: &str = "GANTRY_WORKSHOPS_DIR";
+use gantry_core::api::workshop::WORKSHOPS_DIR_ENV;
 
 #[derive(Debug, Args)]
 pub struct WorkshopArgs {
@@ -97,11 +96,9 @@ impl DirArgs {
     }
 }
 
-/// Where imported workshops are kept: `GANTRY_WORKSHOPS_DIR`, else Gantry's data folder's `workshops/`.
+/// Where imported workshops are kept (`GANTRY_WORKSHOPS_DIR`, else Gantry's data folder).
 pub(crate) fn workshops_dir_default() -> PathBuf {
-    std::env::var_os(WORKSHOPS_DIR_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| gantry_workshop::workshops_dir(&gantry_machine::instance::root_dir()))
+    gantry_core::api::workshop::workshops_dir()
 }
 
 #[derive(Debug, Args)]

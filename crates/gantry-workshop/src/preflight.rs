@@ -18,7 +18,7 @@ const MEMORY_MARGIN: u64 = 1 << 30;
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "PreflightLevel"))]
 pub enum Level {
     Ok,
     Warn,

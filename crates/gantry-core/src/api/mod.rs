@@ -33,6 +33,7 @@ mod terminal;
 mod ts;
 mod vm;
 mod volumes;
+pub mod workshop;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
