@@ -34,6 +34,9 @@ enum WorkshopCommand {
         /// Require the trainer's signature by this key (a .pub file, or its line of text).
         #[arg(long)]
         trusted_key: Option<String>,
+        /// Also take the trainer's suggested VM CPUs and memory into Gantry's settings.
+        #[arg(long)]
+        apply_settings: bool,
         #[command(flatten)]
         dirs: DirArgs,
     },
@@ -140,8 +143,9 @@ struct PackArgs {
 pub async fn run(args: WorkshopArgs, engine: Option<&str>, as_json: bool) -> Result<(), CliError> {
     match args.command {
         WorkshopCommand::Pack(pack) => run_pack(pack, engine, as_json).await,
-        WorkshopCommand::Import { file, trusted_key, dirs } => {
-            run_import(&file, trusted_key.as_deref(), &dirs.dir(), engine, as_json).await
+        WorkshopCommand::Import { file, trusted_key, apply_settings, dirs } => {
+            run_import(&file, trusted_key.as_deref(), &dirs.dir(), engine, as_json).await?;
+            if apply_settings { apply_suggested_settings(&file, &dirs.dir(), as_json).await } else { Ok(()) }
         }
         WorkshopCommand::Inspect { file, verify } => inspect(&file, verify, as_json).await,
         WorkshopCommand::Key { file } => key(&file, as_json),
@@ -315,6 +319,38 @@ async fn run_import(
         json_line(&serde_json::json!({ "event": "imported", "report": report }));
     } else {
         println!("Imported {} ({} images, {} labs)", report.title, report.images.len(), report.labs.len());
+    }
+    Ok(())
+}
+
+/// Takes the imported bundle's suggested CPUs and memory into Gantry's settings.
+async fn apply_suggested_settings(file: &Path, workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
+    let id = Bundle::open(file)?.id;
+    let Some(report) = gantry_workshop::imported(workshops_dir).into_iter().find(|r| r.id == id) else {
+        return Err(CliError::new("the workshop is not imported", "run the import again"));
+    };
+    let defaults = &report.settings;
+    if defaults.cpus.is_none() && defaults.memory_mib.is_none() {
+        if !as_json {
+            println!("The bundle suggests no VM settings; yours are unchanged.");
+        }
+        return Ok(());
+    }
+    let outcome = gantry_core::api::Gantry::new().apply_workshop_settings(defaults).await.map_err(|e| {
+        let fields: Vec<String> = e.fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+        CliError::new(format!("{} {}", e.message, fields.join("; ")), e.hint)
+    })?;
+    if as_json {
+        json_line(
+            &serde_json::json!({ "event": "settings_applied", "settings": defaults, "needs_vm_restart": outcome.needs_vm_restart }),
+        );
+    } else {
+        let cpus = defaults.cpus.map_or(String::new(), |c| format!(" {c} CPUs"));
+        let memory = defaults.memory_mib.map_or(String::new(), |m| format!(" {m} MiB"));
+        println!("VM settings:{cpus}{memory} (the trainer's suggestion)");
+        if outcome.needs_vm_restart {
+            println!("Restart the VM to use them: gantry stop && gantry start");
+        }
     }
     Ok(())
 }

@@ -242,7 +242,7 @@ fn doctor_workshop_says_what_is_missing_then_ready() {
     std::fs::write(&toml, format!("{text}[ports]\nweb = {port}\n")).unwrap();
     let bundle = dir.path().join("b.gantry-workshop");
     ok(gantry()
-        .args(["workshop", "pack", "--title", "Preflight", "--lab", &lab])
+        .args(["workshop", "pack", "--title", "Preflight", "--cpus", "1", "--memory-mib", "1024", "--lab", &lab])
         .arg("-o")
         .arg(&bundle)
         .output()
@@ -272,7 +272,22 @@ fn doctor_workshop_says_what_is_missing_then_ready() {
     assert_eq!(level(&report, "ports").as_deref(), Some("warn"), "{report}");
     assert_eq!(level(&report, "imported").as_deref(), Some("fail"), "{report}");
     drop(busy);
-    ok(gantry().args(["workshop", "import"]).arg(&bundle).env("GANTRY_WORKSHOPS_DIR", &workshops).output().unwrap());
+    let home = dir.path().join("gantry-home");
+    let imported = ok(gantry()
+        .args(["workshop", "import", "--apply-settings"])
+        .arg(&bundle)
+        .env("GANTRY_WORKSHOPS_DIR", &workshops)
+        .env("GANTRY_HOME", &home)
+        .output()
+        .unwrap());
+    assert!(imported.contains("VM settings: 1 CPUs 1024 MiB"), "{imported}");
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
+    assert_eq!(
+        (settings["vm"]["cpus"].as_u64(), settings["vm"]["memory_mib"].as_u64()),
+        (Some(1), Some(1024)),
+        "{settings}"
+    );
     let out = doctor();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(level(&report, "imported").as_deref(), Some("ok"), "{report}");

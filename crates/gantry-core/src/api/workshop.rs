@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use gantry_engine::Engine;
 use gantry_workshop::preflight::{self, AcceleratorFact, PreflightFacts, PreflightReport};
-use gantry_workshop::{Bundle, ImportEvent, ImportOptions, ImportReport, Manifest, PublicKey, WorkshopError};
+use gantry_workshop::{
+    Bundle, ImportEvent, ImportOptions, ImportReport, Manifest, PublicKey, SettingsDefaults, WorkshopError,
+};
 use serde::Serialize;
 
-use super::{ApiError, ApiResult, Gantry, StreamMsg};
+use super::{ApiError, ApiResult, Gantry, SaveOutcome, StreamMsg};
 
 /// Where imported workshops are kept unless `GANTRY_WORKSHOPS_DIR` says otherwise.
 pub const WORKSHOPS_DIR_ENV: &str = "GANTRY_WORKSHOPS_DIR";
@@ -139,6 +141,20 @@ impl Gantry {
         gantry_workshop::imported(&workshops_dir())
     }
 
+    /// Applies the trainer's suggested VM CPUs and memory (a bundle's settings defaults) to
+    /// Gantry's settings, checked like any settings change (a suggestion larger than this computer
+    /// is refused naming the field). The VM takes them on at its next start.
+    pub async fn apply_workshop_settings(&self, defaults: &SettingsDefaults) -> ApiResult<SaveOutcome> {
+        let mut form = self.get_settings()?.form;
+        if let Some(cpus) = defaults.cpus {
+            form.cpus = cpus;
+        }
+        if let Some(memory_mib) = defaults.memory_mib {
+            form.memory_mib = memory_mib;
+        }
+        self.save_settings(&form).await
+    }
+
     /// The workshop preflight (for `bundle` when given), as `gantry doctor --workshop` shows it.
     pub async fn workshop_preflight(&self, bundle: Option<&str>) -> PreflightReport {
         let engine = self.engine().await.ok();
@@ -164,6 +180,25 @@ mod tests {
         gantry_workshop::room::state::RoomUpdate::export_all(&cfg)?;
         gantry_workshop::room::ServeEvent::export_all(&cfg)?;
         Ok(())
+    }
+
+    #[tokio::test]
+    async fn the_trainers_suggestions_become_settings_when_they_fit() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let api = super::Gantry::with_paths(
+            dir.path().join("settings.json"),
+            crate::credentials::CredentialStore::new(dir.path().join("docker")),
+        );
+        let before = api.get_settings().expect("settings").form;
+        let fits = gantry_workshop::SettingsDefaults { cpus: Some(1), memory_mib: Some(1024), registry_mirror: None };
+        api.apply_workshop_settings(&fits).await.expect("applied");
+        let after = api.get_settings().expect("settings").form;
+        assert_eq!((after.cpus, after.memory_mib), (1, 1024));
+        assert_eq!(after.disk_gib, before.disk_gib, "nothing else changes");
+        let too_big = gantry_workshop::SettingsDefaults { cpus: Some(10_000), ..fits };
+        let e = api.apply_workshop_settings(&too_big).await.expect_err("more CPUs than this computer");
+        assert!(e.fields.iter().any(|f| f.field.contains("cpus")), "{e:?}");
+        assert_eq!(api.get_settings().expect("settings").form.cpus, 1, "nothing written");
     }
 
     #[test]
