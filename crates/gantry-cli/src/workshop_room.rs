@@ -159,19 +159,42 @@ pub async fn progress(args: ProgressArgs, workshops_dir: &Path) -> Result<(), Cl
 pub async fn follow(workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
     let membership = Membership::load(workshops_dir)?;
     let client = RoomClient::for_member(&membership)?;
-    let mut commands = Box::pin(client.commands().await?);
     if !as_json {
         println!("Following {}: the trainer's commands appear here (Ctrl-C to stop).", membership.title);
     }
+    // The room may go away for a while (the trainer's laptop sleeps, the Wi-Fi drops): follow
+    // again, waiting a little longer each time (at most 30 s).
+    let mut wait = std::time::Duration::from_secs(1);
     loop {
+        match client.commands().await {
+            Ok(commands) => {
+                wait = std::time::Duration::from_secs(1);
+                let mut commands = Box::pin(commands);
+                loop {
+                    tokio::select! {
+                        command = commands.next() => match command {
+                            Some(command) if as_json => json_line(&command),
+                            Some(RoomCommand::ResetLab { lab }) => println!("The trainer asks to reset lab {lab}"),
+                            Some(RoomCommand::GoToStep { lab, step }) => println!("The trainer moves everyone to {lab}, step {step}"),
+                            None => break,
+                        },
+                        _ = tokio::signal::ctrl_c() => return Ok(()),
+                    }
+                }
+                if !as_json {
+                    eprintln!("The room closed the connection; following again…");
+                }
+            }
+            // The room no longer knows this participant (it was restarted): following again
+            // cannot help, joining again does.
+            Err(e) if e.to_string().contains("refused (") => return Err(e.into()),
+            Err(e) if !as_json => eprintln!("{e}; trying again in {} s", wait.as_secs()),
+            Err(_) => {}
+        }
         tokio::select! {
-            command = commands.next() => match command {
-                Some(command) if as_json => json_line(&command),
-                Some(RoomCommand::ResetLab { lab }) => println!("The trainer asks to reset lab {lab}: gantry lab reset {lab}"),
-                Some(RoomCommand::GoToStep { lab, step }) => println!("The trainer moves everyone to {lab}, step {step}"),
-                None => return Err(CliError::new("the room closed the connection", "run the command again to follow again")),
-            },
+            () = tokio::time::sleep(wait) => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
+        wait = (wait * 2).min(std::time::Duration::from_secs(30));
     }
 }

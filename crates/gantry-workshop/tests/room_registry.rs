@@ -105,6 +105,7 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
     let events = std::sync::Mutex::new(Vec::new());
     let room = serve(&options, &|e| events.lock().unwrap().push(e)).await.unwrap();
     let mirror = format!("https://{}", room.code.addr);
+    let first_code = room.code.clone();
     {
         use gantry_workshop::room::ServeEvent;
         let events = events.lock().unwrap();
@@ -134,6 +135,14 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
     let pushed = second.docker(&["push", &tag]);
     drop(second);
     room.stop().await;
+    // Opened again on the same port: the same code (certificate and secret kept), the registry
+    // not filled twice.
+    let again = ServeOptions { listen: first_code.addr, ..options.clone() };
+    let events = std::sync::Mutex::new(Vec::new());
+    let reopened = serve(&again, &|e| events.lock().unwrap().push(e)).await.unwrap();
+    assert_eq!(reopened.code, first_code);
+    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, gantry_workshop::room::ServeEvent::Filling { .. })));
+    reopened.stop().await;
     pulled.unwrap();
     assert_eq!(ran.unwrap().trim(), "pulled through the room");
     assert!(pushed.is_err(), "a push through the room must fail");

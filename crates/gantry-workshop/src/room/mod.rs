@@ -28,6 +28,8 @@ use server::{RoomServer, ServerState};
 use state::Room;
 use tls::RoomCert;
 
+/// The room secret's file in the room folder.
+pub const SECRET_FILE: &str = "room-secret";
 /// The port the room listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 5443;
 
@@ -137,7 +139,7 @@ pub async fn serve(options: &ServeOptions, progress: &(dyn Fn(ServeEvent) + Send
         )
     })?;
     let port = listener.local_addr().map_err(WorkshopError::io("listen on", &options.dir))?.port();
-    let secret_bytes: [u8; SECRET_BYTES] = random_bytes();
+    let secret_bytes = room_secret(&options.dir)?;
     let code = JoinCode::new(SocketAddr::new(advertise, port), &cert.digest(), secret_bytes);
     let room = Arc::new(Room::new(&bundle.manifest.title, labs));
     let state = Arc::new(ServerState {
@@ -199,6 +201,27 @@ async fn probe(upstream: &str) -> std::result::Result<(), String> {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("no answer within 5 s".into()),
     }
+}
+
+/// The room secret kept in the room folder (made on first use), so that the join code stays
+/// the same when the room is opened again.
+fn room_secret(dir: &Path) -> Result<[u8; SECRET_BYTES]> {
+    let path = dir.join(SECRET_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let text = text.trim();
+        let bytes: Option<Vec<u8>> = (0..text.len())
+            .step_by(2)
+            .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .collect();
+        if let Some(secret) = bytes.and_then(|b| <[u8; SECRET_BYTES]>::try_from(b).ok()) {
+            return Ok(secret);
+        }
+        tracing::warn!(path = %path.display(), "the room secret is unreadable; making a new one (a new join code)");
+        std::fs::remove_file(&path).map_err(WorkshopError::io("replace", &path))?;
+    }
+    let secret: [u8; SECRET_BYTES] = random_bytes();
+    crate::sign::write_private(&path, code::hex(&secret).as_bytes())?;
+    Ok(secret)
 }
 
 /// A fresh random token (16 bytes as hex).
