@@ -336,7 +336,7 @@ async fn apply_suggested_settings(file: &Path, workshops_dir: &Path, as_json: bo
         }
         return Ok(());
     }
-    let outcome = gantry_core::api::Gantry::new().apply_workshop_settings(defaults).await.map_err(|e| {
+    let outcome = gantry_core::api::Gantry::new().workshop_apply_settings(defaults.clone()).await.map_err(|e| {
         let fields: Vec<String> = e.fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
         CliError::new(format!("{} {}", e.message, fields.join("; ")), e.hint)
     })?;

@@ -31,6 +31,8 @@ import type { LabCatalogue } from './bindings/LabCatalogue';
 import type { LabEvent } from './bindings/LabEvent';
 import type { LabResetOutcome } from './bindings/LabResetOutcome';
 import type { LabView } from './bindings/LabView';
+import type { ImportEvent } from './bindings/ImportEvent';
+import type { ImportReport } from './bindings/ImportReport';
 import type { Lang } from './bindings/Lang';
 import type { LayersProgress } from './bindings/LayersProgress';
 import type { LogLine } from './bindings/LogLine';
@@ -39,6 +41,7 @@ import type { NetworkSpec } from './bindings/NetworkSpec';
 import type { NetworkSummary } from './bindings/NetworkSummary';
 import type { NewContext } from './bindings/NewContext';
 import type { NodeSummary } from './bindings/NodeSummary';
+import type { PreflightReport } from './bindings/PreflightReport';
 import type { Progress } from './bindings/Progress';
 import type { PrunePreview } from './bindings/PrunePreview';
 import type { PruneReport } from './bindings/PruneReport';
@@ -50,6 +53,7 @@ import type { RunRequest } from './bindings/RunRequest';
 import type { SaveOutcome } from './bindings/SaveOutcome';
 import type { ServiceLogLine } from './bindings/ServiceLogLine';
 import type { ServiceSummary } from './bindings/ServiceSummary';
+import type { SettingsDefaults } from './bindings/SettingsDefaults';
 import type { SettingsForm } from './bindings/SettingsForm';
 import type { SettingsView } from './bindings/SettingsView';
 import type { StackDeployRequest } from './bindings/StackDeployRequest';
@@ -69,6 +73,7 @@ import type { VmEvent } from './bindings/VmEvent';
 import type { VolumeListing } from './bindings/VolumeListing';
 import type { VolumeSummary } from './bindings/VolumeSummary';
 import type { VulnerabilityReport } from './bindings/VulnerabilityReport';
+import type { WorkshopBundleView } from './bindings/WorkshopBundleView';
 
 /** Every command's name. */
 export type CommandName =
@@ -169,6 +174,11 @@ export type CommandName =
   | 'lab_watch'
   | 'lab_reset_preview'
   | 'lab_reset'
+  | 'workshop_import'
+  | 'workshop_inspect'
+  | 'workshop_list'
+  | 'workshop_apply_settings'
+  | 'workshop_preflight'
   | 'download_save'
   | 'url_open';
 
@@ -609,6 +619,29 @@ export function labResetPreview(id: string): Promise<ResetPlan> {
 /** Removes what the lab created, puts its files back, starts it again. */
 export function labReset(id: string, lang: Lang): Promise<LabResetOutcome> {
   return call<LabResetOutcome>('lab_reset', { id, lang });
+/** Imports a workshop bundle: verifies every part, loads its images and installs its labs, with progress; importing again continues where it stopped. */
+export function workshopImport(path: string, trusted_key: string | null, on: StreamCallbacks<ImportEvent>): Promise<StreamHandle> {
+  return stream<ImportEvent>('workshop_import', { path, trusted_key }, on);
+}
+
+/** What a bundle holds (its table of contents and signature checked), before importing it. */
+export function workshopInspect(path: string): Promise<WorkshopBundleView> {
+  return call<WorkshopBundleView>('workshop_inspect', { path });
+}
+
+/** The workshops imported on this computer, newest first. */
+export function workshopList(): Promise<Array<ImportReport>> {
+  return call<Array<ImportReport>>('workshop_list', {});
+}
+
+/** Takes a bundle's suggested VM CPUs and memory into the settings (checked like any settings change). */
+export function workshopApplySettings(defaults: SettingsDefaults): Promise<SaveOutcome> {
+  return call<SaveOutcome>('workshop_apply_settings', { defaults });
+}
+
+/** The workshop preflight of this computer (and of a bundle when given), to send the trainer. */
+export function workshopPreflight(bundle: string | null): Promise<PreflightReport> {
+  return call<PreflightReport>('workshop_preflight', { bundle });
 }
 
 /** Saves text in the download folder (never elsewhere); returns the path written. */

@@ -194,6 +194,17 @@ macro_rules! command_table {
             fn lab_reset_preview(id: String) -> $crate::api::ResetPlan;
             /// Removes what the lab created, puts its files back, starts it again.
             fn lab_reset(id: String, lang: $crate::api::Lang) -> $crate::api::LabResetOutcome;
+            // ---- workshops (gantry-workshop) ----
+            /// Imports a workshop bundle: verifies every part, loads its images and installs its labs, with progress; importing again continues where it stopped.
+            stream workshop_import(path: String, trusted_key: Option<String>) -> $crate::api::ImportEvent;
+            /// What a bundle holds (its table of contents and signature checked), before importing it.
+            fn workshop_inspect(path: String) -> $crate::api::WorkshopBundleView;
+            /// The workshops imported on this computer, newest first.
+            fn workshop_list() -> Vec<$crate::api::ImportReport>;
+            /// Takes a bundle's suggested VM CPUs and memory into the settings (checked like any settings change).
+            fn workshop_apply_settings(defaults: $crate::api::SettingsDefaults) -> $crate::api::SaveOutcome;
+            /// The workshop preflight of this computer (and of a bundle when given), to send the trainer.
+            fn workshop_preflight(bundle: Option<String>) -> $crate::api::PreflightReport;
 
             // ---- desktop ----
             /// Saves text in the download folder (never elsewhere); returns the path written.

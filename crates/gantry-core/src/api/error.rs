@@ -82,6 +82,24 @@ pub enum GantryErrorCode {
     LabNotStarted,
     /// A lab's files do not follow the lab format, or its test failed.
     LabInvalid,
+    /// The file is not a workshop bundle, or its table of contents is damaged.
+    WorkshopNotABundle,
+    /// The workshop bundle ends before all of its parts (an interrupted copy).
+    WorkshopTruncated,
+    /// A part of the workshop bundle does not match its digest.
+    WorkshopCorrupt,
+    /// The workshop bundle was made by a newer Gantry.
+    WorkshopNewerFormat,
+    /// The workshop bundle's signature does not verify or is not the trusted key's.
+    WorkshopSignature,
+    /// A workshop key file is unreadable or not a Gantry workshop key.
+    WorkshopKey,
+    /// What was asked of a workshop cannot be done (the message and hint say why).
+    WorkshopInvalid,
+    /// A lab in a workshop bundle is unusable.
+    WorkshopLab,
+    /// The engine's saved image archive is not understood.
+    WorkshopSavedArchive,
 }
 
 /// A stable machine-readable code: one of the engine's or one of Gantry's.

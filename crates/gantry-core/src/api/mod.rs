@@ -5,7 +5,7 @@
 //! One module per resource, like the engine crate: [`engine`] (which engine, start, stop),
 //! [`vm`] (the VM's live status), [`system`] (host and disk use, prune), [`containers`],
 //! [`terminal`], [`compose`], [`images`] (and [`insight`]: inside images, Dockerfiles, events),
-//! [`volumes`], [`networks`], [`settings`], [`registry`], [`desktop`].
+//! [`volumes`], [`networks`], [`settings`], [`registry`], [`labs`], [`workshop`], [`desktop`].
 //! Every command the webview may call is declared once in [`command_table`](crate::command_table):
 //! a method of [`Gantry`] with the same name (`resource_verb`) and arguments.
 
@@ -61,6 +61,8 @@ pub use gantry_insight::topology::TopologyUpdate;
 pub use gantry_insight::vuln::VulnerabilityReport;
 pub use gantry_labs::view::{LabView, StepView};
 pub use gantry_labs::{LabEvent, ResetPlan, ResetReport};
+pub use gantry_workshop::preflight::PreflightReport;
+pub use gantry_workshop::{ImportEvent, ImportReport, SettingsDefaults};
 pub use insight::{ContentsProgress, DockerfileReview, FixPreview, LayersProgress};
 pub use labs::{LabCard, LabCatalogue, LabResetOutcome, lab_library, lab_progress_store, lab_work_root};
 pub use run::{RunPreview, RunRequest, split_command};
@@ -70,6 +72,7 @@ pub use swarm::StackDeployRequest;
 pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};
 pub use vm::{VmEvent, VmRunning};
+pub use workshop::WorkshopBundleView;
 
 use crate::credentials::CredentialStore;
 use crate::engine_source::{self, Origin, ResolvedEngine};

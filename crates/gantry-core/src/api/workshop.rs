@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gantry_engine::Engine;
+use gantry_engine::{Engine, EngineErrorCode};
 use gantry_workshop::preflight::{self, AcceleratorFact, PreflightFacts, PreflightReport};
 use gantry_workshop::{
     Bundle, ImportEvent, ImportOptions, ImportReport, Manifest, PublicKey, SettingsDefaults, WorkshopError,
 };
 use serde::Serialize;
 
-use super::{ApiError, ApiResult, Gantry, SaveOutcome, StreamMsg};
+use super::{ApiError, ApiResult, ErrorCode, Gantry, GantryErrorCode, SaveOutcome, SettingsForm, StreamMsg};
 
 /// Where imported workshops are kept unless `GANTRY_WORKSHOPS_DIR` says otherwise.
 pub const WORKSHOPS_DIR_ENV: &str = "GANTRY_WORKSHOPS_DIR";
@@ -27,7 +27,27 @@ pub fn workshops_dir() -> PathBuf {
 
 impl From<WorkshopError> for ApiError {
     fn from(e: WorkshopError) -> Self {
-        ApiError::new(e.code(), e.to_string(), e.hint())
+        ApiError::new(workshop_code(&e), e.to_string(), e.hint())
+    }
+}
+
+/// The code of a workshop failure at the UI boundary (the same text as [`WorkshopError::code`]).
+fn workshop_code(e: &WorkshopError) -> ErrorCode {
+    use GantryErrorCode as G;
+    match e {
+        WorkshopError::NotABundle { .. } => G::WorkshopNotABundle.into(),
+        WorkshopError::Truncated { .. } => G::WorkshopTruncated.into(),
+        WorkshopError::Corrupt { .. } => G::WorkshopCorrupt.into(),
+        WorkshopError::NewerFormat { .. } => G::WorkshopNewerFormat.into(),
+        WorkshopError::Signature { .. } => G::WorkshopSignature.into(),
+        WorkshopError::Key { .. } => G::WorkshopKey.into(),
+        WorkshopError::Invalid { .. } => G::WorkshopInvalid.into(),
+        WorkshopError::Lab { .. } => G::WorkshopLab.into(),
+        WorkshopError::SavedArchive { .. } => G::WorkshopSavedArchive.into(),
+        WorkshopError::Io { .. } => G::Io.into(),
+        WorkshopError::Engine(e) => e.code().into(),
+        WorkshopError::Cancelled => EngineErrorCode::Cancelled.into(),
+        _ => G::WorkshopInvalid.into(),
     }
 }
 
@@ -107,14 +127,14 @@ impl Gantry {
     /// `End` (or `Error` with what is wrong and what to do). Cancelling keeps the finished parts:
     /// importing again continues. `trusted_key`: a `.pub` file or its line; the bundle must be
     /// signed by it. Returns the stream id.
-    pub async fn import_workshop(
+    pub async fn workshop_import(
         &self,
-        path: &str,
-        trusted_key: Option<&str>,
+        path: String,
+        trusted_key: Option<String>,
         sink: impl Fn(StreamMsg<ImportEvent>) + Send + Sync + 'static,
     ) -> ApiResult<u64> {
         let engine = self.engine().await?;
-        let trusted_key = trusted_key.map(PublicKey::read_or_parse).transpose()?;
+        let trusted_key = trusted_key.as_deref().map(PublicKey::read_or_parse).transpose()?;
         let options = ImportOptions { bundle: path.into(), workshops_dir: workshops_dir(), trusted_key };
         Ok(self.streams.spawn_task(move |id, token| async move {
             let sink = Arc::new(sink);
@@ -132,56 +152,38 @@ impl Gantry {
     }
 
     /// What a bundle holds (checked: table of contents and signature), before importing it.
-    pub fn inspect_workshop(&self, path: &str) -> ApiResult<WorkshopBundleView> {
-        inspect_bundle(Path::new(path))
+    pub async fn workshop_inspect(&self, path: String) -> ApiResult<WorkshopBundleView> {
+        inspect_bundle(Path::new(&path))
     }
 
     /// The workshops imported on this computer, newest first.
-    pub fn imported_workshops(&self) -> Vec<ImportReport> {
-        gantry_workshop::imported(&workshops_dir())
+    pub async fn workshop_list(&self) -> ApiResult<Vec<ImportReport>> {
+        Ok(gantry_workshop::imported(&workshops_dir()))
     }
 
     /// Applies the trainer's suggested VM CPUs and memory (a bundle's settings defaults) to
     /// Gantry's settings, checked like any settings change (a suggestion larger than this computer
     /// is refused naming the field). The VM takes them on at its next start.
-    pub async fn apply_workshop_settings(&self, defaults: &SettingsDefaults) -> ApiResult<SaveOutcome> {
-        let mut form = self.get_settings()?.form;
+    pub async fn workshop_apply_settings(&self, defaults: SettingsDefaults) -> ApiResult<SaveOutcome> {
+        let mut form: SettingsForm = self.settings_get().await?.form;
         if let Some(cpus) = defaults.cpus {
             form.cpus = cpus;
         }
         if let Some(memory_mib) = defaults.memory_mib {
             form.memory_mib = memory_mib;
         }
-        self.save_settings(&form).await
+        self.settings_save(form).await
     }
 
     /// The workshop preflight (for `bundle` when given), as `gantry doctor --workshop` shows it.
-    pub async fn workshop_preflight(&self, bundle: Option<&str>) -> PreflightReport {
+    pub async fn workshop_preflight(&self, bundle: Option<String>) -> ApiResult<PreflightReport> {
         let engine = self.engine().await.ok();
-        preflight(engine.as_ref(), bundle.map(Path::new), &workshops_dir()).await
+        Ok(preflight(engine.as_ref(), bundle.as_deref().map(Path::new), &workshops_dir()).await)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    /// Writes the workshop types the UI uses (`ui/src/lib/bindings/`), with the others
-    /// (`cargo test -p gantry-core --features ts export_bindings`).
-    #[cfg(feature = "ts")]
-    #[test]
-    fn export_bindings_workshop() -> Result<(), Box<dyn std::error::Error>> {
-        use ts_rs::TS;
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings");
-        let cfg = ts_rs::Config::new().with_large_int("number").with_out_dir(&dir);
-        super::WorkshopBundleView::export_all(&cfg)?;
-        gantry_workshop::ImportEvent::export_all(&cfg)?;
-        gantry_workshop::ImportReport::export_all(&cfg)?;
-        gantry_workshop::preflight::PreflightReport::export_all(&cfg)?;
-        gantry_workshop::room::state::RoomSnapshot::export_all(&cfg)?;
-        gantry_workshop::room::state::RoomUpdate::export_all(&cfg)?;
-        gantry_workshop::room::ServeEvent::export_all(&cfg)?;
-        Ok(())
-    }
-
     #[tokio::test]
     async fn the_trainers_suggestions_become_settings_when_they_fit() {
         let dir = tempfile::tempdir().expect("tmp");
@@ -189,23 +191,47 @@ mod tests {
             dir.path().join("settings.json"),
             crate::credentials::CredentialStore::new(dir.path().join("docker")),
         );
-        let before = api.get_settings().expect("settings").form;
+        let before = api.settings_get().await.expect("settings").form;
         let fits = gantry_workshop::SettingsDefaults { cpus: Some(1), memory_mib: Some(1024), registry_mirror: None };
-        api.apply_workshop_settings(&fits).await.expect("applied");
-        let after = api.get_settings().expect("settings").form;
+        api.workshop_apply_settings(fits.clone()).await.expect("applied");
+        let after = api.settings_get().await.expect("settings").form;
         assert_eq!((after.cpus, after.memory_mib), (1, 1024));
         assert_eq!(after.disk_gib, before.disk_gib, "nothing else changes");
         let too_big = gantry_workshop::SettingsDefaults { cpus: Some(10_000), ..fits };
-        let e = api.apply_workshop_settings(&too_big).await.expect_err("more CPUs than this computer");
+        let e = api.workshop_apply_settings(too_big).await.expect_err("more CPUs than this computer");
         assert!(e.fields.iter().any(|f| f.field.contains("cpus")), "{e:?}");
-        assert_eq!(api.get_settings().expect("settings").form.cpus, 1, "nothing written");
+        assert_eq!(api.settings_get().await.expect("settings").form.cpus, 1, "nothing written");
+    }
+
+    #[test]
+    fn workshop_codes_at_the_boundary_are_the_workshop_crates_texts() -> Result<(), serde_json::Error> {
+        use gantry_workshop::WorkshopError as W;
+        let path = std::path::PathBuf::from("/x.gantry-workshop");
+        let reason = String::from("r");
+        let errors = [
+            W::NotABundle { path: path.clone(), reason: reason.clone() },
+            W::Truncated { path: path.clone(), reason: reason.clone() },
+            W::Corrupt { path: path.clone(), part: "p".into(), expected: "a".into(), actual: "b".into() },
+            W::NewerFormat { path: path.clone(), found: 9, supported: 1 },
+            W::Signature { path: path.clone(), reason: reason.clone() },
+            W::Key { path: path.clone(), reason: reason.clone() },
+            W::invalid("m", "h"),
+            W::Lab { lab: "l".into(), reason: reason.clone() },
+            W::SavedArchive { image: "i".into(), reason },
+            W::Io { action: "read", path, source: std::io::Error::other("x") },
+            W::Cancelled,
+        ];
+        for e in errors {
+            assert_eq!(serde_json::to_value(super::workshop_code(&e))?, e.code(), "{e:?}");
+        }
+        Ok(())
     }
 
     #[test]
     fn a_missing_bundle_says_what_to_do() {
         let e =
             super::inspect_bundle(std::path::Path::new("/nonexistent/x.gantry-workshop")).expect_err("a missing file");
-        assert_eq!(e.code, "io");
+        assert_eq!(e.code, super::GantryErrorCode::Io);
         assert!(e.message.contains("/nonexistent/x.gantry-workshop"), "{}", e.message);
     }
 }
