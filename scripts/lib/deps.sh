@@ -34,6 +34,7 @@ GANTRY_DEBIAN_PACKAGES=(
   ca-certificates
   git:git
   apache2-utils:htpasswd
+  docker-registry:docker-registry
   iproute2:ip
   iptables:iptables
   pkg-config:pkg-config
@@ -353,15 +354,4 @@ gantry_node() {
     return 1
   }
   echo "deps: node $have ($GANTRY_NODE_DIR/bin, first on PATH for this run), npm $(npm --version 2>/dev/null)"
-}
-
-# gantry_optional_package PKG: installs PKG if the archive has it; returns non-zero if unavailable.
-gantry_optional_package() {
-  local pkg=$1
-  [ -z "$(gantry_missing_packages "$pkg")" ] && return 0
-  if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 || true
-  fi
-  apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [0-9]' || return 1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$pkg" </dev/null >/dev/null
 }

@@ -20,7 +20,10 @@ PY
 
 gantry_registry_start() {
   local dir=$1 user=${2:-} password=${3:-} port auth=""
-  command -v docker-registry >/dev/null || return 1
+  command -v docker-registry >/dev/null || {
+    echo "registry: docker-registry is not installed (Debian: apt install docker-registry; scripts/lib/deps.sh installs it)" >&2
+    return 1
+  }
   mkdir -p "$dir/storage"
   port=$(gantry_free_port)
   if [ -n "$user" ]; then
