@@ -24,7 +24,7 @@ pub async fn run(
         for check in report.checks.iter().filter(|c| c.hint.is_some()) {
             println!("  {} → {}", check.name, check.hint.as_deref().unwrap_or_default());
         }
-        println!("Send the lines above to the trainer (or `gantry --json doctor --workshop` for JSON).");
+        println!("Send the lines above to the trainer (or `gantry doctor --workshop --json` for JSON).");
     }
     if report.ready {
         Ok(())
