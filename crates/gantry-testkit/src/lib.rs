@@ -9,6 +9,7 @@
 //! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md;
 //! - [`prop`]: property tests (proptest) that record how many inputs they tried;
 //! - [`skip`]: a test that cannot run here says so and is counted in the summary;
+//! - [`bench`]: percentiles and milliseconds for the benchmarks' tables;
 //! - [`wine`]: whether a Windows test runs under Wine (what Wine lacks is checked on Windows only);
 //! - [`report`]: docs/reliability.md's tables from a run's records (`reliability-report`);
 //! - [`tmpfs`]: a small tmpfs for disk-full fault tests;
@@ -16,6 +17,7 @@
 
 #[cfg(unix)]
 pub mod bounded;
+pub mod bench;
 pub mod engine;
 pub mod images;
 pub mod net;

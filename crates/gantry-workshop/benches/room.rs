@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use gantry_testkit::bench::{ms, percentile};
 use gantry_workshop::labs::LabOutline;
 use gantry_workshop::room::code::JoinCode;
 use gantry_workshop::room::participant::RoomClient;
@@ -24,16 +25,6 @@ use gantry_workshop::room::state::{Progress, Room, StepStatus};
 use gantry_workshop::room::tls::RoomCert;
 
 const PARTICIPANTS: usize = 40;
-
-fn percentile(values: &[Duration], p: f64) -> Duration {
-    let mut sorted = values.to_vec();
-    sorted.sort();
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 #[tokio::main]
 async fn main() {
