@@ -9,6 +9,7 @@
 //! - [`process`]: pid files and liveness;
 //! - [`driver`]: the lima-style [`driver::Driver`] trait and [`driver::QemuDriver`];
 //! - [`local`]: owner-only local endpoints (unix socket, or a named pipe on Windows);
+//! - [`wsl2`]: the WSL 2 driver's portable logic (Windows);
 //! - [`forward`]: the host unix socket → mutual-TLS engine forwarder, with the mount check;
 //! - [`http1`]: the forwarder's bounded HTTP/1.1 request reader;
 //! - [`lines`]: bounded newline-delimited reading (QMP, the agent's control socket);
@@ -34,5 +35,6 @@ pub mod qemu;
 pub mod qmp;
 pub mod shares;
 pub mod tls;
+pub mod wsl2;
 
 pub use error::{MachineError, Result};

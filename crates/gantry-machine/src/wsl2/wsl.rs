@@ -1,0 +1,263 @@
+//! The WSL2 driver running its plans: `wsl.exe` calls, Gantry's marker files, the keep-alive
+//! processes and the engine's readiness line.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::args::{self, Distros};
+use super::error::{WslError, failure};
+use super::exe::{KeepAlive, WslExe};
+use super::list::{parse_names, parse_verbose};
+use super::output::decode;
+use super::plan::{self, Observed, Step, Which};
+
+/// The line the guest prints once its engine answers (vm-images/README.md, console protocol).
+const READY: &str = "gantry-init: engine ready";
+const FAILED: &str = "gantry-init: error: ";
+const SHUT_DOWN: &str = "gantry-init: shutdown complete";
+
+/// Where an instance's distributions keep their disks: `<instance>/wsl/engine` and
+/// `<instance>/wsl/data`, each with Gantry's marker file (the distribution's name), the engine's
+/// also with the guest image version it was imported from.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    pub fn new(instance_dir: &Path) -> Self {
+        Self { root: instance_dir.join("wsl") }
+    }
+
+    /// A distribution's directory (`wsl --import`'s install location).
+    pub fn dir(&self, which: Which) -> PathBuf {
+        self.root.join(match which {
+            Which::Engine => "engine",
+            Which::Data => "data",
+        })
+    }
+
+    fn marker(&self, which: Which) -> PathBuf {
+        self.dir(which).join("gantry-distribution")
+    }
+
+    fn image_record(&self) -> PathBuf {
+        self.dir(Which::Engine).join("gantry-image")
+    }
+
+    /// Whether the marker in `which`'s directory names `name`.
+    fn ours(&self, which: Which, name: &str) -> bool {
+        std::fs::read_to_string(self.marker(which)).is_ok_and(|m| m.trim().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The guest build's tarballs and their version.
+#[derive(Debug, Clone)]
+pub struct Rootfs {
+    /// The engine distribution's root filesystem (`wsl-rootfs.tar.gz`).
+    pub engine: PathBuf,
+    /// The data distribution's (tiny: a static busybox and its mount helper).
+    pub data: PathBuf,
+    /// The image version (its input hash): a different one replaces the engine distribution.
+    pub version: String,
+}
+
+/// One instance's WSL 2 machine.
+pub struct Wsl<E> {
+    exe: E,
+    distros: Distros,
+    layout: Layout,
+    rootfs: Rootfs,
+    engine: Option<KeepAlive>,
+    data: Option<KeepAlive>,
+}
+
+impl<E: WslExe> Wsl<E> {
+    pub fn new(exe: E, distros: Distros, layout: Layout, rootfs: Rootfs) -> Self {
+        Self { exe, distros, layout, rootfs, engine: None, data: None }
+    }
+
+    fn name(&self, which: Which) -> &str {
+        match which {
+            Which::Engine => &self.distros.engine,
+            Which::Data => &self.distros.data,
+        }
+    }
+
+    /// Runs `wsl.exe ARGS`; a failure becomes the specific error its output names.
+    async fn call(&self, args: Vec<OsString>) -> Result<String, WslError> {
+        let out = self.exe.run(args.clone()).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => WslError::NotInstalled,
+            _ => WslError::Spawn { source: e },
+        })?;
+        let text = format!("{}{}", decode(&out.stdout), decode(&out.stderr));
+        if out.exit == Some(0) { Ok(text) } else { Err(failure(&args, out.exit, &text)) }
+    }
+
+    /// What runs and what is registered, and which of it is Gantry's.
+    pub async fn observe(&self) -> Result<Observed, WslError> {
+        // with no distribution at all, `--list` exits non-zero with a message: an empty list
+        let distros = match self.call(args::list_verbose()).await {
+            Ok(text) => parse_verbose(&text),
+            Err(WslError::Failed { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let running = match self.call(args::list_running()).await {
+            Ok(text) => parse_names(&text),
+            Err(WslError::Failed { .. }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(Observed {
+            distros,
+            running,
+            engine_image: std::fs::read_to_string(self.layout.image_record()).ok().map(|v| v.trim().to_owned()),
+            engine_ours: self.layout.ours(Which::Engine, &self.distros.engine),
+            data_ours: self.layout.ours(Which::Data, &self.distros.data),
+        })
+    }
+
+    /// Starts the engine: imports or upgrades as needed, starts both keep-alive processes
+    /// (`payload`: the TLS material, [`super::payload`]) and waits up to `ready_within` for the
+    /// engine. `progress` hears each step.
+    pub async fn start(
+        &mut self,
+        payload: Vec<u8>,
+        ready_within: Duration,
+        progress: &(dyn Fn(&Step) + Send + Sync),
+    ) -> Result<(), WslError> {
+        let observed = self.observe().await?;
+        for step in plan::start(&observed, &self.distros, &self.rootfs.version)? {
+            progress(&step);
+            match step {
+                Step::KeepAlive(Which::Engine) => {
+                    let keep = self.exe.keep_alive(args::engine_keep_alive(&self.distros), payload.clone());
+                    self.engine = Some(keep.await.map_err(|source| WslError::Spawn { source })?);
+                }
+                Step::KeepAlive(Which::Data) => {
+                    let keep = self.exe.keep_alive(args::data_keep_alive(&self.distros), Vec::new());
+                    self.data = Some(keep.await.map_err(|source| WslError::Spawn { source })?);
+                }
+                Step::WaitEngineReady => self.wait_ready(ready_within).await?,
+                other => self.run_step(&other).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn wait_ready(&mut self, within: Duration) -> Result<(), WslError> {
+        let name = self.distros.engine.clone();
+        let Some(engine) = self.engine.as_mut() else {
+            return Err(WslError::EngineExited { name, last_line: "no keep-alive process".into() });
+        };
+        let mut last_line = String::new();
+        let waited = tokio::time::timeout(within, async {
+            while let Some(line) = engine.lines.recv().await {
+                if line.trim() == READY {
+                    return Ok(());
+                }
+                if line.contains(FAILED) || !line.trim().is_empty() {
+                    last_line = line.trim().to_owned();
+                }
+                if line.contains(FAILED) {
+                    break;
+                }
+            }
+            Err(())
+        })
+        .await;
+        match waited {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(())) => Err(WslError::EngineExited { name, last_line }),
+            Err(_) => {
+                Err(WslError::EngineExited { name, last_line: format!("not ready after {within:?}: {last_line}") })
+            }
+        }
+    }
+
+    async fn run_step(&self, step: &Step) -> Result<(), WslError> {
+        match *step {
+            Step::Terminate(which) => self.call(args::terminate(self.name(which))).await.map(drop),
+            Step::Unregister(which) => {
+                self.call(args::unregister(self.name(which))).await?;
+                // the disk is gone; the marker (and the engine's image record) go with it
+                let _ = std::fs::remove_file(self.layout.marker(which));
+                if which == Which::Engine {
+                    let _ = std::fs::remove_file(self.layout.image_record());
+                }
+                Ok(())
+            }
+            Step::Import(which) => self.import(which).await,
+            Step::KeepAlive(_) | Step::WaitEngineReady => Ok(()),
+        }
+    }
+
+    /// Writes the marker first (an import cut short is still recognised as Gantry's), imports,
+    /// then records the engine's image version.
+    async fn import(&self, which: Which) -> Result<(), WslError> {
+        let tarball = match which {
+            Which::Engine => &self.rootfs.engine,
+            Which::Data => &self.rootfs.data,
+        };
+        if !tarball.is_file() {
+            return Err(WslError::MissingRootfs { path: tarball.clone() });
+        }
+        let dir = self.layout.dir(which);
+        let io = |what, path: &Path| {
+            let path = path.to_owned();
+            move |source| WslError::Io { what, path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let marker = self.layout.marker(which);
+        std::fs::write(&marker, self.name(which)).map_err(io("write", &marker))?;
+        self.call(args::import(self.name(which), &dir, tarball)).await?;
+        if which == Which::Engine {
+            let record = self.layout.image_record();
+            std::fs::write(&record, &self.rootfs.version).map_err(io("write", &record))?;
+        }
+        Ok(())
+    }
+
+    /// Stops the engine cleanly (its keep-alive input closes: the guest stops dockerd and
+    /// containerd and syncs), waits up to `timeout` for that, then terminates both distributions.
+    /// Returns whether the engine confirmed a clean shutdown.
+    pub async fn stop(&mut self, timeout: Duration) -> Result<bool, WslError> {
+        let mut clean = false;
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close_input().await;
+            clean = tokio::time::timeout(timeout, async {
+                while let Some(line) = engine.lines.recv().await {
+                    if line.trim() == SHUT_DOWN {
+                        return true;
+                    }
+                }
+                false
+            })
+            .await
+            .unwrap_or(false);
+        }
+        let observed = self.observe().await?;
+        for step in plan::stop(&observed, &self.distros) {
+            self.run_step(&step).await?;
+        }
+        for keep in [self.engine.take(), self.data.take()].into_iter().flatten() {
+            let mut keep = keep;
+            keep.kill().await;
+        }
+        Ok(clean)
+    }
+
+    /// Deletes the engine distribution, and the data one (images, containers, volumes) only
+    /// when `data` is true; distributions without Gantry's marker are refused.
+    pub async fn delete(&mut self, data: bool) -> Result<(), WslError> {
+        let observed = self.observe().await?;
+        for step in plan::delete(&observed, &self.distros, data)? {
+            self.run_step(&step).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "fake.rs"]
+mod fake;
