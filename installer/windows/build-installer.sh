@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds Gantry's Windows installer on Linux with NSIS (Debian's `nsis`) from the windows-gnu
+# build: installer/windows/build-installer.sh [OUTPUT_DIR]
+#   OUTPUT_DIR/Gantry-<version>-x64-setup.exe (default OUTPUT_DIR: target-installer/)
+# What it bundles: gantry-desktop.exe, gantry.exe and the guest's WSL root filesystems
+# (wsl-rootfs.tar.gz, wsl-data.tar.gz, checked against their SHA256SUMS); see gantry.nsi.
+#
+# NOT YET BUILDABLE: gantry-core (and so the app and the CLI) does not compile for Windows until
+# the agent serves local endpoints instead of unix sockets, and vm-images/ does not yet write the
+# WSL tarballs (docs/windows.md). `--check-script` compiles gantry.nsi against placeholder files,
+# to check the script itself.
+#
+# Environment:
+#   GUEST_DIR         directory with wsl-rootfs.tar.gz, wsl-data.tar.gz and their SHA256SUMS
+#   CARGO_TARGET_DIR  build cache (default $HOME/.cache/gantry/target)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$(pwd)
+TARGET=x86_64-pc-windows-gnu
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gantry/target}
+VERSION=$(sed -nE 's/^version = "([^"]+)"/\1/p' Cargo.toml | head -n1)
+CHECK_ONLY=0
+if [ "${1:-}" = --check-script ]; then
+  CHECK_ONLY=1
+  shift
+fi
+OUT=${1:-$ROOT/target-installer}
+command -v makensis >/dev/null || {
+  echo "build-installer.sh: makensis is missing (apt-get install nsis)" >&2
+  exit 1
+}
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE/guest" "$OUT"
+
+if [ "$CHECK_ONLY" = 1 ]; then
+  for f in gantry-desktop.exe gantry.exe guest/wsl-rootfs.tar.gz guest/wsl-data.tar.gz guest/SHA256SUMS; do
+    echo placeholder >"$STAGE/$f"
+  done
+  makensis -V2 -DVERSION="$VERSION" -DSTAGE="$STAGE" -DOUTFILE="$STAGE/check-setup.exe" installer/windows/gantry.nsi
+  echo "gantry.nsi compiles ($(du -h "$STAGE/check-setup.exe" | cut -f1) with placeholders)"
+  exit 0
+fi
+
+: "${GUEST_DIR:?set GUEST_DIR to the directory with the WSL root filesystems}"
+(cd "$GUEST_DIR" && sha256sum --strict -c SHA256SUMS) || {
+  echo "build-installer.sh: $GUEST_DIR does not match its SHA256SUMS" >&2
+  exit 1
+}
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+(cd ui && npm ci --no-audit --no-fund && npm run build)
+cargo build --release --locked --target "$TARGET" -p gantry-cli -p gantry-desktop
+cp "$CARGO_TARGET_DIR/$TARGET/release/gantry-desktop.exe" "$CARGO_TARGET_DIR/$TARGET/release/gantry.exe" "$STAGE/"
+cp "$GUEST_DIR"/{wsl-rootfs.tar.gz,wsl-data.tar.gz,SHA256SUMS} "$STAGE/guest/"
+makensis -V2 -DVERSION="$VERSION" -DSTAGE="$STAGE" -DOUTFILE="$OUT/Gantry-$VERSION-x64-setup.exe" installer/windows/gantry.nsi
+echo "built $OUT/Gantry-$VERSION-x64-setup.exe"
