@@ -114,6 +114,55 @@ mod tests {
         assert_eq!(decode(b"gantry-wsl 1\nfile ca.pem\n"), Err(PayloadError::BadLine("file ca.pem".into())));
     }
 
+    /// The guest's POSIX sh reader (vm-images/init/payload.sh, run by busybox sh as in the
+    /// guest) reads what the Rust encoder writes, byte for byte, and refuses what it must.
+    #[cfg(unix)]
+    #[test]
+    fn the_guest_shell_reader_agrees() {
+        let busybox = std::path::Path::new("/bin/busybox");
+        if !busybox.exists() {
+            gantry_testkit::skip::skipped("wsl2: guest payload reader", "no /bin/busybox (busybox-static)");
+            return;
+        }
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vm-images/init/payload.sh");
+        let run = |input: &[u8], dir: &std::path::Path| {
+            use std::io::Write;
+            let mut child = std::process::Command::new(busybox)
+                .args(["sh", "-c", ". \"$0\" && gantry_read_payload \"$1\"", script])
+                .arg(dir)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(input).unwrap();
+            let out = child.wait_with_output().unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        // content with newlines, an "end" line and binary bytes inside
+        let key: Vec<u8> = (0..=255u8).chain(*b"\nend\nfile config 3\n").collect();
+        let files =
+            [("ca.pem", &b"CA\n"[..]), ("server-cert.pem", b""), ("server-key.pem", &key), ("config", b"SHARES=/a\n")];
+        let (ok, said) = run(&encode(&files).unwrap(), dir.path());
+        assert!(ok, "{said}");
+        for (name, content) in files {
+            assert_eq!(std::fs::read(dir.path().join(name)).unwrap(), content, "{name}");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("server-key.pem")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        for (bad, why) in [
+            (&b"hello\n"[..], "not a Gantry start payload"),
+            (b"gantry-wsl 1\nfile ../x 1\na\nend\n", "unknown payload file"),
+            (b"gantry-wsl 1\nfile ca.pem 9\nabc", "cut short"),
+            (b"gantry-wsl 1\nfile ca.pem x\n", "bad payload length"),
+            (b"gantry-wsl 1\nfile ca.pem 1\na\n", "cut short"),
+        ] {
+            let (ok, said) = run(bad, tempfile::tempdir().unwrap().path());
+            assert!(!ok && said.contains(why), "{said}");
+        }
+    }
+
     #[test]
     fn any_files_round_trip_and_any_bytes_are_read_safely() {
         let file =
