@@ -10,13 +10,19 @@
 # WSL tarballs (docs/windows.md). `--check-script` compiles gantry.nsi against placeholder files,
 # to check the script itself.
 #
+# Needs Debian's nsis (makensis) and, for the real build, gcc-mingw-w64-x86-64 (the linker):
+# installed with scripts/lib/deps.sh (root or sudo) and verified, unless GANTRY_SKIP_DEPS=1.
+#
 # Environment:
 #   GUEST_DIR         directory with wsl-rootfs.tar.gz, wsl-data.tar.gz and their SHA256SUMS
 #   CARGO_TARGET_DIR  build cache (default $HOME/.cache/gantry/target)
+#   GANTRY_SKIP_DEPS=1  do not install the Debian packages (their commands are still checked)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$(pwd)
+# shellcheck source=scripts/lib/deps.sh
+source scripts/lib/deps.sh
 TARGET=x86_64-pc-windows-gnu
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/gantry/target}
 VERSION=$(sed -nE 's/^version = "([^"]+)"/\1/p' Cargo.toml | head -n1)
@@ -26,10 +32,17 @@ if [ "${1:-}" = --check-script ]; then
   shift
 fi
 OUT=${1:-$ROOT/target-installer}
-command -v makensis >/dev/null || {
-  echo "build-installer.sh: makensis is missing (apt-get install nsis)" >&2
-  exit 1
-}
+NEEDS=(nsis:makensis)
+[ "$CHECK_ONLY" = 1 ] || NEEDS+=(gcc-mingw-w64-x86-64:x86_64-w64-mingw32-gcc)
+if [ "${GANTRY_SKIP_DEPS:-0}" != 1 ]; then
+  gantry_install_debian_packages "${NEEDS[@]}" || exit 1
+else
+  problems=$(gantry_unmet_requirements "${NEEDS[@]}")
+  [ -z "$problems" ] || {
+    echo "build-installer.sh: GANTRY_SKIP_DEPS=1 but missing: $(cut -f1 <<<"$problems" | tr '\n' ' ')(apt-get install them)" >&2
+    exit 1
+  }
+fi
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/guest" "$OUT"
