@@ -46,7 +46,7 @@ pub async fn run(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> 
     checks.push(program_check("qemu", "qemu-system-x86_64", "install QEMU (Debian: `apt install qemu-system-x86`)"));
     checks.push(program_check("qemu-img", "qemu-img", "install qemu-img (Debian: `apt install qemu-utils`)"));
     checks.push(disk_check(&gantry_machine_root()));
-    checks.extend(crate::vm::doctor_checks());
+    checks.extend(crate::vm::doctor_checks().await);
     checks.extend(crate::docker_cli::checks());
     let failed = checks.iter().filter(|c| c.level == Level::Fail).count();
     if as_json {

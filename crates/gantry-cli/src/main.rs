@@ -1,5 +1,6 @@
 //! `gantry`: start Gantry's VM and look at its Docker engine from a terminal.
 
+mod accel_check;
 mod contexts;
 mod docker_cli;
 mod doctor;

@@ -294,25 +294,9 @@ async fn shell(i: &Instance, image: Option<String>) -> Result<(), CliError> {
     }
 }
 
-/// The VM checks of `gantry doctor`: accelerator, remembered fallback, guest image.
-pub fn doctor_checks() -> Vec<Check> {
-    let mut out = Vec::new();
-    let probe = Probe::default();
-    let inst = Instance::default();
-    let choice = accel::choose(&probe, Remembered::load(&inst.accel_choice()).as_ref());
-    let name = "accelerator";
-    out.push(match &choice.warning {
-        None => Check { name, level: Level::Ok, detail: format!("{} will be used", choice.accel), hint: None },
-        Some(w) => Check {
-            name,
-            level: Level::Warn,
-            detail: format!("{}: {w}", choice.accel),
-            hint: Some(format!(
-                "hardware virtualisation makes the VM boot in seconds; delete {} to retry KVM",
-                inst.accel_choice().display()
-            )),
-        },
-    });
+/// The VM checks of `gantry doctor`: accelerator (its test guest run), remembered fallback, guest image.
+pub async fn doctor_checks() -> Vec<Check> {
+    let mut out = vec![crate::accel_check::check(&Instance::default()).await];
     let dir = image::default_dir();
     out.push(match GuestImage::locate(&dir) {
         Ok(img) => Check {

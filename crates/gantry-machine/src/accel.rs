@@ -1,8 +1,9 @@
 //! Accelerator detection: KVM on Linux, HVF on macOS, WHPX on Windows, TCG (software) otherwise.
 //!
 //! A `/dev/kvm` that opens is not proof that KVM works (nested PVM hosts accept the device and
-//! then stall the guest), so the driver also watches boot progress and falls back to TCG; the
-//! choice is remembered in the instance directory ([`Remembered`]).
+//! then stall the guest), so the driver first runs a test guest with a deadline
+//! ([`crate::accel_probe`]) and watches the boot's progress as a backstop, falling back to TCG;
+//! the choice is remembered in the instance directory ([`Remembered`]).
 
 use std::path::{Path, PathBuf};
 
@@ -95,9 +96,14 @@ impl Default for Probe {
 
 const TCG_WARNING: &str = "using software emulation (TCG): the VM is slow to boot and run";
 
+/// The accelerator forced by [`FORCE_ACCEL_ENV`], if any.
+pub fn forced() -> Option<Accel> {
+    std::env::var(FORCE_ACCEL_ENV).ok().and_then(|v| parse(&v))
+}
+
 /// Detects the best accelerator.
 pub fn detect(probe: &Probe) -> AccelChoice {
-    if let Some(forced) = std::env::var(FORCE_ACCEL_ENV).ok().and_then(|v| parse(&v)) {
+    if let Some(forced) = forced() {
         let warning = (!forced.is_hardware()).then(|| format!("{FORCE_ACCEL_ENV} set: {TCG_WARNING}"));
         return AccelChoice { accel: forced, warning };
     }
@@ -110,7 +116,7 @@ pub fn detect(probe: &Probe) -> AccelChoice {
         },
         HostOs::MacOs => {
             // Hypervisor.framework is present on every supported macOS; QEMU reports failure at
-            // start if it is not, and the stall detection falls back.
+            // start if it is not, and the probe or the stall detection falls back.
             AccelChoice { accel: Accel::Hvf, warning: None }
         }
         HostOs::Windows => AccelChoice { accel: Accel::Whpx, warning: None },

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::accel::{self, Accel, AccelChoice, HostOs, Probe, Remembered};
+use crate::accel_probe::{self, Verdict};
 use crate::error::{MachineError, Result};
 use crate::image::{self, GuestImage};
 use crate::instance::Instance;
@@ -39,7 +40,11 @@ pub struct MachineConfig {
     pub hidden: Vec<PathBuf>,
     pub image_dir: PathBuf,
     pub probe: Probe,
-    /// With a hardware accelerator: no console output within this bound = stalled boot → TCG.
+    /// With a hardware accelerator: the test guest ([`accel_probe`]) must finish within this
+    /// bound before the boot, else the accelerator is broken → TCG.
+    pub accel_probe_deadline: Duration,
+    /// With a hardware accelerator: no console output within this bound = stalled boot → TCG
+    /// (the backstop when the probe could not tell).
     pub boot_stall_timeout: Duration,
     /// Bound on boot → the guest's "engine ready" console line (TCG needs much longer).
     pub engine_ready_timeout_hw: Duration,
@@ -56,6 +61,7 @@ impl Default for MachineConfig {
             hidden: Vec::new(),
             image_dir: image::default_dir(),
             probe: Probe::default(),
+            accel_probe_deadline: accel_probe::DEFAULT_DEADLINE,
             boot_stall_timeout: Duration::from_secs(20),
             engine_ready_timeout_hw: Duration::from_secs(90),
             engine_ready_timeout_tcg: Duration::from_secs(300),
@@ -72,7 +78,9 @@ pub enum BootEvent {
     Launched { accel: Accel, pid: u32 },
     /// A warning the user should see (e.g. software emulation).
     Warning { message: String },
-    /// The hardware accelerator stalled; retrying with TCG.
+    /// The hardware accelerator ran the test guest ([`accel_probe`]) in this time.
+    AccelWorks { accel: Accel, after_ms: u64 },
+    /// The hardware accelerator stalled or failed; retrying with TCG.
     FellBack { from: Accel, reason: String },
     /// The guest's console printed its first output.
     ConsoleAlive { after_ms: u64 },
@@ -291,6 +299,20 @@ impl QemuDriver {
         s
     }
 
+    /// Gives up on the hardware accelerator `from` for `reason`: says so, remembers TCG (only
+    /// accelerator faults get here), and returns the warning the user keeps seeing.
+    fn fall_back(&self, from: Accel, reason: String, progress: &(dyn Fn(BootEvent) + Send + Sync)) -> String {
+        tracing::warn!(%reason, "falling back to TCG");
+        progress(BootEvent::FellBack { from, reason: reason.clone() });
+        let r = Remembered { accel: Accel::Tcg, reason: reason.clone() };
+        if let Err(e) = r.save(&self.instance.accel_choice()) {
+            tracing::warn!(error = %e, "cannot remember the accelerator choice");
+        }
+        let w = format!("{reason}; using software emulation (TCG): the VM is slow to boot and run");
+        progress(BootEvent::Warning { message: w.clone() });
+        w
+    }
+
     /// [`Self::boot_once`], once more with another engine port when the one picked was taken
     /// between picking and QEMU binding it (a race with another program, not an accelerator fault).
     async fn boot_retrying_port(
@@ -399,13 +421,7 @@ impl QemuDriver {
 pub fn accel_failed(e: &MachineError) -> bool {
     match e {
         MachineError::BootStalled { .. } => true,
-        MachineError::QemuExited { tail, .. } => {
-            let t = tail.to_ascii_lowercase();
-            !hostfwd_failed(tail)
-                && ["kvm", "hvf", "whpx", "hypervisor", "vmx", "svm", "msr", "accelerator", "cpuid", "vcpu"]
-                    .iter()
-                    .any(|k| t.contains(k))
-        }
+        MachineError::QemuExited { tail, .. } => !hostfwd_failed(tail) && accel_probe::blames_accelerator(tail),
         _ => false,
     }
 }
@@ -502,9 +518,20 @@ impl Driver for QemuDriver {
         self.clean_stale();
         let img = GuestImage::locate(&cfg.image_dir)?;
         let remembered = Remembered::load(&self.instance.accel_choice());
-        let AccelChoice { accel, warning } = accel::choose(&cfg.probe, remembered.as_ref());
+        let AccelChoice { mut accel, mut warning } = accel::choose(&cfg.probe, remembered.as_ref());
         if let Some(w) = &warning {
             progress(BootEvent::Warning { message: w.clone() });
+        }
+        if accel.is_hardware() && accel::forced().is_none() {
+            match accel_probe::classify(accel, &accel_probe::run(&self.qemu, accel, self.os, cfg.accel_probe_deadline).await)
+            {
+                Verdict::Works { after } => progress(BootEvent::AccelWorks { accel, after_ms: ms(after) }),
+                Verdict::Broken { reason } => {
+                    warning = Some(self.fall_back(accel, reason, progress));
+                    accel = Accel::Tcg;
+                }
+                Verdict::Unknown { reason } => tracing::warn!(%reason, "booting with {accel}; its stall check decides"),
+            }
         }
         let (pid, engine_port, boot_ms, accel, warning) =
             match self.boot_retrying_port(cfg, &img, accel, progress).await {
@@ -522,14 +549,7 @@ impl Driver for QemuDriver {
                         }
                         other => format!("{accel} failed: {other}"),
                     };
-                    tracing::warn!(%reason, "falling back to TCG");
-                    progress(BootEvent::FellBack { from: accel, reason: reason.clone() });
-                    let r = Remembered { accel: Accel::Tcg, reason: reason.clone() };
-                    if let Err(e) = r.save(&self.instance.accel_choice()) {
-                        tracing::warn!(error = %e, "cannot remember the accelerator choice");
-                    }
-                    let w = format!("{reason}; using software emulation (TCG): the VM is slow to boot and run");
-                    progress(BootEvent::Warning { message: w.clone() });
+                    let w = self.fall_back(accel, reason, progress);
                     let (pid, port, ms) = self.boot_retrying_port(cfg, &img, Accel::Tcg, progress).await?;
                     (pid, port, ms, Accel::Tcg, Some(w))
                 }

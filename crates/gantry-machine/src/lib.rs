@@ -2,6 +2,7 @@
 //!
 //! - [`instance`]: the instance directory, every file named once;
 //! - [`accel`]: accelerator detection (KVM / HVF / WHPX / TCG) and the remembered fallback;
+//! - [`accel_probe`]: does the hardware accelerator run a guest? A test guest with a deadline;
 //! - [`qemu`]: the QEMU command line, a pure function tested per OS;
 //! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`, events);
 //! - [`tls`]: per-instance CA, server and client certificates;
@@ -18,6 +19,7 @@
 //! - [`private_file`]: atomic owner-only files and their one writer.
 
 pub mod accel;
+pub mod accel_probe;
 pub mod disk;
 pub mod driver;
 pub mod error;

@@ -69,7 +69,9 @@ pub fn qemu_binary(os: HostOs) -> &'static str {
     }
 }
 
-fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
+/// The accelerator's arguments (`-accel ... -cpu ...`), shared by the boot and the accelerator
+/// probe ([`crate::accel_probe`]) so that the probe tests exactly what the boot will run.
+pub(crate) fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
     let v: &[&str] = match (accel, os) {
         (Accel::Kvm, _) => &["-accel", "kvm", "-cpu", "host"],
         (Accel::Hvf, _) => &["-accel", "hvf", "-cpu", "host"],
@@ -85,6 +87,11 @@ fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// QEMU's machine type: `virt` on arm64 hosts (but Windows), `q35` otherwise.
+pub(crate) fn machine_type(os: HostOs) -> &'static str {
+    if std::env::consts::ARCH == "aarch64" && os != HostOs::Windows { "virt" } else { "q35" }
+}
+
 /// Builds QEMU's arguments (without the program name). Pure: no I/O.
 ///
 /// Every path goes into an option whose value QEMU splits at commas, so each is escaped the same
@@ -93,8 +100,7 @@ fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
 pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let push = |a: &mut Vec<OsString>, xs: &[&str]| a.extend(xs.iter().map(OsString::from));
-    let machine = if std::env::consts::ARCH == "aarch64" && os != HostOs::Windows { "virt" } else { "q35" };
-    push(&mut a, &["-name", "gantry", "-machine", machine, "-nodefaults", "-no-user-config"]);
+    push(&mut a, &["-name", "gantry", "-machine", machine_type(os), "-nodefaults", "-no-user-config"]);
     push(&mut a, &["-display", "none", "-vga", "none"]);
     if spec.sandbox {
         // seccomp: no obsolete syscalls, no setuid, no fork/exec, no scheduler changes
