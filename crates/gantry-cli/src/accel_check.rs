@@ -18,8 +18,8 @@ pub async fn check(inst: &Instance) -> Check {
     let detected = accel::detect(&Probe::default());
     let remembered = Remembered::load(&inst.accel_choice());
     let verdict = if detected.accel.is_hardware() {
-        let qemu = QemuDriver::new(inst.clone()).qemu;
-        let outcome = accel_probe::run(&qemu, detected.accel, Default::default(), accel_probe::DEFAULT_DEADLINE).await;
+        let d = QemuDriver::new(inst.clone());
+        let outcome = accel_probe::run(&d.qemu, detected.accel, d.os, accel_probe::DEFAULT_DEADLINE).await;
         Some(accel_probe::classify(detected.accel, &outcome))
     } else {
         None

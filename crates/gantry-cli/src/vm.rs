@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use gantry_core::vm::{self, StartOptions, VmStatus};
-use gantry_machine::accel::{self, Probe, Remembered};
 use gantry_machine::image::{self, GuestImage};
 use gantry_machine::instance::{DEFAULT_INSTANCE, Instance};
 

@@ -40,8 +40,10 @@ pub struct MachineConfig {
     pub hidden: Vec<PathBuf>,
     pub image_dir: PathBuf,
     pub probe: Probe,
-    /// With a hardware accelerator: the test guest ([`accel_probe`]) must finish within this
-    /// bound before the boot, else the accelerator is broken → TCG.
+    /// With a hardware accelerator: run the test guest ([`accel_probe`]) before the boot. Off,
+    /// only the boot's stall check decides (as before the probe: the benchmark's baseline).
+    pub accel_probe: bool,
+    /// The test guest must finish within this bound, else the accelerator is broken → TCG.
     pub accel_probe_deadline: Duration,
     /// With a hardware accelerator: no console output within this bound = stalled boot → TCG
     /// (the backstop when the probe could not tell).
@@ -61,6 +63,7 @@ impl Default for MachineConfig {
             hidden: Vec::new(),
             image_dir: image::default_dir(),
             probe: Probe::default(),
+            accel_probe: true,
             accel_probe_deadline: accel_probe::DEFAULT_DEADLINE,
             boot_stall_timeout: Duration::from_secs(20),
             engine_ready_timeout_hw: Duration::from_secs(90),
@@ -522,7 +525,7 @@ impl Driver for QemuDriver {
         if let Some(w) = &warning {
             progress(BootEvent::Warning { message: w.clone() });
         }
-        if accel.is_hardware() && accel::forced().is_none() {
+        if cfg.accel_probe && accel.is_hardware() && accel::forced().is_none() {
             match accel_probe::classify(accel, &accel_probe::run(&self.qemu, accel, self.os, cfg.accel_probe_deadline).await)
             {
                 Verdict::Works { after } => progress(BootEvent::AccelWorks { accel, after_ms: ms(after) }),
