@@ -119,7 +119,8 @@ mod tests {
 
     #[test]
     fn without_a_hardware_accelerator_the_detection_warning_is_shown() {
-        let tcg = AccelChoice { accel: Accel::Tcg, warning: Some("KVM is not usable (/dev/kvm does not exist)".into()) };
+        let tcg =
+            AccelChoice { accel: Accel::Tcg, warning: Some("KVM is not usable (/dev/kvm does not exist)".into()) };
         let c = describe(&tcg, None, None, Path::new(FILE));
         assert_eq!(c.level, Level::Warn);
         assert!(c.detail.starts_with("tcg: KVM is not usable"), "{}", c.detail);

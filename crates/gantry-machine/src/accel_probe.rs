@@ -182,7 +182,8 @@ async fn run_args(qemu: &Path, args: &[OsString], deadline: Duration) -> Outcome
 /// A fresh, unpredictable-enough name in the temp directory (created with `create_new`, so an
 /// existing file or symlink there is never followed).
 fn guest_file_path() -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     std::env::temp_dir().join(format!("gantry-accel-probe-{}-{nanos}.bin", std::process::id()))
 }
 
@@ -214,7 +215,9 @@ mod tests {
     fn a_stalled_guest_blames_the_accelerator() {
         let v = classify(Accel::Kvm, &Outcome::TimedOut { deadline: DEFAULT_DEADLINE });
         match v {
-            Verdict::Broken { reason } => assert!(reason.contains("kvm did not run") && reason.contains("2.5 s"), "{reason}"),
+            Verdict::Broken { reason } => {
+                assert!(reason.contains("kvm did not run") && reason.contains("2.5 s"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -234,14 +237,23 @@ mod tests {
         }
         // the most telling line is quoted without QEMU's program name
         let v = classify(Accel::Kvm, &exited(Some(1), "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0\n"));
-        assert_eq!(v, Verdict::Broken { reason: "kvm failed its test guest (QEMU exited with status 1: error: failed to set MSR 0x10a to 0x0)".into() });
+        assert_eq!(
+            v,
+            Verdict::Broken {
+                reason: "kvm failed its test guest (QEMU exited with status 1: error: failed to set MSR 0x10a to 0x0)"
+                    .into()
+            }
+        );
     }
 
     #[test]
     fn other_failures_are_never_held_against_the_accelerator() {
         for (status, stderr) in [
             (Some(1), "qemu-system-x86_64: could not load PC BIOS 'bios-256k.bin'"),
-            (Some(1), "qemu-system-x86_64: -device isa-debug-exit,iobase=0xf4: 'isa-debug-exit' is not a valid device model name"),
+            (
+                Some(1),
+                "qemu-system-x86_64: -device isa-debug-exit,iobase=0xf4: 'isa-debug-exit' is not a valid device model name",
+            ),
             (Some(0), ""),
             (None, ""),
         ] {
@@ -280,8 +292,8 @@ mod tests {
     #[tokio::test]
     async fn the_test_guest_runs_under_tcg() {
         let qemu = PathBuf::from(qemu::qemu_binary(HostOs::current()));
-        let found = std::env::var_os("PATH")
-            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(&qemu).is_file()));
+        let found =
+            std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(&qemu).is_file()));
         if !found || probe_args(Accel::Tcg, HostOs::current(), Path::new("x")).is_none() {
             gantry_testkit::skip::skipped("the_test_guest_runs_under_tcg", "no x86 QEMU here");
             return;

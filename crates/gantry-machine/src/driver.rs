@@ -526,8 +526,10 @@ impl Driver for QemuDriver {
             progress(BootEvent::Warning { message: w.clone() });
         }
         if cfg.accel_probe && accel.is_hardware() && accel::forced().is_none() {
-            match accel_probe::classify(accel, &accel_probe::run(&self.qemu, accel, self.os, cfg.accel_probe_deadline).await)
-            {
+            match accel_probe::classify(
+                accel,
+                &accel_probe::run(&self.qemu, accel, self.os, cfg.accel_probe_deadline).await,
+            ) {
                 Verdict::Works { after } => progress(BootEvent::AccelWorks { accel, after_ms: ms(after) }),
                 Verdict::Broken { reason } => {
                     warning = Some(self.fall_back(accel, reason, progress));
