@@ -48,8 +48,7 @@ async fn time_to_decision(probe_first: bool) -> Decision {
         }
     };
     let started = Instant::now();
-    let boot = d.start(&cfg, &progress);
-    tokio::pin!(boot);
+    let mut boot = Box::pin(d.start(&cfg, &progress));
     let decision = loop {
         tokio::select! {
             r = &mut boot => panic!("the start ended before a decision: {r:?}"),

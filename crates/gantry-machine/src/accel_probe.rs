@@ -132,7 +132,7 @@ pub fn classify(accel: Accel, outcome: &Outcome) -> Verdict {
 /// the program-name prefix.
 fn first_error_line(stderr: &str) -> &str {
     let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
-    let line = lines().find(|l| l.to_ascii_lowercase().contains("error")).or_else(|| lines().last()).unwrap_or("");
+    let line = lines().find(|l| l.to_ascii_lowercase().contains("error")).or_else(|| lines().next_back()).unwrap_or("");
     match line.split_once(": ") {
         Some((prog, rest)) if prog.starts_with("qemu-system") => rest,
         _ => line,
