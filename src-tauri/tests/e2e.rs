@@ -769,7 +769,7 @@ async fn prune_says_what_it_deletes(ctx: &Ctx) -> Result<()> {
 }
 
 /// Ctrl+N opens the Run dialog, Esc closes it, Ctrl+4 switches to Images (Compose is the third
-/// panel) and Ctrl+0 to Settings (the tenth).
+/// panel), Ctrl+, to Settings and Ctrl+0 to Learn (the tenth).
 async fn keyboard(ctx: &Ctx) -> Result<()> {
     const CTRL: char = '\u{E009}';
     const ESC: char = '\u{E00C}';
@@ -782,8 +782,11 @@ async fn keyboard(ctx: &Ctx) -> Result<()> {
     app.wait_gone("[data-testid=run-dialog]").await?;
     app.type_into("[data-testid=container-search]", &format!("{CTRL}4")).await?;
     app.wait_present("[data-testid=nav-images][aria-current=page]").await?;
-    app.type_into("[data-search]", &format!("{CTRL}0")).await?;
+    app.type_into("[data-search]", &format!("{CTRL},")).await?;
     app.wait_present("[data-testid=nav-settings][aria-current=page]").await?;
+    app.click("[data-testid=nav-images]").await?;
+    app.type_into("[data-search]", &format!("{CTRL}0")).await?;
+    app.wait_present("[data-testid=nav-learn][aria-current=page]").await?;
     Ok(())
 }
 

@@ -15,9 +15,9 @@
 //! - [`tmpfs`]: a small tmpfs for disk-full fault tests;
 //! - [`vm`]: a test's Gantry VM: its logs on failure, stopped whatever happened (unix).
 
+pub mod bench;
 #[cfg(unix)]
 pub mod bounded;
-pub mod bench;
 pub mod engine;
 pub mod images;
 pub mod net;

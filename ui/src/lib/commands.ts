@@ -27,12 +27,12 @@ import type { HostStats } from './bindings/HostStats';
 import type { ImageDetails } from './bindings/ImageDetails';
 import type { ImageLayer } from './bindings/ImageLayer';
 import type { ImageSummary } from './bindings/ImageSummary';
+import type { ImportEvent } from './bindings/ImportEvent';
+import type { ImportReport } from './bindings/ImportReport';
 import type { LabCatalogue } from './bindings/LabCatalogue';
 import type { LabEvent } from './bindings/LabEvent';
 import type { LabResetOutcome } from './bindings/LabResetOutcome';
 import type { LabView } from './bindings/LabView';
-import type { ImportEvent } from './bindings/ImportEvent';
-import type { ImportReport } from './bindings/ImportReport';
 import type { Lang } from './bindings/Lang';
 import type { LayersProgress } from './bindings/LayersProgress';
 import type { LogLine } from './bindings/LogLine';
@@ -619,6 +619,8 @@ export function labResetPreview(id: string): Promise<ResetPlan> {
 /** Removes what the lab created, puts its files back, starts it again. */
 export function labReset(id: string, lang: Lang): Promise<LabResetOutcome> {
   return call<LabResetOutcome>('lab_reset', { id, lang });
+}
+
 /** Imports a workshop bundle: verifies every part, loads its images and installs its labs, with progress; importing again continues where it stopped. */
 export function workshopImport(path: string, trusted_key: string | null, on: StreamCallbacks<ImportEvent>): Promise<StreamHandle> {
   return stream<ImportEvent>('workshop_import', { path, trusted_key }, on);

@@ -3,14 +3,16 @@ import { PANELS } from './stores/nav.svelte';
 import { panelIndexForKey, panelKey } from './panelKeys';
 
 describe('panel shortcuts', () => {
-  it('gives every panel of the sidebar its own digit', () => {
+  it('gives the first ten panels of the sidebar their own digits, in order, and the rest none', () => {
     const keys = PANELS.map((_, i) => panelKey(i));
-    expect(keys.every((k) => k !== null)).toBe(true);
-    expect(new Set(keys).size).toBe(PANELS.length);
+    const digits = keys.slice(0, 10);
+    expect(digits).toEqual(['1', '2', '3', '4', '5', '6', '7', '8', '9', '0'].slice(0, Math.min(10, PANELS.length)));
+    expect(keys.slice(10).every((k) => k === null)).toBe(true);
+    expect(PANELS.indexOf('learn')).toBeLessThan(10);
   });
 
   it('opens the panel whose digit was pressed, and none for a digit without a panel', () => {
-    PANELS.forEach((_, i) => expect(panelIndexForKey(panelKey(i)!, PANELS.length)).toBe(i));
+    PANELS.slice(0, 10).forEach((_, i) => expect(panelIndexForKey(panelKey(i)!, PANELS.length)).toBe(i));
     expect(panelIndexForKey('0', 9)).toBeNull();
     expect(panelIndexForKey('4', 3)).toBeNull();
     expect(panelIndexForKey('a', 10)).toBeNull();

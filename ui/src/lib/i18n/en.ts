@@ -104,7 +104,7 @@ export const en = {
   'dashboard.glance.images': 'images',
   'dashboard.glance.volumes': 'volumes',
   'dashboard.glance.networks': 'networks',
-  'dashboard.tip': 'Tip: `docker` in a terminal talks to the same engine. Press Ctrl+N to run a container, Ctrl+1…9 and Ctrl+0 to switch panels.',
+  'dashboard.tip': 'Tip: `docker` in a terminal talks to the same engine. Press Ctrl+N to run a container, Ctrl+1…9 and Ctrl+0 to switch panels, Ctrl+, for Settings.',
   'dashboard.disk': 'Disk used by the engine',
   'dashboard.disk.kind': 'Kind',
   'dashboard.disk.count': 'Count',

@@ -103,7 +103,7 @@ export const ru: Catalog = {
   'dashboard.glance.images': 'образы',
   'dashboard.glance.volumes': 'тома',
   'dashboard.glance.networks': 'сети',
-  'dashboard.tip': 'Совет: `docker` в терминале работает с тем же движком. Ctrl+N — запустить контейнер, Ctrl+1…9 и Ctrl+0 — переключить раздел.',
+  'dashboard.tip': 'Совет: `docker` в терминале работает с тем же движком. Ctrl+N — запустить контейнер, Ctrl+1…9 и Ctrl+0 — переключить раздел, Ctrl+, — настройки.',
   'dashboard.disk': 'Место на диске, занятое движком',
   'dashboard.disk.kind': 'Что',
   'dashboard.disk.count': 'Всего',

@@ -148,17 +148,3 @@ describe('virtual container list', () => {
     expect(mid.length).toBeLessThanOrEqual(12);
   });
 });
-
-import { PANELS, panelForKey, panelKey } from './nav.svelte';
-
-describe('panel shortcuts', () => {
-  it('gives every panel its own digit, in the sidebar order, and each digit opens its panel', () => {
-    const keys = PANELS.map((_, i) => panelKey(i));
-    expect(new Set(keys).size).toBe(PANELS.length);
-    expect(keys.every((k) => k >= 0 && k <= 9)).toBe(true);
-    expect(keys.slice(0, 3)).toEqual([1, 2, 3]);
-    PANELS.forEach((panel, i) => expect(panelForKey(panelKey(i))).toBe(panel));
-    expect(panelForKey(0)).toBe(PANELS.length === 10 ? PANELS[9] : undefined);
-    expect(panelForKey(panelKey(PANELS.indexOf('settings')))).toBe('settings');
-  });
-});
