@@ -2,6 +2,8 @@
 //! `serve` (Debian's docker-registry filled from the bundle, then run as a pull-through cache of
 //! an upstream that cannot be reached), and a second private engine, started with the room as
 //! its registry mirror, pulls and runs the bundle's image through it on loopback.
+// Needs Debian's docker-registry and a second private engine: Linux only (rustix::process too).
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
