@@ -81,9 +81,9 @@ pub struct VmSettings {
 impl Default for VmSettings {
     fn default() -> Self {
         Self {
-            cpus: 2,
-            memory_mib: 2048,
-            disk_gib: 60,
+            cpus: gantry_machine::driver::DEFAULT_CPUS,
+            memory_mib: gantry_machine::driver::DEFAULT_MEMORY_MIB,
+            disk_gib: gantry_machine::driver::DEFAULT_DISK_GIB,
             shared_folders: shares::default_shares(home_dir().as_deref(), &std::env::temp_dir()),
             port_bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
         }
@@ -197,9 +197,7 @@ fn total_memory_mib() -> Option<u64> {
     }
 }
 
-fn home_dir() -> Option<PathBuf> {
-    gantry_machine::instance::home_dir()
-}
+use gantry_files::home_dir;
 
 /// One rule a setting breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

@@ -43,12 +43,12 @@ pub fn is_loopback_address(address: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The docker CLI's certificate directory: `DOCKER_CERT_PATH`, else `~/.docker`.
+/// The docker CLI's certificate directory: `DOCKER_CERT_PATH`, else its config directory.
 fn default_cert_dir() -> PathBuf {
     std::env::var_os("DOCKER_CERT_PATH")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".docker"))
+        .unwrap_or_else(crate::contexts::docker_config_dir)
 }
 
 /// Client certificate files for a TLS engine endpoint.

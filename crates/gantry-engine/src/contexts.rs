@@ -93,12 +93,7 @@ pub fn docker_config_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("DOCKER_CONFIG").filter(|v| !v.is_empty()) {
         return PathBuf::from(d);
     }
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(".docker")
+    gantry_files::home_dir().unwrap_or_else(std::env::temp_dir).join(".docker")
 }
 
 /// The directory name the docker CLI gives a context: the hex SHA-256 of its name.

@@ -3,9 +3,21 @@
 //! a temporary file beside the target, synced, then renamed over it. Read-modify-write changes go
 //! through [`update`], one writer at a time in this process, so two changes never lose each other.
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// The user's home directory: `HOME`, else `USERPROFILE` (Windows), when set and not empty. The
+/// one place Gantry reads it (instance directory, shares, docker config, downloads, labs).
+pub fn home_dir() -> Option<PathBuf> {
+    home_from(std::env::var_os("HOME"), std::env::var_os("USERPROFILE"))
+}
+
+/// [`home_dir`]'s rule on given values: the first of `home`, `profile` that is set and not empty.
+pub fn home_from(home: Option<OsString>, profile: Option<OsString>) -> Option<PathBuf> {
+    [home, profile].into_iter().flatten().find(|h| !h.is_empty()).map(PathBuf::from)
+}
 
 /// Serialises [`update`]s in this process (settings, credentials: small files, rare writes).
 static ONE_WRITER: Mutex<()> = Mutex::new(());
@@ -69,6 +81,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_is_the_first_set_and_non_empty_of_home_and_userprofile() {
+        let os = |s: &str| Some(OsString::from(s));
+        assert_eq!(home_from(os("/home/a"), os(r"C:\Users\a")), Some(PathBuf::from("/home/a")));
+        assert_eq!(home_from(None, os(r"C:\Users\a")), Some(PathBuf::from(r"C:\Users\a")));
+        assert_eq!(home_from(os(""), os(r"C:\Users\a")), Some(PathBuf::from(r"C:\Users\a")));
+        assert_eq!(home_from(os(""), os("")), None);
+        assert_eq!(home_from(None, None), None);
+    }
 
     #[test]
     fn replaces_the_file_whole_with_owner_only_mode() {

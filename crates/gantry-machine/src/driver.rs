@@ -28,6 +28,13 @@ use crate::qmp::Qmp;
 use crate::shares::SharedFolder;
 use crate::{disk, private_file, process, tls};
 
+/// The VM's CPUs when nothing else is asked (the settings' default too).
+pub const DEFAULT_CPUS: u32 = 2;
+/// The VM's memory in MiB when nothing else is asked (the settings' default too).
+pub const DEFAULT_MEMORY_MIB: u64 = 2048;
+/// The data disk's ceiling in GiB when nothing else is asked (sparse: it grows with use).
+pub const DEFAULT_DISK_GIB: u64 = 60;
+
 /// What the machine needs, independent of the settings file format.
 #[derive(Debug, Clone)]
 pub struct MachineConfig {
@@ -56,9 +63,9 @@ pub struct MachineConfig {
 impl Default for MachineConfig {
     fn default() -> Self {
         Self {
-            cpus: 2,
-            memory_mib: 2048,
-            disk_gib: 60,
+            cpus: DEFAULT_CPUS,
+            memory_mib: DEFAULT_MEMORY_MIB,
+            disk_gib: DEFAULT_DISK_GIB,
             shared_folders: Vec::new(),
             hidden: Vec::new(),
             image_dir: image::default_dir(),

@@ -65,10 +65,8 @@ pub fn root_dir() -> PathBuf {
     }
 }
 
-/// The user's home directory (`HOME`, or `USERPROFILE` on Windows), when set and not empty.
-pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME").or_else(|| std::env::var_os("USERPROFILE")).filter(|h| !h.is_empty()).map(PathBuf::from)
-}
+/// The user's home directory (defined once, in `gantry-files`).
+pub use gantry_files::home_dir;
 
 /// Without a home directory: a directory of this user's own under the system temp directory
 /// (`/tmp/gantry-<uid>`), which [`Instance::ensure`] creates owner-only and refuses to use when

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use super::Gantry;
 use super::error::{ApiError, ApiResult, GantryErrorCode};
 
-fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
-}
+use gantry_files::home_dir as home;
 
 /// The user's download folder: `$XDG_DOWNLOAD_DIR`, else `~/Downloads`.
 pub fn downloads_dir() -> Option<PathBuf> {

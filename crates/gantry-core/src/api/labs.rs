@@ -35,11 +35,7 @@ pub fn lab_work_root() -> PathBuf {
     if let Some(dir) = std::env::var_os(LABS_WORK_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("gantry-labs")
+    gantry_files::home_dir().unwrap_or_else(std::env::temp_dir).join("gantry-labs")
 }
 
 /// One lab of the catalogue, with the learner's progress in it.

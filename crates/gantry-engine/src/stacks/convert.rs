@@ -987,7 +987,7 @@ fn mounts(v: &Value, at: &str, volumes: &BTreeMap<String, NamedVolume>, base_dir
 /// from the home folder.
 fn bind_source(source: &str, base_dir: &Path) -> Result<String, String> {
     let path = if let Some(rest) = source.strip_prefix("~/") {
-        let home = std::env::var_os("HOME").ok_or("~ in a bind mount, and HOME is not set")?;
+        let home = gantry_files::home_dir().ok_or("~ in a bind mount, and HOME is not set")?;
         Path::new(&home).join(rest)
     } else {
         base_dir.join(source)
