@@ -107,7 +107,7 @@ boot() { # $1: boot number
   : >"$log"
   say "boot $1: starting QEMU (accel $ACCEL), engine port 127.0.0.1:$PORT"
   "$QEMU" -name gantry-smoke -machine q35 -nodefaults -no-user-config -nographic -monitor none \
-    -accel "$ACCEL" -cpu max -m 2048 -smp 2 \
+    -accel "$ACCEL" -cpu max,la57=off -m 2048 -smp 2 \
     -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" -append "$CMDLINE" \
     -drive "if=virtio,format=raw,readonly=on,file=$IMG/rootfs.squashfs" \
     -drive "if=virtio,format=qcow2,discard=unmap,cache=writeback,file=$TMP/disk.qcow2" \
