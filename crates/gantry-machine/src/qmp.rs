@@ -233,10 +233,11 @@ impl Qmp {
         }
     }
 
-    /// `hostfwd_remove`; `rule` like `tcp:127.0.0.1:8080`.
+    /// `hostfwd_remove`; `rule` like `tcp:127.0.0.1:8080`. QEMU answers every removal, with
+    /// "host forwarding rule for RULE removed" when it was there (anything else is a failure).
     pub async fn hostfwd_remove(&mut self, netdev: &str, rule: &str) -> Result<(), String> {
         match self.hmp(&format!("hostfwd_remove {netdev} {rule}")).await {
-            Ok(out) if out.trim().is_empty() => Ok(()),
+            Ok(out) if out.trim().is_empty() || out.trim_end().ends_with(" removed") => Ok(()),
             Ok(out) => Err(out.trim().to_owned()),
             Err(e) => Err(e.to_string()),
         }
@@ -270,8 +271,12 @@ mod tests {
                     }
                     "human-monitor-command" => {
                         let cmd = v["arguments"]["command-line"].as_str().unwrap();
+                        // QEMU 7.2's texts: hostfwd_remove always answers, "removed" or "not found"
                         if cmd.contains(":80-") {
                             json!({"return": "Could not set up host forwarding rule 'tcp:127.0.0.1:80-:80'\r\n"})
+                        } else if let Some(rule) = cmd.strip_prefix("hostfwd_remove net0 ") {
+                            let found = if rule.ends_with(":8080") { "removed" } else { "not found" };
+                            json!({"return": format!("host forwarding rule for {rule} {found}\r\n")})
                         } else {
                             json!({"return": ""})
                         }
@@ -288,6 +293,9 @@ mod tests {
         assert!(q.hostfwd_add("net0", "tcp:127.0.0.1:8080-:8080").await.is_ok());
         let e = q.hostfwd_add("net0", "tcp:127.0.0.1:80-:80").await.unwrap_err();
         assert!(e.contains("Could not set up host forwarding"), "{e}");
+        assert_eq!(q.hostfwd_remove("net0", "tcp:127.0.0.1:8080").await, Ok(()));
+        let e = q.hostfwd_remove("net0", "tcp:127.0.0.1:9").await.unwrap_err();
+        assert!(e.contains("not found"), "{e}");
         let e = q.execute("bogus", None).await.unwrap_err();
         assert!(e.to_string().contains("nope"));
         drop(q);
