@@ -9,11 +9,13 @@
 //! - this module: the lifecycle (lock, start-up chain, run until stopped or QEMU dies, stop);
 //! - [`control`]: the control socket's server and protocol;
 //! - [`ports`]: the published-port reconciler;
-//! - [`pause`]: a VM that QEMU paused because this computer's disk is full.
+//! - [`pause`]: a VM that QEMU paused because this computer's disk is full;
+//! - [`settings_check`]: settings that became invalid while the VM runs.
 
 mod control;
 mod pause;
 mod ports;
+mod settings_check;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,8 +55,10 @@ struct Shared {
     history: Mutex<Vec<VmStatus>>,
     info: Mutex<RunningInfo>,
     port_problems: Mutex<Vec<String>>,
-    /// Problems of the VM itself (a reattach that went wrong, settings that became invalid).
+    /// Problems of the VM itself (a reattach that went wrong).
     vm_problems: Mutex<Vec<String>>,
+    /// What is wrong with the settings file for the next start (the VM runs with the old ones).
+    settings_problem: Mutex<Option<String>>,
     /// Why QEMU paused the VM (a full disk), while it is paused.
     paused: Mutex<Option<String>>,
     /// This agent found the VM running (it did not launch it): it never powers it off on error.
@@ -75,6 +79,7 @@ impl Shared {
             info: Mutex::new(info),
             port_problems: Mutex::new(Vec::new()),
             vm_problems: Mutex::new(Vec::new()),
+            settings_problem: Mutex::new(None),
             paused: Mutex::new(None),
             attached: std::sync::atomic::AtomicBool::new(false),
             stop: CancellationToken::new(),
@@ -88,6 +93,11 @@ impl Shared {
     /// Sets the VM's own problems (replacing the previous ones) and republishes when up.
     fn set_vm_problems(&self, problems: Vec<String>) {
         self.replace(&self.vm_problems, problems);
+    }
+
+    /// Sets what is wrong with the settings (`None`: nothing) and republishes when up.
+    fn set_settings_problem(&self, problem: Option<String>) {
+        self.replace(&self.settings_problem, problem);
     }
 
     /// Sets why the VM is paused (`None`: it runs) and republishes when up.
@@ -128,6 +138,7 @@ impl Shared {
         let info = self.info();
         let mut problems: Vec<String> = self.paused.lock().map(|p| p.iter().cloned().collect()).unwrap_or_default();
         problems.extend(self.vm_problems.lock().map(|p| p.clone()).unwrap_or_default());
+        problems.extend(self.settings_problem.lock().map(|p| p.clone()).unwrap_or_default());
         problems.extend(self.port_problems.lock().map(|p| p.clone()).unwrap_or_default());
         if problems.is_empty() {
             self.publish(VmStatus::Running(info));
@@ -250,13 +261,21 @@ async fn stop_on_signals(stop: CancellationToken) {
     }
 }
 
-/// Background work while the VM runs: following QEMU's events for a VM it paused (disk full).
+/// Background work while the VM runs: following QEMU's events for a VM it paused (disk full),
+/// and the settings file (a problem reported goes once it is fixed).
 fn tasks_for_running(shared: &Arc<Shared>, tasks: &CancellationToken) {
     let (s, t) = (shared.clone(), tasks.clone());
     tokio::spawn(async move {
         tokio::select! {
             () = t.cancelled() => {}
             () = pause::watch(&s) => {}
+        }
+    });
+    let (s, t) = (shared.clone(), tasks.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            () = t.cancelled() => {}
+            () = settings_check::watch(&s) => {}
         }
     });
 }
@@ -359,26 +378,6 @@ pub fn engine_endpoint(instance: &Instance, state: &RunState) -> Endpoint {
     }
 }
 
-/// Settings problems found while reattaching: reported, not fatal (the VM runs with the
-/// settings it was booted with).
-fn settings_for_reattach(shared: &Shared) -> Settings {
-    let inst = &shared.instance;
-    let (settings, problem) = match settings::load(&inst.settings()) {
-        Ok(s) => {
-            let problem =
-                s.validate(&HostFacts::detect(inst.dir())).err().map(|errors| VmError::Settings { errors }.to_string());
-            (s, problem)
-        }
-        Err(e) => (Settings::default(), Some(e.to_string())),
-    };
-    if let Some(p) = problem {
-        shared.set_vm_problems(vec![format!(
-            "the settings became invalid ({p}); the running VM keeps the settings it was started with: fix them before the next start"
-        )]);
-    }
-    settings
-}
-
 async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), VmError> {
     let inst = &shared.instance;
     let driver = &shared.driver;
@@ -388,7 +387,7 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     let running = driver.running();
     shared.attached.store(running.is_some(), std::sync::atomic::Ordering::SeqCst);
     let (settings, cfg) = if running.is_some() {
-        let settings = settings_for_reattach(shared);
+        let settings = settings_check::settings_for_reattach(shared);
         let cfg = machine_config(&settings, inst);
         (settings, cfg)
     } else {
