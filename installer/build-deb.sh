@@ -2,7 +2,7 @@
 # Builds the Debian/Ubuntu package: installer/build-deb.sh [OUTPUT_DIR]
 #
 # Release builds of `gantry` and `gantry-desktop` (the UI first: the app embeds ui/dist), the
-# guest image (vm-images/build.sh, cached), the docker CLI's compose v2 and buildx plugins (Debian
+# guest image (vm-images/build.sh, cached), the labs (labs/, in /usr/share/gantry/labs), the docker CLI's compose v2 and buildx plugins (Debian
 # 13's static binaries, in /usr/lib/gantry/cli-plugins: `gantry start` adds that directory to the
 # user's docker config as cliPluginsExtraDirs), all staged and packed with `dpkg-deb --build` into
 # OUTPUT_DIR/gantry_<version>_amd64.deb (default OUTPUT_DIR: target-installer/). See docs/install.md.
@@ -98,7 +98,7 @@ IMAGE_FILES=(SHA256SUMS)
 while read -r _ name; do IMAGE_FILES+=("$name"); done <"$IMAGE/SHA256SUMS"
 
 # --- 4. stage the file tree (dpkg-shlibdeps expects it at debian/<package>/)
-step 4 "stage: binaries (stripped), guest image, docker CLI plugins, desktop entry, icons, copyright"
+step 4 "stage: binaries (stripped), guest image, labs, docker CLI plugins, desktop entry, icons, copyright"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gantry-deb.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 PKG=$WORK/debian/gantry
@@ -113,6 +113,17 @@ for f in "${IMAGE_FILES[@]}"; do
   install -m 0644 "$IMAGE/$f" "$PKG/usr/share/gantry/image/$f"
 done
 (cd "$PKG/usr/share/gantry/image" && sha256sum --quiet --strict -c SHA256SUMS) || die "staged image differs"
+# the labs (labs/: lab.toml and steps/*.md per lab, catalogue.toml), found by both programs in
+# <dir of the executable>/../share/gantry/labs (crates/gantry-labs/src/library.rs, default_roots);
+# text only, so every file is 0644
+(cd labs && find . -type d -print0) | while IFS= read -r -d '' dir; do
+  install -d -m 0755 "$PKG/usr/share/gantry/labs/$dir"
+done
+(cd labs && find . -type f -print0) | while IFS= read -r -d '' file; do
+  install -m 0644 "labs/$file" "$PKG/usr/share/gantry/labs/$file"
+done
+"$RELEASE/gantry" lab lint "$PKG/usr/share/gantry/labs" >/dev/null ||
+  die "the staged labs do not pass gantry lab lint (run: gantry lab lint labs/)"
 # docker compose v2 and buildx: the plugin binaries of Debian 13's packages (static, run on 12)
 install -d "$PKG/usr/lib/gantry/cli-plugins"
 PLUGIN_VERSIONS=()
@@ -148,7 +159,8 @@ Upstream-Name: gantry
 Comment:
  /usr/bin/gantry and /usr/bin/gantry-desktop are built from the Gantry sources and the Rust
  crates and npm packages they depend on (licences: Apache-2.0, MIT and compatible), statically
- linked. /usr/share/gantry/image/ is the guest VM image, built from Debian 13 (trixie) binary
+ linked. /usr/share/gantry/labs/ holds Gantry's labs (texts and declarative checks, from the Gantry
+ sources). /usr/share/gantry/image/ is the guest VM image, built from Debian 13 (trixie) binary
  packages (Linux kernel, busybox, docker.io, containerd and their dependencies); their
  licences and sources are those of the Debian packages named in image/VERSION.
  /usr/lib/gantry/cli-plugins/ holds the docker-compose and docker-buildx programs of Debian 13's
@@ -192,7 +204,8 @@ Description: rootless desktop container manager (Docker engine in a small VM)
  containers, images, volumes and networks in a desktop app. The plain docker CLI works
  against it through a Docker context Gantry creates.
  .
- Contents: the gantry command, the gantry-desktop app, the guest VM image and the docker
+ Contents: the gantry command, the gantry-desktop app, the guest VM image, the labs
+ (hands-on lessons checked live against the engine, English and Russian) and the docker
  compose (v2) and buildx CLI plugins. Nothing runs as root: each user's VM and settings
  live under their home directory.
 EOF

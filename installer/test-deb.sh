@@ -4,8 +4,8 @@
 # Builds it with installer/build-deb.sh (or takes PATH.deb), checks its metadata and file list,
 # installs it into THIS system with dpkg -i (apt-get -f install for missing dependencies), checks
 # the installed binaries (`gantry --version`, `gantry doctor --json` finds the guest image in
-# /usr/share/gantry/image with a fresh HOME and no GANTRY_* variables, gantry-desktop's libraries
-# resolve), then purges the package and checks nothing is left. Needs root (it installs).
+# /usr/share/gantry/image with a fresh HOME and no GANTRY_* variables, `gantry lab list` finds the
+# labs in /usr/share/gantry/labs, gantry-desktop's libraries resolve), then purges the package and checks nothing is left. Needs root (it installs).
 # The package is purged on exit even when a check fails.
 set -euo pipefail
 
@@ -93,6 +93,16 @@ expect -rwxr-xr-x /usr/bin/gantry-desktop
 for f in vmlinuz initrd.img rootfs.squashfs cmdline VERSION SHA256SUMS; do
   expect -rw-r--r-- "/usr/share/gantry/image/$f"
 done
+# the labs: every lab of the source tree, with its manifest and steps
+LAB_IDS=()
+for manifest in labs/*/lab.toml; do
+  lab_dir=${manifest%/lab.toml}
+  LAB_IDS+=("${lab_dir#labs/}")
+  expect -rw-r--r-- "/usr/share/gantry/$manifest"
+  for step_file in "$lab_dir"/steps/*.md; do expect -rw-r--r-- "/usr/share/gantry/$step_file"; done
+done
+expect -rw-r--r-- /usr/share/gantry/labs/catalogue.toml
+[ "${#LAB_IDS[@]}" -gt 0 ] || fail "no labs in the source tree's labs/"
 expect -rw-r--r-- /usr/share/applications/gantry.desktop
 for size in 32x32 128x128 256x256 512x512; do
   expect -rw-r--r-- "/usr/share/icons/hicolor/$size/apps/gantry.png"
@@ -155,6 +165,27 @@ else
   fail "gantry doctor's guest image check: ${image_check:-none}; stderr: $(cat "$TMP/doctor.err")"
 fi
 jq -r '.[] | "    doctor: \(.level) \(.name): \(.detail)"' "$TMP/doctor.json" 2>/dev/null || true
+# The labs: the same fresh user's `gantry lab list` finds every packaged lab (a release binary looks
+# only in GANTRY_LABS_DIR and <exe>/../share/gantry/labs, so they come from /usr/share/gantry/labs;
+# gantry-desktop uses the same lookup, crates/gantry-core/src/api/labs.rs), and they still lint.
+if (cd "$TMP" && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$TMP/home" \
+  /usr/bin/gantry --json lab list >"$TMP/labs.json" 2>"$TMP/labs.err"); then
+  found=$(jq -r '.[].id' "$TMP/labs.json" | sort | tr '\n' ' ')
+  shipped=$(printf '%s\n' "${LAB_IDS[@]}" | sort | tr '\n' ' ')
+  if [ "$found" = "$shipped" ]; then
+    ok "gantry lab list: the ${#LAB_IDS[@]} labs from /usr/share/gantry/labs"
+  else
+    fail "gantry lab list found '$found', expected '$shipped'"
+  fi
+else
+  fail "gantry lab list: $(cat "$TMP/labs.err")"
+fi
+if (cd "$TMP" && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$TMP/home" \
+  /usr/bin/gantry lab lint /usr/share/gantry/labs >"$TMP/labs-lint" 2>&1); then
+  ok "gantry lab lint /usr/share/gantry/labs"
+else
+  fail "gantry lab lint /usr/share/gantry/labs: $(cat "$TMP/labs-lint")"
+fi
 # The bundled docker CLI plugins run, and the docker CLI finds them through the docker config entry
 # `gantry start` writes (cliPluginsExtraDirs, crates/gantry-core/src/vm/context.rs).
 for plugin in compose buildx; do

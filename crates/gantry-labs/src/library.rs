@@ -140,24 +140,69 @@ pub fn summarize(lab: &Lab, lang: Lang) -> LabSummary {
     }
 }
 
-/// Where Gantry looks for labs: the folders in `GANTRY_LABS_DIR`, then `<exe>/../share/gantry/labs`
-/// (the installed package), then the source tree's `labs/` (a development build). Only folders
-/// that exist are returned.
+/// The labs folder of an installed Gantry, relative to the folder holding its executables:
+/// `/usr/bin/gantry` and `/usr/bin/gantry-desktop` read `/usr/share/gantry/labs` (the .deb,
+/// installer/build-deb.sh).
+pub const INSTALLED_LABS: [&str; 3] = ["share", "gantry", "labs"];
+
+/// Where Gantry looks for labs: the folders in `GANTRY_LABS_DIR`, then
+/// `<exe>/../share/gantry/labs` (the installed package), then, in a debug build only, the source
+/// tree's `labs/` (a development build; a release binary never depends on where it was built).
+/// Only folders that exist are returned, each once.
 pub fn default_roots(exe: Option<&Path>) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = std::env::var_os(LABS_DIR_ENV)
-        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("labs");
+    roots(std::env::var_os(LABS_DIR_ENV).as_deref(), exe, cfg!(debug_assertions).then_some(source_tree.as_path()))
+}
+
+/// [`default_roots`] from its inputs: the `GANTRY_LABS_DIR` value, the running executable and the
+/// source tree's labs folder (when this build may use it).
+pub fn roots(labs_dir_env: Option<&std::ffi::OsStr>, exe: Option<&Path>, source_tree: Option<&Path>) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = labs_dir_env
+        .map(|v| std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty()).collect())
         .unwrap_or_default();
-    if let Some(installed) = exe.and_then(Path::parent).and_then(Path::parent) {
-        roots.push(installed.join("share").join("gantry").join("labs"));
+    if let Some(prefix) = exe.and_then(Path::parent).and_then(Path::parent) {
+        roots.push(INSTALLED_LABS.iter().fold(prefix.to_path_buf(), |dir, part| dir.join(part)));
     }
-    roots.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("labs"));
+    roots.extend(source_tree.map(Path::to_path_buf));
     let mut seen = Vec::new();
     roots.retain(|p| match std::fs::canonicalize(p) {
-        Ok(real) if !seen.contains(&real) => {
+        Ok(real) if real.is_dir() && !seen.contains(&real) => {
             seen.push(real);
             true
         }
         _ => false,
     });
     roots
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// An installed layout (`<prefix>/bin/gantry`, `<prefix>/share/gantry/labs`): the labs are
+    /// found from the executable's path alone, after `GANTRY_LABS_DIR`; missing folders, files
+    /// and repeats are left out.
+    #[test]
+    fn installed_labs_are_found_next_to_the_executable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let prefix = tmp.path().join("usr");
+        let installed = prefix.join("share/gantry/labs");
+        std::fs::create_dir_all(&installed).unwrap();
+        std::fs::create_dir_all(prefix.join("bin")).unwrap();
+        let exe = prefix.join("bin/gantry-desktop");
+        let own = tmp.path().join("mine");
+        std::fs::create_dir_all(&own).unwrap();
+        let not_a_dir = tmp.path().join("file");
+        std::fs::write(&not_a_dir, "x").unwrap();
+
+        assert_eq!(roots(None, Some(&exe), None), vec![installed.clone()]);
+        let env =
+            std::env::join_paths([own.as_path(), tmp.path().join("missing").as_path(), not_a_dir.as_path()]).unwrap();
+        assert_eq!(roots(Some(&env), Some(&exe), Some(&installed)), vec![own.clone(), installed.clone()]);
+        // Not installed (no share/gantry/labs beside the executable): only the source tree.
+        let elsewhere = tmp.path().join("target/debug/gantry");
+        assert_eq!(roots(None, Some(&elsewhere), Some(&own)), vec![own]);
+        assert!(roots(None, None, None).is_empty());
+    }
 }
