@@ -145,21 +145,29 @@ pub fn summarize(lab: &Lab, lang: Lang) -> LabSummary {
 /// installer/build-deb.sh).
 pub const INSTALLED_LABS: [&str; 3] = ["share", "gantry", "labs"];
 
-/// Where Gantry looks for labs: the folders in `GANTRY_LABS_DIR`, then
-/// `<exe>/../share/gantry/labs` (the installed package), then, in a debug build only, the source
-/// tree's `labs/` (a development build; a release binary never depends on where it was built).
-/// Only folders that exist are returned, each once.
-pub fn default_roots(exe: Option<&Path>) -> Vec<PathBuf> {
+/// Where Gantry looks for labs: the folders in `GANTRY_LABS_DIR`, then `imported` (the labs of
+/// imported workshops, newest first: a trainer's version of a lab comes before the one Gantry
+/// ships), then `<exe>/../share/gantry/labs` (the installed package), then, in a debug build only,
+/// the source tree's `labs/` (a development build; a release binary never depends on where it
+/// was built). Only folders that exist are returned, each once.
+pub fn default_roots(exe: Option<&Path>, imported: &[PathBuf]) -> Vec<PathBuf> {
     let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("labs");
-    roots(std::env::var_os(LABS_DIR_ENV).as_deref(), exe, cfg!(debug_assertions).then_some(source_tree.as_path()))
+    let source_tree = cfg!(debug_assertions).then_some(source_tree.as_path());
+    roots(std::env::var_os(LABS_DIR_ENV).as_deref(), imported, exe, source_tree)
 }
 
-/// [`default_roots`] from its inputs: the `GANTRY_LABS_DIR` value, the running executable and the
-/// source tree's labs folder (when this build may use it).
-pub fn roots(labs_dir_env: Option<&std::ffi::OsStr>, exe: Option<&Path>, source_tree: Option<&Path>) -> Vec<PathBuf> {
+/// [`default_roots`] from its inputs: the `GANTRY_LABS_DIR` value, the imported workshops' lab
+/// folders, the running executable and the source tree's labs folder (when this build may use it).
+pub fn roots(
+    labs_dir_env: Option<&std::ffi::OsStr>,
+    imported: &[PathBuf],
+    exe: Option<&Path>,
+    source_tree: Option<&Path>,
+) -> Vec<PathBuf> {
     let mut roots: Vec<PathBuf> = labs_dir_env
         .map(|v| std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty()).collect())
         .unwrap_or_default();
+    roots.extend(imported.iter().cloned());
     if let Some(prefix) = exe.and_then(Path::parent).and_then(Path::parent) {
         roots.push(INSTALLED_LABS.iter().fold(prefix.to_path_buf(), |dir, part| dir.join(part)));
     }
@@ -181,10 +189,10 @@ mod tests {
     use super::*;
 
     /// An installed layout (`<prefix>/bin/gantry`, `<prefix>/share/gantry/labs`): the labs are
-    /// found from the executable's path alone, after `GANTRY_LABS_DIR`; missing folders, files
-    /// and repeats are left out.
+    /// found from the executable's path alone, after `GANTRY_LABS_DIR` and imported workshops';
+    /// missing folders, files and repeats are left out.
     #[test]
-    fn installed_labs_are_found_next_to_the_executable() {
+    fn labs_are_found_in_order_next_to_the_executable() {
         let tmp = tempfile::tempdir().unwrap();
         let prefix = tmp.path().join("usr");
         let installed = prefix.join("share/gantry/labs");
@@ -196,13 +204,18 @@ mod tests {
         let not_a_dir = tmp.path().join("file");
         std::fs::write(&not_a_dir, "x").unwrap();
 
-        assert_eq!(roots(None, Some(&exe), None), vec![installed.clone()]);
+        assert_eq!(roots(None, &[], Some(&exe), None), vec![installed.clone()]);
         let env =
             std::env::join_paths([own.as_path(), tmp.path().join("missing").as_path(), not_a_dir.as_path()]).unwrap();
-        assert_eq!(roots(Some(&env), Some(&exe), Some(&installed)), vec![own.clone(), installed.clone()]);
+        assert_eq!(roots(Some(&env), &[], Some(&exe), Some(&installed)), vec![own.clone(), installed.clone()]);
+        // An imported workshop's labs come after GANTRY_LABS_DIR and before the shipped ones.
+        let workshop = tmp.path().join("workshops/0123/labs");
+        std::fs::create_dir_all(&workshop).unwrap();
+        let imported = [workshop.clone(), tmp.path().join("workshops/gone/labs")];
+        assert_eq!(roots(Some(&env), &imported, Some(&exe), None), vec![own.clone(), workshop, installed.clone()]);
         // Not installed (no share/gantry/labs beside the executable): only the source tree.
         let elsewhere = tmp.path().join("target/debug/gantry");
-        assert_eq!(roots(None, Some(&elsewhere), Some(&own)), vec![own]);
-        assert!(roots(None, None, None).is_empty());
+        assert_eq!(roots(None, &[], Some(&elsewhere), Some(&own)), vec![own]);
+        assert!(roots(None, &[], None, None).is_empty());
     }
 }

@@ -18,10 +18,12 @@ use super::{Gantry, StreamMsg};
 /// Environment variable naming the folder where labs keep the learner's files.
 pub const LABS_WORK_ENV: &str = "GANTRY_LABS_WORK";
 
-/// The labs Gantry ships and the ones in `GANTRY_LABS_DIR` (see
+/// The labs in `GANTRY_LABS_DIR`, those of the imported workshops and the ones Gantry ships (see
 /// [`gantry_labs::library::default_roots`]).
 pub fn lab_library() -> Library {
-    Library::load(&gantry_labs::library::default_roots(std::env::current_exe().ok().as_deref()))
+    let imported: Vec<PathBuf> =
+        gantry_workshop::imported(&super::workshop::workshops_dir()).into_iter().map(|w| w.labs_dir).collect();
+    Library::load(&gantry_labs::library::default_roots(std::env::current_exe().ok().as_deref(), &imported))
 }
 
 /// Where each lab's progress is kept: `labs/` in Gantry's data folder.
