@@ -224,10 +224,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Lab(args) => lab::run(args, engine, cli.json).await,
         Command::Workshop(args) => workshop::run(args, engine, cli.json).await,
         Command::Context { command } => contexts::run(command, cli.json).await,
-        Command::Swarm { command } => swarm::swarm(connect(engine).await?, command, cli.json).await,
-        Command::Node { command } => swarm::node(connect(engine).await?, command, cli.json).await,
-        Command::Service { command } => swarm::service(connect(engine).await?, command, cli.json).await,
-        Command::Stack { command } => swarm::stack(connect(engine).await?, command, cli.json).await,
+        Command::Swarm { command } => swarm::swarm(&api, command, cli.json).await,
+        Command::Node { command } => swarm::node(&api, command, cli.json).await,
+        Command::Service { command } => swarm::service(&api, command, cli.json).await,
+        Command::Stack { command } => swarm::stack(&api, command, cli.json).await,
     }
 }
 

@@ -1,16 +1,17 @@
 //! `gantry swarm`, `gantry node`, `gantry service` and `gantry stack`: Swarm from a terminal,
 //! against the selected engine (a Swarm manager), as the docker CLI's commands of those names.
+//! Each goes through gantry-core's API ([`Gantry`]), the calls the app's Swarm panel makes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use futures_util::StreamExt;
-use gantry_engine::rollout::RolloutProgress;
-use gantry_engine::stacks::plan_stack;
-use gantry_engine::{Engine, LogOptions, OutputStream, SwarmInit};
+use gantry_core::api::{
+    Gantry, LogOptions, RolloutProgress, ServiceLogLine, StackDeployRequest, SwarmInit, SwarmStatus,
+};
+use gantry_engine::OutputStream;
 
 use crate::CliError;
-use crate::engine_cmds::print_json;
+use crate::engine_cmds::{channel, follow, print_json};
 use crate::output::print_table;
 
 /// `gantry swarm ...`.
@@ -122,12 +123,13 @@ fn parse_target(target: &str) -> Result<(&str, u32), CliError> {
         })
 }
 
-/// Prints readings of a rollout until it is done; an error when it paused or rolled back.
-async fn follow(engine: &Engine, service: &str, as_json: bool) -> Result<(), CliError> {
-    let mut stream = engine.watch_rollout(service);
+/// Prints readings of a rollout until it is done; an error when it paused or rolled back. Ctrl-C
+/// stops following (the update goes on).
+async fn follow_rollout(api: &Gantry, service: &str, as_json: bool) -> Result<(), CliError> {
+    let (sink, rx) = channel::<RolloutProgress>();
+    let id = api.service_watch(service.to_string(), sink).await?;
     let mut last: Option<RolloutProgress> = None;
-    while let Some(reading) = stream.next().await {
-        let reading = reading?;
+    let finished = follow(api, id, rx, |reading| {
         if as_json {
             println!("{}", serde_json::to_string(&reading).unwrap_or_default());
         } else {
@@ -141,32 +143,43 @@ async fn follow(engine: &Engine, service: &str, as_json: bool) -> Result<(), Cli
             }
         }
         last = Some(reading);
+        Ok(())
+    })
+    .await?;
+    if !finished {
+        eprintln!("Stopped following {service}; the swarm carries on (see it with `gantry service ls`).");
+        return Ok(());
     }
     match last.and_then(|r| r.failed) {
         Some(failed) => Err(CliError::new(
             format!("{service}: {failed}"),
-            format!("see why with `gantry service ps {service}`, fix it, and update again"),
+            format!("See why with `gantry service ps {service}`, fix it, and update again."),
         )),
         None => Ok(()),
     }
 }
 
 /// Runs a `gantry swarm` command.
-pub async fn swarm(engine: Engine, command: SwarmCommand, as_json: bool) -> Result<(), CliError> {
-    match command {
-        SwarmCommand::Status => {}
+pub async fn swarm(api: &Gantry, command: SwarmCommand, as_json: bool) -> Result<(), CliError> {
+    let status = match command {
+        SwarmCommand::Status => api.swarm_status().await?,
         SwarmCommand::Init { advertise_addr } => {
-            let id = engine.swarm_init(&SwarmInit { advertise_address: advertise_addr, listen_address: None }).await?;
+            let status = api.swarm_init(SwarmInit { advertise_address: advertise_addr, listen_address: None }).await?;
             if !as_json {
-                println!("This engine is now the manager of a new swarm (node {id}).");
+                println!("This engine is now the manager of a new swarm (node {}).", status.node_id);
             }
+            status
         }
-        SwarmCommand::Leave { force } => engine.swarm_leave(force).await?,
-    }
-    let status = engine.swarm_status().await?;
+        SwarmCommand::Leave { force } => api.swarm_leave(force).await?,
+    };
     if as_json {
         return print_json(&status);
     }
+    print_status(&status);
+    Ok(())
+}
+
+fn print_status(status: &SwarmStatus) {
     let role = if status.manager {
         "a manager"
     } else if status.active() {
@@ -181,16 +194,15 @@ pub async fn swarm(engine: Engine, command: SwarmCommand, as_json: bool) -> Resu
             println!("Nodes   {} ({} managers)", status.nodes, status.managers);
         }
     }
-    if let Some(error) = status.error {
+    if let Some(error) = &status.error {
         println!("Error   {error}");
     }
-    Ok(())
 }
 
 /// Runs a `gantry node` command.
-pub async fn node(engine: Engine, command: NodeCommand, as_json: bool) -> Result<(), CliError> {
+pub async fn node(api: &Gantry, command: NodeCommand, as_json: bool) -> Result<(), CliError> {
     let NodeCommand::Ls = command;
-    let nodes = engine.list_nodes().await?;
+    let nodes = api.node_list().await?;
     if as_json {
         return print_json(&nodes);
     }
@@ -213,10 +225,10 @@ pub async fn node(engine: Engine, command: NodeCommand, as_json: bool) -> Result
 }
 
 /// Runs a `gantry service` command.
-pub async fn service(engine: Engine, command: ServiceCommand, as_json: bool) -> Result<(), CliError> {
+pub async fn service(api: &Gantry, command: ServiceCommand, as_json: bool) -> Result<(), CliError> {
     match command {
         ServiceCommand::Ls => {
-            let services = engine.list_services().await?;
+            let services = api.service_list().await?;
             if as_json {
                 return print_json(&services);
             }
@@ -243,7 +255,7 @@ pub async fn service(engine: Engine, command: ServiceCommand, as_json: bool) -> 
             print_table(&["NAME", "MODE", "REPLICAS", "IMAGE", "UPDATE", "PORTS"], &rows);
         }
         ServiceCommand::Ps { service } => {
-            let tasks = engine.service_tasks(&service).await?;
+            let tasks = api.service_tasks(service).await?;
             if as_json {
                 return print_json(&tasks);
             }
@@ -265,34 +277,33 @@ pub async fn service(engine: Engine, command: ServiceCommand, as_json: bool) -> 
         ServiceCommand::Scale { targets, detach } => {
             let targets = targets.iter().map(|t| parse_target(t)).collect::<Result<Vec<_>, _>>()?;
             for (service, replicas) in &targets {
-                for warning in engine.scale_service(service, *replicas).await? {
+                for warning in api.service_scale(service.to_string(), *replicas).await? {
                     eprintln!("warning: {warning}");
                 }
             }
             if !detach {
                 for (service, _) in &targets {
-                    follow(&engine, service, as_json).await?;
+                    follow_rollout(api, service, as_json).await?;
                 }
             }
         }
         ServiceCommand::Update(args) => {
-            for warning in engine.update_service_image(&args.service, &args.image).await? {
+            for warning in api.service_update_image(args.service.clone(), args.image).await? {
                 eprintln!("warning: {warning}");
             }
             if !args.detach {
-                follow(&engine, &args.service, as_json).await?;
+                follow_rollout(api, &args.service, as_json).await?;
             }
         }
         ServiceCommand::Logs(args) => {
             let options =
                 LogOptions { follow: args.follow, tail: args.tail, timestamps: args.timestamps, ..Default::default() };
-            engine.service(&args.service).await?;
-            let mut lines = engine.service_logs(&args.service, &options);
-            while let Some(line) = lines.next().await {
-                let line = line?;
+            let (sink, rx) = channel::<ServiceLogLine>();
+            let id = api.service_logs(args.service, options, sink).await?;
+            follow(api, id, rx, |line| {
                 if as_json {
                     println!("{}", serde_json::to_string(&line).unwrap_or_default());
-                    continue;
+                    return Ok(());
                 }
                 let stamp = line.line.timestamp.as_deref().map(|t| format!("{t} ")).unwrap_or_default();
                 let text = format!("{stamp}{}@{} | {}", line.task, line.node, line.line.text);
@@ -301,10 +312,12 @@ pub async fn service(engine: Engine, command: ServiceCommand, as_json: bool) -> 
                 } else {
                     println!("{text}");
                 }
-            }
+                Ok(())
+            })
+            .await?;
         }
         ServiceCommand::Rm { service } => {
-            engine.remove_service(&service).await?;
+            api.service_remove(service.clone()).await?;
             if !as_json {
                 println!("Removed service {service}.");
             }
@@ -314,10 +327,10 @@ pub async fn service(engine: Engine, command: ServiceCommand, as_json: bool) -> 
 }
 
 /// Runs a `gantry stack` command.
-pub async fn stack(engine: Engine, command: StackCommand, as_json: bool) -> Result<(), CliError> {
+pub async fn stack(api: &Gantry, command: StackCommand, as_json: bool) -> Result<(), CliError> {
     match command {
         StackCommand::Ls => {
-            let stacks = engine.list_stacks().await?;
+            let stacks = api.stack_list().await?;
             if as_json {
                 return print_json(&stacks);
             }
@@ -328,16 +341,13 @@ pub async fn stack(engine: Engine, command: StackCommand, as_json: bool) -> Resu
             print_table(&["NAME", "SERVICES", "TASKS"], &rows);
         }
         StackCommand::Deploy { name, compose_file, prune } => {
-            let text = std::fs::read_to_string(&compose_file).map_err(|e| {
+            let compose_file = compose_file.to_str().map(str::to_string).ok_or_else(|| {
                 CliError::new(
-                    format!("cannot read {}: {e}", compose_file.display()),
-                    "name the compose file with -c FILE",
+                    format!("the compose file's path {} is not valid UTF-8", compose_file.display()),
+                    "Rename the file or its folder, or copy it to a path without such characters.",
                 )
             })?;
-            let base_dir = compose_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let base_dir = std::path::absolute(base_dir).unwrap_or_else(|_| base_dir.to_path_buf());
-            let plan = plan_stack(&name, &text, &base_dir, &|v| std::env::var(v).ok())?;
-            let report = engine.deploy_stack(&plan, prune).await?;
+            let report = api.stack_deploy(StackDeployRequest { name, compose_file, prune }).await?;
             if as_json {
                 return print_json(&report);
             }
@@ -358,7 +368,7 @@ pub async fn stack(engine: Engine, command: StackCommand, as_json: bool) -> Resu
             }
         }
         StackCommand::Rm { name } => {
-            let removal = engine.remove_stack(&name).await?;
+            let removal = api.stack_remove(name).await?;
             if as_json {
                 return print_json(&removal);
             }

@@ -64,6 +64,13 @@ fn stack_deploy_scale_logs_and_rm_from_the_command_line() {
     let bad = gantry(&manager, &["service", "scale", "nonsense"], dir.path());
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("SERVICE=REPLICAS"));
 
+    let missing = gantry(&manager, &["stack", "deploy", &stack, "-c", "nowhere.yaml"], dir.path());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success() && stderr.contains("nowhere.yaml"), "a missing compose file is named: {stderr}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(&manager, &["--json", "swarm", "status"], dir.path())).unwrap();
+    assert_eq!(status["manager"], serde_json::Value::Bool(true), "{status}");
+
     let removed = ok(&manager, &["stack", "rm", &stack], dir.path());
     assert!(removed.contains(&format!("Removed service {service}")), "{removed}");
 
