@@ -137,13 +137,27 @@ EOF
   return 1
 }
 
+# _gantry_kill_children PID: ends the processes whose parent is PID (read from /proc: no procps).
+_gantry_kill_children() {
+  local stat line fields
+  for stat in /proc/[0-9]*/stat; do
+    line=$(cat "$stat" 2>/dev/null) || continue
+    # pid (comm) state ppid ...; comm may hold spaces and parentheses
+    read -r -a fields <<<"${line##*) }"
+    [ "${fields[1]:-}" = "$1" ] && kill -TERM "${line%% *}" 2>/dev/null
+  done
+  return 0
+}
+
 gantry_remote_stop() {
   local dir=$1 pid
   [ -d "$dir" ] || return 0
+  # the sessions sshd started (each a process of its own): a shared connection's master on the
+  # client side (docs/remote.md) would otherwise hold one open for another minute
+  pid=$(cat "$dir/sshd.pid" 2>/dev/null) && _gantry_kill_children "$pid"
   for f in sshd.launch.pid agent.pid; do
     pid=$(cat "$dir/$f" 2>/dev/null) && kill -TERM "$pid" 2>/dev/null
   done
-  # the sessions sshd started (each a process of its own) end with their connections
   gantry_dockerd_stop "$dir/engine"
   rm -rf "$dir"
 }

@@ -8,9 +8,11 @@
 //!    `docker --context C logs -f`.
 //!
 //! Medians of several runs after a warm-up, alternating; ratio Gantry / CLI. Gantry keeps its
-//! SSH connections open for the next requests, as the app does; the CLI starts `ssh` on every
-//! call: the SSH handshake alone (`ssh HOST true`) and Gantry's first call (a new connection)
-//! are printed for reference. `GANTRY_BENCH_QUICK=1`: 10 containers, 3 runs.
+//! connections open for the next requests and shares one SSH connection among them (a new
+//! followed log opens a channel on it), as the app does; the CLI starts `ssh` on every call: the
+//! SSH handshake alone (`ssh HOST true`) and Gantry's first call (a new connection, when no
+//! shared one is open yet) are printed for reference. `GANTRY_BENCH_QUICK=1`: 10 containers, 3
+//! runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};

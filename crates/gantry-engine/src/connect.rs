@@ -293,7 +293,8 @@ fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
 }
 
 /// An engine behind `ssh`: bollard sends each request through hyper's client, whose connections
-/// are `ssh ... docker system dial-stdio` processes (kept for reuse like any HTTP connection).
+/// are `ssh ... docker system dial-stdio` processes (kept for reuse like any HTTP connection, and
+/// all channels of one shared SSH connection where `ssh_mux` can arrange it).
 fn connect_ssh(target: &SshTarget) -> std::result::Result<Docker, bollard::errors::Error> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_max_idle_per_host(SSH_IDLE_CONNECTIONS)

@@ -27,6 +27,7 @@ pub mod run;
 pub mod service_logs;
 pub mod services;
 mod ssh;
+mod ssh_mux;
 pub mod stacks;
 pub mod stats;
 mod stream;

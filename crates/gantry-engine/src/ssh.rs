@@ -74,6 +74,11 @@ impl SshTarget {
     /// The arguments of the `ssh` command for one connection (the docker CLI's, plus no prompts:
     /// nobody can answer one, and the agent or a key file do the authentication).
     pub fn ssh_args(&self) -> Vec<OsString> {
+        self.ssh_args_with(&[])
+    }
+
+    /// [`Self::ssh_args`] with more `ssh` options (connection sharing, `ssh_mux`) before the host.
+    pub(crate) fn ssh_args_with(&self, options: &[OsString]) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec![
             "-T".into(),
             "-o".into(),
@@ -81,17 +86,26 @@ impl SshTarget {
             "-o".into(),
             format!("ConnectTimeout={SSH_CONNECT_TIMEOUT_SECS}").into(),
         ];
+        args.extend(options.iter().cloned());
+        args.extend(self.destination_args());
+        args.push("docker".into());
+        if let Some(socket) = &self.socket {
+            args.extend(["--host".into(), format!("unix://{socket}").into()]);
+        }
+        args.extend(["system".into(), "dial-stdio".into()]);
+        args
+    }
+
+    /// `[-l user] [-p port] -- host`: who and where, the host after the end of options.
+    pub(crate) fn destination_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
         if let Some(user) = &self.user {
             args.extend(["-l".into(), user.into()]);
         }
         if let Some(port) = self.port {
             args.extend(["-p".into(), port.to_string().into()]);
         }
-        args.extend(["--".into(), self.host.clone().into(), "docker".into()]);
-        if let Some(socket) = &self.socket {
-            args.extend(["--host".into(), format!("unix://{socket}").into()]);
-        }
-        args.extend(["system".into(), "dial-stdio".into()]);
+        args.extend(["--".into(), self.host.clone().into()]);
         args
     }
 
@@ -155,21 +169,24 @@ fn check_word(what: &str, word: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Opens connections to an [`SshTarget`] for hyper's client: one `ssh` process per connection.
+/// Opens connections to an [`SshTarget`] for hyper's client: one `ssh` process per connection,
+/// all of them sharing one SSH connection where `ssh_mux` can arrange it.
 #[derive(Clone, Debug)]
 pub(crate) struct SshConnector {
     target: Arc<SshTarget>,
+    /// The sharing options, decided before the first connection.
+    sharing: Arc<tokio::sync::OnceCell<Vec<OsString>>>,
 }
 
 impl SshConnector {
     pub(crate) fn new(target: SshTarget) -> Self {
-        Self { target: Arc::new(target) }
+        Self { target: Arc::new(target), sharing: Arc::default() }
     }
 
-    fn spawn(&self) -> io::Result<SshStream> {
+    fn spawn(&self, options: &[OsString]) -> io::Result<SshStream> {
         let mut command = Command::new(SSH_PROGRAM);
         command
-            .args(self.target.ssh_args())
+            .args(self.target.ssh_args_with(options))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -190,14 +207,18 @@ impl SshConnector {
 impl tower_service::Service<hyper::Uri> for SshConnector {
     type Response = SshStream;
     type Error = io::Error;
-    type Future = std::future::Ready<io::Result<SshStream>>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<SshStream>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, _: hyper::Uri) -> Self::Future {
-        std::future::ready(self.spawn())
+        let connector = self.clone();
+        Box::pin(async move {
+            let options = connector.sharing.get_or_init(|| crate::ssh_mux::options(&connector.target)).await;
+            connector.spawn(options)
+        })
     }
 }
 

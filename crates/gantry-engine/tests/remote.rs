@@ -67,22 +67,25 @@ impl Remote {
         assert!(status.success(), "{function} failed");
     }
 
-    /// Ends every SSH session the test server holds (the client side sees its connections drop).
-    fn kill_ssh_sessions(&self) -> usize {
+    /// The test server's SSH connections (the listener's children), by pid.
+    fn ssh_sessions(&self) -> Vec<String> {
         let listener = std::fs::read_to_string(self.dir.join("sshd.pid")).unwrap().trim().to_string();
-        let mut killed = 0;
+        let mut sessions = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
             // pid (comm) state ppid ...
             let ppid = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split_whitespace().nth(1));
             if ppid == Some(listener.as_str()) {
-                let pid = entry.file_name().to_string_lossy().into_owned();
-                if std::process::Command::new("kill").arg("-KILL").arg(&pid).status().is_ok_and(|s| s.success()) {
-                    killed += 1;
-                }
+                sessions.push(entry.file_name().to_string_lossy().into_owned());
             }
         }
-        killed
+        sessions
+    }
+
+    /// Ends every SSH session the test server holds (the client side sees its connections drop).
+    fn kill_ssh_sessions(&self) -> usize {
+        let kill = |pid: &String| std::process::Command::new("kill").arg("-KILL").arg(pid).status();
+        self.ssh_sessions().iter().filter(|pid| kill(pid).is_ok_and(|s| s.success())).count()
     }
 }
 
@@ -186,6 +189,31 @@ async fn tls_context_verifies_the_engine_and_refuses_another_ca() {
         .output()
         .unwrap();
     assert!(out.status.success(), "docker --context: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Requests, several followed logs and an exec at once travel over one SSH connection (OpenSSH's
+/// connection sharing): the server holds one session however many streams are open.
+#[tokio::test]
+async fn streams_share_one_ssh_connection() {
+    let Some(r) = remote("streams_share_one_ssh_connection") else { return };
+    let _alone = DISRUPTION.write().await;
+    let engine = Engine::connect(&r.ssh_endpoint()).await.unwrap();
+    engine.ping().await.unwrap();
+    let mut spec = RunSpec::new(IMAGE);
+    spec.name = Some(format!("gt-ssh-shared-{}", std::process::id()));
+    spec.command = vec!["sh".into(), "-c".into(), "echo ready; sleep 300".into()];
+    let id = engine.run_container(&spec).await.unwrap();
+    let options = LogOptions { follow: true, ..LogOptions::default() };
+    let mut follows: Vec<_> = (0..3).map(|_| engine.logs(&id, &options)).collect();
+    for follow in &mut follows {
+        assert_eq!(next(follow, "followed log").await.text, "ready");
+    }
+    let out = engine.exec_output(&id, &["echo", "exec-too"]).await.unwrap();
+    assert_eq!(out.stdout.trim(), "exec-too");
+    let sessions = r.ssh_sessions();
+    assert_eq!(sessions.len(), 1, "one SSH connection for the requests, 3 followed logs and the exec: {sessions:?}");
+    drop(follows);
+    engine.remove_container(&id, RemoveOptions { force: true, volumes: true }).await.unwrap();
 }
 
 #[tokio::test]
