@@ -16,6 +16,7 @@ mod output;
 mod registry;
 mod sbom;
 mod swarm;
+mod swarm_objects;
 mod vm;
 mod workshop;
 mod workshop_room;
@@ -23,7 +24,7 @@ mod workshop_room;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use gantry_core::api::Gantry;
+use gantry_core::api::{Gantry, SwarmObjectKind};
 
 /// Gantry — a rootless desktop container manager. Every command works against Gantry's VM or
 /// any Docker engine (`--engine`, `GANTRY_ENGINE`, `DOCKER_HOST`).
@@ -123,6 +124,16 @@ enum Command {
     Stack {
         #[command(subcommand)]
         command: swarm::StackCommand,
+    },
+    /// Swarm secrets (files a service's tasks get under /run/secrets/): list, create, remove.
+    Secret {
+        #[command(subcommand)]
+        command: swarm_objects::ObjectCommand,
+    },
+    /// Swarm configs (files a service's tasks get where the service says): list, create, remove.
+    Config {
+        #[command(subcommand)]
+        command: swarm_objects::ObjectCommand,
     },
     /// Advice on a Dockerfile (hadolint's and BuildKit's checks, the Docker tutorials' best
     /// practices), with fixes to preview (--fix --dry-run) and apply (--fix).
@@ -228,6 +239,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Node { command } => swarm::node(&api, command, cli.json).await,
         Command::Service { command } => swarm::service(&api, command, cli.json).await,
         Command::Stack { command } => swarm::stack(&api, command, cli.json).await,
+        Command::Secret { command } => swarm_objects::run(&api, SwarmObjectKind::Secret, command, cli.json).await,
+        Command::Config { command } => swarm_objects::run(&api, SwarmObjectKind::Config, command, cli.json).await,
     }
 }
 

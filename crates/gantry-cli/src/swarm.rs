@@ -357,6 +357,12 @@ pub async fn stack(api: &Gantry, command: StackCommand, as_json: bool) -> Result
             for network in &report.networks_created {
                 println!("Created network {network}");
             }
+            for secret in &report.secrets_created {
+                println!("Created secret {secret}");
+            }
+            for config in &report.configs_created {
+                println!("Created config {config}");
+            }
             for service in &report.created {
                 println!("Created service {service}");
             }
@@ -377,6 +383,12 @@ pub async fn stack(api: &Gantry, command: StackCommand, as_json: bool) -> Result
             }
             for network in &removal.networks {
                 println!("Removed network {network}");
+            }
+            for secret in &removal.secrets {
+                println!("Removed secret {secret}");
+            }
+            for config in &removal.configs {
+                println!("Removed config {config}");
             }
         }
     }

@@ -74,6 +74,22 @@ fn stack_deploy_scale_logs_and_rm_from_the_command_line() {
     let removed = ok(&manager, &["stack", "rm", &stack], dir.path());
     assert!(removed.contains(&format!("Removed service {service}")), "{removed}");
 
+    // secrets and configs: made from a file, listed (never shown), a name in use refused, removed
+    let secret = format!("{stack}-key");
+    std::fs::write(dir.path().join("key.txt"), "v1").unwrap();
+    let made = ok(&manager, &["secret", "create", &secret, "key.txt", "-l", "team=web"], dir.path());
+    assert!(made.contains(&format!("Created secret {secret}")), "{made}");
+    let listed = ok(&manager, &["secret", "ls"], dir.path());
+    assert!(listed.lines().any(|l| l.starts_with(&secret)) && !listed.contains("v1"), "{listed}");
+    let again = gantry(&manager, &["secret", "create", &secret, "key.txt"], dir.path());
+    assert!(!again.status.success(), "a name in use is refused");
+    ok(&manager, &["config", "create", &secret, "key.txt"], dir.path());
+    ok(&manager, &["secret", "rm", &secret], dir.path());
+    ok(&manager, &["config", "rm", &secret], dir.path());
+    let configs: serde_json::Value =
+        serde_json::from_str(&ok(&manager, &["--json", "config", "ls"], dir.path())).unwrap();
+    assert!(!configs.to_string().contains(&secret), "{configs}");
+
     // the plain engine says what it is not, and what to do
     let refused = gantry(&plain, &["service", "ls"], dir.path());
     let stderr = String::from_utf8_lossy(&refused.stderr);

@@ -19,6 +19,8 @@ pub enum ResourceKind {
     Task,
     Stack,
     Swarm,
+    Secret,
+    Config,
 }
 
 impl fmt::Display for ResourceKind {
@@ -36,6 +38,8 @@ impl fmt::Display for ResourceKind {
             Self::Task => "task",
             Self::Stack => "stack",
             Self::Swarm => "swarm",
+            Self::Secret => "secret",
+            Self::Config => "config",
         })
     }
 }

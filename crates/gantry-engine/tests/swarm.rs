@@ -157,3 +157,80 @@ services:
     let e = s.manager.remove_stack(&stack).await.unwrap_err();
     assert!(matches!(e, EngineError::NotFound { .. }), "{e}");
 }
+
+/// A stack's secret (from a file) and config (inline) reach its task as files; the same file
+/// deploys again, changed contents are refused (they cannot change), removing the stack removes
+/// them; an external secret made beforehand through the API is used and left alone.
+#[tokio::test]
+async fn stack_secrets_and_configs_reach_the_tasks_and_go_with_the_stack() {
+    use gantry_engine::SwarmObjectKind::{Config, Secret};
+    let Some(s) = swarm("stack_secrets_and_configs_reach_the_tasks_and_go_with_the_stack").await else { return };
+    let stack = format!("gtsec{}", std::process::id());
+    let external = format!("{stack}-shared");
+    let labels = std::collections::BTreeMap::new();
+    s.manager.create_swarm_object(Secret, &external, b"shared-value", &labels).await.unwrap();
+    let e = s.manager.create_swarm_object(Secret, &external, b"again", &labels).await.unwrap_err();
+    assert!(matches!(e, EngineError::Conflict { .. } | EngineError::NameInUse { .. }), "a name in use: {e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("password.txt"), "pw-1").unwrap();
+    let compose = format!(
+        r#"
+services:
+  app:
+    image: {IMAGE}
+    command: ["sh", "-c", "cat /run/secrets/password /run/secrets/shared /etc/app.conf; echo; sleep 1000"]
+    stop_grace_period: 1s
+    secrets: [password, {{source: shared, target: shared, mode: 0400}}]
+    configs: [{{source: conf, target: /etc/app.conf}}]
+secrets:
+  password: {{file: ./password.txt}}
+  shared: {{external: true, name: {external}}}
+configs:
+  conf: {{content: "+conf-1"}}
+"#
+    );
+    let plan = plan_stack(&stack, &compose, dir.path(), &|_| None).unwrap();
+    let report = s.manager.deploy_stack(&plan, false).await.unwrap();
+    assert_eq!(report.secrets_created, [format!("{stack}_password")]);
+    assert_eq!(report.configs_created, [format!("{stack}_conf")]);
+    let service = format!("{stack}_app");
+    let last = follow(&s.manager, &service).await.pop().unwrap();
+    assert_eq!((last.running, last.failed.as_deref()), (1, None), "{last:?}");
+    let text = tokio::time::timeout(BOUND, async {
+        loop {
+            let mut logs = s.manager.service_logs(&service, &LogOptions::default());
+            let mut text = String::new();
+            while let Some(line) = logs.next().await {
+                text.push_str(&line.unwrap().line.text);
+            }
+            if !text.is_empty() {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the task printed its files");
+    assert_eq!(text.trim(), "pw-1shared-value+conf-1");
+
+    let listed = s.manager.list_swarm_objects(Secret).await.unwrap();
+    let own = listed.iter().find(|o| o.name == format!("{stack}_password")).unwrap();
+    assert_eq!(own.stack.as_deref(), Some(stack.as_str()));
+
+    // the same file again is fine; other contents for the same name are refused
+    s.manager.deploy_stack(&plan, false).await.unwrap();
+    std::fs::write(dir.path().join("password.txt"), "pw-2").unwrap();
+    let changed = plan_stack(&stack, &compose, dir.path(), &|_| None).unwrap();
+    let e = s.manager.deploy_stack(&changed, false).await.unwrap_err();
+    assert!(e.to_string().contains("cannot change"), "{e}");
+
+    let removal = s.manager.remove_stack(&stack).await.unwrap();
+    assert_eq!(removal.secrets, [format!("{stack}_password")]);
+    assert_eq!(removal.configs, [format!("{stack}_conf")]);
+    assert!(s.manager.find_swarm_object(Config, &format!("{stack}_conf")).await.unwrap().is_none());
+    assert!(s.manager.find_swarm_object(Secret, &external).await.unwrap().is_some(), "the external one stays");
+    s.manager.remove_swarm_object(Secret, &external).await.unwrap();
+    let e = s.manager.remove_swarm_object(Secret, &external).await.unwrap_err();
+    assert!(matches!(e, EngineError::NotFound { .. }), "{e}");
+}

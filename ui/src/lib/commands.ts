@@ -62,6 +62,9 @@ import type { StackSummary } from './bindings/StackSummary';
 import type { StatsSample } from './bindings/StatsSample';
 import type { StepView } from './bindings/StepView';
 import type { SwarmInit } from './bindings/SwarmInit';
+import type { SwarmObjectCreate } from './bindings/SwarmObjectCreate';
+import type { SwarmObjectKind } from './bindings/SwarmObjectKind';
+import type { SwarmObjectSummary } from './bindings/SwarmObjectSummary';
 import type { SwarmStatus } from './bindings/SwarmStatus';
 import type { SystemPruneReport } from './bindings/SystemPruneReport';
 import type { TaskSummary } from './bindings/TaskSummary';
@@ -163,6 +166,9 @@ export type CommandName =
   | 'stack_list'
   | 'stack_deploy'
   | 'stack_remove'
+  | 'swarm_object_list'
+  | 'swarm_object_create'
+  | 'swarm_object_remove'
   | 'settings_get'
   | 'settings_save'
   | 'registry_login'
@@ -568,6 +574,20 @@ export function stackDeploy(request: StackDeployRequest): Promise<DeployReport> 
 
 export function stackRemove(name: string): Promise<StackRemoval> {
   return call<StackRemoval>('stack_remove', { name });
+}
+
+/** The swarm's secrets or configs (never their contents). */
+export function swarmObjectList(kind: SwarmObjectKind): Promise<Array<SwarmObjectSummary>> {
+  return call<Array<SwarmObjectSummary>>('swarm_object_list', { kind });
+}
+
+/** Makes a secret or config from a file. */
+export function swarmObjectCreate(request: SwarmObjectCreate): Promise<SwarmObjectSummary> {
+  return call<SwarmObjectSummary>('swarm_object_create', { request });
+}
+
+export function swarmObjectRemove(kind: SwarmObjectKind, name: string): Promise<null> {
+  return call<null>('swarm_object_remove', { kind, name });
 }
 
 export function settingsGet(): Promise<SettingsView> {

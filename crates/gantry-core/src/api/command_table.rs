@@ -172,6 +172,11 @@ macro_rules! command_table {
             /// Deploys (or updates) a stack from a compose file; nothing changes when the file is wrong.
             fn stack_deploy(request: $crate::api::StackDeployRequest) -> $crate::api::DeployReport;
             fn stack_remove(name: String) -> $crate::api::StackRemoval;
+            /// The swarm's secrets or configs (never their contents).
+            fn swarm_object_list(kind: $crate::api::SwarmObjectKind) -> Vec<$crate::api::SwarmObjectSummary>;
+            /// Makes a secret or config from a file.
+            fn swarm_object_create(request: $crate::api::SwarmObjectCreate) -> $crate::api::SwarmObjectSummary;
+            fn swarm_object_remove(kind: $crate::api::SwarmObjectKind, name: String) -> ();
 
             // ---- settings and registries ----
             fn settings_get() -> $crate::api::SettingsView;

@@ -27,6 +27,7 @@ mod settings;
 mod settings_form;
 mod streams;
 mod swarm;
+mod swarm_objects;
 mod system;
 mod terminal;
 #[cfg(all(test, feature = "ts"))]
@@ -50,7 +51,7 @@ pub use gantry_engine::{
 };
 pub use gantry_engine::{
     DeployReport, Health, NewContext, NodeSummary, RolloutProgress, ServiceLogLine, ServiceSummary, StackRemoval,
-    StackSummary, SwarmInit, SwarmStatus, TaskSummary,
+    StackSummary, SwarmInit, SwarmObjectKind, SwarmObjectSummary, SwarmStatus, TaskSummary,
 };
 pub use gantry_engine::{VolumeEntry, VolumeListing};
 pub use gantry_insight::Lang;
@@ -69,6 +70,7 @@ pub use run::{RunPreview, RunRequest, split_command};
 pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};
 pub use swarm::StackDeployRequest;
+pub use swarm_objects::SwarmObjectCreate;
 pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};
 pub use vm::{VmEvent, VmRunning};

@@ -1,4 +1,4 @@
-//! A compose file's services, networks and volumes as Swarm specs, named and labelled as
+//! A compose file's services, networks, volumes, secrets and configs as Swarm specs, named and labelled as
 //! `docker stack deploy` names them (`STACK_service`, `STACK_default`, the
 //! `com.docker.stack.namespace` label), so that either tool can update or remove the stack.
 //!
@@ -14,10 +14,12 @@ use bollard::models::{NetworkCreateRequest, ServiceSpec};
 use serde_json::{Map, Value, json};
 
 use super::compose::ComposeError;
+use super::objects::{Defined, PlannedObject, compose_key, container_key, references};
 use super::values::{
     boolean, bytes, command, count, duration_ns, integer, key_values, nano_cpus, number, one_of, strings, text,
 };
 use crate::services::STACK_LABEL;
+use crate::swarm_objects::SwarmObjectKind;
 
 type Res<T> = Result<T, ComposeError>;
 
@@ -25,7 +27,7 @@ type Res<T> = Result<T, ComposeError>;
 pub const STACK_IMAGE_LABEL: &str = "com.docker.stack.image";
 
 /// Top-level keys read.
-pub const TOP_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes"];
+pub const TOP_KEYS: &[&str] = &["version", "name", "services", "networks", "volumes", "secrets", "configs"];
 /// Service keys read.
 pub const SERVICE_KEYS: &[&str] = &[
     "image",
@@ -52,6 +54,8 @@ pub const SERVICE_KEYS: &[&str] = &[
     "cap_add",
     "cap_drop",
     "sysctls",
+    "secrets",
+    "configs",
 ];
 /// `deploy:` keys read.
 pub const DEPLOY_KEYS: &[&str] = &[
@@ -122,6 +126,8 @@ pub struct StackPlan {
     pub stack: String,
     pub services: Vec<PlannedService>,
     pub networks: Vec<PlannedNetwork>,
+    /// The secrets and configs of the top-level `secrets:` and `configs:`.
+    pub objects: Vec<PlannedObject>,
     pub warnings: Vec<String>,
 }
 
@@ -141,16 +147,20 @@ pub fn validate_stack_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn object<'a>(v: &'a Value, at: &str) -> Res<&'a Map<String, Value>> {
+pub(super) fn object<'a>(v: &'a Value, at: &str) -> Res<&'a Map<String, Value>> {
     v.as_object().ok_or_else(|| ComposeError::at(at, "expected a mapping (key: value lines)"))
 }
 
 /// `v` as a mapping, `null` as an empty one.
-fn object_or_empty<'a>(v: &'a Value, at: &str, empty: &'a Map<String, Value>) -> Res<&'a Map<String, Value>> {
+pub(super) fn object_or_empty<'a>(
+    v: &'a Value,
+    at: &str,
+    empty: &'a Map<String, Value>,
+) -> Res<&'a Map<String, Value>> {
     if v.is_null() { Ok(empty) } else { object(v, at) }
 }
 
-fn refuse_unknown(map: &Map<String, Value>, at: &str, known: &[&str]) -> Res<()> {
+pub(super) fn refuse_unknown(map: &Map<String, Value>, at: &str, known: &[&str]) -> Res<()> {
     for key in map.keys() {
         if !known.contains(&key.as_str()) && !key.starts_with("x-") {
             return Err(ComposeError::at(
@@ -162,7 +172,7 @@ fn refuse_unknown(map: &Map<String, Value>, at: &str, known: &[&str]) -> Res<()>
     Ok(())
 }
 
-fn labels_of(v: Option<&Value>, at: &str, stack: &str) -> Res<Map<String, Value>> {
+pub(super) fn labels_of(v: Option<&Value>, at: &str, stack: &str) -> Res<Map<String, Value>> {
     let mut labels = Map::new();
     if let Some(v) = v {
         for (k, val) in key_values(v, at)? {
@@ -330,12 +340,6 @@ pub fn plan(stack: &str, compose: &Value, base_dir: &Path, lookup: &dyn Fn(&str)
     let top = object(compose, "the file")?;
     for key in top.keys() {
         match key.as_str() {
-            "secrets" | "configs" => {
-                return Err(ComposeError::at(
-                    key.as_str(),
-                    "Swarm secrets and configs are not supported by Gantry's stack deploy yet: deploy this file with `docker stack deploy`",
-                ));
-            }
             k if TOP_KEYS.contains(&k) || k.starts_with("x-") => {}
             k => {
                 return Err(ComposeError::at(
@@ -347,6 +351,7 @@ pub fn plan(stack: &str, compose: &Value, base_dir: &Path, lookup: &dyn Fn(&str)
     }
     let mut networks = Networks::read(stack, top.get("networks"))?;
     let volumes = read_volumes(stack, top.get("volumes"))?;
+    let objects = Defined::read(stack, top, base_dir, lookup)?;
     let services = top
         .get("services")
         .map(|s| object(s, "services"))
@@ -378,7 +383,7 @@ pub fn plan(stack: &str, compose: &Value, base_dir: &Path, lookup: &dyn Fn(&str)
                 ));
             }
         }
-        let spec = service_spec(stack, short_name, def, &at, &mut networks, &volumes, base_dir, lookup)?;
+        let spec = service_spec(stack, short_name, def, &at, &mut networks, &volumes, &objects, base_dir, lookup)?;
         for n in spec_networks(&spec) {
             used_networks.insert(n, ());
         }
@@ -391,7 +396,7 @@ pub fn plan(stack: &str, compose: &Value, base_dir: &Path, lookup: &dyn Fn(&str)
         ));
     }
     let networks = networks.by_compose_name.into_values().filter(|n| used_networks.contains_key(&n.name)).collect();
-    Ok(StackPlan { stack: stack.to_string(), services: planned, networks, warnings })
+    Ok(StackPlan { stack: stack.to_string(), services: planned, networks, objects: objects.into_list(), warnings })
 }
 
 fn spec_networks(spec: &ServiceSpec) -> Vec<String> {
@@ -410,6 +415,7 @@ fn service_spec(
     at: &str,
     networks: &mut Networks,
     volumes: &BTreeMap<String, NamedVolume>,
+    objects: &Defined,
     base_dir: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Res<ServiceSpec> {
@@ -476,6 +482,12 @@ fn service_spec(
     };
     if !mounts.is_empty() {
         container.insert("Mounts".into(), Value::Array(mounts));
+    }
+    for kind in [SwarmObjectKind::Secret, SwarmObjectKind::Config] {
+        if let Some(v) = def.get(compose_key(kind)) {
+            let refs = references(kind, v, &field(compose_key(kind)), objects)?;
+            container.insert(container_key(kind).into(), Value::Array(refs));
+        }
     }
 
     let empty = Map::new();

@@ -8,6 +8,7 @@
 pub mod compose;
 pub mod convert;
 pub mod interpolate;
+pub mod objects;
 pub mod values;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +23,7 @@ pub use convert::{StackPlan, validate_stack_name};
 use crate::Engine;
 use crate::error::{EngineError, ResourceKind, Result};
 use crate::services::STACK_LABEL;
+use crate::swarm_objects::{SwarmObjectKind, SwarmObjectSummary};
 
 /// What a deploy did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +37,9 @@ pub struct DeployReport {
     /// Services of the stack no longer in the file, removed (with `prune`).
     pub removed: Vec<String>,
     pub networks_created: Vec<String>,
+    /// Secrets and configs made (the ones already there are kept: their contents cannot change).
+    pub secrets_created: Vec<String>,
+    pub configs_created: Vec<String>,
     /// Keys ignored, variables not set, the engine's own warnings.
     pub warnings: Vec<String>,
 }
@@ -45,6 +50,8 @@ pub struct DeployReport {
 pub struct StackRemoval {
     pub services: Vec<String>,
     pub networks: Vec<String>,
+    pub secrets: Vec<String>,
+    pub configs: Vec<String>,
 }
 
 /// One stack of the swarm.
@@ -128,12 +135,15 @@ impl Engine {
             report.networks_created.push(network.name.clone());
         }
 
+        let ids = self.deploy_stack_objects(plan, &mut report).await?;
+
         let current: BTreeMap<String, String> =
             self.list_services_filtered(stack_filter(&plan.stack)).await?.into_iter().map(|s| (s.name, s.id)).collect();
         for service in &plan.services {
             let name = service.spec.name.clone().unwrap_or_default();
+            let mut spec = service.spec.clone();
+            objects::fill_ids(&mut spec, &ids);
             if current.contains_key(&name) {
-                let spec = service.spec.clone();
                 let warnings = self
                     .change_service(&name, move |existing| {
                         // keep the force-update counter, or the engine would see a change
@@ -150,7 +160,7 @@ impl Engine {
             } else {
                 let answer = self
                     .docker
-                    .create_service(service.spec.clone(), None)
+                    .create_service(spec, None)
                     .await
                     .map_err(|e| self.err(e, ResourceKind::Service, &name))?;
                 report.warnings.extend(answer.warnings.unwrap_or_default());
@@ -199,10 +209,70 @@ impl Engine {
             }
             removal.networks.push(name);
         }
-        if removal.services.is_empty() && removal.networks.is_empty() {
+        for kind in [SwarmObjectKind::Secret, SwarmObjectKind::Config] {
+            for object in self.stack_objects(kind, stack).await? {
+                self.remove_swarm_object(kind, &object.id).await?;
+                match kind {
+                    SwarmObjectKind::Secret => removal.secrets.push(object.name),
+                    SwarmObjectKind::Config => removal.configs.push(object.name),
+                }
+            }
+        }
+        if removal.services.is_empty()
+            && removal.networks.is_empty()
+            && removal.secrets.is_empty()
+            && removal.configs.is_empty()
+        {
             return Err(EngineError::NotFound { kind: ResourceKind::Stack, id: stack.to_string() });
         }
         Ok(removal)
+    }
+
+    /// Makes the plan's secrets and configs that do not exist yet (an external one must exist);
+    /// one already there is updated with the file's labels, which the engine refuses when the
+    /// contents differ (they cannot change, as with `docker stack deploy`). Returns their IDs.
+    async fn deploy_stack_objects(
+        &self,
+        plan: &StackPlan,
+        report: &mut DeployReport,
+    ) -> Result<BTreeMap<(SwarmObjectKind, String), String>> {
+        let mut ids = BTreeMap::new();
+        for object in &plan.objects {
+            let kind = object.kind;
+            let id = match self.find_swarm_object(kind, &object.name).await? {
+                Some(found) if object.external => found.id,
+                Some(found) => {
+                    self.update_swarm_object(kind, &found.id, &object.name, &object.data, &object.labels).await?;
+                    found.id
+                }
+                None if object.external => {
+                    return Err(EngineError::InvalidRequest {
+                        message: format!(
+                            "{} {} is external (made outside the stack) and does not exist: create it first (`gantry {} create {} FILE`)",
+                            kind.as_str(),
+                            object.name,
+                            kind.as_str(),
+                            object.name
+                        ),
+                    });
+                }
+                None => {
+                    let id = self.create_swarm_object(kind, &object.name, &object.data, &object.labels).await?;
+                    match kind {
+                        SwarmObjectKind::Secret => report.secrets_created.push(object.name.clone()),
+                        SwarmObjectKind::Config => report.configs_created.push(object.name.clone()),
+                    }
+                    id
+                }
+            };
+            ids.insert((kind, object.name.clone()), id);
+        }
+        Ok(ids)
+    }
+
+    /// The stack's own secrets or configs (by its label).
+    async fn stack_objects(&self, kind: SwarmObjectKind, stack: &str) -> Result<Vec<SwarmObjectSummary>> {
+        Ok(self.list_swarm_objects(kind).await?.into_iter().filter(|o| o.stack.as_deref() == Some(stack)).collect())
     }
 
     /// The stacks of the swarm, from their services' labels.

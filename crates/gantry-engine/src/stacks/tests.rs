@@ -171,7 +171,17 @@ fn what_cannot_be_deployed_is_refused_with_its_place() {
         ("services:\n  a:\n    command: x\n", "services.a.image", "build"),
         ("services:\n  a:\n    image: x\n    logging: {driver: none}\n", "services.a.logging", "does not read"),
         ("services:\n  a:\n    image: x\n    mem_limit: 1g\n", "services.a.mem_limit", "deploy.resources"),
-        ("services:\n  a:\n    image: x\nsecrets:\n  s: {file: ./s}\n", "secrets", "docker stack deploy"),
+        ("services:\n  a:\n    image: x\nsecrets:\n  s: {file: ./nope}\n", "secrets.s.file", "cannot read"),
+        ("services:\n  a:\n    image: x\n    secrets: [nope]\n", "services.a.secrets[0]", "not defined"),
+        ("services:\n  a:\n    image: x\nsecrets:\n  s: {content: x}\n", "secrets.s.content", "does not read"),
+        ("services:\n  a:\n    image: x\nconfigs:\n  c: {}\n", "configs.c", "exactly one of"),
+        ("services:\n  a:\n    image: x\nconfigs:\n  c: {external: true, content: x}\n", "configs.c", "external"),
+        ("services:\n  a:\n    image: x\nsecrets:\n  s: {environment: UNSET}\n", "secrets.s.environment", "not set"),
+        (
+            "services:\n  a:\n    image: x\n    configs: [{source: c, mode: 0999}]\nconfigs:\n  c: {content: x}\n",
+            "services.a.configs[0].mode",
+            "file mode",
+        ),
         ("services:\n  a:\n    image: x\n    networks: [nope]\n", "services.a.networks.nope", "not defined"),
         ("services:\n  a:\n    image: x\n    volumes: [\"nope:/d\"]\n", "services.a.volumes[0]", "not defined"),
         (
@@ -216,6 +226,100 @@ fn env_files_are_read_next_to_the_compose_file_and_environment_wins() {
     assert!(
         matches!(missing, Err(EngineError::InvalidCompose { ref location, .. }) if location == "services.a.env_file[0]")
     );
+}
+
+#[test]
+fn secrets_and_configs_are_read_and_referenced_as_docker_stack_deploy_does() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db_password.txt"), "s3cret\n").unwrap();
+    let text = r#"
+services:
+  db:
+    image: postgres
+    secrets:
+      - db_password
+      - source: api_key
+        target: api.key
+        uid: "70"
+        gid: 70
+        mode: 0400
+      - shared_cert
+    configs:
+      - site
+      - {source: site, target: /etc/nginx/site.conf, mode: "0440"}
+secrets:
+  db_password: {file: ./db_password.txt}
+  api_key: {environment: TAG, labels: {team: web}}
+  shared_cert: {external: true}
+configs:
+  site:
+    content: "server {}"
+    name: site_v2
+"#;
+    let plan = plan_stack("shop", text, dir.path(), &env).unwrap();
+    let objects: Vec<_> = plan
+        .objects
+        .iter()
+        .map(|o| (o.kind, o.name.as_str(), o.external, String::from_utf8_lossy(&o.data).into_owned()))
+        .collect();
+    use crate::swarm_objects::SwarmObjectKind::{Config, Secret};
+    assert_eq!(
+        objects,
+        [
+            (Secret, "shop_api_key", false, "2".to_string()),
+            (Secret, "shop_db_password", false, "s3cret\n".to_string()),
+            (Secret, "shared_cert", true, String::new()),
+            (Config, "site_v2", false, "server {}".to_string()),
+        ]
+    );
+    let api_key = &plan.objects[0];
+    assert_eq!(api_key.labels.get(STACK_LABEL).map(String::as_str), Some("shop"));
+    assert_eq!(api_key.labels.get("team").map(String::as_str), Some("web"));
+
+    let container = plan.services[0].spec.task_template.as_ref().unwrap().container_spec.clone().unwrap();
+    let secrets: Vec<_> = container
+        .secrets
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let f = r.file.unwrap();
+            (r.secret_name.unwrap(), f.name.unwrap(), f.uid.unwrap(), f.gid.unwrap(), f.mode.unwrap())
+        })
+        .collect();
+    assert_eq!(
+        secrets,
+        [
+            ("shop_db_password".into(), "db_password".into(), "0".into(), "0".into(), 0o444),
+            ("shop_api_key".into(), "api.key".into(), "70".into(), "70".into(), 0o400),
+            ("shared_cert".into(), "shared_cert".into(), "0".into(), "0".into(), 0o444),
+        ]
+    );
+    let configs: Vec<_> = container
+        .configs
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (r.config_name.unwrap(), r.file.as_ref().unwrap().name.clone().unwrap(), r.file.unwrap().mode.unwrap())
+        })
+        .collect();
+    assert_eq!(
+        configs,
+        [("site_v2".into(), "/site".into(), 0o444), ("site_v2".into(), "/etc/nginx/site.conf".into(), 0o440)]
+    );
+}
+
+#[test]
+fn file_modes_read_as_the_compose_documentation_writes_them() {
+    use serde_json::json;
+    // `mode: 0440` reaches the reader as the number 440; `0o440` as 288; strings are octal
+    for (value, mode) in
+        [(json!(440), 0o440), (json!(288), 0o440), (json!("0440"), 0o440), (json!("0o644"), 0o644), (json!(7), 7)]
+    {
+        assert_eq!(objects::file_mode(&value, "m").unwrap(), mode, "{value}");
+    }
+    for bad in [json!(1000), json!("9"), json!(-1), json!(true), json!("0o1000")] {
+        assert!(objects::file_mode(&bad, "m").is_err(), "{bad}");
+    }
 }
 
 #[test]

@@ -17,6 +17,10 @@ updated: Array<string>,
  */
 removed: Array<string>, networks_created: Array<string>, 
 /**
+ * Secrets and configs made (the ones already there are kept: their contents cannot change).
+ */
+secrets_created: Array<string>, configs_created: Array<string>, 
+/**
  * Keys ignored, variables not set, the engine's own warnings.
  */
 warnings: Array<string>, };

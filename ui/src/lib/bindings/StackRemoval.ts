@@ -3,4 +3,4 @@
 /**
  * What removing a stack removed.
  */
-export type StackRemoval = { services: Array<string>, networks: Array<string>, };
+export type StackRemoval = { services: Array<string>, networks: Array<string>, secrets: Array<string>, configs: Array<string>, };
