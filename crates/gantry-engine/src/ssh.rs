@@ -170,17 +170,44 @@ fn check_word(what: &str, word: &str) -> std::result::Result<(), String> {
 }
 
 /// Opens connections to an [`SshTarget`] for hyper's client: one `ssh` process per connection,
-/// all of them sharing one SSH connection where `ssh_mux` can arrange it.
+/// all of them sharing one SSH connection where `ssh_mux` can arrange it. From the second
+/// connection on, one more is started ahead of need, so that a new long stream (a followed log,
+/// an exec) does not wait for `ssh` and the remote `docker` to start.
 #[derive(Clone, Debug)]
 pub(crate) struct SshConnector {
     target: Arc<SshTarget>,
     /// The sharing options, decided before the first connection.
     sharing: Arc<tokio::sync::OnceCell<Vec<OsString>>>,
+    /// The connection started ahead of need.
+    spare: Arc<Mutex<Option<SshStream>>>,
+    /// Whether a connection was made before (the first one may still be making the shared SSH
+    /// connection, which a spare started beside it could not use).
+    started: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SshConnector {
     pub(crate) fn new(target: SshTarget) -> Self {
-        Self { target: Arc::new(target), sharing: Arc::default() }
+        Self { target: Arc::new(target), sharing: Arc::default(), spare: Arc::default(), started: Arc::default() }
+    }
+
+    /// A connection: the spare if it still runs, else a new one; then a new spare.
+    fn connect(&self, options: &[OsString]) -> io::Result<SshStream> {
+        let spare = self.spare.lock().ok().and_then(|mut s| s.take()).and_then(|mut s| s.is_alive().then_some(s));
+        let stream = match spare {
+            Some(stream) => stream,
+            None => self.spawn(options)?,
+        };
+        if self.started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            match self.spawn(options) {
+                Ok(next) => {
+                    if let Ok(mut slot) = self.spare.lock() {
+                        *slot = Some(next);
+                    }
+                }
+                Err(e) => tracing::debug!("no spare SSH connection: {e}"),
+            }
+        }
+        Ok(stream)
     }
 
     fn spawn(&self, options: &[OsString]) -> io::Result<SshStream> {
@@ -217,7 +244,7 @@ impl tower_service::Service<hyper::Uri> for SshConnector {
         let connector = self.clone();
         Box::pin(async move {
             let options = connector.sharing.get_or_init(|| crate::ssh_mux::options(&connector.target)).await;
-            connector.spawn(options)
+            connector.connect(options)
         })
     }
 }
@@ -291,6 +318,15 @@ pub(crate) struct SshStream {
     failure: Arc<Mutex<Option<String>>>,
     exited: Option<tokio::sync::oneshot::Receiver<()>>,
     _watcher: WatcherGuard,
+}
+
+impl SshStream {
+    /// Whether `ssh` still runs (a spare that ended while it waited is not handed out).
+    fn is_alive(&mut self) -> bool {
+        self.exited
+            .as_mut()
+            .is_some_and(|exited| matches!(exited.try_recv(), Err(tokio::sync::oneshot::error::TryRecvError::Empty)))
+    }
 }
 
 impl hyper::rt::Read for SshStream {
