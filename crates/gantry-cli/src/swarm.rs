@@ -113,6 +113,16 @@ pub enum StackCommand {
     Rm { name: String },
 }
 
+/// A path as the API takes it (text): one that is not UTF-8 is refused, not mangled.
+pub(crate) fn path_text(path: &std::path::Path) -> Result<String, CliError> {
+    path.to_str().map(str::to_string).ok_or_else(|| {
+        CliError::new(
+            format!("the path {} is not valid UTF-8", path.display()),
+            "Rename the file or its folder, or copy it to a path without such characters.",
+        )
+    })
+}
+
 fn parse_target(target: &str) -> Result<(&str, u32), CliError> {
     target
         .split_once('=')
@@ -341,12 +351,7 @@ pub async fn stack(api: &Gantry, command: StackCommand, as_json: bool) -> Result
             print_table(&["NAME", "SERVICES", "TASKS"], &rows);
         }
         StackCommand::Deploy { name, compose_file, prune } => {
-            let compose_file = compose_file.to_str().map(str::to_string).ok_or_else(|| {
-                CliError::new(
-                    format!("the compose file's path {} is not valid UTF-8", compose_file.display()),
-                    "Rename the file or its folder, or copy it to a path without such characters.",
-                )
-            })?;
+            let compose_file = path_text(&compose_file)?;
             let report = api.stack_deploy(StackDeployRequest { name, compose_file, prune }).await?;
             if as_json {
                 return print_json(&report);

@@ -58,12 +58,7 @@ pub async fn run(api: &Gantry, kind: SwarmObjectKind, command: ObjectCommand, as
             print_table(&["NAME", "STACK", "CREATED", "ID"], &rows);
         }
         ObjectCommand::Create { name, file, labels } => {
-            let file = file.to_str().map(str::to_string).ok_or_else(|| {
-                CliError::new(
-                    format!("the path {} is not valid UTF-8", file.display()),
-                    "Rename the file or its folder, or copy it to a path without such characters.",
-                )
-            })?;
+            let file = crate::swarm::path_text(&file)?;
             let made =
                 api.swarm_object_create(SwarmObjectCreate { kind, name, file, labels: parse_labels(&labels)? }).await?;
             if as_json {
