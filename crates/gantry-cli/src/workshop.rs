@@ -81,6 +81,9 @@ enum WorkshopCommand {
     },
     /// Participant: show the trainer's commands (reset a lab, move to a step) as they come.
     Follow {
+        /// Carry them out: reset the lab (only what the lab made is removed) and move to the step.
+        #[arg(long)]
+        apply: bool,
         #[command(flatten)]
         dirs: DirArgs,
     },
@@ -153,7 +156,13 @@ pub async fn run(args: WorkshopArgs, engine: Option<&str>, as_json: bool) -> Res
         WorkshopCommand::Serve { args, dirs } => crate::workshop_room::serve(args, &dirs.dir(), as_json).await,
         WorkshopCommand::Join { args, dirs } => crate::workshop_room::join(args, &dirs.dir(), as_json).await,
         WorkshopCommand::Progress { args, dirs } => crate::workshop_room::progress(args, &dirs.dir()).await,
-        WorkshopCommand::Follow { dirs } => crate::workshop_room::follow(&dirs.dir(), as_json).await,
+        WorkshopCommand::Follow { apply, dirs } => {
+            let applier = match apply {
+                true => Some(crate::workshop_room::Applier::connect(engine, &dirs.dir()).await?),
+                false => None,
+            };
+            crate::workshop_room::follow(&dirs.dir(), applier, as_json).await
+        }
     }
 }
 

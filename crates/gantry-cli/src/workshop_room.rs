@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use futures_util::StreamExt;
+use gantry_workshop::follow::{self, Applied};
 use gantry_workshop::room::code::JoinCode;
 use gantry_workshop::room::participant::{Membership, ROOM_CA_FILE, RoomClient};
 use gantry_workshop::room::state::{Progress, RoomCommand, StepStatus};
@@ -156,11 +157,51 @@ pub async fn progress(args: ProgressArgs, workshops_dir: &Path) -> Result<(), Cl
     Ok(())
 }
 
-pub async fn follow(workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
+/// What `follow --apply` carries the trainer's commands out with: the engine, the labs (the
+/// imported workshops' first) and the learner's lab progress.
+pub struct Applier {
+    engine: gantry_engine::Engine,
+    library: gantry_labs::Library,
+    store: gantry_labs::ProgressStore,
+}
+
+impl Applier {
+    pub async fn connect(engine: Option<&str>, workshops_dir: &Path) -> Result<Self, CliError> {
+        let engine = gantry_core::engine_source::connect(engine).await?.0;
+        Ok(Self {
+            engine,
+            library: gantry_core::api::lab_library_with(workshops_dir),
+            store: gantry_core::api::lab_progress_store(),
+        })
+    }
+
+    /// Carries out `command` and says what happened (as a line, or a JSON event).
+    async fn apply(&self, command: &RoomCommand, as_json: bool) {
+        let applied = follow::apply(&self.engine, &self.library, &self.store, command).await;
+        match applied {
+            Ok(applied) if as_json => json_line(&serde_json::json!({ "event": "applied", "result": applied })),
+            Ok(Applied::Reset { lab, removed, failed }) => {
+                println!("  reset {lab}: removed {} object(s); it starts again at step 1", removed.len());
+                for f in failed {
+                    eprintln!("  could not remove {f}");
+                }
+            }
+            Ok(Applied::MovedTo { lab, step, index }) => println!("  {lab} now stands at step {} ({step})", index + 1),
+            Ok(Applied::Skipped { reason, .. }) => println!("  not done: {reason}"),
+            Err(e) if as_json => {
+                json_line(&serde_json::json!({ "event": "apply_failed", "message": e.to_string(), "hint": e.hint() }))
+            }
+            Err(e) => eprintln!("  failed: {e} ({})", e.hint()),
+        }
+    }
+}
+
+pub async fn follow(workshops_dir: &Path, applier: Option<Applier>, as_json: bool) -> Result<(), CliError> {
     let membership = Membership::load(workshops_dir)?;
     let client = RoomClient::for_member(&membership)?;
     if !as_json {
-        println!("Following {}: the trainer's commands appear here (Ctrl-C to stop).", membership.title);
+        let doing = if applier.is_some() { "are carried out and appear here" } else { "appear here" };
+        println!("Following {}: the trainer's commands {doing} (Ctrl-C to stop).", membership.title);
     }
     // The room may go away for a while (the trainer's laptop sleeps, the Wi-Fi drops): follow
     // again, waiting a little longer each time (at most 30 s).
@@ -172,12 +213,17 @@ pub async fn follow(workshops_dir: &Path, as_json: bool) -> Result<(), CliError>
                 let mut commands = Box::pin(commands);
                 loop {
                     tokio::select! {
-                        command = commands.next() => match command {
-                            Some(command) if as_json => json_line(&command),
-                            Some(RoomCommand::ResetLab { lab }) => println!("The trainer asks to reset lab {lab}"),
-                            Some(RoomCommand::GoToStep { lab, step }) => println!("The trainer moves everyone to {lab}, step {step}"),
-                            None => break,
-                        },
+                        command = commands.next() => {
+                            let Some(command) = command else { break };
+                            match &command {
+                                _ if as_json => json_line(&command),
+                                RoomCommand::ResetLab { lab } => println!("The trainer asks to reset lab {lab}"),
+                                RoomCommand::GoToStep { lab, step } => println!("The trainer moves everyone to {lab}, step {step}"),
+                            }
+                            if let Some(applier) = &applier {
+                                applier.apply(&command, as_json).await;
+                            }
+                        }
                         _ = tokio::signal::ctrl_c() => return Ok(()),
                     }
                 }

@@ -7,13 +7,14 @@
 //!   offline, resumable, refusing a corrupt or truncated bundle with nothing half-imported;
 //! - [`bundle`]: the file format and its reader;
 //! - [`room`]: the trainer's room server (registry, live grid of participants × steps, commands)
-//!   and the participant's side.
+//!   and the participant's side; [`follow`]: the participant's Gantry carrying out the commands.
 //!
 //! docs/workshops.md is the trainer's guide.
 
 pub mod bundle;
 pub mod digest;
 mod error;
+pub mod follow;
 pub mod import;
 pub mod labs;
 pub mod manifest;

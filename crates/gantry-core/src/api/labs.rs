@@ -21,8 +21,12 @@ pub const LABS_WORK_ENV: &str = "GANTRY_LABS_WORK";
 /// The labs in `GANTRY_LABS_DIR`, those of the imported workshops and the ones Gantry ships (see
 /// [`gantry_labs::library::default_roots`]).
 pub fn lab_library() -> Library {
-    let imported: Vec<PathBuf> =
-        gantry_workshop::imported(&super::workshop::workshops_dir()).into_iter().map(|w| w.labs_dir).collect();
+    lab_library_with(&super::workshop::workshops_dir())
+}
+
+/// [`lab_library`] with the imported workshops of `workshops_dir`.
+pub fn lab_library_with(workshops_dir: &std::path::Path) -> Library {
+    let imported: Vec<PathBuf> = gantry_workshop::imported(workshops_dir).into_iter().map(|w| w.labs_dir).collect();
     Library::load(&gantry_labs::library::default_roots(std::env::current_exe().ok().as_deref(), &imported))
 }
 

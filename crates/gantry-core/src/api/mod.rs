@@ -65,7 +65,9 @@ pub use gantry_labs::{LabEvent, ResetPlan, ResetReport};
 pub use gantry_workshop::preflight::PreflightReport;
 pub use gantry_workshop::{ImportEvent, ImportReport, SettingsDefaults};
 pub use insight::{ContentsProgress, DockerfileReview, FixPreview, LayersProgress};
-pub use labs::{LabCard, LabCatalogue, LabResetOutcome, lab_library, lab_progress_store, lab_work_root};
+pub use labs::{
+    LabCard, LabCatalogue, LabResetOutcome, lab_library, lab_library_with, lab_progress_store, lab_work_root,
+};
 pub use run::{RunPreview, RunRequest, split_command};
 pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};
