@@ -1,9 +1,9 @@
 // Where the user is: the panel, the container open in the detail view, the Run dialog.
-export type Panel = 'dashboard' | 'containers' | 'compose' | 'images' | 'volumes' | 'networks' | 'events' | 'map' | 'dockerfile' | 'learn' | 'swarm' | 'settings';
+export type Panel = 'dashboard' | 'containers' | 'compose' | 'images' | 'volumes' | 'networks' | 'events' | 'map' | 'dockerfile' | 'learn' | 'workshops' | 'swarm' | 'settings';
 
 /** The panels in the sidebar's order; Ctrl+1…9 and Ctrl+0 open the first ten (see ../panelKeys),
  * Ctrl+, opens Settings. */
-export const PANELS: readonly Panel[] = ['dashboard', 'containers', 'compose', 'images', 'volumes', 'networks', 'events', 'map', 'dockerfile', 'learn', 'swarm', 'settings'];
+export const PANELS: readonly Panel[] = ['dashboard', 'containers', 'compose', 'images', 'volumes', 'networks', 'events', 'map', 'dockerfile', 'learn', 'workshops', 'swarm', 'settings'];
 
 class Nav {
   panel = $state<Panel>('dashboard');
