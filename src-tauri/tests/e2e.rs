@@ -89,6 +89,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     markup_shows_as_text,
     only_gantrys_commands_are_callable,
     import_save_and_load_an_image,
+    workshop_bundle_imports_from_the_app,
     pull_with_progress,
     volumes_browse_export_import_remove,
     networks_connect_disconnect,
@@ -477,6 +478,40 @@ async fn import_save_and_load_an_image(ctx: &Ctx) -> Result<()> {
     app.screenshot("images").await?;
     engine.remove_image(reference, true).await?;
     app.wait_gone_text("[data-testid=image-table]", reference).await
+}
+
+/// A trainer's bundle (a repository lab and an image that is then removed from the engine) opened
+/// in the Workshops panel: what it holds, then the import with its progress, the image back in the
+/// engine and the workshop listed as imported.
+async fn workshop_bundle_imports_from_the_app(ctx: &Ctx) -> Result<()> {
+    let (app, engine) = (&ctx.app, &ctx.engine);
+    let reference = "gantry-e2e/workshop:1";
+    let bundle = ctx.home().join("docker-101.gantry-workshop");
+    let _ = std::fs::remove_file(&bundle);
+    engine.tag_image(IMAGE, reference).await?;
+    let spec = gantry_workshop::PackSpec {
+        title: "Docker 101 (e2e)".into(),
+        labs: vec![harness::repo().join("labs/first-container")],
+        images: vec![gantry_workshop::ImageRequest::parse(reference)?],
+        output: bundle.clone(),
+        ..Default::default()
+    };
+    gantry_workshop::pack(engine, &spec, None, &|_| {}, &gantry_engine::CancellationToken::new()).await?;
+    engine.remove_image(reference, false).await?;
+    app.click("[data-testid=nav-workshops]").await?;
+    app.type_into("[data-testid=workshop-path]", &bundle.display().to_string()).await?;
+    app.click("[data-testid=workshop-inspect]").await?;
+    app.wait_text("[data-testid=workshop-bundle]", "Docker 101 (e2e)").await?;
+    app.wait_text("[data-testid=workshop-bundle]", "not signed").await?;
+    app.click("[data-testid=workshop-import]").await?;
+    app.wait_present("[data-testid=workshop-progress][data-phase=done]").await?;
+    app.wait_text("[data-testid=workshop-progress]", "first-container").await?;
+    app.wait_text("[data-testid=workshop-table]", "Docker 101 (e2e)").await?;
+    app.screenshot("workshop-import").await?;
+    let image = engine.inspect_image(reference).await?;
+    assert!(image.tags.iter().any(|t| t == reference), "{:?}", image.tags);
+    engine.remove_image(reference, false).await?;
+    Ok(())
 }
 
 /// With a private registry (GANTRY_TEST_REGISTRY=127.0.0.1:PORT, started by scripts/test): push
