@@ -48,6 +48,9 @@ import type { PruneReport } from './bindings/PruneReport';
 import type { RegistryEntry } from './bindings/RegistryEntry';
 import type { ResetPlan } from './bindings/ResetPlan';
 import type { RolloutProgress } from './bindings/RolloutProgress';
+import type { RoomCommand } from './bindings/RoomCommand';
+import type { RoomEvent } from './bindings/RoomEvent';
+import type { RoomOpenOptions } from './bindings/RoomOpenOptions';
 import type { RunPreview } from './bindings/RunPreview';
 import type { RunRequest } from './bindings/RunRequest';
 import type { SaveOutcome } from './bindings/SaveOutcome';
@@ -185,6 +188,9 @@ export type CommandName =
   | 'workshop_list'
   | 'workshop_apply_settings'
   | 'workshop_preflight'
+  | 'workshop_room_open'
+  | 'workshop_room_command'
+  | 'workshop_room_csv'
   | 'download_save'
   | 'url_open';
 
@@ -664,6 +670,21 @@ export function workshopApplySettings(defaults: SettingsDefaults): Promise<SaveO
 /** The workshop preflight of this computer (and of a bundle when given), to send the trainer. */
 export function workshopPreflight(bundle: string | null): Promise<PreflightReport> {
   return call<PreflightReport>('workshop_preflight', { bundle });
+}
+
+/** Opens the trainer's room for a bundle (registry, join code, the projector's page) and follows its grid live; cancelling closes it. */
+export function workshopRoomOpen(path: string, options: RoomOpenOptions, on: StreamCallbacks<RoomEvent>): Promise<StreamHandle> {
+  return stream<RoomEvent>('workshop_room_open', { path, options }, on);
+}
+
+/** Tells every participant following the room to reset a lab or go to a step; returns how many it reached. */
+export function workshopRoomCommand(command: RoomCommand): Promise<number> {
+  return call<number>('workshop_room_command', { command });
+}
+
+/** The open room's grid as CSV. */
+export function workshopRoomCsv(): Promise<string> {
+  return call<string>('workshop_room_csv', {});
 }
 
 /** Saves text in the download folder (never elsewhere); returns the path written. */

@@ -210,6 +210,12 @@ macro_rules! command_table {
             fn workshop_apply_settings(defaults: $crate::api::SettingsDefaults) -> $crate::api::SaveOutcome;
             /// The workshop preflight of this computer (and of a bundle when given), to send the trainer.
             fn workshop_preflight(bundle: Option<String>) -> $crate::api::PreflightReport;
+            /// Opens the trainer's room for a bundle (registry, join code, the projector's page) and follows its grid live; cancelling closes it.
+            stream workshop_room_open(path: String, options: $crate::api::RoomOpenOptions) -> $crate::api::RoomEvent;
+            /// Tells every participant following the room to reset a lab or go to a step; returns how many it reached.
+            fn workshop_room_command(command: $crate::api::RoomCommand) -> u32;
+            /// The open room's grid as CSV.
+            fn workshop_room_csv() -> String;
 
             // ---- desktop ----
             /// Saves text in the download folder (never elsewhere); returns the path written.

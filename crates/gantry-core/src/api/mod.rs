@@ -35,6 +35,7 @@ mod ts;
 mod vm;
 mod volumes;
 pub mod workshop;
+mod workshop_room;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,7 @@ pub use gantry_insight::vuln::VulnerabilityReport;
 pub use gantry_labs::view::{LabView, StepView};
 pub use gantry_labs::{LabEvent, ResetPlan, ResetReport};
 pub use gantry_workshop::preflight::PreflightReport;
+pub use gantry_workshop::room::state::RoomCommand;
 pub use gantry_workshop::{ImportEvent, ImportReport, SettingsDefaults};
 pub use insight::{ContentsProgress, DockerfileReview, FixPreview, LayersProgress};
 pub use labs::{
@@ -77,6 +79,7 @@ pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};
 pub use vm::{VmEvent, VmRunning};
 pub use workshop::WorkshopBundleView;
+pub use workshop_room::{RoomEvent, RoomOpenOptions};
 
 use crate::credentials::CredentialStore;
 use crate::engine_source::{self, Origin, ResolvedEngine};
@@ -92,6 +95,8 @@ pub struct Gantry {
     system: Arc<Mutex<Option<sysinfo::System>>>,
     settings_path: PathBuf,
     credentials: CredentialStore,
+    /// The workshop room open in this app, if any.
+    room: Arc<workshop_room::RoomSlot>,
 }
 
 impl std::fmt::Debug for Gantry {
@@ -125,6 +130,7 @@ impl Gantry {
             system: Arc::new(Mutex::new(sysinfo::System::new().ok())),
             settings_path,
             credentials,
+            room: Arc::default(),
         }
     }
 
