@@ -482,7 +482,8 @@ async fn import_save_and_load_an_image(ctx: &Ctx) -> Result<()> {
 
 /// A trainer's bundle (a repository lab and an image that is then removed from the engine) opened
 /// in the Workshops panel: what it holds, then the import with its progress, the image back in the
-/// engine and the workshop listed as imported.
+/// engine and the workshop listed as imported; then the trainer's room for it, with a
+/// participant's progress on the live grid.
 async fn workshop_bundle_imports_from_the_app(ctx: &Ctx) -> Result<()> {
     let (app, engine) = (&ctx.app, &ctx.engine);
     let reference = "gantry-e2e/workshop:1";
@@ -511,7 +512,30 @@ async fn workshop_bundle_imports_from_the_app(ctx: &Ctx) -> Result<()> {
     let image = engine.inspect_image(reference).await?;
     assert!(image.tags.iter().any(|t| t == reference), "{:?}", image.tags);
     engine.remove_image(reference, false).await?;
-    Ok(())
+
+    // The trainer's room for the same bundle (any free port, only the grid): a participant joins
+    // with the code and passes a step; the grid shows it, the name as text.
+    app.type_into("[data-testid=room-port]", "0").await?;
+    app.click("[data-testid=room-no-registry]").await?;
+    app.click("[data-testid=room-open]").await?;
+    app.wait_text("[data-testid=room-grid]", "hello").await?;
+    let code = app.text_of("[data-testid=room-code]").await?.unwrap_or_default();
+    let code = gantry_workshop::room::code::JoinCode::parse(code.trim())?;
+    let mut participant = gantry_workshop::room::participant::RoomClient::new(&code)?;
+    participant.join("<b>Ada</b>").await?;
+    let passed = gantry_workshop::room::state::Progress {
+        lab: "first-container".into(),
+        step: "hello".into(),
+        status: gantry_workshop::room::state::StepStatus::Passed,
+    };
+    participant.report(&passed).await?;
+    app.wait_text("[data-testid=room-grid]", "<b>Ada</b>").await?;
+    app.wait_text("[data-testid=room-grid]", "✓").await?;
+    app.screenshot("workshop-room-app").await?;
+    app.click("[data-testid=room-go]").await?;
+    app.wait_text("[data-testid=toast]", "Sent to").await?;
+    app.click("[data-testid=room-close]").await?;
+    app.wait_present("[data-testid=room-open]").await
 }
 
 /// With a private registry (GANTRY_TEST_REGISTRY=127.0.0.1:PORT, started by scripts/test): push

@@ -34,3 +34,30 @@ describe('workshop import progress', () => {
     expect(fraction(p)).toBe(1);
   });
 });
+
+describe('the trainer room', () => {
+  it('opens, then follows joins and progress', async () => {
+    const { applyRoomEvent, passedCount, roomColumns, startRoom } = await import('./workshop');
+    let r = startRoom();
+    r = applyRoomEvent(r, { kind: 'serve', event: { event: 'filling', done: 1, total: 4 } });
+    expect(r.filling).toEqual({ done: 1, total: 4 });
+    r = applyRoomEvent(r, { kind: 'serve', event: { event: 'open', code: 'GW1-X', trainer_url: 'https://h/room#t=1', mirror: 'https://h', registry: true, upstream: null } });
+    expect(r.open?.code).toBe('GW1-X');
+    // updates before the grid are dropped: the snapshot that follows has them
+    expect(applyRoomEvent(r, { kind: 'update', update: { kind: 'progress', participant: 1, lab: 'a', step: 's1', status: 'passed', at_ms: 5 } })).toBe(r);
+    r = applyRoomEvent(r, {
+      kind: 'snapshot',
+      snapshot: { title: 'T', labs: [{ id: 'a', title: 'A', steps: ['s1', 's2'], ports: [], images: [] }], participants: [] },
+    });
+    r = applyRoomEvent(r, { kind: 'update', update: { kind: 'joined', participant: { id: 1, name: '<b>Ada</b>', steps: {}, last_seen_ms: 1 } } });
+    r = applyRoomEvent(r, { kind: 'update', update: { kind: 'progress', participant: 1, lab: 'a', step: 's1', status: 'passed', at_ms: 5 } });
+    r = applyRoomEvent(r, { kind: 'update', update: { kind: 'progress', participant: 2, lab: 'a', step: 's1', status: 'stuck', at_ms: 6 } });
+    const grid = r.grid!;
+    expect(grid.participants).toHaveLength(1);
+    expect(grid.participants[0].steps['a/s1']).toBe('passed');
+    expect(grid.participants[0].last_seen_ms).toBe(5);
+    expect(roomColumns(grid).map((c) => c.key)).toEqual(['a/s1', 'a/s2']);
+    expect(passedCount(grid, 'a/s1')).toBe(1);
+    expect(passedCount(grid, 'a/s2')).toBe(0);
+  });
+});
