@@ -14,6 +14,7 @@ use gantry_labs::{
     CheckResult, CheckStatus, Lab, LabError, LabEvent, Lang, Library, Progress, ProgressStore, TestOptions, TestReport,
     evaluate_step, plan_reset, reset_lab, test_lab, watch,
 };
+use gantry_workshop::room::state::StepStatus;
 
 use crate::CliError;
 use crate::engine_cmds::print_json;
@@ -337,16 +338,30 @@ async fn check(lab_id: Option<&str>, once: bool, engine: Option<&str>, lang: Lan
         return Ok(());
     }
     let lab = Arc::new(lab.clone());
+    // A participant who joined a workshop room reports each step there (only the step's progress).
+    let room = crate::workshop_room::RoomReporter::joined(&crate::workshop::workshops_dir_default());
     let mut stream = watch(engine, lab.clone(), progress, ctx.clone(), Some(store));
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
     loop {
         let event = tokio::select! {
             event = stream.next() => event,
-            _ = &mut stop => return Ok(()),
+            _ = &mut stop => None,
         };
-        let Some(event) = event else { return Ok(()) };
+        let Some(event) = event else {
+            if let Some(room) = &room {
+                room.finish().await;
+            }
+            return Ok(());
+        };
         let event = event?;
+        if let Some(room) = &room {
+            match &event {
+                LabEvent::StepStarted { id, .. } => room.send(&lab.id, id, StepStatus::Working),
+                LabEvent::StepPassed { id, .. } => room.send(&lab.id, id, StepStatus::Passed),
+                _ => {}
+            }
+        }
         if json {
             print_json(&event)?;
             continue;
@@ -368,6 +383,9 @@ async fn check(lab_id: Option<&str>, once: bool, engine: Option<&str>, lang: Lan
             },
             LabEvent::LabCompleted => {
                 println!("\n{}", if lang == Lang::Ru { "Лабораторная пройдена!" } else { "Lab complete!" });
+                if let Some(room) = &room {
+                    room.finish().await;
+                }
                 return Ok(());
             }
             LabEvent::EngineLost { reason } => eprintln!("engine lost: {reason}; waiting for it"),

@@ -244,3 +244,41 @@ pub async fn follow(workshops_dir: &Path, applier: Option<Applier>, as_json: boo
         wait = (wait * 2).min(std::time::Duration::from_secs(30));
     }
 }
+
+/// The lab checker's link to the room this participant joined (`gantry workshop join`): each
+/// step started or passed is reported as it happens, in the background; a room that is gone or
+/// does not know the lab is not an error for the checker (logged only).
+pub struct RoomReporter {
+    client: std::sync::Arc<RoomClient>,
+    sending: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl RoomReporter {
+    /// The reporter when this computer joined a room; `None` otherwise.
+    pub fn joined(workshops_dir: &Path) -> Option<Self> {
+        let membership = Membership::load(workshops_dir).ok()?;
+        let client = RoomClient::for_member(&membership).ok()?;
+        Some(Self { client: std::sync::Arc::new(client), sending: std::sync::Mutex::default() })
+    }
+
+    /// Sends `lab`'s `step` with `status` without waiting for the room.
+    pub fn send(&self, lab: &str, step: &str, status: StepStatus) {
+        let client = std::sync::Arc::clone(&self.client);
+        let progress = Progress { lab: lab.into(), step: step.into(), status };
+        let task = tokio::spawn(async move {
+            if let Err(e) = client.report(&progress).await {
+                tracing::warn!(lab = %progress.lab, step = %progress.step, "the room did not take the progress: {e}");
+            }
+        });
+        if let Ok(mut sending) = self.sending.lock() {
+            sending.retain(|t| !t.is_finished());
+            sending.push(task);
+        }
+    }
+
+    /// Waits (at most a few seconds: the room may be gone) for the reports still on their way.
+    pub async fn finish(&self) {
+        let tasks: Vec<_> = self.sending.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), futures_util::future::join_all(tasks)).await;
+    }
+}

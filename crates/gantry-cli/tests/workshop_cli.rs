@@ -294,3 +294,95 @@ fn doctor_workshop_says_what_is_missing_then_ready() {
     assert_eq!(level(&report, "ports").as_deref(), Some("ok"), "{report}");
     assert!(report["summary"].as_str().unwrap().starts_with("Gantry preflight for Preflight"), "{report}");
 }
+
+/// A one-step lab in gantry-labs' format: container `name` (from the fixture image) runs.
+fn running_lab(root: &Path, id: &str, name: &str) {
+    let dir = root.join(id);
+    std::fs::create_dir_all(dir.join("steps")).unwrap();
+    let toml = format!(
+        r#"format = 1
+id = "{id}"
+level = "beginner"
+duration_minutes = 5
+images = ["{image}"]
+[title]
+en = "Room lab"
+[summary]
+en = "A step the room sees"
+[[steps]]
+id = "run"
+  [[steps.checks]]
+  kind = "container_running"
+  container = "{name}"
+  [[steps.solution]]
+  run = ["docker", "run", "-d", "--name", "{name}", "{image}", "sleep", "300"]
+"#,
+        image = images::FIXTURE
+    );
+    std::fs::write(dir.join("lab.toml"), toml).unwrap();
+    std::fs::write(dir.join("steps/run.en.md"), format!("# Run {name}\n")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joined_participants_lab_check_reports_each_step_to_the_room() {
+    const TEST: &str = "workshop_cli::a_joined_participants_lab_check_reports_each_step_to_the_room";
+    if !gantry_testkit::engine::destructive_or_skip(TEST) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (labs, me) = (dir.path().join("labs"), dir.path().join("participant"));
+    let container = format!("gw-room-lab-{}", std::process::id());
+    running_lab(&labs, "room-lab", &container);
+    let bundle = dir.path().join("room.gantry-workshop");
+    ok(gantry()
+        .args(["workshop", "pack", "--title", "Room 3", "--lab"])
+        .arg(labs.join("room-lab"))
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    let options = gantry_workshop::room::ServeOptions {
+        bundle,
+        dir: dir.path().join("room"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise: None,
+        upstream: None,
+        no_registry: true,
+    };
+    let room = gantry_workshop::room::serve(&options, &|_| {}).await.unwrap();
+    // The participant's Gantry: its own data folder, workshops folder, labs and lab work folder.
+    // (`timeout`: a checker that never sees the step pass fails the test instead of hanging it)
+    let participant = |args: &[&str]| {
+        Command::new("timeout")
+            .arg("120")
+            .arg(env!("CARGO_BIN_EXE_gantry"))
+            .args(args)
+            .env("GANTRY_LANG", "en")
+            .env("GANTRY_HOME", dir.path().join("home"))
+            .env("GANTRY_WORKSHOPS_DIR", &me)
+            .env("GANTRY_LABS_DIR", &labs)
+            .env("GANTRY_LABS_WORK", dir.path().join("work"))
+            .output()
+            .unwrap()
+    };
+    let code = room.code.to_string();
+    let result = std::panic::catch_unwind(|| {
+        ok(participant(&["workshop", "join", &code, "--name", "Ada"]));
+        ok(participant(&["lab", "start", "room-lab"]));
+        images::docker(&["run", "-d", "--name", &container, images::FIXTURE, "sleep", "300"]).unwrap();
+        let checked = ok(participant(&["lab", "check", "room-lab"]));
+        assert!(checked.contains("Lab complete"), "{checked}");
+    });
+    let snapshot = room.room.snapshot();
+    let _ = images::docker(&["rm", "-f", &container]);
+    room.stop().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+    let ada = snapshot.participants.iter().find(|p| p.name == "Ada").expect("Ada joined");
+    assert_eq!(
+        ada.steps.get("room-lab/run"),
+        Some(&gantry_workshop::room::state::StepStatus::Passed),
+        "the room saw the step pass: {snapshot:?}"
+    );
+}
