@@ -324,8 +324,8 @@ id = "run"
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_joined_participants_lab_check_reports_each_step_to_the_room() {
-    const TEST: &str = "workshop_cli::a_joined_participants_lab_check_reports_each_step_to_the_room";
+async fn a_joined_participant_reports_steps_and_follows_the_trainers_reset() {
+    const TEST: &str = "workshop_cli::a_joined_participant_reports_steps_and_follows_the_trainers_reset";
     if !gantry_testkit::engine::destructive_or_skip(TEST) {
         return;
     }
@@ -352,27 +352,44 @@ async fn a_joined_participants_lab_check_reports_each_step_to_the_room() {
     let room = gantry_workshop::room::serve(&options, &|_| {}).await.unwrap();
     // The participant's Gantry: its own data folder, workshops folder, labs and lab work folder.
     // (`timeout`: a checker that never sees the step pass fails the test instead of hanging it)
-    let participant = |args: &[&str]| {
-        Command::new("timeout")
-            .arg("120")
+    let command = |args: &[&str]| {
+        let mut cmd = Command::new("timeout");
+        cmd.arg("120")
             .arg(env!("CARGO_BIN_EXE_gantry"))
             .args(args)
             .env("GANTRY_LANG", "en")
             .env("GANTRY_HOME", dir.path().join("home"))
             .env("GANTRY_WORKSHOPS_DIR", &me)
             .env("GANTRY_LABS_DIR", &labs)
-            .env("GANTRY_LABS_WORK", dir.path().join("work"))
-            .output()
-            .unwrap()
+            .env("GANTRY_LABS_WORK", dir.path().join("work"));
+        cmd
     };
+    let participant = |args: &[&str]| command(args).output().unwrap();
     let code = room.code.to_string();
-    let result = std::panic::catch_unwind(|| {
+    // (AssertUnwindSafe: after a panic the room is only read and stopped)
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ok(participant(&["workshop", "join", &code, "--name", "Ada"]));
         ok(participant(&["lab", "start", "room-lab"]));
         images::docker(&["run", "-d", "--name", &container, images::FIXTURE, "sleep", "300"]).unwrap();
         let checked = ok(participant(&["lab", "check", "room-lab"]));
         assert!(checked.contains("Lab complete"), "{checked}");
-    });
+
+        // The trainer resets the lab for everyone; the participant's follow --apply carries it out.
+        let mut follow = command(&["--json", "workshop", "follow", "--apply"]).stdout(Stdio::piped()).spawn().unwrap();
+        let reset = gantry_workshop::room::state::RoomCommand::ResetLab { lab: "room-lab".into() };
+        gantry_testkit::wait::until("the participant following the room", std::time::Duration::from_secs(60), || {
+            room.room.command(reset.clone()).unwrap() > 0
+        })
+        .unwrap();
+        let mut lines = BufReader::new(follow.stdout.take().unwrap()).lines();
+        let applied = lines.by_ref().map_while(Result::ok).find(|l| l.contains("\"applied\"")).unwrap_or_default();
+        let _ = follow.kill();
+        let _ = follow.wait();
+        let applied: serde_json::Value = serde_json::from_str(&applied).unwrap();
+        assert_eq!(applied["result"]["applied"], "reset", "{applied}");
+        assert!(applied["result"]["removed"].to_string().contains(&container), "{applied}");
+        assert!(images::docker(&["inspect", &container]).is_err(), "the lab's container is gone");
+    }));
     let snapshot = room.room.snapshot();
     let _ = images::docker(&["rm", "-f", &container]);
     room.stop().await;
