@@ -22,12 +22,11 @@ GANTRY_CROSS_PACKAGES=(
   clang:clang
   llvm:llvm-ar
 )
-# Crates not yet type-checked for Windows: gantry-core's agent still serves unix sockets only
-# (moving it onto gantry-machine's local endpoints is issue 12's driver item), and the CLI and the
-# desktop app build on gantry-core. macOS checks the whole workspace.
-GANTRY_CROSS_WINDOWS_EXCLUDE=(gantry-core gantry-cli gantry-desktop)
-# The Windows tests run under Wine: the crates with Windows-specific code (named pipes).
-GANTRY_CROSS_WINE_TESTS=(-p gantry-machine --lib)
+# Crates not type-checked for Windows (none: the whole workspace is, as for macOS).
+GANTRY_CROSS_WINDOWS_EXCLUDE=()
+# The Windows tests run under Wine: the crates with Windows-specific code (named pipes: the
+# engine forwarder, the agent's control channel and its clients).
+GANTRY_CROSS_WINE_TESTS=(-p gantry-machine -p gantry-core --lib)
 GANTRY_WINE=/usr/lib/wine/wine64
 GANTRY_WINESERVER=/usr/lib/wine/wineserver
 

@@ -9,6 +9,7 @@
 //! QEMU, and the `gantry` binary from `cargo build --workspace --bins`, or `GANTRY_BIN`).
 //! `gantry stop` from a terminal shows on the Dashboard without a click, and Start boots it again.
 //! The VM is stopped (`gantry stop`, then by pid) even when the test fails.
+#![cfg(unix)] // the VM tests drive QEMU and the agent on Linux
 
 #[allow(dead_code)] // shared with e2e.rs; this test uses part of it
 mod harness;

@@ -180,9 +180,8 @@ pub fn disk_check(dir: &Path) -> Check {
             None => break,
         }
     }
-    match rustix::fs::statvfs(&probe) {
-        Ok(st) => {
-            let free = st.f_bavail.saturating_mul(st.f_frsize);
+    match free_bytes(&probe) {
+        Ok(free) => {
             let gib = free as f64 / (1u64 << 30) as f64;
             let detail = format!("{gib:.1} GiB free at {}", probe.display());
             if gib < 2.0 {
@@ -201,6 +200,17 @@ pub fn disk_check(dir: &Path) -> Check {
     }
 }
 
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(dir)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> std::io::Result<u64> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "not measured on this system yet"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,12 +225,14 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn disk_check_walks_up_to_an_existing_dir() {
         let c = disk_check(Path::new("/tmp/definitely/not/here"));
         assert!(c.detail.contains("/tmp"), "{}", c.detail);
     }
 
+    #[cfg(unix)]
     #[test]
     fn world_writable_socket_fails() {
         use std::os::unix::fs::PermissionsExt;

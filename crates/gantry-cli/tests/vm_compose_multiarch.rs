@@ -6,6 +6,7 @@
 //! Prerequisites, installed by ./scripts/test: the guest image, QEMU, the docker CLI with the
 //! compose and buildx plugins, Debian's `busybox-static` (`/bin/busybox`) and its arm64 build
 //! (`GANTRY_TEST_ARM64_BUSYBOX`, scripts/lib/fixtures.sh). One VM boot serves every scenario.
+#![cfg(unix)] // the VM tests drive QEMU and the agent on Linux
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};

@@ -620,6 +620,7 @@ mod tests {
         assert!(vm_with(|v| v.shared_folders = vec![]).validate(&host()).is_ok());
     }
 
+    #[cfg(unix)] // unix system folders; Windows ones (C:\Windows, ...) are not listed yet (docs/windows.md)
     #[test]
     fn system_folders_and_gantrys_own_directory_are_refused_as_shares() {
         let root = gantry_machine::instance::root_dir();

@@ -7,6 +7,7 @@
 //! found next to this test's executable or at `GANTRY_BIN`).
 //!
 //! The scenarios run in sequence in one test to boot as few times as possible.
+#![cfg(unix)] // the VM tests drive QEMU and the agent on Linux
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{TcpListener, TcpStream};

@@ -1,4 +1,5 @@
-//! The socket forwarder: a host unix socket (mode 0600, stale socket removed) whose every
+//! The engine forwarder: a local endpoint ([`crate::local`]: a unix socket, mode 0600, stale
+//! socket removed; on Windows a named pipe, first instance, local clients only) whose every
 //! connection is proxied byte-for-byte over a fresh mutual-TLS connection to the engine's
 //! forwarded loopback port. Raw byte proxying carries HTTP upgrades and hijacked streams
 //! (`docker run -it`, `docker exec`, attach); a half-close on one side (EOF) is passed on as a
@@ -11,29 +12,25 @@
 //! requests (send the next before the answer to the previous one) could see a refusal before an
 //! earlier answer; the docker CLI and bollard do not pipeline.
 //!
-//! On Windows the same would serve a named pipe (`\\.\pipe\gantry`); not implemented yet.
+//! A named pipe has no half-close: on Windows a client's end of input (a hijacked `docker exec
+//! -i` stdin closing) is not passed on until the pipe closes (docs/windows.md).
 
 use std::net::SocketAddr;
 #[cfg(unix)]
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-#[cfg(unix)]
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-#[cfg(unix)]
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 #[cfg(unix)]
 use crate::error::{MachineError, Result};
-#[cfg(unix)]
 use crate::http1::{self, Chunked, Framing};
-#[cfg(unix)]
-use crate::shares;
-use crate::shares::MountPolicy;
+use crate::local::{LocalListener, LocalStream};
+use crate::shares::{self, MountPolicy};
 
 /// Largest body of a checked request (container creates are a few KiB).
 pub const MAX_CHECKED_BODY: u64 = 16 << 20;
@@ -87,11 +84,9 @@ pub fn bind(path: &Path) -> Result<tokio::net::UnixListener> {
 }
 
 /// Serves `listener` until `cancel` resolves; each connection is proxied to `upstream`.
-/// The socket file is removed on return.
-#[cfg(unix)]
+/// The listener (and with it a socket file) is dropped on return.
 pub async fn serve(
-    listener: tokio::net::UnixListener,
-    socket_path: PathBuf,
+    mut listener: LocalListener,
     upstream: Upstream,
     stats: Arc<Stats>,
     filter: Option<Arc<Filter>>,
@@ -102,7 +97,7 @@ pub async fn serve(
         tokio::select! {
             _ = &mut cancel => break,
             accepted = listener.accept() => {
-                let (client, _) = match accepted {
+                let client = match accepted {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -127,24 +122,21 @@ pub async fn serve(
             }
         }
     }
-    let _ = std::fs::remove_file(&socket_path);
+    drop(listener);
 }
 
-#[cfg(unix)]
-async fn proxy(mut client: tokio::net::UnixStream, up: &Upstream) -> std::io::Result<()> {
+async fn proxy(mut client: LocalStream, up: &Upstream) -> std::io::Result<()> {
     let mut engine = up.connect().await?;
     tokio::io::copy_bidirectional(&mut client, &mut engine).await?;
     Ok(())
 }
 
-#[cfg(unix)]
-type ClientWriter = Arc<tokio::sync::Mutex<tokio::net::unix::OwnedWriteHalf>>;
+type ClientWriter = Arc<tokio::sync::Mutex<tokio::io::WriteHalf<LocalStream>>>;
 
-#[cfg(unix)]
-async fn proxy_filtered(client: tokio::net::UnixStream, up: &Upstream, filter: &Filter) -> std::io::Result<()> {
+async fn proxy_filtered(client: LocalStream, up: &Upstream, filter: &Filter) -> std::io::Result<()> {
     let engine = up.connect().await?;
     let (mut er, mut ew) = tokio::io::split(engine);
-    let (mut cr, cw) = client.into_split();
+    let (mut cr, cw) = tokio::io::split(client);
     let cw: ClientWriter = Arc::new(tokio::sync::Mutex::new(cw));
     let answers = {
         let cw = cw.clone();
@@ -173,11 +165,9 @@ async fn proxy_filtered(client: tokio::net::UnixStream, up: &Upstream, filter: &
     }
 }
 
-#[cfg(unix)]
 /// The connection was answered by the proxy and closed.
 struct Refused;
 
-#[cfg(unix)]
 impl From<std::io::Error> for Refused {
     fn from(e: std::io::Error) -> Self {
         tracing::debug!(error = %e, "engine connection ended");
@@ -185,13 +175,11 @@ impl From<std::io::Error> for Refused {
     }
 }
 
-#[cfg(unix)]
 async fn answer(cw: &ClientWriter, status: u16, reason: &str, message: &str, close: bool) -> std::io::Result<()> {
     tracing::info!(status, message, "engine request refused");
     cw.lock().await.write_all(&http1::error_response(status, reason, message, close)).await
 }
 
-#[cfg(unix)]
 /// Reads more from `r` into `buf`; the number of bytes read (0 at the end).
 async fn fill(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let mut chunk = [0u8; 16 * 1024];
@@ -200,7 +188,6 @@ async fn fill(r: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> std::io::R
     Ok(n)
 }
 
-#[cfg(unix)]
 /// Passes requests from the client to the engine one by one, checking the ones the policy reads.
 async fn requests(
     cr: &mut (impl AsyncRead + Unpin),
@@ -272,7 +259,6 @@ async fn requests(
     }
 }
 
-#[cfg(unix)]
 /// Streams one body from `buf` + `cr` to `ew`; what follows it stays in `buf`.
 async fn pass_body(
     cr: &mut (impl AsyncRead + Unpin),
@@ -310,7 +296,6 @@ async fn pass_body(
     }
 }
 
-#[cfg(unix)]
 /// Reads a whole body (raw bytes as sent, and decoded), or `None` when it is over the bound.
 async fn whole_body(
     cr: &mut (impl AsyncRead + Unpin),
@@ -350,22 +335,19 @@ async fn whole_body(
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::instance::Instance;
+    use crate::local::{self, LocalEndpoint};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    /// A TLS echo server standing in for dockerd: requires the client certificate.
-    #[tokio::test]
-    async fn proxies_bytes_both_ways_with_half_close_and_mode_0600() {
-        use std::os::unix::fs::PermissionsExt;
-        let t = tempfile::tempdir().unwrap();
-        let i = Instance::at(t.path().join("default"));
-        i.ensure().unwrap();
-        crate::tls::ensure(&i).unwrap();
-        let server_cfg = crate::tls::server_config(&i).unwrap();
+    /// A TLS server standing in for dockerd (it requires the client certificate): it reads until
+    /// the client half-closes (`until_eof`, like a hijacked stdin) or 5 bytes, then answers
+    /// `echo:` and what it read.
+    async fn tls_echo(i: &Instance, until_eof: bool) -> SocketAddr {
+        let server_cfg = crate::tls::server_config(i).unwrap();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
         tokio::spawn(async move {
@@ -375,22 +357,69 @@ mod tests {
                 tokio::spawn(async move {
                     let Ok(mut s) = acc.accept(s).await else { return };
                     let mut buf = Vec::new();
-                    // read until the client half-closes, then answer (like a hijacked stdin)
-                    s.read_to_end(&mut buf).await.unwrap();
+                    if until_eof {
+                        s.read_to_end(&mut buf).await.unwrap();
+                    } else {
+                        buf.resize(5, 0);
+                        s.read_exact(&mut buf).await.unwrap();
+                    }
                     s.write_all(b"echo:").await.unwrap();
                     s.write_all(&buf).await.unwrap();
                     s.shutdown().await.unwrap();
                 });
             }
         });
+        addr
+    }
+
+    fn instance(t: &tempfile::TempDir) -> Instance {
+        let i = Instance::at(t.path().join("default"));
+        i.ensure().unwrap();
+        crate::tls::ensure(&i).unwrap();
+        i
+    }
+
+    /// The engine endpoint of this OS (a named pipe on Windows, run under Wine in CI) to a
+    /// mutual-TLS engine, several clients one after the other; the endpoint is gone after.
+    #[tokio::test]
+    async fn the_local_endpoint_reaches_the_tls_engine() {
+        let t = tempfile::tempdir().unwrap();
+        let i = instance(&t);
+        let addr = tls_echo(&i, false).await;
+        let endpoint = LocalEndpoint::for_path(&i.docker_socket());
+        let listener = LocalListener::bind(&endpoint).unwrap();
+        let up = Upstream { addr, tls: crate::tls::client_config(&i).unwrap() };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let h = tokio::spawn(serve(listener, up, Arc::default(), None, async {
+            let _ = stop_rx.await;
+        }));
+        for word in [b"hello", b"world", b"gantr"] {
+            let mut c = local::connect(&endpoint).await.unwrap();
+            c.write_all(word).await.unwrap();
+            let mut out = vec![0u8; 10];
+            c.read_exact(&mut out).await.unwrap();
+            assert_eq!(out, [&b"echo:"[..], word].concat());
+        }
+        stop_tx.send(()).unwrap();
+        h.await.unwrap();
+        assert!(local::connect(&endpoint).await.is_err());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn proxies_bytes_both_ways_with_half_close_and_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let i = instance(&t);
+        let addr = tls_echo(&i, true).await;
         // stale socket file is replaced
         std::fs::write(i.docker_socket(), "stale").unwrap();
-        let l = bind(&i.docker_socket()).unwrap();
+        let l = LocalListener::bind(&LocalEndpoint::Socket(i.docker_socket())).unwrap();
         assert_eq!(std::fs::metadata(i.docker_socket()).unwrap().permissions().mode() & 0o777, 0o600);
         let up = Upstream { addr, tls: crate::tls::client_config(&i).unwrap() };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let sock = i.docker_socket();
-        let h = tokio::spawn(serve(l, sock.clone(), up, Arc::default(), None, async {
+        let h = tokio::spawn(serve(l, up, Arc::default(), None, async {
             let _ = stop_rx.await;
         }));
         for _ in 0..3 {

@@ -104,6 +104,9 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 pub struct LocalListener {
     endpoint: LocalEndpoint,
     inner: Inner,
+    /// The socket file this listener made (device, inode): dropping removes only that file, not
+    /// one a later listener made at the same path.
+    made: Option<(u64, u64)>,
 }
 
 enum Inner {
@@ -132,7 +135,7 @@ impl LocalListener {
             #[allow(unreachable_patterns)]
             other => return Err(unsupported(other)),
         };
-        Ok(Self { endpoint: endpoint.clone(), inner })
+        Ok(Self { endpoint: endpoint.clone(), inner, made: socket_identity(endpoint) })
     }
 
     /// Where this listener is.
@@ -164,10 +167,24 @@ impl LocalListener {
 
 impl Drop for LocalListener {
     fn drop(&mut self) {
-        if let LocalEndpoint::Socket(path) = &self.endpoint {
+        if let LocalEndpoint::Socket(path) = &self.endpoint
+            && self.made.is_some()
+            && socket_identity(&self.endpoint) == self.made
+        {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+/// The (device, inode) of a socket file; `None` for a pipe or a missing file.
+fn socket_identity(endpoint: &LocalEndpoint) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    if let LocalEndpoint::Socket(path) = endpoint {
+        use std::os::unix::fs::MetadataExt;
+        return std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    }
+    let _ = endpoint;
+    None
 }
 
 /// Opens a connection to `endpoint` (a busy pipe is retried for a few seconds, as every
@@ -314,5 +331,23 @@ mod tests {
         // gone with its listener: nobody answers, and the name can be bound again
         assert!(connect(&endpoint).await.is_err());
         drop(LocalListener::bind(&endpoint).unwrap());
+    }
+
+    /// A listener dropped after another took its path over (an agent restarted in the same
+    /// process) leaves the new socket alone.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn dropping_an_old_listener_keeps_a_newer_socket() {
+        let t = tempfile::tempdir().unwrap();
+        let endpoint = LocalEndpoint::for_path(&t.path().join("control.sock"));
+        let old = LocalListener::bind(&endpoint).unwrap();
+        let LocalEndpoint::Socket(path) = &endpoint else { unreachable!() };
+        std::fs::remove_file(path).unwrap();
+        let new = LocalListener::bind(&endpoint).unwrap();
+        drop(old);
+        assert!(path.exists());
+        assert!(connect(&endpoint).await.is_ok());
+        drop(new);
+        assert!(!path.exists());
     }
 }

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use gantry_machine::local::LocalEndpoint;
+
 /// The context's name.
 pub const CONTEXT_NAME: &str = "gantry";
 
@@ -18,12 +20,12 @@ pub fn meta_path(config_dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The context's meta.json content.
-pub fn meta_json(name: &str, socket: &Path) -> serde_json::Value {
+pub fn meta_json(name: &str, engine: &LocalEndpoint) -> serde_json::Value {
     serde_json::json!({
         "Name": name,
         "Metadata": { "Description": "Gantry's VM (rootless)" },
         "Endpoints": {
-            "docker": { "Host": format!("unix://{}", socket.display()), "SkipTLSVerify": false }
+            "docker": { "Host": engine.to_string(), "SkipTLSVerify": false }
         }
     })
 }
@@ -63,14 +65,15 @@ pub fn ensure_plugin_dir(config_dir: &Path, plugin_dir: &Path) -> std::io::Resul
     Ok(true)
 }
 
-/// Creates or updates the context to point at `socket`; when this program was installed with
-/// bundled docker CLI plugins, registers their directory too ([`ensure_plugin_dir`]).
-pub fn ensure(config_dir: &Path, socket: &Path) -> std::io::Result<PathBuf> {
+/// Creates or updates the context to point at `engine` (`unix://...`, or `npipe://...` on
+/// Windows); when this program was installed with bundled docker CLI plugins, registers their
+/// directory too ([`ensure_plugin_dir`]).
+pub fn ensure(config_dir: &Path, engine: &LocalEndpoint) -> std::io::Result<PathBuf> {
     let p = meta_path(config_dir, CONTEXT_NAME);
     if let Some(dir) = p.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let json = serde_json::to_vec_pretty(&meta_json(CONTEXT_NAME, socket)).map_err(std::io::Error::other)?;
+    let json = serde_json::to_vec_pretty(&meta_json(CONTEXT_NAME, engine)).map_err(std::io::Error::other)?;
     if std::fs::read(&p).ok().as_deref() != Some(&json[..]) {
         let tmp = p.with_extension("json.tmp");
         std::fs::write(&tmp, &json)?;
@@ -92,7 +95,7 @@ mod tests {
         // the docker CLI's digest of "gantry"
         assert_eq!(gantry_engine::contexts::context_dir_name("default").len(), 64);
         let t = tempfile::tempdir().unwrap();
-        let p = ensure(t.path(), Path::new("/x/docker.sock")).unwrap();
+        let p = ensure(t.path(), &LocalEndpoint::Socket("/x/docker.sock".into())).unwrap();
         assert!(p.starts_with(t.path().join("contexts/meta")));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(v["Endpoints"]["docker"]["Host"], "unix:///x/docker.sock");

@@ -49,10 +49,15 @@ impl Default for StartOptions {
 }
 
 /// A live subscription to the agent's status events.
-#[derive(Debug)]
 pub struct Subscription {
-    lines: gantry_machine::lines::LineReader<BufReader<tokio::net::unix::OwnedReadHalf>>,
-    _w: tokio::net::unix::OwnedWriteHalf,
+    lines: gantry_machine::lines::LineReader<BufReader<tokio::io::ReadHalf<local::LocalStream>>>,
+    _w: tokio::io::WriteHalf<local::LocalStream>,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subscription")
+    }
 }
 
 impl Subscription {
@@ -70,11 +75,12 @@ impl Subscription {
 
 async fn request(instance: &Instance, req: Request) -> Result<Subscription, VmError> {
     let path = instance.control_socket();
-    let conn = tokio::net::UnixStream::connect(&path).await.map_err(|e| VmError::Agent {
-        message: format!("cannot reach the agent at {}: {e}", path.display()),
+    let endpoint = local::LocalEndpoint::control(instance);
+    let conn = local::connect(&endpoint).await.map_err(|e| VmError::Agent {
+        message: format!("cannot reach the agent at {}: {e}", endpoint.display_path()),
         hint: "start it with `gantry start`".into(),
     })?;
-    let (r, mut w) = conn.into_split();
+    let (r, mut w) = tokio::io::split(conn);
     let mut line =
         serde_json::to_vec(&req).map_err(|e| VmError::Agent { message: e.to_string(), hint: String::new() })?;
     line.push(b'\n');
@@ -351,19 +357,20 @@ mod tests {
     fn the_desktop_app_runs_the_gantry_next_to_it_before_path() {
         let t = tempfile::tempdir().unwrap();
         let desktop = t.path().join("gantry-desktop");
+        let gantry = format!("gantry{}", std::env::consts::EXE_SUFFIX);
         // nothing next to it: PATH's gantry
-        assert_eq!(agent_program_for(None, &desktop), PathBuf::from("gantry"));
-        std::fs::write(t.path().join("gantry"), b"").unwrap();
-        assert_eq!(agent_program_for(None, &desktop), t.path().join("gantry"));
+        assert_eq!(agent_program_for(None, &desktop), PathBuf::from(&gantry));
+        std::fs::write(t.path().join(&gantry), b"").unwrap();
+        assert_eq!(agent_program_for(None, &desktop), t.path().join(&gantry));
         // $GANTRY_BIN still wins; the CLI runs itself
         assert_eq!(agent_program_for(Some("/opt/g".into()), &desktop), PathBuf::from("/opt/g"));
         assert_eq!(agent_program_for(None, Path::new("/usr/bin/gantry")), PathBuf::from("/usr/bin/gantry"));
     }
 
     /// An "agent" that accepts on the control socket and never answers (a stuck agent).
-    fn silent_agent(inst: &Instance) -> std::os::unix::net::UnixListener {
+    fn silent_agent(inst: &Instance) -> local::LocalListener {
         std::fs::create_dir_all(inst.dir()).unwrap();
-        std::os::unix::net::UnixListener::bind(inst.control_socket()).unwrap()
+        local::LocalListener::bind(&local::LocalEndpoint::control(inst)).unwrap()
     }
 
     #[tokio::test]

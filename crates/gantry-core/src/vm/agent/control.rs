@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_machine::lines::LineReader;
+use gantry_machine::local::{LocalListener, LocalStream};
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::broadcast;
 
 #[cfg(test)]
-use gantry_machine::forward;
-#[cfg(test)]
 use gantry_machine::instance::Instance;
+#[cfg(test)]
+use gantry_machine::local::LocalEndpoint;
 
 use super::Shared;
 #[cfg(test)]
@@ -53,14 +54,14 @@ pub fn bad_request(message: String) -> VmStatus {
 }
 
 /// Serves the control socket; aborting it also ends its connections (they live in its JoinSet).
-pub(super) async fn control_server(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
+pub(super) async fn control_server(mut listener: LocalListener, shared: Arc<Shared>) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             Some(_) = conns.join_next(), if !conns.is_empty() => continue,
         };
-        let Ok((conn, _)) = accepted else {
+        let Ok(conn) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
@@ -89,7 +90,7 @@ impl FakeAgent {
         instance.ensure().map_err(VmError::io("create", instance.dir()))?;
         let control = instance.control_socket();
         let _ = std::fs::remove_file(&control);
-        let listener = forward::bind(&control).map_err(VmError::Machine)?;
+        let listener = LocalListener::bind(&LocalEndpoint::control(instance)).map_err(VmError::Machine)?;
         let shared = Shared::new(instance, first, RunningInfo::default());
         let server = tokio::spawn(control_server(listener, shared.clone()));
         Ok(Self { shared, server })
@@ -114,14 +115,14 @@ impl Drop for FakeAgent {
     }
 }
 
-async fn send(w: &mut tokio::net::unix::OwnedWriteHalf, s: &VmStatus) -> std::io::Result<()> {
+async fn send(w: &mut (impl AsyncWrite + Unpin), s: &VmStatus) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(s).map_err(std::io::Error::other)?;
     line.push(b'\n');
     w.write_all(&line).await
 }
 
-async fn handle_control(conn: tokio::net::UnixStream, shared: Arc<Shared>) -> std::io::Result<()> {
-    let (r, mut w) = conn.into_split();
+async fn handle_control(conn: LocalStream, shared: Arc<Shared>) -> std::io::Result<()> {
+    let (r, mut w) = tokio::io::split(conn);
     let mut lines = LineReader::new(BufReader::new(r), MAX_REQUEST_LINE);
     loop {
         let line = match lines.next_line().await {
@@ -190,15 +191,15 @@ mod tests {
     use crate::vm::status::Step;
     use proptest::prelude::*;
 
-    async fn connect(
-        instance: &Instance,
-    ) -> (LineReader<BufReader<tokio::net::unix::OwnedReadHalf>>, tokio::net::unix::OwnedWriteHalf) {
-        let conn = tokio::net::UnixStream::connect(instance.control_socket()).await.unwrap();
-        let (r, w) = conn.into_split();
+    type Reader = LineReader<BufReader<tokio::io::ReadHalf<LocalStream>>>;
+
+    async fn connect(instance: &Instance) -> (Reader, tokio::io::WriteHalf<LocalStream>) {
+        let conn = gantry_machine::local::connect(&LocalEndpoint::control(instance)).await.unwrap();
+        let (r, w) = tokio::io::split(conn);
         (LineReader::new(BufReader::new(r), MAX_STATUS_LINE), w)
     }
 
-    async fn answer(r: &mut LineReader<BufReader<tokio::net::unix::OwnedReadHalf>>) -> Option<VmStatus> {
+    async fn answer(r: &mut Reader) -> Option<VmStatus> {
         r.next_line().await.unwrap().map(|l| serde_json::from_slice(&l).unwrap())
     }
 

@@ -23,6 +23,7 @@ use std::time::Duration;
 use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
 use gantry_machine::driver::{BootEvent, Driver, MachineConfig, QemuDriver, RunState};
 use gantry_machine::instance::Instance;
+use gantry_machine::local::{LocalEndpoint, LocalListener};
 use gantry_machine::ports::PortForwarder;
 use gantry_machine::shares::MountPolicy;
 use gantry_machine::{forward, tls};
@@ -156,7 +157,7 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
     std::fs::write(&pid_path, std::process::id().to_string()).map_err(VmError::io("write", &pid_path))?;
     let control = instance.control_socket();
     let _ = std::fs::remove_file(&control); // we hold the lock: any socket file is stale
-    let listener = forward::bind(&control).map_err(VmError::Machine)?;
+    let listener = LocalListener::bind(&LocalEndpoint::control(&instance)).map_err(VmError::Machine)?;
 
     let shared = Shared::new(
         &instance,
@@ -307,6 +308,17 @@ pub(crate) fn lock_file(path: &std::path::Path, wait: bool) -> Result<Option<std
             Err(e) => return Err(VmError::Io { what: "lock", path: path.to_owned(), source: e.into() }),
         }
     }
+    #[cfg(not(unix))]
+    {
+        let locked = if wait { f.lock().map_err(std::fs::TryLockError::Error) } else { f.try_lock() };
+        match locked {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(VmError::Io { what: "lock", path: path.to_owned(), source: e });
+            }
+        }
+    }
     Ok(Some(f))
 }
 
@@ -335,8 +347,13 @@ pub fn agent_running(instance: &Instance) -> bool {
     }
     #[cfg(not(unix))]
     {
-        drop(f);
-        instance.control_socket().exists()
+        match f.try_lock_shared() {
+            Ok(()) => {
+                let _ = f.unlock();
+                false
+            }
+            Err(_) => true,
+        }
     }
 }
 
@@ -465,9 +482,9 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     let engine = wait_for_engine(&endpoint).await.map_err(VmError::at(Step::WaitForEngine))?;
     let version = engine.version().await.map_err(VmError::from).map_err(VmError::at(Step::WaitForEngine))?;
 
-    shared.step(Step::ServeSocket, Some(inst.docker_socket().display().to_string()));
-    let listener =
-        forward::bind(&inst.docker_socket()).map_err(VmError::from).map_err(VmError::at(Step::ServeSocket))?;
+    let engine_local = LocalEndpoint::engine(inst);
+    shared.step(Step::ServeSocket, Some(engine_local.display_path()));
+    let listener = LocalListener::bind(&engine_local).map_err(VmError::from).map_err(VmError::at(Step::ServeSocket))?;
     let upstream = forward::Upstream {
         addr: state.engine_addr(),
         tls: tls::client_config(inst).map_err(VmError::from).map_err(VmError::at(Step::ServeSocket))?,
@@ -485,20 +502,13 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         settings_file: inst.settings(),
     };
     let t = tasks.clone();
-    tokio::spawn(forward::serve(
-        listener,
-        inst.docker_socket(),
-        upstream,
-        Arc::default(),
-        Some(Arc::new(filter)),
-        async move {
-            t.cancelled().await;
-        },
-    ));
+    tokio::spawn(forward::serve(listener, upstream, Arc::default(), Some(Arc::new(filter)), async move {
+        t.cancelled().await;
+    }));
 
     shared.step(Step::DockerContext, None);
     let context_dir = context::docker_config_dir();
-    match context::ensure(&context_dir, &inst.docker_socket()) {
+    match context::ensure(&context_dir, &engine_local) {
         Ok(p) => tracing::info!(path = %p.display(), "docker context updated"),
         Err(e) => {
             // not fatal: DOCKER_HOST still works
@@ -510,7 +520,7 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
 
     shared.step(Step::PortForwarding, None);
     if let Ok(mut i) = shared.info.lock() {
-        i.docker_host = format!("unix://{}", inst.docker_socket().display());
+        i.docker_host = engine_local.to_string();
         i.context = context::CONTEXT_NAME.into();
         i.accel = state.accel.to_string();
         i.engine_version = version.version.clone();
