@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::accel::{Accel, HostOs};
+use crate::arch::GuestArch;
 use crate::qemu;
 
 /// How long the test guest may take before the accelerator is called broken (the bound
@@ -55,15 +56,16 @@ pub const PROBE_GUEST: [u8; 61] = [
 /// guest, the exit device, nothing else. `None` where no test guest exists for the host's
 /// architecture yet (arm64 hosts: the boot's own stall detection decides there).
 pub fn probe_args(accel: Accel, os: HostOs, guest: &Path) -> Option<Vec<OsString>> {
-    if !qemu::machine_type(os).starts_with("q35") {
+    // the test guest is x86 code: it probes an x86 host's accelerator
+    if GuestArch::host() != Some(GuestArch::X86_64) {
         return None;
     }
-    let mut a: Vec<OsString> = ["-machine", qemu::machine_type(os), "-nodefaults", "-no-user-config"]
+    let mut a: Vec<OsString> = ["-machine", qemu::machine_type(GuestArch::X86_64), "-nodefaults", "-no-user-config"]
         .into_iter()
         .chain(["-display", "none", "-vga", "none", "-m", "64M"])
         .map(OsString::from)
         .collect();
-    a.extend(qemu::accel_args(accel, os).into_iter().map(OsString::from));
+    a.extend(qemu::accel_args(accel, os, GuestArch::X86_64).into_iter().map(OsString::from));
     a.extend(["-kernel".into(), guest.as_os_str().to_owned()]);
     a.extend(["-device".into(), "isa-debug-exit,iobase=0xf4,iosize=0x04".into()]);
     Some(a)
@@ -273,7 +275,7 @@ mod tests {
         };
         let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
         let s = s.join(" ");
-        assert!(s.contains(&qemu::accel_args(Accel::Kvm, HostOs::Linux).join(" ")), "{s}");
+        assert!(s.contains(&qemu::accel_args(Accel::Kvm, HostOs::Linux, GuestArch::X86_64).join(" ")), "{s}");
         assert!(s.contains("-kernel /tmp/g.bin"), "{s}");
         assert!(s.contains("isa-debug-exit,iobase=0xf4"), "{s}");
         assert!(!s.contains("-netdev") && !s.contains("-drive"), "nothing but the test guest: {s}");
@@ -291,7 +293,7 @@ mod tests {
     /// The real probe under TCG (always available where QEMU is): the guest runs to its end.
     #[tokio::test]
     async fn the_test_guest_runs_under_tcg() {
-        let qemu = PathBuf::from(qemu::qemu_binary(HostOs::current()));
+        let qemu = PathBuf::from(qemu::qemu_binary(HostOs::current(), GuestArch::X86_64));
         let found =
             std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(&qemu).is_file()));
         if !found || probe_args(Accel::Tcg, HostOs::current(), Path::new("x")).is_none() {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accel::{self, Accel, AccelChoice, HostOs, Probe, Remembered};
 use crate::accel_probe::{self, Verdict};
+use crate::arch::{self, GuestArch};
 use crate::error::{MachineError, Result};
 use crate::image::{self, GuestImage};
 use crate::instance::Instance;
@@ -167,8 +168,11 @@ pub trait Driver {
 pub struct QemuDriver {
     pub instance: Instance,
     pub os: HostOs,
-    /// The QEMU binary (default from [`qemu::qemu_binary`]; `GANTRY_QEMU` overrides).
+    /// The QEMU binary for this computer's architecture (default from [`qemu::qemu_binary`];
+    /// `GANTRY_QEMU` overrides it for every guest).
     pub qemu: PathBuf,
+    /// Whether `qemu` came from `GANTRY_QEMU`.
+    qemu_from_env: bool,
 }
 
 const QEMU_ENV: &str = "GANTRY_QEMU";
@@ -176,11 +180,21 @@ const QEMU_ENV: &str = "GANTRY_QEMU";
 impl QemuDriver {
     pub fn new(instance: Instance) -> Self {
         let os = HostOs::current();
-        let qemu = std::env::var_os(QEMU_ENV)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(qemu::qemu_binary(os)));
-        Self { instance, os, qemu }
+        let from_env = std::env::var_os(QEMU_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let qemu_from_env = from_env.is_some();
+        let host = GuestArch::host().unwrap_or(GuestArch::X86_64);
+        let qemu = from_env.unwrap_or_else(|| PathBuf::from(qemu::qemu_binary(os, host)));
+        Self { instance, os, qemu, qemu_from_env }
+    }
+
+    /// The QEMU binary for a guest of `arch`: `GANTRY_QEMU` when set, else the emulator of that
+    /// architecture.
+    pub fn qemu_for(&self, arch: GuestArch) -> PathBuf {
+        if self.qemu_from_env || GuestArch::host() == Some(arch) {
+            self.qemu.clone()
+        } else {
+            PathBuf::from(qemu::qemu_binary(self.os, arch))
+        }
     }
 
     /// The live QEMU pid of this instance, if any (stale pid files removed).
@@ -235,10 +249,11 @@ impl QemuDriver {
         }
     }
 
-    /// Whether this QEMU can sandbox itself (seccomp): asked, not assumed (builds without
-    /// libseccomp, macOS and Windows builds refuse `-sandbox`).
-    pub async fn sandbox_supported(&self) -> bool {
-        let mut cmd = tokio::process::Command::new(&self.qemu);
+    /// Whether the QEMU for `arch` can sandbox itself (seccomp): asked, not assumed (builds
+    /// without libseccomp, macOS and Windows builds refuse `-sandbox`).
+    pub async fn sandbox_supported(&self, arch: GuestArch) -> bool {
+        let program = self.qemu_for(arch);
+        let mut cmd = tokio::process::Command::new(&program);
         cmd.args(qemu::sandbox_probe_args())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
@@ -250,7 +265,7 @@ impl QemuDriver {
             }
             Err(_) => false,
         };
-        tracing::info!(sandbox = ok, qemu = %self.qemu.display(), "QEMU seccomp sandbox");
+        tracing::info!(sandbox = ok, qemu = %program.display(), "QEMU seccomp sandbox");
         ok
     }
 
@@ -269,6 +284,7 @@ impl QemuDriver {
             FwCfgFile { name: image::FW_CONFIG.into(), file: i.guest_config() },
         ];
         QemuSpec {
+            arch: img.arch,
             accel,
             cpus: cfg.cpus,
             memory_mib: cfg.memory_mib,
@@ -352,7 +368,8 @@ impl QemuDriver {
         let i = &self.instance;
         let engine_port = free_port()?;
         let mut spec = self.spec(cfg, img, accel, engine_port);
-        spec.sandbox = self.sandbox_supported().await;
+        spec.sandbox = self.sandbox_supported(img.arch).await;
+        let program = self.qemu_for(img.arch);
         let args = qemu::build_args(&spec, self.os);
         // fresh console and qemu logs for this boot (the previous ones kept as *.1)
         for f in [i.console_log(), i.qemu_log()] {
@@ -363,16 +380,16 @@ impl QemuDriver {
         for s in [i.qmp_socket(), i.qmp_events_socket()] {
             let _ = std::fs::remove_file(s);
         }
-        tracing::info!(qemu = %self.qemu.display(), ?args, "launching QEMU");
-        let mut cmd = tokio::process::Command::new(&self.qemu);
+        tracing::info!(qemu = %program.display(), ?args, "launching QEMU");
+        let mut cmd = tokio::process::Command::new(&program);
         cmd.args(&args).stdin(std::process::Stdio::null()).stdout(qemu_log).stderr(qemu_err).kill_on_drop(false);
         #[cfg(unix)]
         cmd.process_group(0); // not killed by the terminal's Ctrl-C aimed at the agent
         let mut child = cmd.spawn().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                MachineError::ProgramMissing { program: self.qemu.display().to_string() }
+                MachineError::ProgramMissing { program: program.display().to_string() }
             } else {
-                MachineError::Io { what: "launch", path: self.qemu.clone(), source: e }
+                MachineError::Io { what: "launch", path: program.clone(), source: e }
             }
         })?;
         let pid = child.id().unwrap_or(0);
@@ -488,10 +505,11 @@ impl Driver for QemuDriver {
     }
 
     fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>> {
-        if !which(&self.qemu) {
-            return Err(MachineError::ProgramMissing { program: self.qemu.display().to_string() });
+        let img = GuestImage::locate(&cfg.image_dir)?;
+        let program = self.qemu_for(img.arch);
+        if !which(&program) {
+            return Err(MachineError::ProgramMissing { program: program.display().to_string() });
         }
-        GuestImage::locate(&cfg.image_dir)?;
         if cfg.cpus == 0 || cfg.memory_mib < 512 {
             return Err(MachineError::InvalidConfig {
                 field: "cpus/memory".into(),
@@ -499,6 +517,7 @@ impl Driver for QemuDriver {
             });
         }
         let choice = accel::choose(&cfg.probe, Remembered::load(&self.instance.accel_choice()).as_ref());
+        let choice = arch::accel_for_guest(choice, img.arch, GuestArch::host());
         Ok(choice.warning.into_iter().collect())
     }
 
@@ -528,7 +547,8 @@ impl Driver for QemuDriver {
         self.clean_stale();
         let img = GuestImage::locate(&cfg.image_dir)?;
         let remembered = Remembered::load(&self.instance.accel_choice());
-        let AccelChoice { mut accel, mut warning } = accel::choose(&cfg.probe, remembered.as_ref());
+        let choice = accel::choose(&cfg.probe, remembered.as_ref());
+        let AccelChoice { mut accel, mut warning } = arch::accel_for_guest(choice, img.arch, GuestArch::host());
         if let Some(w) = &warning {
             progress(BootEvent::Warning { message: w.clone() });
         }

@@ -10,6 +10,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::arch::GuestArch;
 use crate::error::{MachineError, Result};
 
 /// Environment variable overriding the image directory.
@@ -22,6 +23,8 @@ pub const KERNEL: &str = "vmlinuz";
 pub const INITRD: &str = "initrd.img";
 pub const ROOTFS: &str = "rootfs.squashfs";
 pub const CMDLINE: &str = "cmdline";
+/// `key=value` lines about the build; its `arch=` names the guest's architecture.
+pub const VERSION: &str = "VERSION";
 
 /// Console line the guest's init prints when dockerd answers.
 pub const ENGINE_READY_LINE: &str = "gantry-init: engine ready";
@@ -106,6 +109,8 @@ pub struct GuestImage {
     pub initrd: PathBuf,
     pub rootfs: Option<PathBuf>,
     pub cmdline: String,
+    /// From VERSION's `arch=` line (amd64 without one).
+    pub arch: GuestArch,
 }
 
 impl GuestImage {
@@ -127,7 +132,15 @@ impl GuestImage {
             .ok()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| DEFAULT_CMDLINE.to_owned());
-        Ok(Self { dir: dir.to_owned(), kernel, initrd, rootfs, cmdline })
+        let version = std::fs::read_to_string(dir.join(VERSION)).unwrap_or_default();
+        let arch = GuestArch::from_version(&version).map_err(|name| MachineError::Unsupported {
+            what: format!(
+                "the guest image in {} is built for '{name}' (its {VERSION}); Gantry runs amd64 and arm64 images: \
+                 rebuild it with vm-images/build.sh",
+                dir.display()
+            ),
+        })?;
+        Ok(Self { dir: dir.to_owned(), kernel, initrd, rootfs, cmdline, arch })
     }
 }
 
@@ -184,6 +197,18 @@ mod tests {
         let l = lookup_from(None, Some(&exe), Some(cache.clone().into()), None);
         assert_eq!(l.dir, cache.join("current"));
         assert_eq!(l.searched, vec![t.path().join("usr/share/gantry/image"), cache.join("current")]);
+    }
+
+    #[test]
+    fn the_image_names_its_architecture() {
+        let t = tempfile::tempdir().unwrap();
+        fake_image(t.path());
+        assert_eq!(GuestImage::locate(t.path()).unwrap().arch, GuestArch::X86_64);
+        std::fs::write(t.path().join(VERSION), "suite=trixie\narch=arm64\n").unwrap();
+        assert_eq!(GuestImage::locate(t.path()).unwrap().arch, GuestArch::Aarch64);
+        std::fs::write(t.path().join(VERSION), "arch=mips\n").unwrap();
+        let e = GuestImage::locate(t.path()).unwrap_err().to_string();
+        assert!(e.contains("'mips'") && e.contains("vm-images/build.sh"), "{e}");
     }
 
     #[test]

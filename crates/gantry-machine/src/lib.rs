@@ -3,6 +3,7 @@
 //! - [`instance`]: the instance directory, every file named once;
 //! - [`accel`]: accelerator detection (KVM / HVF / WHPX / TCG) and the remembered fallback;
 //! - [`accel_probe`]: does the hardware accelerator run a guest? A test guest with a deadline;
+//! - [`arch`]: the guest's CPU architecture (amd64, arm64) and what it means for QEMU;
 //! - [`qemu`]: the QEMU command line, a pure function tested per OS;
 //! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`, events);
 //! - [`tls`]: per-instance CA, server and client certificates;
@@ -20,6 +21,7 @@
 
 pub mod accel;
 pub mod accel_probe;
+pub mod arch;
 pub mod disk;
 pub mod driver;
 pub mod error;

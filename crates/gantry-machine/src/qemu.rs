@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use crate::accel::{Accel, HostOs};
+use crate::arch::GuestArch;
 
 /// Where QMP listens: a unix socket (Linux, macOS) or a loopback TCP port (Windows).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,8 @@ pub struct Share {
 /// Everything the command line depends on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QemuSpec {
+    /// The guest image's architecture: the machine type and the emulator binary.
+    pub arch: GuestArch,
     pub accel: Accel,
     pub cpus: u32,
     pub memory_mib: u64,
@@ -60,19 +63,36 @@ pub struct QemuSpec {
     pub sandbox: bool,
 }
 
-/// The QEMU system emulator's program name for this host.
-pub fn qemu_binary(os: HostOs) -> &'static str {
-    match (os, std::env::consts::ARCH) {
-        (HostOs::Windows, _) => "qemu-system-x86_64.exe",
-        (_, "aarch64") => "qemu-system-aarch64",
-        _ => "qemu-system-x86_64",
+/// The QEMU system emulator's program name for a guest of `arch` on `os`.
+pub fn qemu_binary(os: HostOs, arch: GuestArch) -> &'static str {
+    match (os, arch) {
+        (HostOs::Windows, GuestArch::X86_64) => "qemu-system-x86_64.exe",
+        (HostOs::Windows, GuestArch::Aarch64) => "qemu-system-aarch64.exe",
+        (_, GuestArch::X86_64) => "qemu-system-x86_64",
+        (_, GuestArch::Aarch64) => "qemu-system-aarch64",
     }
 }
 
-/// The accelerator's arguments (`-accel ... -cpu ...`), shared by the boot and the accelerator
-/// probe ([`crate::accel_probe`]) so that the probe tests exactly what the boot will run.
-pub(crate) fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
+/// `-machine`'s value: `q35` for x86-64; for arm64 `virt` with the best interrupt controller the
+/// accelerator offers (`gic-version=max`: GICv3 under HVF and TCG, the host's under KVM), because
+/// virt's default GICv2 stops at 8 vCPUs. Shared with the accelerator probe.
+pub(crate) fn machine_type(arch: GuestArch) -> &'static str {
+    match arch {
+        GuestArch::X86_64 => "q35",
+        GuestArch::Aarch64 => "virt,gic-version=max",
+    }
+}
+
+/// The accelerator's arguments (`-accel ... -cpu ...`) for a guest of `arch`, shared by the boot
+/// and the accelerator probe ([`crate::accel_probe`]) so that the probe tests exactly what the
+/// boot will run.
+pub(crate) fn accel_args(accel: Accel, os: HostOs, arch: GuestArch) -> Vec<String> {
     let v: &[&str] = match (accel, os) {
+        // pauth-impdef=on: QEMU's own pointer-authentication algorithm instead of the
+        // architected QARMA, which is slow to emulate (QEMU's Arm CPU features documentation).
+        (Accel::Tcg, _) if arch == GuestArch::Aarch64 => {
+            &["-accel", "tcg,thread=single,tb-size=64", "-cpu", "max,pauth-impdef=on"]
+        }
         (Accel::Kvm, _) => &["-accel", "kvm", "-cpu", "host"],
         (Accel::Hvf, _) => &["-accel", "hvf", "-cpu", "host"],
         // kernel-irqchip=off: WHPX's in-kernel irqchip breaks Linux guests on many builds.
@@ -89,11 +109,6 @@ pub(crate) fn accel_args(accel: Accel, os: HostOs) -> Vec<String> {
     v.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// QEMU's machine type: `virt` on arm64 hosts (but Windows), `q35` otherwise.
-pub(crate) fn machine_type(os: HostOs) -> &'static str {
-    if std::env::consts::ARCH == "aarch64" && os != HostOs::Windows { "virt" } else { "q35" }
-}
-
 /// Builds QEMU's arguments (without the program name). Pure: no I/O.
 ///
 /// Every path goes into an option whose value QEMU splits at commas, so each is escaped the same
@@ -102,13 +117,13 @@ pub(crate) fn machine_type(os: HostOs) -> &'static str {
 pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let push = |a: &mut Vec<OsString>, xs: &[&str]| a.extend(xs.iter().map(OsString::from));
-    push(&mut a, &["-name", "gantry", "-machine", machine_type(os), "-nodefaults", "-no-user-config"]);
+    push(&mut a, &["-name", "gantry", "-machine", machine_type(spec.arch), "-nodefaults", "-no-user-config"]);
     push(&mut a, &["-display", "none", "-vga", "none"]);
     if spec.sandbox {
         // seccomp: no obsolete syscalls, no setuid, no fork/exec, no scheduler changes
         push(&mut a, &["-sandbox", SANDBOX]);
     }
-    a.extend(accel_args(spec.accel, os).into_iter().map(OsString::from));
+    a.extend(accel_args(spec.accel, os, spec.arch).into_iter().map(OsString::from));
     a.extend(["-smp".into(), spec.cpus.to_string().into(), "-m".into(), format!("{}M", spec.memory_mib).into()]);
     a.extend(["-kernel".into(), spec.kernel.clone().into_os_string()]);
     a.extend(["-initrd".into(), spec.initrd.clone().into_os_string()]);
@@ -216,6 +231,7 @@ mod tests {
 
     fn spec(accel: Accel) -> QemuSpec {
         QemuSpec {
+            arch: GuestArch::X86_64,
             accel,
             cpus: 2,
             memory_mib: 2048,
@@ -297,7 +313,39 @@ mod tests {
         assert!(s.contains("-qmp tcp:127.0.0.1:41235,server=on,wait=off"));
         assert!(!s.contains("-virtfs"));
         assert!(s.contains(r"file=C:\Users\me\gantry\disk.qcow2"));
-        assert_eq!(qemu_binary(HostOs::Windows), "qemu-system-x86_64.exe");
+        assert_eq!(qemu_binary(HostOs::Windows, GuestArch::X86_64), "qemu-system-x86_64.exe");
+        assert!(s.contains("-machine q35 "), "{s}");
+    }
+
+    /// QEMU with HVF on Apple silicon: the arm64 guest on `virt`, the host's CPU, PCI virtio
+    /// devices as on x86 (the guest's console is virt's PL011 UART: `console=ttyAMA0` in the
+    /// arm64 image's cmdline file), 9p shares and QMP on unix sockets as on Linux.
+    #[test]
+    fn macos_hvf_on_apple_silicon() {
+        let mut sp = spec(Accel::Hvf);
+        sp.arch = GuestArch::Aarch64;
+        sp.cmdline = "console=ttyAMA0 panic=-1 quiet".into();
+        let s = joined(&build_args(&sp, HostOs::MacOs));
+        assert!(s.starts_with("-name gantry -machine virt,gic-version=max -nodefaults"), "{s}");
+        assert!(s.contains("-accel hvf -cpu host -smp 2 -m 2048M"), "{s}");
+        assert!(s.contains("-append console=ttyAMA0 panic=-1 quiet"), "{s}");
+        assert!(s.contains("-device virtio-net-pci,netdev=net0"), "{s}");
+        assert!(s.contains("-virtfs local,path=/home/me"), "{s}");
+        assert!(s.contains("-qmp unix:/inst/qmp.sock"), "{s}");
+        assert!(!s.contains("q35") && !s.contains("pauth"), "{s}");
+        assert_eq!(qemu_binary(HostOs::MacOs, GuestArch::Aarch64), "qemu-system-aarch64");
+        assert_eq!(qemu_binary(HostOs::MacOs, GuestArch::X86_64), "qemu-system-x86_64");
+    }
+
+    /// An arm64 guest under TCG (the arm64 boot test on a PC): fast pointer authentication.
+    #[test]
+    fn arm64_guest_under_tcg() {
+        let mut sp = spec(Accel::Tcg);
+        sp.arch = GuestArch::Aarch64;
+        let s = joined(&build_args(&sp, HostOs::Linux));
+        assert!(s.contains("-machine virt,gic-version=max "), "{s}");
+        assert!(s.contains("-accel tcg,thread=single,tb-size=64 -cpu max,pauth-impdef=on "), "{s}");
+        assert_eq!(qemu_binary(HostOs::Linux, GuestArch::Aarch64), "qemu-system-aarch64");
     }
 
     #[test]

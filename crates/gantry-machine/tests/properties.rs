@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 #[cfg(unix)]
 use gantry_machine::accel::{Accel, HostOs};
+#[cfg(unix)]
+use gantry_machine::arch::GuestArch;
 use gantry_machine::http1::{self, Chunked, Framing};
 use gantry_machine::instance;
 use gantry_machine::ports::{self, PortRule, Proto};
@@ -209,6 +211,7 @@ fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
         p.extend_from_slice(&bytes);
         let path = PathBuf::from(OsString::from_vec(p.clone()));
         let spec = QemuSpec {
+            arch: GuestArch::X86_64,
             accel: Accel::Tcg,
             cpus: 1,
             memory_mib: 1024,
