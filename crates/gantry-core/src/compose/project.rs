@@ -148,14 +148,17 @@ mod tests {
 
     #[test]
     fn labels_give_files_only_when_they_are_here() {
+        // compose writes the client's own absolute paths (a drive letter on Windows)
+        let (dir, sep) = if cfg!(windows) { (r"C:\u\shop", r"\") } else { ("/home/u/shop", "/") };
+        let files = format!("{dir}{sep}compose.yaml,{dir}{sep}compose.override.yaml");
         let l = labels(&[
             ("com.docker.compose.project", "shop"),
-            (WORKING_DIR_LABEL, "/home/u/shop"),
-            (CONFIG_FILES_LABEL, "/home/u/shop/compose.yaml,/home/u/shop/compose.override.yaml"),
+            (WORKING_DIR_LABEL, dir),
+            (CONFIG_FILES_LABEL, files.as_str()),
         ]);
         let here = target_from_labels(&l, |_| true).unwrap();
         assert_eq!(here.name.as_deref(), Some("shop"));
-        assert_eq!(here.working_dir.as_deref(), Some("/home/u/shop"));
+        assert_eq!(here.working_dir.as_deref(), Some(dir));
         assert_eq!(here.files.len(), 2);
         let elsewhere = target_from_labels(&l, |p| p.ends_with("compose.yaml")).unwrap();
         assert_eq!(elsewhere, ComposeTarget { name: Some("shop".into()), ..Default::default() });
