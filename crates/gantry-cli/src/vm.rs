@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use gantry_core::vm::{self, StartOptions, VmStatus};
+use gantry_machine::boot_timings;
 use gantry_machine::image::{self, GuestImage};
 use gantry_machine::instance::{DEFAULT_INSTANCE, Instance};
 
@@ -21,6 +22,10 @@ pub enum VmCommand {
         /// Instance name (letters, digits, '-' and '_').
         #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
         instance: Instance,
+        /// Print where the start-up's time went, phase by phase (QEMU launch, kernel, init,
+        /// containerd, dockerd, TLS answer, socket, context, forwards).
+        #[arg(long)]
+        timings: bool,
     },
     /// Stop the VM cleanly (power-off; killed after 60 s).
     Stop {
@@ -86,7 +91,7 @@ impl From<vm::VmError> for CliError {
 /// Runs one VM command.
 pub async fn run(cmd: VmCommand, json: bool) -> Result<(), CliError> {
     match cmd {
-        VmCommand::Start { instance } => start(&instance, json).await,
+        VmCommand::Start { instance, timings } => start(&instance, json, timings).await,
         VmCommand::Stop { instance } => stop(&instance, json).await,
         VmCommand::VmStatus { instance } => {
             let s = vm::status(&instance).await;
@@ -128,7 +133,7 @@ fn emit(s: &VmStatus, json: bool) {
     let _ = std::io::stdout().flush();
 }
 
-async fn start(i: &Instance, json: bool) -> Result<(), CliError> {
+async fn start(i: &Instance, json: bool, timings: bool) -> Result<(), CliError> {
     let opts = StartOptions { instance: i.clone(), ..Default::default() };
     let mut last = String::new();
     let info = vm::start(&opts, |s| {
@@ -145,6 +150,14 @@ async fn start(i: &Instance, json: bool) -> Result<(), CliError> {
     println!("Gantry is running: Docker {} ({}).", info.engine_version, info.accel);
     for w in &info.warnings {
         println!("warning: {w}");
+    }
+    if timings {
+        if info.timings.is_empty() {
+            println!("timings: the VM was already running, so nothing was timed (`gantry stop`, then start again)");
+        } else {
+            println!("\nStart-up timings ({}):", info.accel);
+            print!("{}", boot_timings::table(&info.timings));
+        }
     }
     let st = vm::status(i).await;
     if let VmStatus::Degraded { reasons, .. } = &st {

@@ -26,6 +26,9 @@ pub const CMDLINE: &str = "cmdline";
 /// `key=value` lines about the build; its `arch=` names the guest's architecture.
 pub const VERSION: &str = "VERSION";
 
+/// Prefix of every console line of the guest's init; its progress lines end with the guest's
+/// uptime, `[38.25s]` ([`crate::boot_timings`] reads them).
+pub const LINE_PREFIX: &str = "gantry-init: ";
 /// Console line the guest's init prints when dockerd answers.
 pub const ENGINE_READY_LINE: &str = "gantry-init: engine ready";
 /// Prefix of the init's error lines (fatal ones are followed by power-off).

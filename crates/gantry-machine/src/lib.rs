@@ -4,6 +4,7 @@
 //! - [`accel`]: accelerator detection (KVM / HVF / WHPX / TCG) and the remembered fallback;
 //! - [`accel_probe`]: does the hardware accelerator run a guest? A test guest with a deadline;
 //! - [`arch`]: the guest's CPU architecture (amd64, arm64) and what it means for QEMU;
+//! - [`boot_timings`]: where a start's time goes, from the host's marks and the init's stamps;
 //! - [`qemu`]: the QEMU command line, a pure function tested per OS;
 //! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`, events);
 //! - [`tls`]: per-instance CA, server and client certificates;
@@ -22,6 +23,7 @@
 pub mod accel;
 pub mod accel_probe;
 pub mod arch;
+pub mod boot_timings;
 pub mod disk;
 pub mod driver;
 pub mod error;

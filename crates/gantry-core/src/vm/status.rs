@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use gantry_machine::boot_timings::BootPhase;
 use gantry_machine::ports::PortRule;
 
 /// The start-up chain's named steps, in order.
@@ -77,6 +78,10 @@ pub struct RunningInfo {
     pub agent_pid: u32,
     /// Launch → engine ready, in ms (0 when the agent reattached to a running VM).
     pub boot_ms: u64,
+    /// Where this start's time went, phase by phase (`gantry start --timings`); empty when the
+    /// agent reattached to a running VM.
+    #[serde(default)]
+    pub timings: Vec<BootPhase>,
     pub forwarded_ports: Vec<PortRule>,
 }
 

@@ -16,6 +16,7 @@ mod control;
 mod pause;
 mod ports;
 mod settings_check;
+mod timings;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -398,6 +399,7 @@ pub fn engine_endpoint(instance: &Instance, state: &RunState) -> Endpoint {
 async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), VmError> {
     let inst = &shared.instance;
     let driver = &shared.driver;
+    let clock = Arc::new(timings::StartClock::new());
 
     shared.step(Step::ValidateSettings, None);
     inst.check_socket_paths().map_err(VmError::from).map_err(VmError::at(Step::ValidateSettings))?;
@@ -443,9 +445,12 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     }
 
     shared.step(Step::BootVm, running.as_ref().map(|s| format!("reattaching to QEMU pid {}", s.pid)));
+    clock.mark(|m| &mut m.boot_step);
     let progress_shared = shared.clone();
+    let progress_clock = clock.clone();
     let progress = move |ev: BootEvent| match ev {
         BootEvent::Launched { accel, pid } => {
+            progress_clock.launched();
             progress_shared.step(Step::BootVm, Some(format!("QEMU pid {pid}, accelerator {accel}")));
         }
         BootEvent::Warning { message } => {
@@ -459,9 +464,11 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
             progress_shared.step(Step::BootVm, Some(format!("{from} did not work ({reason}); retrying with TCG")));
         }
         BootEvent::ConsoleAlive { after_ms } => {
+            progress_clock.mark(|m| &mut m.console_alive);
             progress_shared.step(Step::WaitForEngine, Some(format!("guest kernel up after {after_ms} ms")));
         }
         BootEvent::EngineReady { after_ms } => {
+            progress_clock.mark(|m| &mut m.engine_ready);
             progress_shared.step(Step::WaitForEngine, Some(format!("guest reports engine ready after {after_ms} ms")));
         }
         _ => {}
@@ -481,6 +488,7 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     let endpoint = engine_endpoint(inst, &state);
     let engine = wait_for_engine(&endpoint).await.map_err(VmError::at(Step::WaitForEngine))?;
     let version = engine.version().await.map_err(VmError::from).map_err(VmError::at(Step::WaitForEngine))?;
+    clock.mark(|m| &mut m.tls_answered);
 
     let engine_local = LocalEndpoint::engine(inst);
     shared.step(Step::ServeSocket, Some(engine_local.display_path()));
@@ -506,6 +514,7 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         t.cancelled().await;
     }));
 
+    clock.mark(|m| &mut m.socket_served);
     shared.step(Step::DockerContext, None);
     let context_dir = context::docker_config_dir();
     match context::ensure(&context_dir, &engine_local) {
@@ -518,6 +527,7 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         }
     }
 
+    clock.mark(|m| &mut m.context_written);
     shared.step(Step::PortForwarding, None);
     if let Ok(mut i) = shared.info.lock() {
         i.docker_host = engine_local.to_string();
@@ -531,6 +541,14 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     let mut fwd =
         if shared.attached() { ports::seeded_forwarder(shared, state.engine_port).await } else { PortForwarder::new() };
     reconcile_ports(shared, &engine, &mut fwd, settings.vm.port_bind_address).await;
+    clock.mark(|m| &mut m.forwards_set);
+    if !shared.attached() {
+        let phases = clock.phases(&inst.console_log());
+        tracing::info!(?phases, "start-up timings");
+        if let Ok(mut i) = shared.info.lock() {
+            i.timings = phases;
+        }
+    }
     tokio::spawn(port_task(shared.clone(), engine, fwd, settings.vm.port_bind_address, tasks.clone()));
     Ok(())
 }
