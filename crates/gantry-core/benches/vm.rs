@@ -194,8 +194,12 @@ fn main() {
 
     // 1. launch → docker version through Gantry's socket
     let t = Instant::now();
-    let out = ctx.gantry(&["start"]);
+    let out = ctx.gantry(&["start", "--timings"]);
     assert!(out.status.success(), "gantry start: {}", String::from_utf8_lossy(&out.stderr));
+    // where the start-up went, phase by phase (the accelerator is named in its heading)
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let phases = printed.split_once("Start-up timings").map(|(_, t)| t.split("\n\n").next().unwrap_or(t));
+    println!("Start-up timings{}", phases.unwrap_or(": none printed"));
     let engine = rt.block_on(Engine::connect(&Endpoint::Unix(ctx.sock()))).unwrap();
     let v = rt.block_on(engine.version()).unwrap();
     let gantry_start = t.elapsed();
