@@ -17,22 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::gantry_bin;
 use gantry_engine::{ContainerFilter, Endpoint, Engine};
 
-fn gantry_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("GANTRY_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let target = exe.parent().and_then(Path::parent).and_then(Path::parent).unwrap();
-    for profile in ["release", "debug"] {
-        let p = target.join(profile).join("gantry");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("gantry binary not found: cargo build -p gantry-cli, or set GANTRY_BIN");
-}
+mod common;
 
 struct Ctx {
     bin: PathBuf,
