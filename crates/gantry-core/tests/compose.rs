@@ -45,9 +45,16 @@ async fn collect<T: Send + 'static>(
 }
 
 async fn run(api: &Gantry, target: &ComposeTarget, action: ComposeAction) -> Vec<String> {
-    let (out, error) = collect(async |sink| api.compose_run(target.clone(), action, sink).await.unwrap()).await;
+    run_on(api, target, action, &[]).await
+}
+
+/// Runs `action` on `services` only (on the whole project when there are none).
+async fn run_on(api: &Gantry, target: &ComposeTarget, action: ComposeAction, services: &[&str]) -> Vec<String> {
+    let services: Vec<String> = services.iter().map(|s| (*s).to_string()).collect();
+    let (out, error) =
+        collect(async |sink| api.compose_run(target.clone(), action, services.clone(), sink).await.unwrap()).await;
     let text: Vec<String> = out.into_iter().map(|o| o.text).collect();
-    assert!(error.is_none(), "compose {action:?} failed: {error:?}\n{}", text.join("\n"));
+    assert!(error.is_none(), "compose {action:?} {services:?} failed: {error:?}\n{}", text.join("\n"));
     text
 }
 
@@ -148,13 +155,14 @@ async fn bad_input_says_what_is_wrong() {
     assert!(schema.message.contains("imag"), "{}", schema.message);
 
     let stop_by_bad_name = ComposeTarget { name: Some("--all".into()), ..Default::default() };
-    let refused = api.compose_run(stop_by_bad_name, ComposeAction::Stop, |_| {}).await.unwrap_err();
+    let refused = api.compose_run(stop_by_bad_name, ComposeAction::Stop, Vec::new(), |_| {}).await.unwrap_err();
     assert_eq!(refused.code, GantryErrorCode::Invalid);
 }
 
 /// Up starts the services of the chosen profiles only; a project opened from its containers has
-/// the profiles that made them chosen; stop and down reach the containers of every profile (a
-/// plain `docker compose down` leaves those of profiles it was not given).
+/// the profiles that made them chosen; one service stops and starts alone; stop and down reach
+/// the containers of every profile (a plain `docker compose down` leaves those of profiles it
+/// was not given).
 #[tokio::test]
 async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     let tmp = tempfile::tempdir().unwrap();
@@ -203,8 +211,26 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     let found = api.compose_project_open(project.clone()).await.unwrap();
     assert_eq!(found.target.profiles, ["debug"], "the profile that made the containers is chosen");
 
-    // Down as a project opened without profiles would run it: every container still goes.
+    // One service stopped and started again, the others untouched.
+    let running = async || {
+        let mut names: Vec<String> = api
+            .container_list(false)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.compose_project.as_deref() == Some(project.as_str()))
+            .filter_map(|c| c.compose_service)
+            .collect();
+        names.sort();
+        names
+    };
+    run_on(&api, &target, ComposeAction::Stop, &["web"]).await;
+    assert_eq!(running().await, ["admin", "debug"]);
     target.profiles.clear();
+    run_on(&api, &target, ComposeAction::Up, &["web"]).await;
+    assert_eq!(running().await, ["admin", "debug", "web"], "up of one service leaves the others running");
+
+    // Down as a project opened without profiles would run it: every container still goes.
     let preview = api.compose_down_preview(project.clone(), false).await.unwrap();
     assert_eq!(preview.containers.len(), 3, "{preview:?}");
     run(&api, &target, ComposeAction::Down { volumes: false }).await;

@@ -333,9 +333,9 @@ export function composeDownPreview(name: string, volumes: boolean): Promise<Down
   return call<DownPreview>('compose_down_preview', { name, volumes });
 }
 
-/** Runs up, stop, restart or down on a project; streams compose's output. */
-export function composeRun(target: ComposeTarget, action: ComposeAction, on: StreamCallbacks<ComposeOutput>): Promise<StreamHandle> {
-  return stream<ComposeOutput>('compose_run', { target, action }, on);
+/** Runs up, stop, restart or down on a project (up, stop and restart also on some of its services); streams compose's output. */
+export function composeRun(target: ComposeTarget, action: ComposeAction, services: Array<string>, on: StreamCallbacks<ComposeOutput>): Promise<StreamHandle> {
+  return stream<ComposeOutput>('compose_run', { target, action, services }, on);
 }
 
 /** Follows the logs of every service of a project, interleaved, each line with its service. */

@@ -79,8 +79,9 @@ macro_rules! command_table {
             fn compose_project_open(name: String) -> $crate::api::ComposeProject;
             /// What a down of the project deletes now (containers, networks, and volumes when asked).
             fn compose_down_preview(name: String, volumes: bool) -> $crate::api::DownPreview;
-            /// Runs up, stop, restart or down on a project; streams compose's output.
-            stream compose_run(target: $crate::api::ComposeTarget, action: $crate::api::ComposeAction) -> $crate::api::ComposeOutput;
+            /// Runs up, stop, restart or down on a project (up, stop and restart also on some of its
+            /// services); streams compose's output.
+            stream compose_run(target: $crate::api::ComposeTarget, action: $crate::api::ComposeAction, services: Vec<String>) -> $crate::api::ComposeOutput;
             /// Follows the logs of every service of a project, interleaved, each line with its service.
             stream compose_logs(target: $crate::api::ComposeTarget, tail: u32) -> $crate::api::ComposeLogLine;
 

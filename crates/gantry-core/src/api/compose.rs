@@ -105,7 +105,7 @@ fn find_error(e: FindError) -> ApiError {
 fn check_target(target: &ComposeTarget) -> ApiResult<()> {
     let name_ok = target.name.as_deref().is_none_or(compose::valid_project_name);
     let paths_ok = target.files.iter().chain(&target.working_dir).all(|p| Path::new(p).is_absolute());
-    if !target.profiles.iter().all(|p| compose::valid_profile_name(p)) {
+    if !target.profiles.iter().all(|p| compose::valid_compose_name(p)) {
         return Err(ApiError::new(
             GantryErrorCode::Invalid,
             "A profile name may hold only letters, digits, `_`, `.` and `-`, and starts with a letter or digit.",
@@ -120,6 +120,39 @@ fn check_target(target: &ComposeTarget) -> ApiResult<()> {
         "This compose project is named with characters compose does not accept, or its files are not full paths.",
         "Open the project again from its folder.",
     ))
+}
+
+/// The word of `action` on compose's command line.
+fn action_verb(action: ComposeAction) -> String {
+    let verb = match action {
+        ComposeAction::Up => "up",
+        ComposeAction::Stop => "stop",
+        ComposeAction::Restart => "restart",
+        ComposeAction::Down { .. } => "down",
+        ComposeAction::Config => "config",
+    };
+    verb.to_string()
+}
+
+/// The arguments of `action` on the whole project, or on `services` only.
+fn run_args(target: &ComposeTarget, action: ComposeAction, services: &[String]) -> ApiResult<Vec<String>> {
+    if services.is_empty() {
+        return Ok(compose::compose_args(target, action));
+    }
+    if !services.iter().all(|s| compose::valid_compose_name(s)) {
+        return Err(ApiError::new(
+            GantryErrorCode::Invalid,
+            "A service name may hold only letters, digits, `_`, `.` and `-`, and starts with a letter or digit.",
+            "Choose the service from the project's list.",
+        ));
+    }
+    compose::service_args(target, action, services).ok_or_else(|| {
+        ApiError::new(
+            GantryErrorCode::Invalid,
+            format!("docker compose {} acts on the whole project, not on some of its services.", action_verb(action)),
+            "Use the project's own button.",
+        )
+    })
 }
 
 /// A finished `docker` run.
@@ -333,12 +366,14 @@ impl Gantry {
         Ok(compose::down_preview(&name, &containers, &engine.list_networks().await?, &volume_list, volumes))
     }
 
-    /// Runs `up`, `stop`, `restart` or `down` on a project; streams compose's output live and
-    /// ends with an error when compose fails. Cancelling interrupts compose.
+    /// Runs `up`, `stop`, `restart` or `down` on a project, or `up`, `stop` or `restart` on the
+    /// named `services` only; streams compose's output live and ends with an error when compose
+    /// fails. Cancelling interrupts compose.
     pub async fn compose_run(
         &self,
         target: ComposeTarget,
         action: ComposeAction,
+        services: Vec<String>,
         sink: impl Fn(StreamMsg<ComposeOutput>) + Send + Sync + 'static,
     ) -> ApiResult<u64> {
         check_target(&target)?;
@@ -349,8 +384,11 @@ impl Gantry {
                 "Open the project's folder, then Up.",
             ));
         }
-        let args = compose::compose_args(&target, action);
-        let verb = args.iter().rev().find(|a| !a.starts_with("--")).cloned().unwrap_or_default();
+        let args = run_args(&target, action, &services)?;
+        let verb = match services.as_slice() {
+            [] => action_verb(action),
+            _ => format!("{} {}", action_verb(action), services.join(" ")),
+        };
         let cmd = self.docker_command(&args, target.working_dir.as_deref()).await?;
         Ok(self.streams.spawn_task(move |id, token| async move {
             let sink = Arc::new(sink);
@@ -431,6 +469,21 @@ mod tests {
         assert!(check_target(&ComposeTarget::default()).is_err());
         assert!(check_target(&ComposeTarget { profiles: vec!["--rm".into()], ..ok.clone() }).is_err());
         assert!(check_target(&ComposeTarget { profiles: vec!["*".into()], ..ok.clone() }).is_err());
+    }
+
+    #[test]
+    fn services_are_named_only_where_compose_takes_them() -> ApiResult<()> {
+        let t = ComposeTarget { name: Some("shop".into()), ..Default::default() };
+        let web = ["web".to_string()];
+        assert_eq!(run_args(&t, ComposeAction::Restart, &web)?.last().map(String::as_str), Some("web"));
+        assert_eq!(run_args(&t, ComposeAction::Stop, &[])?, compose::compose_args(&t, ComposeAction::Stop));
+        let Err(down) = run_args(&t, ComposeAction::Down { volumes: true }, &web) else {
+            panic!("a down of one service is refused");
+        };
+        assert_eq!(down.code, GantryErrorCode::Invalid);
+        assert!(down.message.contains("down"), "{}", down.message);
+        assert!(run_args(&t, ComposeAction::Stop, &["--all".to_string()]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -59,6 +59,19 @@ pub fn compose_args(target: &ComposeTarget, action: ComposeAction) -> Vec<String
     args
 }
 
+/// `docker` arguments that run `action` on some of `target`'s services only (`up`, `stop` and
+/// `restart`; `None` for the verbs that act on the whole project). The names follow `--`, so
+/// none can read as an option; `up` of a service starts it also when its profile is not chosen.
+pub fn service_args(target: &ComposeTarget, action: ComposeAction, services: &[String]) -> Option<Vec<String>> {
+    if !matches!(action, ComposeAction::Up | ComposeAction::Stop | ComposeAction::Restart) {
+        return None;
+    }
+    let mut args = compose_args(target, action);
+    args.push("--".into());
+    args.extend(services.iter().cloned());
+    Some(args)
+}
+
 /// `docker` arguments that follow the logs of every service of `target`, with timestamps,
 /// starting with the last `tail` lines of each container.
 pub fn logs_args(target: &ComposeTarget, tail: u32) -> Vec<String> {
@@ -103,6 +116,21 @@ mod tests {
         // Stop and down reach the services of every profile, not only those up enabled.
         let stop = compose_args(&target(), ComposeAction::Stop);
         assert!(stop.contains(&"--profile=*".to_string()) && !stop.contains(&"--profile=debug".to_string()));
+    }
+
+    #[test]
+    fn one_service_is_named_after_the_options() {
+        let web = ["web".to_string()];
+        assert_eq!(
+            service_args(&target(), ComposeAction::Restart, &web).unwrap_or_default()[6..],
+            ["--profile=*", "restart", "--", "web"]
+        );
+        assert_eq!(
+            service_args(&target(), ComposeAction::Up, &web).unwrap_or_default()[6..],
+            ["--profile=debug", "up", "--detach", "--", "web"]
+        );
+        assert_eq!(service_args(&target(), ComposeAction::Down { volumes: false }, &web), None);
+        assert_eq!(service_args(&target(), ComposeAction::Config, &web), None);
     }
 
     proptest! {

@@ -9,13 +9,13 @@ mod down;
 mod logs;
 mod project;
 
-pub use command::{ComposeAction, compose_args, logs_args};
+pub use command::{ComposeAction, compose_args, logs_args, service_args};
 pub use config::{ConfigProblem, ProjectConfig, config_problem, parse_config, plugin_missing, profiles_in_use};
 pub use down::{DownPreview, down_preview};
 pub use logs::{ComposeLogLine, parse_log_line, strip_ansi};
 pub use project::{
     COMPOSE_FILE_NAMES, CONFIG_FILES_LABEL, ComposeTarget, FindError, WORKING_DIR_LABEL, find_compose_file,
-    target_from_labels, valid_profile_name, valid_project_name,
+    target_from_labels, valid_compose_name, valid_project_name,
 };
 
 /// The Debian package of the compose v2 CLI plugin (what `gantry doctor` also checks).

@@ -68,9 +68,9 @@ pub fn valid_project_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
-/// Whether `name` is a profile name compose accepts: letters, digits, `_`, `.` and `-`, starting
-/// with a letter or digit (so it can never read as an option).
-pub fn valid_profile_name(name: &str) -> bool {
+/// Whether `name` is a profile or service name compose accepts: letters, digits, `_`, `.` and
+/// `-`, starting with a letter or digit (so it can never read as an option).
+pub fn valid_compose_name(name: &str) -> bool {
     name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
@@ -133,12 +133,12 @@ mod tests {
     }
 
     #[test]
-    fn profile_names_follow_composes_rule() {
+    fn profile_and_service_names_follow_composes_rule() {
         for ok in ["debug", "Ops.2", "a", "x_y-z"] {
-            assert!(valid_profile_name(ok), "{ok}");
+            assert!(valid_compose_name(ok), "{ok}");
         }
         for bad in ["", "-p", "*", ".x", "a b", "a=b", "ä"] {
-            assert!(!valid_profile_name(bad), "{bad}");
+            assert!(!valid_compose_name(bad), "{bad}");
         }
     }
 
