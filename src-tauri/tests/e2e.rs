@@ -661,7 +661,7 @@ async fn build_from_folder(ctx: &Ctx) -> Result<()> {
 /// Opens a compose folder, brings its two services up (live output, both services running,
 /// their logs interleaved with service names; the service of an unticked profile left out),
 /// hides and shows one service's log lines, ticks the profile and brings its service up too,
-/// then takes it all down with its volume after a confirmation that lists what is deleted.
+/// stops and starts one service alone, then takes it all down with its volume after a confirmation that lists what is deleted.
 async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     let (app, engine) = (&ctx.app, &ctx.engine);
     let project = "gantry-e2e-shop";
@@ -712,6 +712,12 @@ async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     app.wait_text("[data-testid=compose-logs]", "probe on").await?;
     assert_eq!(mine().await?, 3);
     app.screenshot("compose").await?;
+    // One service stopped and started alone.
+    app.click("[data-testid=compose-service-stop-web]").await?;
+    app.wait_text("[data-testid=compose-service-web]", "0/1 running").await?;
+    app.wait_text("[data-testid=compose-service-api]", "1/1 running").await?;
+    app.click("[data-testid=compose-service-start-web]").await?;
+    app.wait_text("[data-testid=compose-service-web]", "1/1 running").await?;
 
     app.click("[data-testid=compose-down]").await?;
     app.wait_text("[data-testid=compose-down-list]", &format!("{project}-web-1")).await?;

@@ -5,22 +5,21 @@ import { toApiError, type ApiError, type StreamHandle } from '../ipc';
 import type { ComposeAction } from '../bindings/ComposeAction';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
 import type { ComposeProject } from '../bindings/ComposeProject';
-import { appendCapped, cleanPath, toggled, toggledProfile } from './compose';
+import { appendCapped, cleanPath, commandLabel, toggled, toggledProfile } from './compose';
 
 /** Lines of each container's past output the logs start with. */
 export const LOG_TAIL = 500;
 
-export type ComposeVerb = ComposeAction['kind'];
 
 class ComposeView {
   path = $state('');
   project = $state<ComposeProject | null>(null);
   opening = $state(false);
   error = $state<ApiError | null>(null);
-  /** The compose command running now, if any. */
-  running = $state<ComposeVerb | null>(null);
-  /** The verb of the last command run. */
-  lastVerb = $state<ComposeVerb | null>(null);
+  /** The compose command running now, if any (its `commandLabel`). */
+  running = $state<string | null>(null);
+  /** The last command run (its `commandLabel`). */
+  lastVerb = $state<string | null>(null);
   /** The last command's output, and how it ended. */
   output = $state<string[]>([]);
   outcome = $state<'ok' | 'failed' | 'cancelled' | null>(null);
@@ -60,18 +59,18 @@ class ComposeView {
     }
   }
 
-  /** Runs up, stop, restart or down; the output streams into `output`. */
-  async act(action: ComposeAction) {
+  /** Runs up, stop, restart or down on the project, or up, stop or restart on some `services`; the output streams into `output`. */
+  async act(action: ComposeAction, services: string[] = []) {
     const project = this.project;
     if (!project || this.running) return;
-    this.running = action.kind;
-    this.lastVerb = action.kind;
+    this.running = commandLabel(action, services);
+    this.lastVerb = this.running;
     this.output = [];
     this.outcome = null;
     this.error = null;
     this.cancelled = false;
     try {
-      this.run = await composeRun(project.target, action, {
+      this.run = await composeRun(project.target, action, services, {
         items: (lines) => (this.output = appendCapped(this.output, lines.map((l) => l.text))),
         error: (e) => {
           this.error = e;

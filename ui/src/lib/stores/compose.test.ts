@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ContainerSummary } from '../bindings/ContainerSummary';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
-import { appendCapped, cleanPath, logPrefix, nothingToDelete, serviceColor, serviceRows, shownLogs, SERVICE_COLORS, toggled, toggledProfile } from './compose';
+import { appendCapped, cleanPath, commandLabel, logPrefix, nothingToDelete, serviceColor, serviceRows, shownLogs, SERVICE_COLORS, toggled, toggledProfile } from './compose';
 
 function container(name: string, project: string | null, service: string | null, state: ContainerSummary['state'] = 'running'): ContainerSummary {
   return {
@@ -101,5 +101,13 @@ describe('shownLogs', () => {
     expect(none.size).toBe(0);
     expect([...toggled(web, 'web')]).toEqual([]);
     expect([...toggled(web, 'db')].sort()).toEqual(['db', 'web']);
+  });
+});
+
+describe('commandLabel', () => {
+  it('names the verb and the services a command acts on', () => {
+    expect(commandLabel({ kind: 'up' })).toBe('up');
+    expect(commandLabel({ kind: 'restart' }, ['web'])).toBe('restart web');
+    expect(commandLabel({ kind: 'down', volumes: true })).toBe('down');
   });
 });

@@ -1,5 +1,6 @@
 // Compose view logic: each service's containers, a colour per service, the capped output and log
 // buffers, and what a down confirmation lists.
+import type { ComposeAction } from '../bindings/ComposeAction';
 import type { ComposeLogLine } from '../bindings/ComposeLogLine';
 import type { ContainerSummary } from '../bindings/ContainerSummary';
 import type { DownPreview } from '../bindings/DownPreview';
@@ -100,4 +101,9 @@ export function toggled(hidden: ReadonlySet<string>, service: string): Set<strin
 export function toggledProfile(chosen: readonly string[], profile: string): string[] {
   const next = chosen.includes(profile) ? chosen.filter((p) => p !== profile) : [...chosen, profile];
   return next.sort((a, b) => a.localeCompare(b));
+}
+
+/** What a compose command does, as its heading says it: the verb, and the services it names (`restart web`). */
+export function commandLabel(action: ComposeAction, services: readonly string[] = []): string {
+  return [action.kind, ...services].join(' ');
 }
