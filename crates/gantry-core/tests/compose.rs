@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use gantry_core::api::{ApiError, ComposeAction, ComposeTarget, Gantry, GantryErrorCode, StreamMsg};
+use gantry_core::compose::ServiceBind;
 use gantry_core::credentials::CredentialStore;
 
 /// The fixture image ./scripts/test imports into its engine.
@@ -154,6 +155,29 @@ async fn bad_input_says_what_is_wrong() {
     assert_eq!(schema.code, GantryErrorCode::ComposeInvalid);
     assert!(schema.message.contains("imag"), "{}", schema.message);
 
+    // Two services publishing one port: compose's failure comes with what to do about it.
+    let project = format!("gantry-compose-port-{}", std::process::id());
+    let port = 20_000 + std::process::id() % 20_000;
+    let service = |name: &str| {
+        format!(
+            "  {name}:\n    image: {IMAGE}\n    pull_policy: never\n    stop_signal: SIGKILL\n    \
+             command: [\"sleep\", \"600\"]\n    ports: [\"127.0.0.1:{port}:80\"]\n"
+        )
+    };
+    std::fs::write(
+        tmp.path().join("compose.yaml"),
+        format!("name: {project}\nservices:\n{}{}", service("a"), service("b")),
+    )
+    .unwrap();
+    let target = api.compose_open(tmp.path().display().to_string()).await.unwrap().target;
+    let (_, failed) =
+        collect(async |sink| api.compose_run(target.clone(), ComposeAction::Up, Vec::new(), sink).await.unwrap()).await;
+    let failed = failed.expect("the second service cannot publish the same port");
+    assert_eq!(failed.code, GantryErrorCode::ComposeFailed);
+    assert!(failed.message.contains("port is already allocated"), "{}", failed.message);
+    assert!(failed.hint.contains("ports:"), "{}", failed.hint);
+    run(&api, &target, ComposeAction::Down { volumes: false }).await;
+
     let stop_by_bad_name = ComposeTarget { name: Some("--all".into()), ..Default::default() };
     let refused = api.compose_run(stop_by_bad_name, ComposeAction::Stop, Vec::new(), |_| {}).await.unwrap_err();
     assert_eq!(refused.code, GantryErrorCode::Invalid);
@@ -175,13 +199,14 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     std::fs::write(
         tmp.path().join("compose.yaml"),
         format!(
-            "name: {project}\nservices:\n  web:\n{}  debug:\n{}    profiles: [debug]\n  admin:\n{}    profiles: [ops, debug]\n",
+            "name: {project}\nservices:\n  web:\n{}    volumes: [\"./site:/site:ro\"]\n  debug:\n{}    profiles: [debug]\n  admin:\n{}    profiles: [ops, debug]\n",
             service("exec sleep 600"),
             service("exec sleep 600"),
             service("exec sleep 600"),
         ),
     )
     .unwrap();
+    std::fs::create_dir(tmp.path().join("site")).unwrap();
     let api = api(tmp.path());
     let names = async || {
         let mut names: Vec<String> = api
@@ -200,6 +225,9 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     assert_eq!(opened.config.services, ["admin", "debug", "web"], "every profile's services are listed");
     assert_eq!(opened.config.profiles, ["debug", "ops"]);
     assert!(opened.target.profiles.is_empty());
+    // The host folder web mounts, as compose resolves it (what an Up on Gantry's VM checks is shared).
+    let site = tmp.path().join("site").display().to_string();
+    assert_eq!(opened.config.binds, [ServiceBind { service: "web".into(), source: site }]);
     let mut target = opened.target;
 
     run(&api, &target, ComposeAction::Up).await;

@@ -122,6 +122,20 @@ fn check_target(target: &ComposeTarget) -> ApiResult<()> {
     ))
 }
 
+/// The error of an Up that would mount folders Gantry's VM cannot see.
+fn not_shared_error(unshared: &[&compose::ServiceBind]) -> ApiError {
+    let list: Vec<String> = unshared.iter().map(|b| format!("{} (service {})", b.source, b.service)).collect();
+    ApiError::new(
+        GantryErrorCode::NotShared,
+        format!(
+            "Not in a folder shared with Gantry's VM, so the container would see an empty folder instead: {}.",
+            list.join(", ")
+        ),
+        "Add the folder, or one holding it, under Settings → Shared folders (the VM mounts it when it starts \
+         again), or move the files into a shared folder.",
+    )
+}
+
 /// The word of `action` on compose's command line.
 fn action_verb(action: ComposeAction) -> String {
     let verb = match action {
@@ -173,11 +187,9 @@ impl Exit {
             return plugin_missing_error();
         }
         let last = self.stderr_tail.iter().rev().find(|l| !l.trim().is_empty()).map_or("", |l| l.trim());
-        ApiError::new(
-            GantryErrorCode::ComposeFailed,
-            format!("docker compose {verb} failed: {last}"),
-            "The output shows each step compose took; fix the cause and try again.",
-        )
+        let hint = compose::failure_hint(&stderr)
+            .unwrap_or("The output shows each step compose took; fix the cause and try again.");
+        ApiError::new(GantryErrorCode::ComposeFailed, format!("docker compose {verb} failed: {last}"), hint)
     }
 }
 
@@ -310,6 +322,19 @@ impl Gantry {
         })
     }
 
+    /// Refuses an Up on Gantry's VM that would mount host paths outside the shared folders
+    /// (other engines see the host's files, or their own, as the user set them up).
+    async fn check_binds_shared(&self, target: &ComposeTarget, services: &[String]) -> ApiResult<()> {
+        if self.resolve_engine()?.origin != crate::engine_source::Origin::GantryVm {
+            return Ok(());
+        }
+        let shared = crate::settings::load(&self.settings_path).unwrap_or_default().vm.shared_folders;
+        let config = self.compose_config(target).await?;
+        let starting = |s: &str| compose::up_starts(s, services, &config.service_profiles, &target.profiles);
+        let unshared = compose::unshared_binds(&config.binds, &shared, starting);
+        if unshared.is_empty() { Ok(()) } else { Err(not_shared_error(&unshared)) }
+    }
+
     /// Opens the compose file at `path`, or the one in the folder `path`: checks it with
     /// `docker compose config` and says what it declares.
     pub async fn compose_open(&self, path: String) -> ApiResult<ComposeProject> {
@@ -385,6 +410,9 @@ impl Gantry {
             ));
         }
         let args = run_args(&target, action, &services)?;
+        if matches!(action, ComposeAction::Up) {
+            self.check_binds_shared(&target, &services).await?;
+        }
         let verb = match services.as_slice() {
             [] => action_verb(action),
             _ => format!("{} {}", action_verb(action), services.join(" ")),
@@ -487,6 +515,15 @@ mod tests {
     }
 
     #[test]
+    fn an_unshared_bind_names_path_service_and_the_setting() {
+        let bind = compose::ServiceBind { service: "web".into(), source: "/srv/site".into() };
+        let e = not_shared_error(&[&bind]);
+        assert_eq!(e.code, GantryErrorCode::NotShared);
+        assert!(e.message.contains("/srv/site (service web)"), "{}", e.message);
+        assert!(e.hint.contains("Shared folders"), "{}", e.hint);
+    }
+
+    #[test]
     fn a_missing_plugin_names_the_package_and_doctor() {
         let exit = Exit {
             success: false,
@@ -497,6 +534,13 @@ mod tests {
         assert!(e.hint.contains("docker-compose") && e.hint.contains("gantry doctor"), "{}", e.hint);
         let failed = Exit { success: false, stderr_tail: ["", "no such image: x", ""].map(String::from).into() };
         assert_eq!(failed.error("up").message, "docker compose up failed: no such image: x");
+        let port = Exit {
+            success: false,
+            stderr_tail: ["Error response from daemon: Bind for 127.0.0.1:80 failed: port is already allocated"]
+                .map(String::from)
+                .into(),
+        };
+        assert!(port.error("up").hint.contains("ports:"), "{}", port.error("up").hint);
     }
 
     #[tokio::test]

@@ -3,15 +3,19 @@
 //! configuration as JSON, its errors, its interleaved logs). Plain functions; the commands that
 //! run them are in [`crate::api`] (`compose_*`).
 
+mod binds;
 mod command;
 mod config;
 mod down;
+mod failure;
 mod logs;
 mod project;
 
+pub use binds::{ServiceBind, unshared_binds, up_starts};
 pub use command::{ComposeAction, compose_args, logs_args, service_args};
 pub use config::{ConfigProblem, ProjectConfig, config_problem, parse_config, plugin_missing, profiles_in_use};
 pub use down::{DownPreview, down_preview};
+pub use failure::failure_hint;
 pub use logs::{ComposeLogLine, parse_log_line, strip_ansi};
 pub use project::{
     COMPOSE_FILE_NAMES, CONFIG_FILES_LABEL, ComposeTarget, FindError, WORKING_DIR_LABEL, find_compose_file,
