@@ -14,7 +14,12 @@ struct Plugin {
 }
 
 const PLUGINS: [Plugin; 2] = [
-    Plugin { name: "compose", check: "docker compose", min_major: 2, debian_package: "docker-compose" },
+    Plugin {
+        name: "compose",
+        check: "docker compose",
+        min_major: 2,
+        debian_package: gantry_core::compose::COMPOSE_PACKAGE,
+    },
     Plugin { name: "buildx", check: "docker buildx", min_major: 0, debian_package: "docker-buildx" },
 ];
 

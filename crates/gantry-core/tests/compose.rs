@@ -184,7 +184,7 @@ async fn bad_input_says_what_is_wrong() {
 }
 
 /// Up starts the services of the chosen profiles only; a project opened from its containers has
-/// the profiles that made them chosen; one service stops and starts alone; stop and down reach
+/// the profiles that made them chosen and its environment file; one service stops and starts alone; stop and down reach
 /// the containers of every profile (a plain `docker compose down` leaves those of profiles it
 /// was not given).
 #[tokio::test]
@@ -229,6 +229,10 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     let site = tmp.path().join("site").display().to_string();
     assert_eq!(opened.config.binds, [ServiceBind { service: "web".into(), source: site }]);
     let mut target = opened.target;
+    // Started with an environment file of its own, as `docker compose --env-file` does.
+    let env_file = tmp.path().join(".env.prod").display().to_string();
+    std::fs::write(&env_file, "UNUSED=1\n").unwrap();
+    target.env_files = vec![env_file.clone()];
 
     run(&api, &target, ComposeAction::Up).await;
     assert_eq!(names().await, ["web"]);
@@ -238,6 +242,7 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     assert_eq!(names().await, ["admin", "debug", "web"]);
     let found = api.compose_project_open(project.clone()).await.unwrap();
     assert_eq!(found.target.profiles, ["debug"], "the profile that made the containers is chosen");
+    assert_eq!(found.target.env_files, [env_file], "and its environment file");
 
     // One service stopped and started again, the others untouched.
     let running = async || {

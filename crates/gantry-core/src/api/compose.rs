@@ -104,7 +104,8 @@ fn find_error(e: FindError) -> ApiError {
 /// Checks what the UI sends before it reaches compose's command line.
 fn check_target(target: &ComposeTarget) -> ApiResult<()> {
     let name_ok = target.name.as_deref().is_none_or(compose::valid_project_name);
-    let paths_ok = target.files.iter().chain(&target.working_dir).all(|p| Path::new(p).is_absolute());
+    let paths_ok =
+        target.files.iter().chain(&target.env_files).chain(&target.working_dir).all(|p| Path::new(p).is_absolute());
     if !target.profiles.iter().all(|p| compose::valid_compose_name(p)) {
         return Err(ApiError::new(
             GantryErrorCode::Invalid,
@@ -343,7 +344,7 @@ impl Gantry {
             name: None,
             working_dir: file.parent().map(|d| d.display().to_string()),
             files: vec![file.display().to_string()],
-            profiles: Vec::new(),
+            ..Default::default()
         };
         let config = self.compose_config(&target).await?;
         target.name = Some(config.name.clone());
@@ -494,6 +495,7 @@ mod tests {
         assert!(check_target(&ok).is_ok());
         assert!(check_target(&ComposeTarget { name: Some("--rm".into()), ..ok.clone() }).is_err());
         assert!(check_target(&ComposeTarget { files: vec!["compose.yaml".into()], ..ok.clone() }).is_err());
+        assert!(check_target(&ComposeTarget { env_files: vec![".env".into()], ..ok.clone() }).is_err());
         assert!(check_target(&ComposeTarget::default()).is_err());
         assert!(check_target(&ComposeTarget { profiles: vec!["--rm".into()], ..ok.clone() }).is_err());
         assert!(check_target(&ComposeTarget { profiles: vec!["*".into()], ..ok.clone() }).is_err());

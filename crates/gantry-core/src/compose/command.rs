@@ -35,6 +35,7 @@ fn head(target: &ComposeTarget, up: bool) -> Vec<String> {
         args.push(format!("--project-directory={dir}"));
     }
     args.extend(target.files.iter().map(|f| format!("--file={f}")));
+    args.extend(target.env_files.iter().map(|f| format!("--env-file={f}")));
     if up {
         args.extend(target.profiles.iter().map(|p| format!("--profile={p}")));
     } else {
@@ -91,6 +92,7 @@ mod tests {
             name: Some("shop".into()),
             working_dir: Some("/home/u/shop".into()),
             files: vec!["/home/u/shop/compose.yaml".into()],
+            env_files: vec!["/home/u/shop/.env.prod".into()],
             profiles: vec!["debug".into()],
         }
     }
@@ -100,7 +102,7 @@ mod tests {
         assert_eq!(
             compose_args(&target(), ComposeAction::Up).join(" "),
             "compose --ansi=never --progress=plain --project-name=shop --project-directory=/home/u/shop \
-             --file=/home/u/shop/compose.yaml --profile=debug up --detach"
+             --file=/home/u/shop/compose.yaml --env-file=/home/u/shop/.env.prod --profile=debug up --detach"
         );
         let by_name = ComposeTarget { name: Some("shop".into()), ..Default::default() };
         assert_eq!(
@@ -122,11 +124,11 @@ mod tests {
     fn one_service_is_named_after_the_options() {
         let web = ["web".to_string()];
         assert_eq!(
-            service_args(&target(), ComposeAction::Restart, &web).unwrap_or_default()[6..],
+            service_args(&target(), ComposeAction::Restart, &web).unwrap_or_default()[7..],
             ["--profile=*", "restart", "--", "web"]
         );
         assert_eq!(
-            service_args(&target(), ComposeAction::Up, &web).unwrap_or_default()[6..],
+            service_args(&target(), ComposeAction::Up, &web).unwrap_or_default()[7..],
             ["--profile=debug", "up", "--detach", "--", "web"]
         );
         assert_eq!(service_args(&target(), ComposeAction::Down { volumes: false }, &web), None);
@@ -143,12 +145,12 @@ mod tests {
             files in proptest::collection::vec(".{0,20}", 0..4),
             profiles in proptest::collection::vec(".{0,20}", 0..3),
         ) {
-            let t = ComposeTarget { name: Some(name), working_dir: Some(dir), files: files.clone(), profiles: profiles.clone() };
+            let t = ComposeTarget { name: Some(name), working_dir: Some(dir), files: files.clone(), env_files: files.clone(), profiles: profiles.clone() };
             let args = compose_args(&t, ComposeAction::Stop);
-            prop_assert_eq!(args.len(), 3 + 2 + files.len() + 1 + 1);
+            prop_assert_eq!(args.len(), 3 + 2 + 2 * files.len() + 1 + 1);
             prop_assert_eq!(args.last().map(String::as_str), Some("stop"));
             let up = compose_args(&t, ComposeAction::Up);
-            prop_assert_eq!(up.len(), 3 + 2 + files.len() + profiles.len() + 2);
+            prop_assert_eq!(up.len(), 3 + 2 + 2 * files.len() + profiles.len() + 2);
             for a in &up[1..up.len() - 2] {
                 prop_assert!(a.starts_with("--") && a.contains('='), "{a}");
             }

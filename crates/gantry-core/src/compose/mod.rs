@@ -18,8 +18,8 @@ pub use down::{DownPreview, down_preview};
 pub use failure::failure_hint;
 pub use logs::{ComposeLogLine, parse_log_line, strip_ansi};
 pub use project::{
-    COMPOSE_FILE_NAMES, CONFIG_FILES_LABEL, ComposeTarget, FindError, WORKING_DIR_LABEL, find_compose_file,
-    target_from_labels, valid_compose_name, valid_project_name,
+    COMPOSE_FILE_NAMES, CONFIG_FILES_LABEL, ComposeTarget, ENV_FILES_LABEL, FindError, WORKING_DIR_LABEL,
+    find_compose_file, target_from_labels, valid_compose_name, valid_project_name,
 };
 
 /// The Debian package of the compose v2 CLI plugin (what `gantry doctor` also checks).

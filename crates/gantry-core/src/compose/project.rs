@@ -13,6 +13,9 @@ pub const COMPOSE_FILE_NAMES: [&str; 4] = ["compose.yaml", "compose.yml", "docke
 pub const WORKING_DIR_LABEL: &str = "com.docker.compose.project.working_dir";
 /// Label compose sets to the project's compose files, comma-separated.
 pub const CONFIG_FILES_LABEL: &str = "com.docker.compose.project.config_files";
+/// Label compose sets to the project's environment files (`--env-file`, or the `.env` it read),
+/// comma-separated.
+pub const ENV_FILES_LABEL: &str = "com.docker.compose.project.environment_file";
 
 /// A compose project as `docker compose` is told about it: by its files, or by its name alone
 /// (enough for stop, restart, down and logs of a project whose files are not on this computer).
@@ -25,6 +28,10 @@ pub struct ComposeTarget {
     pub working_dir: Option<String>,
     /// The compose files (`--file`), in order; empty when the project is addressed by name only.
     pub files: Vec<String>,
+    /// The environment files compose reads instead of the folder's `.env` (`--env-file`), in
+    /// order.
+    #[serde(default)]
+    pub env_files: Vec<String>,
     /// The profiles `up` enables (`--profile`) besides the services without one; the other
     /// verbs act on the services of every profile.
     #[serde(default)]
@@ -86,14 +93,18 @@ pub fn target_from_labels(
     if !valid_project_name(name) {
         return None;
     }
-    let files: Vec<String> = labels
-        .get(CONFIG_FILES_LABEL)
-        .map(|f| f.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default();
+    let paths = |label: &str| -> Vec<String> {
+        labels
+            .get(label)
+            .map(|f| f.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let (files, env_files) = (paths(CONFIG_FILES_LABEL), paths(ENV_FILES_LABEL));
     let working_dir = labels.get(WORKING_DIR_LABEL).map(|d| d.trim().to_string()).filter(|d| !d.is_empty());
-    let all_here = !files.is_empty() && files.iter().all(|f| Path::new(f).is_absolute() && file_exists(Path::new(f)));
+    let here = |f: &String| Path::new(f).is_absolute() && file_exists(Path::new(f));
+    let all_here = !files.is_empty() && files.iter().all(here) && env_files.iter().all(here);
     Some(if all_here {
-        ComposeTarget { name: Some(name.to_string()), working_dir, files, profiles: Vec::new() }
+        ComposeTarget { name: Some(name.to_string()), working_dir, files, env_files, profiles: Vec::new() }
     } else {
         ComposeTarget { name: Some(name.to_string()), ..Default::default() }
     })
@@ -160,6 +171,13 @@ mod tests {
         assert_eq!(here.name.as_deref(), Some("shop"));
         assert_eq!(here.working_dir.as_deref(), Some(dir));
         assert_eq!(here.files.len(), 2);
+        assert!(here.env_files.is_empty());
+        let mut with_env = l.clone();
+        with_env.insert(ENV_FILES_LABEL.into(), "/home/u/shop/.env.prod".into());
+        assert_eq!(target_from_labels(&with_env, |_| true).unwrap().env_files, ["/home/u/shop/.env.prod"]);
+        // Without its environment file, the project is addressed by name (its files would read differently).
+        let no_env = target_from_labels(&with_env, |p| !p.ends_with(".env.prod")).unwrap();
+        assert!(no_env.files.is_empty() && no_env.env_files.is_empty());
         let elsewhere = target_from_labels(&l, |p| p.ends_with("compose.yaml")).unwrap();
         assert_eq!(elsewhere, ComposeTarget { name: Some("shop".into()), ..Default::default() });
         assert_eq!(target_from_labels(&labels(&[("other", "x")]), |_| true), None);

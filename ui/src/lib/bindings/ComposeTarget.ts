@@ -18,6 +18,11 @@ working_dir: string | null,
  */
 files: Array<string>, 
 /**
+ * The environment files compose reads instead of the folder's `.env` (`--env-file`), in
+ * order.
+ */
+env_files: Array<string>, 
+/**
  * The profiles `up` enables (`--profile`) besides the services without one; the other
  * verbs act on the services of every profile.
  */
