@@ -641,6 +641,7 @@ export const en = {
   'compose.service.start.title': 'Create and start {service} only (docker compose up --detach {service}), also when its profile is not ticked',
   'compose.service.restart': 'Restart {service} only',
   'compose.service.stop': 'Stop {service} only',
+  'compose.env_files': 'environment: {files}',
   'compose.not_created': 'not created',
   'compose.running_of': '{running}/{all} running',
   'compose.output.running': 'docker compose {verb}…',

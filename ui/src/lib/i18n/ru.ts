@@ -640,6 +640,7 @@ export const ru: Catalog = {
   'compose.service.start.title': 'Создать и запустить только {service} (docker compose up --detach {service}), даже если его профиль не отмечен',
   'compose.service.restart': 'Перезапустить только {service}',
   'compose.service.stop': 'Остановить только {service}',
+  'compose.env_files': 'окружение: {files}',
   'compose.not_created': 'не создан',
   'compose.running_of': 'работает {running} из {all}',
   'compose.output.running': 'docker compose {verb}…',
