@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use gantry_core::api::{ApiError, ComposeAction, ComposeTarget, Gantry, GantryErrorCode, StreamMsg};
-use gantry_core::compose::ServiceBind;
 use gantry_core::credentials::CredentialStore;
 
 /// The fixture image ./scripts/test imports into its engine.
@@ -199,14 +198,13 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     std::fs::write(
         tmp.path().join("compose.yaml"),
         format!(
-            "name: {project}\nservices:\n  web:\n{}    volumes: [\"./site:/site:ro\"]\n  debug:\n{}    profiles: [debug]\n  admin:\n{}    profiles: [ops, debug]\n",
+            "name: {project}\nservices:\n  web:\n{}  debug:\n{}    profiles: [debug]\n  admin:\n{}    profiles: [ops, debug]\n",
             service("exec sleep 600"),
             service("exec sleep 600"),
             service("exec sleep 600"),
         ),
     )
     .unwrap();
-    std::fs::create_dir(tmp.path().join("site")).unwrap();
     let api = api(tmp.path());
     let names = async || {
         let mut names: Vec<String> = api
@@ -225,9 +223,6 @@ async fn profiles_choose_what_up_starts_and_down_removes_every_profile() {
     assert_eq!(opened.config.services, ["admin", "debug", "web"], "every profile's services are listed");
     assert_eq!(opened.config.profiles, ["debug", "ops"]);
     assert!(opened.target.profiles.is_empty());
-    // The host folder web mounts, as compose resolves it (what an Up on Gantry's VM checks is shared).
-    let site = tmp.path().join("site").display().to_string();
-    assert_eq!(opened.config.binds, [ServiceBind { service: "web".into(), source: site }]);
     let mut target = opened.target;
     // Started with an environment file of its own, as `docker compose --env-file` does.
     let env_file = tmp.path().join(".env.prod").display().to_string();

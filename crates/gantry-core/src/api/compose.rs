@@ -123,20 +123,6 @@ fn check_target(target: &ComposeTarget) -> ApiResult<()> {
     ))
 }
 
-/// The error of an Up that would mount folders Gantry's VM cannot see.
-fn not_shared_error(unshared: &[&compose::ServiceBind]) -> ApiError {
-    let list: Vec<String> = unshared.iter().map(|b| format!("{} (service {})", b.source, b.service)).collect();
-    ApiError::new(
-        GantryErrorCode::NotShared,
-        format!(
-            "Not in a folder shared with Gantry's VM, so the container would see an empty folder instead: {}.",
-            list.join(", ")
-        ),
-        "Add the folder, or one holding it, under Settings → Shared folders (the VM mounts it when it starts \
-         again), or move the files into a shared folder.",
-    )
-}
-
 /// The word of `action` on compose's command line.
 fn action_verb(action: ComposeAction) -> String {
     let verb = match action {
@@ -323,19 +309,6 @@ impl Gantry {
         })
     }
 
-    /// Refuses an Up on Gantry's VM that would mount host paths outside the shared folders
-    /// (other engines see the host's files, or their own, as the user set them up).
-    async fn check_binds_shared(&self, target: &ComposeTarget, services: &[String]) -> ApiResult<()> {
-        if self.resolve_engine()?.origin != crate::engine_source::Origin::GantryVm {
-            return Ok(());
-        }
-        let shared = crate::settings::load(&self.settings_path).unwrap_or_default().vm.shared_folders;
-        let config = self.compose_config(target).await?;
-        let starting = |s: &str| compose::up_starts(s, services, &config.service_profiles, &target.profiles);
-        let unshared = compose::unshared_binds(&config.binds, &shared, starting);
-        if unshared.is_empty() { Ok(()) } else { Err(not_shared_error(&unshared)) }
-    }
-
     /// Opens the compose file at `path`, or the one in the folder `path`: checks it with
     /// `docker compose config` and says what it declares.
     pub async fn compose_open(&self, path: String) -> ApiResult<ComposeProject> {
@@ -411,9 +384,6 @@ impl Gantry {
             ));
         }
         let args = run_args(&target, action, &services)?;
-        if matches!(action, ComposeAction::Up) {
-            self.check_binds_shared(&target, &services).await?;
-        }
         let verb = match services.as_slice() {
             [] => action_verb(action),
             _ => format!("{} {}", action_verb(action), services.join(" ")),
@@ -514,15 +484,6 @@ mod tests {
         assert!(down.message.contains("down"), "{}", down.message);
         assert!(run_args(&t, ComposeAction::Stop, &["--all".to_string()]).is_err());
         Ok(())
-    }
-
-    #[test]
-    fn an_unshared_bind_names_path_service_and_the_setting() {
-        let bind = compose::ServiceBind { service: "web".into(), source: "/srv/site".into() };
-        let e = not_shared_error(&[&bind]);
-        assert_eq!(e.code, GantryErrorCode::NotShared);
-        assert!(e.message.contains("/srv/site (service web)"), "{}", e.message);
-        assert!(e.hint.contains("Shared folders"), "{}", e.hint);
     }
 
     #[test]

@@ -74,9 +74,6 @@ pub enum GantryErrorCode {
     ComposeFailed,
     /// No container of this compose project exists on the engine.
     ComposeProjectMissing,
-    /// A folder or file a container would mount is not shared with Gantry's VM (it would see an
-    /// empty folder instead).
-    NotShared,
     /// The UI could not reach the app's core at all (made by the UI itself).
     Ui,
     /// No lab (or no step of a lab) by that name.

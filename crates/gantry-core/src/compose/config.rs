@@ -16,8 +16,6 @@ pub struct ProjectConfig {
     pub service_profiles: BTreeMap<String, Vec<String>>,
     /// Every profile the files name, sorted.
     pub profiles: Vec<String>,
-    /// The host paths the services mount, by service.
-    pub binds: Vec<super::ServiceBind>,
     /// The engine names of the named volumes it declares (`shop_data`), sorted.
     pub volumes: Vec<String>,
     /// The engine names of its networks (`shop_default`), sorted.
@@ -79,7 +77,6 @@ pub fn parse_config(json: &str) -> Result<ProjectConfig, serde_json::Error> {
     profiles.sort();
     profiles.dedup();
     Ok(ProjectConfig {
-        binds: super::binds::binds_of(&raw.services),
         service_profiles,
         profiles,
         services: raw.services.into_keys().collect(),

@@ -24,6 +24,11 @@ const KNOWN: &[(&[&str], &str)] = &[
          container_name: in the compose file.",
     ),
     (
+        &["Mounts denied: the path"],
+        "Gantry's VM sees only the shared folders: share the folder (or one above it) under Settings → Shared \
+         folders and start the VM again, or move the files into a shared folder.",
+    ),
+    (
         &["bind source path does not exist", "invalid mount config"],
         "A folder or file a service mounts does not exist: create it, or fix the path under volumes: in the \
          compose file.",
@@ -56,6 +61,9 @@ mod tests {
         let mount = "Error response from daemon: invalid mount config for type \"bind\": bind source path does not \
                      exist: /nope";
         assert!(failure_hint(mount).is_some_and(|h| h.contains("volumes:")));
+        let denied = "Error response from daemon: Mounts denied: the path /srv/site is not shared from this computer \
+                      into Gantry's VM: share it (or a folder above it) in Gantry's Settings → Shared folders";
+        assert!(failure_hint(denied).is_some_and(|h| h.contains("Shared folders")));
         assert_eq!(failure_hint("service \"web\" has neither an image nor a build context specified"), None);
     }
 

@@ -3,7 +3,6 @@
 //! configuration as JSON, its errors, its interleaved logs). Plain functions; the commands that
 //! run them are in [`crate::api`] (`compose_*`).
 
-mod binds;
 mod command;
 mod config;
 mod down;
@@ -11,7 +10,6 @@ mod failure;
 mod logs;
 mod project;
 
-pub use binds::{ServiceBind, unshared_binds, up_starts};
 pub use command::{ComposeAction, compose_args, logs_args, service_args};
 pub use config::{ConfigProblem, ProjectConfig, config_problem, parse_config, plugin_missing, profiles_in_use};
 pub use down::{DownPreview, down_preview};
