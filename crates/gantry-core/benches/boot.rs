@@ -77,7 +77,11 @@ fn main() {
     let variant = tmp.path().join("variant-image");
     std::fs::create_dir_all(&variant).unwrap();
     for f in [&image.kernel, &image.initrd].into_iter().chain(image.rootfs.as_ref()) {
-        std::os::unix::fs::symlink(f, variant.join(f.file_name().unwrap())).unwrap();
+        let to = variant.join(f.file_name().unwrap());
+        #[cfg(unix)] // the benchmark runs on Linux; elsewhere it copies (type-checked for Windows)
+        std::os::unix::fs::symlink(f, to).unwrap();
+        #[cfg(not(unix))]
+        std::fs::copy(f, to).unwrap();
     }
     let cmdline = format!("{} {append}", image.cmdline);
     std::fs::write(variant.join(gantry_machine::image::CMDLINE), format!("{cmdline}\n")).unwrap();

@@ -173,8 +173,9 @@ mod tests {
         assert_eq!(here.files.len(), 2);
         assert!(here.env_files.is_empty());
         let mut with_env = l.clone();
-        with_env.insert(ENV_FILES_LABEL.into(), "/home/u/shop/.env.prod".into());
-        assert_eq!(target_from_labels(&with_env, |_| true).unwrap().env_files, ["/home/u/shop/.env.prod"]);
+        let env_file = format!("{dir}{sep}.env.prod");
+        with_env.insert(ENV_FILES_LABEL.into(), env_file.clone());
+        assert_eq!(target_from_labels(&with_env, |_| true).unwrap().env_files, [env_file]);
         // Without its environment file, the project is addressed by name (its files would read differently).
         let no_env = target_from_labels(&with_env, |p| !p.ends_with(".env.prod")).unwrap();
         assert!(no_env.files.is_empty() && no_env.env_files.is_empty());
