@@ -348,9 +348,20 @@ fn dockerignore() {
 }
 
 /// Go's `path.Clean` for the reference (the pattern text has no `..` here).
+/// Go's `filepath.Clean`, as moby applies it to each pattern: `.` dropped, `..` removes the element
+/// before it (kept at the start of a relative path, dropped at the root), no empty elements.
 fn clean(p: &str) -> String {
     let rooted = p.starts_with('/');
-    let parts: Vec<&str> = p.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let mut parts: Vec<&str> = Vec::new();
+    for c in p.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        match (c, parts.last()) {
+            ("..", Some(last)) if *last != ".." => {
+                parts.pop();
+            }
+            ("..", _) if rooted => {}
+            _ => parts.push(c),
+        }
+    }
     let joined = parts.join("/");
     match (rooted, joined.is_empty()) {
         (true, _) => format!("/{joined}"),
