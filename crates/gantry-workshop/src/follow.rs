@@ -1,10 +1,8 @@
 //! A participant's Gantry carrying out the trainer's room commands, when the participant asked
 //! for it (`gantry workshop follow --apply`): a lab-scoped reset (gantry-labs' reset: only what
 //! the lab made goes, then the lab starts again at its first step) and a move to a step (the
-//! lab's saved progress points at it). Labs come from the imported workshops first
-//! ([`lab_roots`]), then Gantry's own lab folders.
-
-use std::path::{Path, PathBuf};
+//! lab's saved progress points at it). The labs are the caller's library (gantry-core's
+//! `lab_library`: imported workshops' labs among Gantry's own, by gantry-labs' default roots).
 
 use gantry_engine::Engine;
 use gantry_labs::{Library, ProgressStore, ResetReport};
@@ -23,14 +21,6 @@ pub enum Applied {
     MovedTo { lab: String, step: String, index: usize },
     /// Nothing was done, and why (e.g. the lab was never started on this computer).
     Skipped { lab: String, reason: String },
-}
-
-/// The lab folders of the imported workshops, newest import first (each holds the labs of one
-/// bundle), followed by `others` (Gantry's own lab folders).
-pub fn lab_roots(workshops_dir: &Path, others: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut roots: Vec<PathBuf> = crate::imported(workshops_dir).into_iter().map(|r| r.labs_dir).collect();
-    roots.extend(others);
-    roots
 }
 
 fn lab_error(lab: &str, e: gantry_labs::LabError) -> WorkshopError {
