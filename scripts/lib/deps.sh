@@ -336,7 +336,12 @@ gantry_node() {
   local tmp tgz=
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/gantry-node.XXXXXX") || return 1
   # the tarball lands in $tmp (what npm prints about it differs between npm versions)
-  (cd "$tmp" && npm pack "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" >"$tmp/npm.log" 2>&1)
+  # Debian 12's node 18 trusts only its built-in CAs, not the system store: behind a proxy that
+  # intercepts TLS (its CA installed system-wide, as on corporate laptops) npm would fail with
+  # SELF_SIGNED_CERT_IN_CHAIN. The system bundle is added to node's (NODE_EXTRA_CA_CERTS).
+  local bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt} ca_env=()
+  [ -r "$bundle" ] && ca_env=(env "NODE_EXTRA_CA_CERTS=$bundle")
+  (cd "$tmp" && "${ca_env[@]}" npm pack "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" >"$tmp/npm.log" 2>&1)
   for f in "$tmp"/node-linux-*.tgz; do [ -s "$f" ] && tgz=$f; done
   if [ -z "$tgz" ]; then
     tail -n 15 "$tmp/npm.log" >&2
