@@ -1,16 +1,29 @@
-//! The machine lifecycle, lima-style: a [`Driver`] trait (validate / create / start / stop /
-//! delete / status) and [`QemuDriver`], the first implementation.
+//! The machine lifecycle, lima-style: a [`Driver`] trait and its implementations. The agent
+//! (`gantry_core::vm::agent`) knows only the trait: the lifecycle (validate / create / start /
+//! stop / delete / status / reattach), where the engine is offered ([`EngineEndpoint`]), port
+//! forwarding ([`Driver::reconcile_forwards`]) and the VM's pause events ([`Driver::events`]) as
+//! driver features ([`Features`]), and the driver's log files.
 //!
-//! Further drivers plug in behind the same trait:
-//! - a **WSL2 driver** on Windows (`wsl --import` of the same root filesystem as a distro; the
-//!   engine socket reached through the WSL network or a named-pipe relay; no QMP: port
-//!   forwarding is native to WSL2's localhost forwarding);
-//! - an **Apple Virtualization driver** on macOS (Virtualization.framework through a small
-//!   Swift/ObjC helper: virtio-fs shares, vsock for the engine, `VZVirtualMachine.stop` for
-//!   power-off).
+//! - [`QemuDriver`] (here): QEMU, one process per instance; forwards ports with `hostfwd` and
+//!   reports a VM it paused (full disk) through its QMP events monitor.
+//! - [`Wsl2Driver`] ([`wsl2`]): a WSL 2 distribution on Windows (`wsl --import` of the guest's
+//!   root filesystem); WSL relays published ports to localhost by itself, has no pause events,
+//!   and its engine ends with the agent that started it. Tested with a fake `wsl.exe` only.
+//! - An Apple Virtualization driver on macOS would implement the same trait around `gantry-vz`
+//!   (the engine on a vsock relay: [`EngineEndpoint::VsockRelay`]); it does not exist yet.
 //!
-//! Both would implement [`Driver`] and be chosen in `gantry_core::vm` from the host OS.
+//! The trait uses `async fn` (`impl Future + Send`) and an associated events type, so drivers are
+//! chosen statically (the agent is generic over `D: Driver`): no boxing, and no trait objects.
 
+mod events;
+mod features;
+pub mod wsl2;
+
+pub use events::{DiskError, GuestRun, NoEvents, QmpEvents, VmEvent, VmEvents};
+pub use features::{EngineEndpoint, Features, LogFile, LogKind, PortForwarding};
+pub use wsl2::Wsl2Driver;
+
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -24,6 +37,7 @@ use crate::arch::{self, GuestArch};
 use crate::error::{MachineError, Result};
 use crate::image::{self, GuestImage};
 use crate::instance::Instance;
+use crate::ports::{self, PortConflict, PortForwarder, PortRule};
 use crate::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
 use crate::qmp::Qmp;
 use crate::shares::SharedFolder;
@@ -143,9 +157,16 @@ pub enum StopOutcome {
     Killed,
 }
 
-/// The lifecycle every VM backend implements. (Uses `async fn`: drivers are chosen statically.)
-pub trait Driver {
+/// Everything the agent asks of a VM backend. (Uses `async fn`: drivers are chosen statically.)
+pub trait Driver: Send + Sync {
+    /// A session on the VM's events ([`NoEvents`] when [`Features::pause_events`] is false).
+    type Events: VmEvents;
+
     fn name(&self) -> &'static str;
+    /// The process that is the VM, as statuses name it next to its pid ("QEMU").
+    fn process_name(&self) -> &'static str;
+    /// What this driver offers besides the lifecycle.
+    fn features(&self) -> Features;
     /// Checks prerequisites and configuration; returns warnings.
     fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>>;
     /// Prepares everything persistent (instance dir, TLS, data disk). Idempotent.
@@ -161,6 +182,37 @@ pub trait Driver {
     /// Removes the instance's files; the data disk and settings only when `data` is true.
     fn delete(&self, data: bool) -> impl Future<Output = Result<()>> + Send;
     fn status(&self) -> MachineStatus;
+    /// Whether the VM's process still runs (cheap: polled every second while it runs).
+    fn alive(&self) -> bool;
+    /// The running VM a new agent reattaches to instead of booting (`None` without
+    /// [`Features::reattach`]).
+    fn running(&self) -> Option<RunState>;
+    /// Removes run-time leftovers of a VM that is gone (pid files, sockets, state).
+    fn clean_stale(&self);
+    /// Where the running VM offers the engine.
+    fn engine_endpoint(&self, state: &RunState) -> EngineEndpoint;
+    /// The log files of the VM (the console's first: boot timings are read from it).
+    fn logs(&self) -> Vec<LogFile>;
+    /// The forwards already installed for the running VM `state` (a restarted agent starts from
+    /// them). Empty unless [`PortForwarding::ByDriver`].
+    fn installed_forwards(&self, state: &RunState) -> impl Future<Output = Result<BTreeSet<PortRule>>> + Send;
+    /// Brings the installed forwards to `want`; returns the ports that could not be forwarded.
+    /// Only with [`PortForwarding::ByDriver`].
+    fn reconcile_forwards(
+        &self,
+        fwd: &mut PortForwarder,
+        want: &BTreeSet<PortRule>,
+    ) -> impl Future<Output = Result<Vec<PortConflict>>> + Send;
+    /// Removes every forward `fwd` installed and forgets them (the VM may have restarted).
+    fn clear_forwards(&self, fwd: &mut PortForwarder) -> impl Future<Output = ()> + Send;
+    /// Opens a session on the VM's events. [`MachineError::Unsupported`] when this VM has none
+    /// (the driver, or a VM started by an older Gantry): its `what` is the sentence to show.
+    fn events(&self) -> impl Future<Output = Result<Self::Events>> + Send;
+}
+
+/// The console log of `logs` (what boot timings are read from), if any.
+pub fn console_log(logs: &[LogFile]) -> Option<&std::path::Path> {
+    logs.iter().find(|l| l.kind == LogKind::Console).map(|l| l.path.as_path())
 }
 
 /// QEMU, one process per instance.
@@ -205,11 +257,6 @@ impl QemuDriver {
     /// Connects to QMP.
     pub async fn qmp(&self) -> Result<Qmp> {
         Qmp::connect(&self.instance.qmp_socket()).await
-    }
-
-    /// Connects to the monitor kept for events (one such client at a time).
-    pub async fn events_qmp(&self) -> Result<Qmp> {
-        Qmp::connect(&self.instance.qmp_events_socket()).await
     }
 
     /// Run-time files of a QEMU process, removed once it is gone.
@@ -306,23 +353,10 @@ impl QemuDriver {
         }
     }
 
-    /// The guest's config file (fw_cfg `opt/gantry/config`): `key=value` lines. Paths that
-    /// cannot be one line (a newline in them) are left out: the guest could not read them.
+    /// The guest's config file (fw_cfg `opt/gantry/config`) for QEMU: [`guest_config`] with the
+    /// guest's usual engine port (QEMU forwards a host port to it).
     pub fn guest_config(cfg: &MachineConfig) -> String {
-        let mut s = String::new();
-        let line = |p: &std::path::Path| Some(p.display().to_string()).filter(|t| !t.contains(['\n', '\r']));
-        for (n, f) in cfg.shared_folders.iter().enumerate() {
-            if let Some(p) = line(&f.path) {
-                s.push_str(&format!("share{n}={p}\n"));
-            }
-        }
-        for (n, h) in cfg.hidden.iter().enumerate() {
-            if let Some(p) = line(h) {
-                s.push_str(&format!("hide{n}={p}\n"));
-            }
-        }
-        s.push_str(&format!("engine_port={}\n", image::GUEST_ENGINE_PORT));
-        s
+        guest_config(cfg, image::GUEST_ENGINE_PORT)
     }
 
     /// Gives up on the hardware accelerator `from` for `reason`: says so, remembers TCG (only
@@ -490,6 +524,50 @@ pub fn free_port() -> Result<u16> {
     Ok(port)
 }
 
+/// The guest's config (`key=value` lines: the shares, the folders hidden in them, the port the
+/// engine listens on), as every driver hands it to the init. Paths that cannot be one line (a
+/// newline in them) are left out: the guest could not read them.
+pub fn guest_config(cfg: &MachineConfig, engine_port: u16) -> String {
+    let mut s = String::new();
+    let line = |p: &std::path::Path| Some(p.display().to_string()).filter(|t| !t.contains(['\n', '\r']));
+    for (n, f) in cfg.shared_folders.iter().enumerate() {
+        if let Some(p) = line(&f.path) {
+            s.push_str(&format!("share{n}={p}\n"));
+        }
+    }
+    for (n, h) in cfg.hidden.iter().enumerate() {
+        if let Some(p) = line(h) {
+            s.push_str(&format!("hide{n}={p}\n"));
+        }
+    }
+    s.push_str(&format!("engine_port={engine_port}\n"));
+    s
+}
+
+/// Removes an instance's files: everything but the data disk and settings, or the whole
+/// directory with `data`; a directory without Gantry's marker is refused.
+pub fn delete_instance_files(instance: &Instance, data: bool) -> Result<()> {
+    let dir = instance.dir();
+    if !dir.exists() {
+        return Ok(());
+    }
+    if !instance.is_marked() {
+        return Err(MachineError::NotAnInstance { path: dir.to_owned(), marker: crate::instance::MARKER });
+    }
+    if data {
+        return std::fs::remove_dir_all(dir).map_err(MachineError::io("delete", dir));
+    }
+    for p in instance.run_files() {
+        let r = match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+            Ok(_) => std::fs::remove_file(&p),
+            Err(_) => continue,
+        };
+        r.map_err(MachineError::io("delete", &p))?;
+    }
+    Ok(())
+}
+
 fn which(program: &std::path::Path) -> bool {
     if program.components().count() > 1 {
         return program.is_file();
@@ -499,9 +577,24 @@ fn which(program: &std::path::Path) -> bool {
         .unwrap_or(false)
 }
 
+/// What a QEMU driver offers: `hostfwd` port forwarding, pause and disk-error events through
+/// its events monitor, and a VM that outlives its agent.
+pub const QEMU_FEATURES: Features =
+    Features { port_forwarding: PortForwarding::ByDriver, pause_events: true, disk_error_events: true, reattach: true };
+
 impl Driver for QemuDriver {
+    type Events = QmpEvents;
+
     fn name(&self) -> &'static str {
         "qemu"
+    }
+
+    fn process_name(&self) -> &'static str {
+        "QEMU"
+    }
+
+    fn features(&self) -> Features {
+        QEMU_FEATURES
     }
 
     fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>> {
@@ -636,25 +729,7 @@ impl Driver for QemuDriver {
         if let Some(pid) = self.live_pid() {
             return Err(MachineError::AlreadyRunning { pid });
         }
-        let dir = self.instance.dir();
-        if !dir.exists() {
-            return Ok(());
-        }
-        if !self.instance.is_marked() {
-            return Err(MachineError::NotAnInstance { path: dir.to_owned(), marker: crate::instance::MARKER });
-        }
-        if data {
-            return std::fs::remove_dir_all(dir).map_err(MachineError::io("delete", dir));
-        }
-        for p in self.instance.run_files() {
-            let r = match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
-                Ok(_) => std::fs::remove_file(&p),
-                Err(_) => continue,
-            };
-            r.map_err(MachineError::io("delete", &p))?;
-        }
-        Ok(())
+        delete_instance_files(&self.instance, data)
     }
 
     fn status(&self) -> MachineStatus {
@@ -670,6 +745,65 @@ impl Driver for QemuDriver {
                 hidden: Vec::new(),
             }),
             _ => MachineStatus::Stopped,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.live_pid().is_some()
+    }
+
+    fn running(&self) -> Option<RunState> {
+        QemuDriver::running(self)
+    }
+
+    fn clean_stale(&self) {
+        QemuDriver::clean_stale(self);
+    }
+
+    fn engine_endpoint(&self, state: &RunState) -> EngineEndpoint {
+        EngineEndpoint::TcpTls { addr: state.engine_addr() }
+    }
+
+    fn logs(&self) -> Vec<LogFile> {
+        vec![
+            LogFile { kind: LogKind::Console, path: self.instance.console_log() },
+            LogFile { kind: LogKind::Hypervisor, path: self.instance.qemu_log() },
+        ]
+    }
+
+    /// The `hostfwd` rules QEMU has (HMP `info usernet`), the engine's own left out.
+    async fn installed_forwards(&self, state: &RunState) -> Result<BTreeSet<PortRule>> {
+        let text = self.qmp().await?.usernet().await?;
+        Ok(ports::parse_usernet(&text, state.engine_port))
+    }
+
+    async fn reconcile_forwards(
+        &self,
+        fwd: &mut PortForwarder,
+        want: &BTreeSet<PortRule>,
+    ) -> Result<Vec<PortConflict>> {
+        let mut qmp = self.qmp().await?;
+        Ok(fwd.reconcile(&mut qmp, want).await)
+    }
+
+    async fn clear_forwards(&self, fwd: &mut PortForwarder) {
+        match self.qmp().await {
+            Ok(mut qmp) => fwd.clear(&mut qmp).await,
+            Err(_) => fwd.reset(),
+        }
+    }
+
+    /// The events monitor (`qmp-events.sock`); a VM booted by an older Gantry has none.
+    async fn events(&self) -> Result<QmpEvents> {
+        let socket = self.instance.qmp_events_socket();
+        match Qmp::connect(&socket).await {
+            Ok(q) => Ok(QmpEvents(q)),
+            Err(_) if !socket.exists() => Err(MachineError::Unsupported {
+                what:
+                    "this VM was started by an older Gantry: a full disk pausing it is not reported until it restarts"
+                        .into(),
+            }),
+            Err(e) => Err(e),
         }
     }
 }

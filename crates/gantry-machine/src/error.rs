@@ -68,6 +68,10 @@ pub enum MachineError {
 
     #[error(transparent)]
     InvalidName(#[from] crate::instance::InvalidName),
+
+    /// A failure of the WSL 2 driver (`wsl.exe`), with its own hint.
+    #[error(transparent)]
+    Wsl(#[from] crate::wsl2::WslError),
 }
 
 impl MachineError {
@@ -117,6 +121,7 @@ impl MachineError {
                 crate::instance::GANTRY_HOME_ENV
             ),
             Self::InvalidName(_) => "use a short name of letters, digits, '-' and '_', such as dev or work-2".into(),
+            Self::Wsl(e) => e.hint(),
         }
     }
 

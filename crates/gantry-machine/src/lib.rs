@@ -10,14 +10,16 @@
 //! - [`tls`]: per-instance CA, server and client certificates;
 //! - [`disk`]: the qcow2 data disk;
 //! - [`process`]: pid files and liveness;
-//! - [`driver`]: the lima-style [`driver::Driver`] trait and [`driver::QemuDriver`];
+//! - [`driver`]: the lima-style [`driver::Driver`] trait (lifecycle, engine endpoint, port
+//!   forwarding and pause events as features, logs), [`driver::QemuDriver`] and
+//!   [`driver::Wsl2Driver`];
 //! - [`local`]: owner-only local endpoints (unix socket, or a named pipe on Windows);
 //! - [`wsl2`]: the WSL 2 driver's portable logic (Windows);
 //! - [`forward`]: the host unix socket → mutual-TLS engine forwarder, with the mount check;
 //! - [`http1`]: the forwarder's bounded HTTP/1.1 request reader;
 //! - [`lines`]: bounded newline-delimited reading (QMP, the agent's control socket);
 //! - [`shares`]: shared folders, folders never shared, and the mount policy;
-//! - [`ports`]: published-port rules and their reconciliation through QMP;
+//! - [`ports`]: published-port rules and their reconciliation in a forward table (QMP);
 //! - [`private_file`]: atomic owner-only files and their one writer.
 
 pub mod accel;

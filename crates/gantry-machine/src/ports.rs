@@ -13,8 +13,12 @@
 //!
 //! After an agent restart the forwarder is seeded with the rules QEMU already has (HMP
 //! `info usernet`, [`parse_usernet`]), so nothing is added twice and stale rules are removed.
+//!
+//! The rules are installed in a [`ForwardTable`]: QEMU's user network through QMP for the QEMU
+//! driver (the agent reaches it only through [`crate::driver::Driver::reconcile_forwards`]).
 
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -192,7 +196,24 @@ pub struct PortConflict {
     pub hint: String,
 }
 
-/// Keeps QEMU's forwards in line with the wanted set.
+/// Where forwarding rules are installed: QEMU's user network (through QMP) for the QEMU driver.
+pub trait ForwardTable {
+    /// Installs `rule`; the error is the reason in the table's own words (a port taken).
+    fn add(&mut self, rule: &PortRule) -> impl Future<Output = Result<(), String>> + Send;
+    /// Removes `rule`.
+    fn remove(&mut self, rule: &PortRule) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl ForwardTable for Qmp {
+    async fn add(&mut self, rule: &PortRule) -> Result<(), String> {
+        self.hostfwd_add(NETDEV, &rule.add_arg()).await
+    }
+    async fn remove(&mut self, rule: &PortRule) -> Result<(), String> {
+        self.hostfwd_remove(NETDEV, &rule.remove_arg()).await
+    }
+}
+
+/// Keeps a [`ForwardTable`]'s rules in line with the wanted set.
 #[derive(Debug, Default)]
 pub struct PortForwarder {
     active: BTreeSet<PortRule>,
@@ -216,11 +237,19 @@ impl PortForwarder {
         Self { active }
     }
 
+    /// Removes every installed rule (errors ignored: after a VM restart they are gone anyway)
+    /// and forgets them.
+    pub async fn clear(&mut self, table: &mut impl ForwardTable) {
+        for r in std::mem::take(&mut self.active) {
+            let _ = table.remove(&r).await;
+        }
+    }
+
     /// Applies the difference; returns the rules that could not be added (host port taken).
-    pub async fn reconcile(&mut self, qmp: &mut Qmp, want: &BTreeSet<PortRule>) -> Vec<PortConflict> {
+    pub async fn reconcile(&mut self, table: &mut impl ForwardTable, want: &BTreeSet<PortRule>) -> Vec<PortConflict> {
         let (add, remove) = diff(&self.active, want);
         for r in remove {
-            match qmp.hostfwd_remove(NETDEV, &r.remove_arg()).await {
+            match table.remove(&r).await {
                 Ok(()) => tracing::info!(port = r.port, "port forward removed"),
                 Err(e) => tracing::warn!(port = r.port, error = %e, "hostfwd_remove failed"),
             }
@@ -228,7 +257,7 @@ impl PortForwarder {
         }
         let mut conflicts = Vec::new();
         for r in add {
-            match qmp.hostfwd_add(NETDEV, &r.add_arg()).await {
+            match table.add(&r).await {
                 Ok(()) => {
                     tracing::info!(port = r.port, bind = %r.bind, "port forward added");
                     self.active.insert(r);
@@ -332,6 +361,47 @@ mod tests {
                 PortRule { proto: Proto::Udp, bind: LO, port: 53, guest_loopback: false },
             ]
         );
+    }
+
+    /// A table that refuses the ports in `taken` and records what it was told.
+    #[derive(Default)]
+    struct Table {
+        taken: BTreeSet<u16>,
+        rules: BTreeSet<PortRule>,
+    }
+
+    impl ForwardTable for Table {
+        async fn add(&mut self, rule: &PortRule) -> Result<(), String> {
+            if self.taken.contains(&rule.port) {
+                return Err("Could not set up host forwarding rule".into());
+            }
+            self.rules.insert(*rule);
+            Ok(())
+        }
+        async fn remove(&mut self, rule: &PortRule) -> Result<(), String> {
+            if self.rules.remove(rule) { Ok(()) } else { Err("invalid host forwarding rule".into()) }
+        }
+    }
+
+    #[tokio::test]
+    async fn reconcile_installs_the_difference_and_reports_taken_ports() {
+        let mut table = Table { taken: [5432].into(), ..Table::default() };
+        let mut fwd = PortForwarder::new();
+        let want: BTreeSet<_> = [rule(8080, LO), rule(5432, LO)].into();
+        let conflicts = fwd.reconcile(&mut table, &want).await;
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!((conflicts[0].port, conflicts[0].bind), (5432, LO));
+        assert!(conflicts[0].hint.contains("already in use"), "{}", conflicts[0].hint);
+        assert_eq!(fwd.active(), &BTreeSet::from([rule(8080, LO)]));
+        assert_eq!(table.rules, BTreeSet::from([rule(8080, LO)]));
+        // the port is free again and 8080 is no longer wanted
+        table.taken.clear();
+        let want: BTreeSet<_> = [rule(5432, LO)].into();
+        assert!(fwd.reconcile(&mut table, &want).await.is_empty());
+        assert_eq!(table.rules, want);
+        assert_eq!(fwd.active(), &want);
+        fwd.clear(&mut table).await;
+        assert!(fwd.active().is_empty() && table.rules.is_empty());
     }
 
     #[test]

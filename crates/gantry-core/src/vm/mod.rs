@@ -9,6 +9,8 @@
 //! - [`run_agent`]: the agent itself (the hidden `gantry agent` command calls it).
 //!
 //! The agent and the VM outlive the front ends; they talk over the instance's control socket.
+//! The VM is known only through the [`Driver`] trait; [`machine_driver`] is the one place that
+//! picks the driver.
 
 mod agent;
 pub mod context;
@@ -20,6 +22,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use agent::run_agent_with;
 use gantry_machine::driver::{Driver, MachineStatus, QemuDriver};
 use tokio::io::{AsyncWriteExt, BufReader};
 
@@ -29,6 +32,13 @@ pub use gantry_machine::instance::Instance;
 pub use gantry_machine::local;
 pub use status::{RunningInfo, Step, VmStatus};
 pub use watch::{MAX_BACKOFF, watch};
+
+/// The driver of `instance`'s VM: QEMU on every system for now. (The WSL 2 driver,
+/// [`gantry_machine::driver::Wsl2Driver`], implements the same trait but has not run on Windows
+/// yet, and Apple Virtualization has no driver yet: docs/windows.md, docs/macos.md.)
+pub fn machine_driver(instance: &Instance) -> impl Driver + use<> {
+    QemuDriver::new(instance.clone())
+}
 
 /// How to start.
 #[derive(Debug, Clone)]
@@ -115,8 +125,8 @@ async fn status_within(instance: &Instance, bound: Duration) -> VmStatus {
         Err(_) => true,
     };
     let hint = "`gantry stop` stops it (the VM too), then `gantry start`";
-    let qemu = QemuDriver::new(instance.clone()).status();
-    match (qemu, silent) {
+    let machine = machine_driver(instance).status();
+    match (machine, silent) {
         (MachineStatus::Running(rs), silent) => VmStatus::Degraded {
             reasons: vec![if silent {
                 format!("the VM runs but its agent does not answer within {} s; {hint}", bound.as_secs())
@@ -307,8 +317,8 @@ async fn stop_within(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let driver = QemuDriver::new(instance.clone());
-    if driver.live_pid().is_some() {
+    let driver = machine_driver(instance);
+    if driver.alive() {
         progress(&VmStatus::Stopping);
         driver.stop(Duration::from_secs(60)).await?;
     }
@@ -342,7 +352,7 @@ pub async fn delete(instance: &Instance, data: bool) -> Result<(), VmError> {
     if agent_running(instance) {
         return Err(VmError::Agent { message: "the VM is running".into(), hint: "run `gantry stop` first".into() });
     }
-    QemuDriver::new(instance.clone()).delete(data).await?;
+    machine_driver(instance).delete(data).await?;
     Ok(())
 }
 

@@ -23,13 +23,13 @@ pub struct RawOutput {
 /// it closes.
 pub struct KeepAlive {
     pub lines: mpsc::Receiver<String>,
-    input: Option<Box<dyn tokio::io::AsyncWrite + Send + Unpin>>,
+    input: Option<Box<dyn tokio::io::AsyncWrite + Send + Sync + Unpin>>,
     child: Option<tokio::process::Child>,
 }
 
 impl KeepAlive {
     /// A keep-alive from its parts (fakes in tests).
-    pub fn from_parts(lines: mpsc::Receiver<String>, input: Box<dyn tokio::io::AsyncWrite + Send + Unpin>) -> Self {
+    pub fn from_parts(lines: mpsc::Receiver<String>, input: Box<dyn tokio::io::AsyncWrite + Send + Sync + Unpin>) -> Self {
         Self { lines, input: Some(input), child: None }
     }
 
@@ -37,6 +37,19 @@ impl KeepAlive {
     pub async fn close_input(&mut self) {
         if let Some(mut input) = self.input.take() {
             let _ = input.shutdown().await;
+        }
+    }
+
+    /// The `wsl.exe` process's id (`None` for a fake, or once it was reaped).
+    pub fn id(&self) -> Option<u32> {
+        self.child.as_ref().and_then(tokio::process::Child::id)
+    }
+
+    /// Whether the process ended (a fake: its output ended).
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            None => self.lines.is_closed() && self.lines.is_empty(),
         }
     }
 

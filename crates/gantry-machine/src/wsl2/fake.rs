@@ -18,20 +18,28 @@ use crate::wsl2::output::encode_utf16le;
 use crate::wsl2::payload;
 
 #[derive(Default)]
-struct State {
+pub(crate) struct State {
     /// name → (WSL version, running)
-    distros: BTreeMap<String, (u8, bool)>,
-    calls: Vec<String>,
+    pub(crate) distros: BTreeMap<String, (u8, bool)>,
+    pub(crate) calls: Vec<String>,
     /// a failure every import answers with (exit code, output)
     import_fails: Option<String>,
     /// wsl.exe is not there at all
     missing: bool,
     /// what the engine guest received on its input
-    payloads: Vec<Vec<(String, Vec<u8>)>>,
+    pub(crate) payloads: Vec<Vec<(String, Vec<u8>)>>,
 }
 
+/// A fake `wsl.exe` (shared by the driver's tests in `driver/wsl2.rs`).
 #[derive(Clone, Default)]
-struct FakeWsl(Arc<Mutex<State>>);
+pub(crate) struct FakeWsl(Arc<Mutex<State>>);
+
+impl FakeWsl {
+    /// What the fake WSL holds and was told.
+    pub(crate) fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap()
+    }
+}
 
 fn out(exit: i32, text: &str) -> RawOutput {
     RawOutput { exit: Some(exit), stdout: encode_utf16le(text), stderr: Vec::new() }

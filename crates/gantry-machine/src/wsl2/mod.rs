@@ -4,7 +4,8 @@
 //! Everything here is portable and tested on Linux: the command lines ([`args`]), the decoding
 //! and parsing of `wsl.exe` output ([`output`], [`list`]), its failures as specific errors
 //! ([`error`]), the start/stop/delete plans ([`plan`]), the TLS material handed to the guest at
-//! start ([`payload`]) and the driver running a plan ([`Wsl`]). Only [`exe::SystemWsl`] runs the
+//! start ([`payload`]) and the driver running a plan ([`Wsl`]); [`crate::driver::Wsl2Driver`] puts it
+//! behind the [`crate::driver::Driver`] trait. Only [`exe::SystemWsl`] runs the
 //! real `wsl.exe`; the tests use a fake `wsl.exe` (it cannot run here) and say so.
 
 pub mod args;
@@ -17,4 +18,6 @@ pub mod plan;
 mod wsl;
 
 pub use error::WslError;
+#[cfg(test)]
+pub(crate) use wsl::fake;
 pub use wsl::{Layout, Rootfs, Wsl};

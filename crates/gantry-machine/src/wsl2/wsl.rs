@@ -95,6 +95,21 @@ impl<E: WslExe> Wsl<E> {
         if out.exit == Some(0) { Ok(text) } else { Err(failure(&args, out.exit, &text)) }
     }
 
+    /// The instance's distribution names.
+    pub fn distros(&self) -> &Distros {
+        &self.distros
+    }
+
+    /// The engine's keep-alive process id, while this driver holds one.
+    pub fn engine_pid(&self) -> Option<u32> {
+        self.engine.as_ref().and_then(KeepAlive::id)
+    }
+
+    /// Whether the engine's keep-alive process ended (or none was started): the engine is gone.
+    pub fn engine_exited(&mut self) -> bool {
+        self.engine.as_mut().is_none_or(KeepAlive::exited)
+    }
+
     /// What runs and what is registered, and which of it is Gantry's.
     pub async fn observe(&self) -> Result<Observed, WslError> {
         // with no distribution at all, `--list` exits non-zero with a message: an empty list
@@ -260,4 +275,4 @@ impl<E: WslExe> Wsl<E> {
 
 #[cfg(test)]
 #[path = "fake.rs"]
-mod fake;
+pub(crate) mod fake;

@@ -13,6 +13,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::broadcast;
 
 #[cfg(test)]
+use gantry_machine::driver::QemuDriver;
+#[cfg(test)]
 use gantry_machine::instance::Instance;
 #[cfg(test)]
 use gantry_machine::local::LocalEndpoint;
@@ -54,7 +56,7 @@ pub fn bad_request(message: String) -> VmStatus {
 }
 
 /// Serves the control socket; aborting it also ends its connections (they live in its JoinSet).
-pub(super) async fn control_server(mut listener: LocalListener, shared: Arc<Shared>) {
+pub(super) async fn control_server<D: Send + Sync + 'static>(mut listener: LocalListener, shared: Arc<Shared<D>>) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -74,12 +76,12 @@ pub(super) async fn control_server(mut listener: LocalListener, shared: Arc<Shar
     }
 }
 
-/// The agent's control-socket server without QEMU or a start-up chain, for tests of clients:
+/// The agent's control-socket server without a VM or a start-up chain, for tests of clients:
 /// statuses are published by hand, and dropping it (or [`FakeAgent::exit`]) ends it like the
 /// agent's exit does (connections closed, socket removed).
 #[cfg(test)]
 pub(crate) struct FakeAgent {
-    shared: Arc<Shared>,
+    shared: Arc<Shared<QemuDriver>>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -91,7 +93,8 @@ impl FakeAgent {
         let control = instance.control_socket();
         let _ = std::fs::remove_file(&control);
         let listener = LocalListener::bind(&LocalEndpoint::control(instance)).map_err(VmError::Machine)?;
-        let shared = Shared::new(instance, first, RunningInfo::default());
+        // a driver that is never started: the control socket does not use it
+        let shared = Shared::new(instance, QemuDriver::new(instance.clone()), first, RunningInfo::default());
         let server = tokio::spawn(control_server(listener, shared.clone()));
         Ok(Self { shared, server })
     }
@@ -121,7 +124,7 @@ async fn send(w: &mut (impl AsyncWrite + Unpin), s: &VmStatus) -> std::io::Resul
     w.write_all(&line).await
 }
 
-async fn handle_control(conn: LocalStream, shared: Arc<Shared>) -> std::io::Result<()> {
+async fn handle_control<D>(conn: LocalStream, shared: Arc<Shared<D>>) -> std::io::Result<()> {
     let (r, mut w) = tokio::io::split(conn);
     let mut lines = LineReader::new(BufReader::new(r), MAX_REQUEST_LINE);
     loop {

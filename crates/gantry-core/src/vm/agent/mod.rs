@@ -1,15 +1,20 @@
-//! The host agent (`gantry agent`): one process per instance that owns QEMU, runs the start-up
+//! The host agent (`gantry agent`): one process per instance that owns the VM, runs the start-up
 //! chain, serves the engine socket, keeps the Docker context and the port forwards up to date,
 //! and answers on the control socket.
 //!
-//! It survives the UI and the CLI: closing the app never stops containers. If the agent dies,
-//! QEMU keeps running and the next agent reattaches; if QEMU dies, the agent reports it and
-//! exits, and the next start boots again (stale pid files and sockets are cleaned up).
+//! It knows the VM only through the [`Driver`] trait (generic over `D: Driver`: static dispatch,
+//! the driver chosen once in [`crate::vm::machine_driver`]), and asks its [`Features`] what to do:
+//! port forwarding by the driver or by the platform, pause events, reattaching.
 //!
-//! - this module: the lifecycle (lock, start-up chain, run until stopped or QEMU dies, stop);
+//! It survives the UI and the CLI: closing the app never stops containers. If the agent dies,
+//! a VM that outlives it (QEMU) keeps running and the next agent reattaches; if the VM dies, the
+//! agent reports it and exits, and the next start boots again (stale pid files and sockets are
+//! cleaned up).
+//!
+//! - this module: the lifecycle (lock, start-up chain, run until stopped or the VM dies, stop);
 //! - [`control`]: the control socket's server and protocol;
 //! - [`ports`]: the published-port reconciler;
-//! - [`pause`]: a VM that QEMU paused because this computer's disk is full;
+//! - [`pause`]: a VM that the hypervisor paused because this computer's disk is full;
 //! - [`settings_check`]: settings that became invalid while the VM runs.
 
 mod control;
@@ -22,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
-use gantry_machine::driver::{BootEvent, Driver, MachineConfig, QemuDriver, RunState};
+use gantry_machine::driver::{BootEvent, Driver, EngineEndpoint, Features, MachineConfig, PortForwarding, console_log};
 use gantry_machine::instance::Instance;
 use gantry_machine::local::{LocalEndpoint, LocalListener};
 use gantry_machine::ports::PortForwarder;
@@ -45,12 +50,14 @@ use ports::{port_task, reconcile_ports};
 const LINGER_AFTER_ERROR: Duration = Duration::from_secs(5);
 /// Bound on "docker version" answering over TLS after the guest says the engine is ready.
 const ENGINE_ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
-/// Clean power-off bound before QEMU is killed.
+/// Clean power-off bound before the VM is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
-struct Shared {
+struct Shared<D> {
     instance: Instance,
-    driver: QemuDriver,
+    driver: D,
+    /// `driver.features()`, asked once.
+    features: Features,
     tx: broadcast::Sender<VmStatus>,
     current: watch::Sender<VmStatus>,
     /// Every status of this agent's start, replayed to subscribers that join while starting.
@@ -61,19 +68,20 @@ struct Shared {
     vm_problems: Mutex<Vec<String>>,
     /// What is wrong with the settings file for the next start (the VM runs with the old ones).
     settings_problem: Mutex<Option<String>>,
-    /// Why QEMU paused the VM (a full disk), while it is paused.
+    /// Why the hypervisor paused the VM (a full disk), while it is paused.
     paused: Mutex<Option<String>>,
     /// This agent found the VM running (it did not launch it): it never powers it off on error.
     attached: std::sync::atomic::AtomicBool,
     stop: CancellationToken,
 }
 
-impl Shared {
-    fn new(instance: &Instance, first: VmStatus, info: RunningInfo) -> Arc<Self> {
+impl<D: Driver> Shared<D> {
+    fn new(instance: &Instance, driver: D, first: VmStatus, info: RunningInfo) -> Arc<Self> {
         let (tx, _) = broadcast::channel(64);
         let (current, _) = watch::channel(first);
         Arc::new(Shared {
-            driver: QemuDriver::new(instance.clone()),
+            features: driver.features(),
+            driver,
             instance: instance.clone(),
             tx,
             current,
@@ -87,7 +95,9 @@ impl Shared {
             stop: CancellationToken::new(),
         })
     }
+}
 
+impl<D> Shared<D> {
     fn attached(&self) -> bool {
         self.attached.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -152,6 +162,12 @@ impl Shared {
 
 /// Runs the agent for `instance` until it is told to stop or the VM dies.
 pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
+    let driver = crate::vm::machine_driver(&instance);
+    run_agent_with(instance, driver).await
+}
+
+/// [`run_agent`] with the VM behind `driver`.
+pub async fn run_agent_with<D: Driver + 'static>(instance: Instance, driver: D) -> Result<(), VmError> {
     instance.ensure().map_err(VmError::io("create", instance.dir()))?;
     let _lock = lock(&instance)?;
     let pid_path = instance.agent_pid();
@@ -162,6 +178,7 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
 
     let shared = Shared::new(
         &instance,
+        driver,
         VmStatus::starting(Step::ValidateSettings, None),
         RunningInfo { agent_pid: std::process::id(), ..Default::default() },
     );
@@ -174,7 +191,7 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
         () = shared.stop.cancelled() => None,
     };
     let started = match started {
-        Some(Err(e)) if shared.attached() && shared.driver.live_pid().is_some() => {
+        Some(Err(e)) if shared.attached() && shared.driver.alive() => {
             // Not ours to power off: the VM keeps running, the problem is reported.
             tracing::error!(error = %e, "reattach failed");
             shared.set_vm_problems(vec![format!(
@@ -189,10 +206,10 @@ pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
         Some(Ok(())) => {
             shared.publish_running();
             tasks_for_running(&shared, &tasks);
-            // Run until stopped or until QEMU dies.
+            // Run until stopped or until the VM dies.
             let died = tokio::select! {
                 () = shared.stop.cancelled() => false,
-                () = watch_qemu(&shared.driver) => true,
+                () = watch_vm(&shared.driver) => true,
             };
             tasks.cancel();
             if died {
@@ -263,16 +280,19 @@ async fn stop_on_signals(stop: CancellationToken) {
     }
 }
 
-/// Background work while the VM runs: following QEMU's events for a VM it paused (disk full),
-/// and the settings file (a problem reported goes once it is fixed).
-fn tasks_for_running(shared: &Arc<Shared>, tasks: &CancellationToken) {
-    let (s, t) = (shared.clone(), tasks.clone());
-    tokio::spawn(async move {
-        tokio::select! {
-            () = t.cancelled() => {}
-            () = pause::watch(&s) => {}
-        }
-    });
+/// Background work while the VM runs: following the VM's events for a VM the hypervisor paused
+/// (disk full) when the driver has them, and the settings file (a problem reported goes once it
+/// is fixed).
+fn tasks_for_running<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &CancellationToken) {
+    if shared.features.pause_events {
+        let (s, t) = (shared.clone(), tasks.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = t.cancelled() => {}
+                () = pause::watch(&s) => {}
+            }
+        });
+    }
     let (s, t) = (shared.clone(), tasks.clone());
     tokio::spawn(async move {
         tokio::select! {
@@ -282,7 +302,7 @@ fn tasks_for_running(shared: &Arc<Shared>, tasks: &CancellationToken) {
     });
 }
 
-async fn stop_vm(shared: &Shared) {
+async fn stop_vm<D: Driver>(shared: &Shared<D>) {
     shared.publish(VmStatus::Stopping);
     match shared.driver.stop(STOP_TIMEOUT).await {
         Ok(outcome) => tracing::info!(?outcome, "VM stopped"),
@@ -358,10 +378,10 @@ pub fn agent_running(instance: &Instance) -> bool {
     }
 }
 
-async fn watch_qemu(driver: &QemuDriver) {
+async fn watch_vm(driver: &impl Driver) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if driver.live_pid().is_none() {
+        if !driver.alive() {
             return;
         }
     }
@@ -388,15 +408,27 @@ fn protected_dirs(instance: &Instance) -> Vec<std::path::PathBuf> {
     v
 }
 
-/// The TLS endpoint of the engine as the host sees it.
-pub fn engine_endpoint(instance: &Instance, state: &RunState) -> Endpoint {
-    Endpoint::Tcp {
-        address: state.engine_addr().to_string(),
+/// The TLS endpoint of the engine as the host sees it, from where the driver offers it.
+pub fn engine_endpoint(instance: &Instance, offered: &EngineEndpoint) -> Result<Endpoint, VmError> {
+    Ok(Endpoint::Tcp {
+        address: served_addr(offered)?.to_string(),
         tls: Some(TlsFiles { ca: instance.tls_ca(), cert: instance.tls_client_cert(), key: instance.tls_client_key() }),
+    })
+}
+
+/// The engine's TCP address: only a TCP port is served by this agent yet; a vsock relay or a
+/// named pipe is refused by name.
+fn served_addr(offered: &EngineEndpoint) -> Result<std::net::SocketAddr, VmError> {
+    match offered {
+        EngineEndpoint::TcpTls { addr } => Ok(*addr),
+        other => Err(VmError::Agent {
+            message: format!("the VM offers the engine on {other}, which this agent does not serve yet"),
+            hint: "use the QEMU driver (see docs/windows.md and docs/macos.md)".into(),
+        }),
     }
 }
 
-async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), VmError> {
+async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &CancellationToken) -> Result<(), VmError> {
     let inst = &shared.instance;
     let driver = &shared.driver;
     let clock = Arc::new(timings::StartClock::new());
@@ -433,7 +465,10 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     if let Some(state) = &running {
         // The running guest holds these keys and this disk: never regenerate or resize them.
         shared.step(Step::TlsMaterial, Some("kept: the VM is running".into()));
-        shared.step(Step::DataDisk, Some(format!("kept: the VM (QEMU pid {}) is running", state.pid)));
+        shared.step(
+            Step::DataDisk,
+            Some(format!("kept: the VM ({} pid {}) is running", driver.process_name(), state.pid)),
+        );
     } else {
         shared.step(Step::TlsMaterial, None);
         let fresh = tls::ensure(inst).map_err(VmError::from).map_err(VmError::at(Step::TlsMaterial))?;
@@ -444,14 +479,15 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         driver.create(&cfg).await.map_err(VmError::from).map_err(VmError::at(Step::DataDisk))?;
     }
 
-    shared.step(Step::BootVm, running.as_ref().map(|s| format!("reattaching to QEMU pid {}", s.pid)));
+    let process = driver.process_name();
+    shared.step(Step::BootVm, running.as_ref().map(|s| format!("reattaching to {process} pid {}", s.pid)));
     clock.mark(|m| &mut m.boot_step);
     let progress_shared = shared.clone();
     let progress_clock = clock.clone();
     let progress = move |ev: BootEvent| match ev {
         BootEvent::Launched { accel, pid } => {
             progress_clock.launched();
-            progress_shared.step(Step::BootVm, Some(format!("QEMU pid {pid}, accelerator {accel}")));
+            progress_shared.step(Step::BootVm, Some(format!("{process} pid {pid}, accelerator {accel}")));
         }
         BootEvent::Warning { message } => {
             if let Ok(mut i) = progress_shared.info.lock()
@@ -484,8 +520,10 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         i.warnings.push(w.clone());
     }
 
-    shared.step(Step::WaitForEngine, Some(format!("docker version over TLS on {}", state.engine_addr())));
-    let endpoint = engine_endpoint(inst, &state);
+    let offered = driver.engine_endpoint(&state);
+    let engine_addr = served_addr(&offered).map_err(VmError::at(Step::WaitForEngine))?;
+    shared.step(Step::WaitForEngine, Some(format!("docker version over TLS on {engine_addr}")));
+    let endpoint = engine_endpoint(inst, &offered).map_err(VmError::at(Step::WaitForEngine))?;
     let engine = wait_for_engine(&endpoint).await.map_err(VmError::at(Step::WaitForEngine))?;
     let version = engine.version().await.map_err(VmError::from).map_err(VmError::at(Step::WaitForEngine))?;
     clock.mark(|m| &mut m.tls_answered);
@@ -494,7 +532,7 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
     shared.step(Step::ServeSocket, Some(engine_local.display_path()));
     let listener = LocalListener::bind(&engine_local).map_err(VmError::from).map_err(VmError::at(Step::ServeSocket))?;
     let upstream = forward::Upstream {
-        addr: state.engine_addr(),
+        addr: engine_addr,
         tls: tls::client_config(inst).map_err(VmError::from).map_err(VmError::at(Step::ServeSocket))?,
     };
     // mounts are checked against what this VM was booted with (a VM of an older Gantry: settings)
@@ -537,19 +575,30 @@ async fn chain(shared: &Arc<Shared>, tasks: &CancellationToken) -> Result<(), Vm
         i.qemu_pid = state.pid;
         i.boot_ms = state.boot_ms;
     }
-    // a restarted agent starts from the rules QEMU already has
-    let mut fwd =
-        if shared.attached() { ports::seeded_forwarder(shared, state.engine_port).await } else { PortForwarder::new() };
-    reconcile_ports(shared, &engine, &mut fwd, settings.vm.port_bind_address).await;
+    let by_driver = shared.features.port_forwarding == PortForwarding::ByDriver;
+    let fwd = if by_driver {
+        // a restarted agent starts from the rules the driver already has
+        let mut fwd =
+            if shared.attached() { ports::seeded_forwarder(shared, &state).await } else { PortForwarder::new() };
+        reconcile_ports(shared, &engine, &mut fwd, settings.vm.port_bind_address).await;
+        Some(fwd)
+    } else {
+        tracing::info!(driver = driver.name(), "published ports are relayed by the platform, not the agent");
+        None
+    };
     clock.mark(|m| &mut m.forwards_set);
-    if !shared.attached() {
-        let phases = clock.phases(&inst.console_log());
+    if !shared.attached()
+        && let Some(console) = console_log(&driver.logs())
+    {
+        let phases = clock.phases(console);
         tracing::info!(?phases, "start-up timings");
         if let Ok(mut i) = shared.info.lock() {
             i.timings = phases;
         }
     }
-    tokio::spawn(port_task(shared.clone(), engine, fwd, settings.vm.port_bind_address, tasks.clone()));
+    if let Some(fwd) = fwd {
+        tokio::spawn(port_task(shared.clone(), engine, fwd, settings.vm.port_bind_address, tasks.clone()));
+    }
     Ok(())
 }
 
@@ -563,6 +612,31 @@ async fn wait_for_engine(endpoint: &Endpoint) -> Result<Engine, VmError> {
                 tracing::debug!(error = %e, "engine not answering yet");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_tcp_engine_endpoint_is_served_and_others_are_named() {
+        let inst = Instance::at("/i/default");
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], 41234).into();
+        match engine_endpoint(&inst, &EngineEndpoint::TcpTls { addr }) {
+            Ok(Endpoint::Tcp { address, tls: Some(tls) }) => {
+                assert_eq!(address, "127.0.0.1:41234");
+                assert_eq!(tls.cert, inst.tls_client_cert());
+            }
+            other => panic!("{other:?}"),
+        }
+        let vsock = EngineEndpoint::VsockRelay { socket: "/i/default/engine.vsock".into() };
+        match engine_endpoint(&inst, &vsock) {
+            Err(VmError::Agent { message, .. }) => {
+                assert!(message.contains("vsock relay /i/default/engine.vsock"), "{message}");
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -1,14 +1,17 @@
-//! A VM that QEMU paused: when this computer's disk is full, a write to the data disk fails
-//! with ENOSPC and QEMU stops the guest (its default `werror=enospc`, status `io-error`) instead
-//! of corrupting it. The agent hears it from QEMU's events (`BLOCK_IO_ERROR`, `STOP`, `RESUME`,
-//! on a monitor of its own), reports why as a Degraded reason, and resumes the VM (QMP `cont`,
-//! which retries the failed writes) once enough space is free again. Free space is the one
-//! thing QEMU cannot announce: it is checked every few seconds, and only while the VM is paused.
+//! A VM that the hypervisor paused: when this computer's disk is full, a write to the data disk
+//! fails with ENOSPC and QEMU stops the guest (its default `werror=enospc`, status `io-error`)
+//! instead of corrupting it. The agent hears it from the driver's events
+//! ([`Driver::events`]: QEMU's `BLOCK_IO_ERROR`, `STOP`, `RESUME` on a monitor of its own),
+//! reports why as a Degraded reason, and resumes the VM (QMP `cont`, which retries the failed
+//! writes) once enough space is free again. Free space is the one thing QEMU cannot announce:
+//! it is checked every few seconds, and only while the VM is paused. Only for drivers with
+//! [`gantry_machine::driver::Features::pause_events`].
 
 use std::path::Path;
 use std::time::Duration;
 
-use gantry_machine::qmp::{EVENT_BLOCK_IO_ERROR, EVENT_RESUME, EVENT_STOP, Event, Qmp};
+use gantry_machine::MachineError;
+use gantry_machine::driver::{DiskError, Driver, GuestRun, VmEvent, VmEvents};
 
 use super::Shared;
 
@@ -19,25 +22,7 @@ const RECONNECT: Duration = Duration::from_secs(2);
 /// Free space needed before resuming (below it the guest would stop again at once).
 pub(super) const RESUME_FREE_BYTES: u64 = 64 << 20;
 
-/// The last disk error QEMU reported (`BLOCK_IO_ERROR`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct IoError {
-    /// The host's disk is full (QEMU's `nospace`).
-    pub nospace: bool,
-    /// The system's words, e.g. "No space left on device".
-    pub reason: String,
-}
-
-impl IoError {
-    pub(super) fn from_event(ev: &Event) -> Option<Self> {
-        (ev.name == EVENT_BLOCK_IO_ERROR).then(|| IoError {
-            nospace: ev.data.get("nospace").and_then(serde_json::Value::as_bool).unwrap_or(false),
-            reason: ev.data.get("reason").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned(),
-        })
-    }
-}
-
-/// What to do about QEMU's run state.
+/// What to do about the VM's run state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Action {
     /// Running (or a state that is not ours to act on): no problem to report.
@@ -46,10 +31,10 @@ pub(super) enum Action {
     Paused { reason: String, resume: bool },
 }
 
-/// The decision, as a pure function of QEMU's status, the last disk error it reported, and the
-/// free space on the filesystem holding the data disk `disk`.
-pub(super) fn decide(status: &str, io: Option<&IoError>, free: Option<u64>, disk: &Path) -> Action {
-    if status != "io-error" {
+/// The decision, as a pure function of the VM's run state, the last disk error reported, and
+/// the free space on the filesystem holding the data disk `disk`.
+pub(super) fn decide(run: &GuestRun, io: Option<&DiskError>, free: Option<u64>, disk: &Path) -> Action {
+    if *run != GuestRun::PausedByDiskError {
         return Action::Clear;
     }
     let mib = |b: u64| b >> 20;
@@ -68,28 +53,28 @@ pub(super) fn decide(status: &str, io: Option<&IoError>, free: Option<u64>, disk
     Action::Paused { reason, resume: free.is_some_and(|f| f >= RESUME_FREE_BYTES) }
 }
 
-/// Follows QEMU's events until the task is cancelled (reconnecting if the monitor goes away).
-pub(super) async fn watch(shared: &Shared) {
+/// Follows the VM's events until the task is cancelled (reconnecting if the monitor goes away).
+pub(super) async fn watch<D: Driver>(shared: &Shared<D>) {
     let (mut connected, mut told) = (false, false);
     loop {
-        match shared.driver.events_qmp().await {
-            Ok(mut q) => {
+        match shared.driver.events().await {
+            Ok(mut events) => {
                 connected = true;
-                if let Err(e) = follow(shared, &mut q).await {
+                if let Err(e) = follow(shared, &mut events).await {
                     tracing::debug!(error = %e, "events monitor");
                 }
             }
-            // said once, and only before the first session (afterwards QEMU is going away)
+            // said once, and only before the first session (afterwards the VM is going away)
             Err(e) if !told && !connected => {
                 told = true;
-                if shared.instance.qmp_events_socket().exists() {
-                    tracing::warn!(error = %e, "cannot follow QEMU's events");
-                } else if let Ok(mut i) = shared.info.lock() {
-                    // a VM booted by an older Gantry: it has no events monitor
-                    i.warnings.push(
-                        "this VM was started by an older Gantry: a full disk pausing it is not reported until it restarts"
-                            .into(),
-                    );
+                match e {
+                    // this VM has no events (one booted by an older Gantry): the user is told
+                    MachineError::Unsupported { what } => {
+                        if let Ok(mut i) = shared.info.lock() {
+                            i.warnings.push(what);
+                        }
+                    }
+                    e => tracing::warn!(error = %e, "cannot follow the VM's events"),
                 }
             }
             Err(_) => {}
@@ -98,14 +83,14 @@ pub(super) async fn watch(shared: &Shared) {
     }
 }
 
-/// One session on the events monitor: the state now (a pause may have happened before this
-/// agent listened), then each event.
-async fn follow(shared: &Shared, q: &mut Qmp) -> gantry_machine::Result<()> {
+/// One session on the events: the state now (a pause may have happened before this agent
+/// listened), then each event.
+async fn follow<D: Driver>(shared: &Shared<D>, q: &mut D::Events) -> gantry_machine::Result<()> {
     let disk = shared.instance.disk();
-    let mut io: Option<IoError> = None;
-    let mut status = q.status().await?;
+    let mut io: Option<DiskError> = None;
+    let mut run = q.run_state().await?;
     loop {
-        let paused = match decide(&status, io.as_ref(), free_bytes(shared.instance.dir()), &disk) {
+        let paused = match decide(&run, io.as_ref(), free_bytes(shared.instance.dir()), &disk) {
             Action::Clear => {
                 shared.set_paused(None);
                 false
@@ -117,10 +102,10 @@ async fn follow(shared: &Shared, q: &mut Qmp) -> gantry_machine::Result<()> {
                 shared.set_paused(Some(reason));
                 if resume {
                     tracing::info!("space is free again: resuming the VM");
-                    if let Err(e) = q.execute("cont", None).await {
-                        tracing::warn!(error = %e, "cont failed");
+                    if let Err(e) = q.resume().await {
+                        tracing::warn!(error = %e, "resume failed");
                     }
-                    status = q.status().await?;
+                    run = q.run_state().await?;
                     continue;
                 }
                 true
@@ -135,15 +120,15 @@ async fn follow(shared: &Shared, q: &mut Qmp) -> gantry_machine::Result<()> {
             Some(q.next_event().await?)
         };
         let Some(ev) = event else { continue };
-        if let Some(e) = IoError::from_event(&ev) {
-            io = Some(e);
+        match ev {
+            VmEvent::Other => continue,
+            VmEvent::DiskError(e) => io = Some(e),
+            VmEvent::Stopped | VmEvent::Resumed => {}
         }
-        if [EVENT_STOP, EVENT_RESUME, EVENT_BLOCK_IO_ERROR].contains(&ev.name.as_str()) {
-            status = q.status().await?;
-            if status == "running" {
-                io = None;
-                tracing::info!("the VM runs again");
-            }
+        run = q.run_state().await?;
+        if run == GuestRun::Running {
+            io = None;
+            tracing::info!("the VM runs again");
         }
     }
 }
@@ -165,9 +150,14 @@ mod tests {
     #[test]
     fn a_paused_vm_is_reported_and_resumed_only_with_space() {
         let disk = Path::new("/h/disk.qcow2");
-        assert_eq!(decide("running", None, Some(0), disk), Action::Clear);
-        assert_eq!(decide("paused", None, Some(0), disk), Action::Clear, "paused by someone else: not ours");
-        match decide("io-error", None, Some(1 << 20), disk) {
+        let paused = GuestRun::PausedByDiskError;
+        assert_eq!(decide(&GuestRun::Running, None, Some(0), disk), Action::Clear);
+        assert_eq!(
+            decide(&GuestRun::Other("paused".into()), None, Some(0), disk),
+            Action::Clear,
+            "paused by someone else: not ours"
+        );
+        match decide(&paused, None, Some(1 << 20), disk) {
             Action::Paused { reason, resume } => {
                 assert!(reason.contains("paused") && reason.contains("full (1 MiB free)"), "{reason}");
                 assert!(reason.contains("/h/disk.qcow2"), "{reason}");
@@ -175,26 +165,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decide("io-error", None, Some(RESUME_FREE_BYTES), disk), Action::Paused { resume: true, .. }));
-        assert!(matches!(decide("io-error", None, None, disk), Action::Paused { resume: false, .. }));
+        assert!(matches!(decide(&paused, None, Some(RESUME_FREE_BYTES), disk), Action::Paused { resume: true, .. }));
+        assert!(matches!(decide(&paused, None, None, disk), Action::Paused { resume: false, .. }));
     }
 
     #[test]
-    fn the_reason_comes_from_qemus_event() {
+    fn the_reason_comes_from_the_disk_error_event() {
         let disk = Path::new("/h/disk.qcow2");
-        let event = |data: serde_json::Value| Event { name: EVENT_BLOCK_IO_ERROR.into(), data };
-        // as QEMU sends it when the host's disk is full
-        let full = IoError::from_event(&event(serde_json::json!({
-            "device": "", "node-name": "#block391", "operation": "write", "action": "stop",
-            "nospace": true, "reason": "No space left on device"
-        })));
-        assert_eq!(full, Some(IoError { nospace: true, reason: "No space left on device".into() }));
-        let Action::Paused { reason, .. } = decide("io-error", full.as_ref(), Some(3 << 20), disk) else { panic!() };
+        let paused = GuestRun::PausedByDiskError;
+        // as QEMU reports it when the host's disk is full (parsed in gantry-machine's driver::events)
+        let full = DiskError { nospace: true, reason: "No space left on device".into() };
+        let Action::Paused { reason, .. } = decide(&paused, Some(&full), Some(3 << 20), disk) else { panic!() };
         assert!(reason.contains("is full (3 MiB free)"), "{reason}");
         // another write error says what failed
-        let other = IoError::from_event(&event(serde_json::json!({"action": "stop", "reason": "Input/output error"})));
-        let Action::Paused { reason, .. } = decide("io-error", other.as_ref(), Some(1 << 30), disk) else { panic!() };
+        let other = DiskError { nospace: false, reason: "Input/output error".into() };
+        let Action::Paused { reason, .. } = decide(&paused, Some(&other), Some(1 << 30), disk) else { panic!() };
         assert!(reason.contains("failed (Input/output error)"), "{reason}");
-        assert_eq!(IoError::from_event(&Event { name: EVENT_STOP.into(), data: serde_json::Value::Null }), None);
     }
 }

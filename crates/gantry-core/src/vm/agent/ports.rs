@@ -1,4 +1,6 @@
-//! The published-port reconciler: engine events → the wanted `hostfwd` rules → QMP.
+//! The published-port reconciler: engine events → the wanted rules → the driver's forwards
+//! (QEMU: `hostfwd` through QMP). Runs only for drivers that forward ports themselves
+//! ([`gantry_machine::driver::PortForwarding::ByDriver`]).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -6,32 +8,33 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use gantry_engine::{CancellationToken, ContainerFilter, Engine, EngineEvent, EventFilter};
+use gantry_machine::driver::{Driver, RunState};
 use gantry_machine::ports::{self, PortForwarder, Published};
 
 use super::Shared;
 
-/// A forwarder that starts from the rules QEMU has (after `kill -9` of the previous agent):
-/// nothing is added twice (no false "port in use") and rules of containers stopped meanwhile
-/// are removed by the first reconcile.
-pub(super) async fn seeded_forwarder(shared: &Shared, engine_port: u16) -> PortForwarder {
-    let usernet = match shared.driver.qmp().await {
-        Ok(mut q) => q.usernet().await,
-        Err(e) => Err(e),
-    };
-    match usernet {
-        Ok(text) => {
-            let rules = ports::parse_usernet(&text, engine_port);
-            tracing::info!(rules = rules.len(), "port forwards found in QEMU");
+/// A forwarder that starts from the rules the driver has (after `kill -9` of the previous
+/// agent): nothing is added twice (no false "port in use") and rules of containers stopped
+/// meanwhile are removed by the first reconcile.
+pub(super) async fn seeded_forwarder<D: Driver>(shared: &Shared<D>, state: &RunState) -> PortForwarder {
+    match shared.driver.installed_forwards(state).await {
+        Ok(rules) => {
+            tracing::info!(rules = rules.len(), "port forwards found in the VM's network");
             PortForwarder::seeded(rules)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "cannot read QEMU's port forwards");
+            tracing::warn!(error = %e, "cannot read the VM's port forwards");
             PortForwarder::new()
         }
     }
 }
 
-pub(super) async fn reconcile_ports(shared: &Shared, engine: &Engine, fwd: &mut PortForwarder, bind: IpAddr) {
+pub(super) async fn reconcile_ports<D: Driver>(
+    shared: &Shared<D>,
+    engine: &Engine,
+    fwd: &mut PortForwarder,
+    bind: IpAddr,
+) {
     let containers = match engine.list_containers(&ContainerFilter::default()).await {
         Ok(c) => c,
         Err(e) => {
@@ -49,15 +52,13 @@ pub(super) async fn reconcile_ports(shared: &Shared, engine: &Engine, fwd: &mut 
         }),
         bind,
     );
-    let mut qmp = match shared.driver.qmp().await {
-        Ok(q) => q,
+    let conflicts = match shared.driver.reconcile_forwards(fwd, &want).await {
+        Ok(c) => c,
         Err(e) => {
-            tracing::warn!(error = %e, "QMP unavailable for port forwarding");
+            tracing::warn!(error = %e, "port forwarding unavailable");
             return;
         }
     };
-    let conflicts = fwd.reconcile(&mut qmp, &want).await;
-    drop(qmp);
     let problems: Vec<String> = conflicts.iter().map(|c| format!("{}; {}", c, c.hint)).collect();
     let changed = {
         let mut info = match shared.info.lock() {
@@ -79,8 +80,8 @@ pub(super) async fn reconcile_ports(shared: &Shared, engine: &Engine, fwd: &mut 
     }
 }
 
-pub(super) async fn port_task(
-    shared: Arc<Shared>,
+pub(super) async fn port_task<D: Driver>(
+    shared: Arc<Shared<D>>,
     engine: Engine,
     mut fwd: PortForwarder,
     bind: IpAddr,
@@ -102,13 +103,8 @@ pub(super) async fn port_task(
                 }
             }
             Some(Ok(EngineEvent::Reconnected { .. })) => {
-                // the VM may have restarted: QEMU's rules may be gone; re-add the full set
-                if let Ok(mut q) = shared.driver.qmp().await {
-                    for r in fwd.active().clone() {
-                        let _ = q.hostfwd_remove(ports::NETDEV, &r.remove_arg()).await;
-                    }
-                }
-                fwd.reset();
+                // the VM may have restarted: its rules may be gone; re-add the full set
+                shared.driver.clear_forwards(&mut fwd).await;
                 reconcile_ports(&shared, &engine, &mut fwd, bind).await;
             }
             Some(Ok(_)) => {}

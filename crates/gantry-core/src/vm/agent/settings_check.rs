@@ -15,7 +15,7 @@ use super::Shared;
 const RECHECK: Duration = Duration::from_secs(2);
 
 /// The settings as loaded (defaults when unreadable), and what is wrong with them for a VM.
-fn load_and_check(shared: &Shared) -> (Settings, Option<String>) {
+fn load_and_check<D>(shared: &Shared<D>) -> (Settings, Option<String>) {
     let inst = &shared.instance;
     let (settings, problem) = match settings::load(&inst.settings()) {
         Ok(s) => {
@@ -35,7 +35,7 @@ fn load_and_check(shared: &Shared) -> (Settings, Option<String>) {
 
 /// Loads the settings when reattaching to a running VM: a problem is reported, not fatal (the
 /// VM runs with the settings it was booted with).
-pub(super) fn settings_for_reattach(shared: &Shared) -> Settings {
+pub(super) fn settings_for_reattach<D>(shared: &Shared<D>) -> Settings {
     let (settings, problem) = load_and_check(shared);
     shared.set_settings_problem(problem);
     settings
@@ -52,7 +52,7 @@ impl Stamp {
 }
 
 /// Checks the settings again when the file changed since `seen`; reports or clears the problem.
-pub(super) fn recheck(shared: &Shared, seen: &mut Stamp) {
+pub(super) fn recheck<D>(shared: &Shared<D>, seen: &mut Stamp) {
     let now = Stamp::of(&shared.instance.settings());
     if now != *seen {
         *seen = now;
@@ -63,7 +63,7 @@ pub(super) fn recheck(shared: &Shared, seen: &mut Stamp) {
 
 /// Rechecks the settings every [`RECHECK`] while the VM runs (the first time whatever the file's
 /// stamp: it may have changed since the start-up chain read it).
-pub(super) async fn watch(shared: &Shared) {
+pub(super) async fn watch<D>(shared: &Shared<D>) {
     let mut seen = Stamp::default();
     loop {
         tokio::time::sleep(RECHECK).await;
@@ -86,7 +86,7 @@ mod tests {
         std::fs::rename(&tmp, inst.settings()).unwrap();
     }
 
-    fn reasons(shared: &Shared) -> Vec<String> {
+    fn reasons<D>(shared: &Shared<D>) -> Vec<String> {
         match &*shared.current.borrow() {
             VmStatus::Degraded { reasons, .. } => reasons.clone(),
             VmStatus::Running(_) => Vec::new(),
@@ -99,7 +99,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inst = Instance::at(dir.path().join("default"));
         std::fs::create_dir_all(inst.dir()).unwrap();
-        let shared = Shared::new(&inst, VmStatus::Running(RunningInfo::default()), RunningInfo::default());
+        let driver = gantry_machine::driver::QemuDriver::new(inst.clone());
+        let shared = Shared::new(&inst, driver, VmStatus::Running(RunningInfo::default()), RunningInfo::default());
         write(&inst, 0);
         let mut seen = Stamp::of(&inst.settings());
         settings_for_reattach(&shared);

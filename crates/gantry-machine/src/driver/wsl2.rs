@@ -1,0 +1,300 @@
+//! The WSL 2 driver behind [`Driver`]: the engine runs in a WSL 2 distribution imported from the
+//! guest's root-filesystem tarball ([`crate::wsl2`] has the `wsl.exe` logic and the plans).
+//!
+//! What it offers differs from QEMU's, and [`WSL2_FEATURES`] says so: WSL relays the guest's
+//! listening ports to this computer's loopback by itself (no per-port rules, so no conflicts
+//! reported and no `0.0.0.0` binding); there are no pause or disk-error events; and the engine
+//! ends with the agent that started it (its keep-alive process), so nothing is reattached.
+//! Shared folders are not mounted by this driver yet (Windows drives are WSL's `/mnt/c`).
+//!
+//! It runs here only against a fake `wsl.exe` (the real one cannot run on Linux or under Wine).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::{
+    BootEvent, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, Driver, EngineEndpoint, Features, LogFile, MachineConfig,
+    MachineStatus, NoEvents, PortForwarding, RunState, StopOutcome, delete_instance_files, events, free_port,
+    guest_config, ms,
+};
+use crate::accel::Accel;
+use crate::error::{MachineError, Result};
+use crate::instance::Instance;
+use crate::ports::{PortConflict, PortForwarder, PortRule};
+use crate::tls;
+use crate::wsl2::args::Distros;
+use crate::wsl2::exe::WslExe;
+use crate::wsl2::{Layout, Rootfs, Wsl, WslError, payload};
+
+/// What the WSL 2 driver offers (see the module's documentation).
+pub const WSL2_FEATURES: Features = Features {
+    port_forwarding: PortForwarding::ByPlatformRelay,
+    pause_events: false,
+    disk_error_events: false,
+    reattach: false,
+};
+
+/// One instance's engine in WSL 2.
+pub struct Wsl2Driver<E> {
+    instance: Instance,
+    rootfs: Rootfs,
+    wsl: tokio::sync::Mutex<Wsl<E>>,
+    /// The engine this driver started, while it runs.
+    state: std::sync::Mutex<Option<RunState>>,
+}
+
+impl<E: WslExe> Wsl2Driver<E> {
+    /// The driver for `instance` running `exe` ([`crate::wsl2::exe::SystemWsl`] on Windows) with
+    /// the guest build's tarballs `rootfs`.
+    pub fn new(instance: Instance, exe: E, rootfs: Rootfs) -> Result<Self> {
+        let distros = Distros::for_instance(instance.name())?;
+        let wsl = Wsl::new(exe, distros, Layout::new(instance.dir()), rootfs.clone());
+        Ok(Self { instance, rootfs, wsl: tokio::sync::Mutex::new(wsl), state: std::sync::Mutex::new(None) })
+    }
+
+    /// What the engine's keep-alive process reads at start: the instance's TLS material and the
+    /// guest config (the same files QEMU passes by fw_cfg).
+    fn payload(&self, config: &str) -> Result<Vec<u8>> {
+        let i = &self.instance;
+        let read = |p: std::path::PathBuf| std::fs::read(&p).map_err(MachineError::io("read", p));
+        let (ca, cert, key) = (read(i.tls_ca())?, read(i.tls_server_cert())?, read(i.tls_server_key())?);
+        payload::encode(&[
+            ("ca.pem", &ca),
+            ("server-cert.pem", &cert),
+            ("server-key.pem", &key),
+            ("config", config.as_bytes()),
+        ])
+        .map_err(|e| MachineError::InvalidConfig { field: "WSL payload".into(), message: e.to_string() })
+    }
+
+    fn current(&self) -> Option<RunState> {
+        self.state.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn set_current(&self, state: Option<RunState>) {
+        if let Ok(mut s) = self.state.lock() {
+            *s = state;
+        }
+    }
+}
+
+impl<E: WslExe> Driver for Wsl2Driver<E> {
+    type Events = NoEvents;
+
+    fn name(&self) -> &'static str {
+        "wsl2"
+    }
+
+    /// The engine's keep-alive process.
+    fn process_name(&self) -> &'static str {
+        "wsl.exe"
+    }
+
+    fn features(&self) -> Features {
+        WSL2_FEATURES
+    }
+
+    fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>> {
+        for tarball in [&self.rootfs.engine, &self.rootfs.data] {
+            if !tarball.is_file() {
+                return Err(WslError::MissingRootfs { path: tarball.clone() }.into());
+            }
+        }
+        let mut warnings = Vec::new();
+        if cfg.cpus != DEFAULT_CPUS || cfg.memory_mib != DEFAULT_MEMORY_MIB {
+            warnings.push(
+                "WSL 2 gives its VM the CPUs and memory set in %UserProfile%\\.wslconfig: the VM settings' CPUs and memory do not apply"
+                    .into(),
+            );
+        }
+        if !cfg.shared_folders.is_empty() {
+            warnings.push("the WSL 2 driver does not mount shared folders yet: bind mounts of them will fail".into());
+        }
+        Ok(warnings)
+    }
+
+    async fn create(&self, _cfg: &MachineConfig) -> Result<()> {
+        self.instance.ensure().map_err(MachineError::io("create", self.instance.dir()))?;
+        tls::ensure(&self.instance)?;
+        Ok(())
+    }
+
+    async fn start(&self, cfg: &MachineConfig, progress: &(dyn Fn(BootEvent) + Send + Sync)) -> Result<RunState> {
+        if let Some(state) = self.current() {
+            return Ok(RunState { boot_ms: 0, ..state });
+        }
+        // the guest listens on a port free here: WSL relays it to this computer's loopback as is
+        let engine_port = free_port()?;
+        let payload = self.payload(&guest_config(cfg, engine_port))?;
+        let started = Instant::now();
+        let mut wsl = self.wsl.lock().await;
+        wsl.start(payload, cfg.engine_ready_timeout_hw, &|step| tracing::info!(?step, "WSL 2"))
+            .await
+            .map_err(MachineError::from)?;
+        let pid = wsl.engine_pid().unwrap_or(0);
+        // WSL 2 runs on Hyper-V, the hypervisor behind WHPX
+        progress(BootEvent::Launched { accel: Accel::Whpx, pid });
+        let boot_ms = ms(started.elapsed());
+        progress(BootEvent::EngineReady { after_ms: boot_ms });
+        let state = RunState {
+            pid,
+            accel: Accel::Whpx,
+            engine_port,
+            warning: None,
+            boot_ms,
+            shared_folders: cfg.shared_folders.clone(),
+            hidden: cfg.hidden.clone(),
+        };
+        self.set_current(Some(state.clone()));
+        Ok(state)
+    }
+
+    async fn stop(&self, timeout: Duration) -> Result<StopOutcome> {
+        let was_running = self.current().is_some();
+        let clean = self.wsl.lock().await.stop(timeout).await?;
+        self.set_current(None);
+        Ok(match (clean, was_running) {
+            (true, _) => StopOutcome::PoweredOff,
+            (false, true) => StopOutcome::Killed,
+            (false, false) => StopOutcome::WasNotRunning,
+        })
+    }
+
+    /// Unregisters the engine distribution (and the data one with `data`), then removes the
+    /// instance's files as the QEMU driver does.
+    async fn delete(&self, data: bool) -> Result<()> {
+        if let Some(state) = self.current() {
+            return Err(MachineError::AlreadyRunning { pid: state.pid });
+        }
+        self.wsl.lock().await.delete(data).await?;
+        delete_instance_files(&self.instance, data)
+    }
+
+    fn status(&self) -> MachineStatus {
+        match self.current() {
+            Some(state) if self.alive() => MachineStatus::Running(state),
+            _ => MachineStatus::Stopped,
+        }
+    }
+
+    fn alive(&self) -> bool {
+        // a start or stop holding the lock: the engine is there until it says otherwise
+        self.current().is_some() && self.wsl.try_lock().map(|mut w| !w.engine_exited()).unwrap_or(true)
+    }
+
+    fn running(&self) -> Option<RunState> {
+        None
+    }
+
+    fn clean_stale(&self) {}
+
+    fn engine_endpoint(&self, state: &RunState) -> EngineEndpoint {
+        EngineEndpoint::TcpTls { addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), state.engine_port) }
+    }
+
+    /// None yet: the guest's lines come on its keep-alive process's output, not into a file.
+    fn logs(&self) -> Vec<LogFile> {
+        Vec::new()
+    }
+
+    async fn installed_forwards(&self, _state: &RunState) -> Result<BTreeSet<PortRule>> {
+        Ok(BTreeSet::new())
+    }
+
+    async fn reconcile_forwards(
+        &self,
+        _fwd: &mut PortForwarder,
+        _want: &BTreeSet<PortRule>,
+    ) -> Result<Vec<PortConflict>> {
+        Err(MachineError::Unsupported {
+            what: "port forwarding by the driver with WSL 2 (WSL relays published ports to localhost itself)".into(),
+        })
+    }
+
+    async fn clear_forwards(&self, fwd: &mut PortForwarder) {
+        fwd.reset();
+    }
+
+    async fn events(&self) -> Result<NoEvents> {
+        Err(events::unsupported(self.name()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::wsl2::fake::FakeWsl;
+
+    fn driver(dir: &std::path::Path) -> (Wsl2Driver<FakeWsl>, FakeWsl) {
+        let engine = dir.join("wsl-rootfs.tar.gz");
+        let data = dir.join("wsl-data.tar.gz");
+        std::fs::write(&engine, b"engine").unwrap();
+        std::fs::write(&data, b"data").unwrap();
+        let fake = FakeWsl::default();
+        let rootfs = Rootfs { engine, data, version: "v1".into() };
+        (Wsl2Driver::new(Instance::at(dir.join("default")), fake.clone(), rootfs).unwrap(), fake)
+    }
+
+    /// The agent's calls, in its order, against a FAKE wsl.exe (wsl2/fake.rs).
+    #[tokio::test]
+    async fn the_lifecycle_through_the_trait() {
+        let t = tempfile::tempdir().unwrap();
+        let (d, fake) = driver(t.path());
+        let cfg = MachineConfig::default();
+        assert_eq!(d.features(), WSL2_FEATURES);
+        assert!(d.validate(&cfg).unwrap().is_empty());
+        d.create(&cfg).await.unwrap();
+        assert_eq!(d.status(), MachineStatus::Stopped);
+        assert!(!d.alive() && d.running().is_none());
+        let events = std::sync::Mutex::new(Vec::new());
+        let state = d.start(&cfg, &|e| events.lock().unwrap().push(e)).await.unwrap();
+        assert!(matches!(events.lock().unwrap().last(), Some(BootEvent::EngineReady { .. })));
+        assert!(d.alive());
+        assert_eq!(d.status(), MachineStatus::Running(state.clone()));
+        assert_eq!(d.engine_endpoint(&state), EngineEndpoint::TcpTls { addr: state.engine_addr() });
+        {
+            // the guest got the instance's TLS material and a config naming the engine's port
+            let st = fake.state();
+            let files = &st.payloads[0];
+            let ca = std::fs::read(d.instance.tls_ca()).unwrap();
+            assert_eq!(files[0], ("ca.pem".to_owned(), ca));
+            let config = String::from_utf8(files[3].1.clone()).unwrap();
+            assert!(config.contains(&format!("engine_port={}\n", state.engine_port)), "{config}");
+        }
+        let mut fwd = PortForwarder::new();
+        assert!(d.installed_forwards(&state).await.unwrap().is_empty());
+        assert!(matches!(
+            d.reconcile_forwards(&mut fwd, &BTreeSet::new()).await,
+            Err(MachineError::Unsupported { .. })
+        ));
+        assert!(matches!(d.events().await, Err(MachineError::Unsupported { .. })));
+        assert!(matches!(d.delete(false).await, Err(MachineError::AlreadyRunning { .. })));
+        assert_eq!(d.stop(Duration::from_secs(10)).await.unwrap(), StopOutcome::PoweredOff);
+        assert_eq!(d.status(), MachineStatus::Stopped);
+        assert_eq!(d.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
+        d.delete(false).await.unwrap();
+        let st = fake.state();
+        assert!(!st.distros.contains_key("gantry") && st.distros.contains_key("gantry-data"), "data kept");
+        assert!(d.instance.disk().parent().is_some_and(std::path::Path::is_dir), "the instance directory stays");
+    }
+
+    #[tokio::test]
+    async fn validate_names_the_missing_tarball_and_what_does_not_apply() {
+        let t = tempfile::tempdir().unwrap();
+        let (d, _) = driver(t.path());
+        let cfg = MachineConfig {
+            cpus: 4,
+            shared_folders: vec![crate::shares::SharedFolder::writable("/home/me")],
+            ..MachineConfig::default()
+        };
+        let w = d.validate(&cfg).unwrap();
+        assert!(w.iter().any(|w| w.contains(".wslconfig")) && w.iter().any(|w| w.contains("shared folders")), "{w:?}");
+        std::fs::remove_file(t.path().join("wsl-data.tar.gz")).unwrap();
+        match d.validate(&cfg) {
+            Err(MachineError::Wsl(WslError::MissingRootfs { path })) => assert!(path.ends_with("wsl-data.tar.gz")),
+            other => panic!("{other:?}"),
+        }
+    }
+}
