@@ -29,7 +29,10 @@ pub struct KeepAlive {
 
 impl KeepAlive {
     /// A keep-alive from its parts (fakes in tests).
-    pub fn from_parts(lines: mpsc::Receiver<String>, input: Box<dyn tokio::io::AsyncWrite + Send + Sync + Unpin>) -> Self {
+    pub fn from_parts(
+        lines: mpsc::Receiver<String>,
+        input: Box<dyn tokio::io::AsyncWrite + Send + Sync + Unpin>,
+    ) -> Self {
         Self { lines, input: Some(input), child: None }
     }
 

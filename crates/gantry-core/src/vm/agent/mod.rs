@@ -18,6 +18,8 @@
 //! - [`settings_check`]: settings that became invalid while the VM runs.
 
 mod control;
+#[cfg(test)]
+mod fake_driver;
 mod pause;
 mod ports;
 mod settings_check;

@@ -182,4 +182,66 @@ mod tests {
         let Action::Paused { reason, .. } = decide(&paused, Some(&other), Some(1 << 30), disk) else { panic!() };
         assert!(reason.contains("failed (Input/output error)"), "{reason}");
     }
+
+    use super::super::fake_driver::{FakeDriver, Script};
+    use crate::vm::status::{RunningInfo, VmStatus};
+    use gantry_machine::instance::Instance;
+
+    const BOUND: Duration = Duration::from_secs(30);
+
+    /// The watcher against the Driver trait alone (a scripted driver, no QEMU): a VM found paused
+    /// by a disk error is reported, resumed once there is room, and reported running again.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn a_vm_paused_by_a_full_disk_is_reported_then_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Instance::at(dir.path().join("default"));
+        std::fs::create_dir_all(inst.dir()).unwrap();
+        let free = free_bytes(inst.dir());
+        if !free.is_some_and(|f| f >= RESUME_FREE_BYTES) {
+            gantry_testkit::skip::skipped("pause watcher", "less than 64 MiB free in the temporary directory");
+            return;
+        }
+        let driver =
+            FakeDriver::new(Script { runs: vec![GuestRun::PausedByDiskError, GuestRun::Running], ..Script::default() });
+        let resumed = driver.resumed.clone();
+        let shared = Shared::new(&inst, driver, VmStatus::Running(RunningInfo::default()), RunningInfo::default());
+        let mut statuses = shared.tx.subscribe();
+        let s = shared.clone();
+        let task = tokio::spawn(async move { watch(&s).await });
+        let first = tokio::time::timeout(BOUND, statuses.recv()).await.unwrap().unwrap();
+        match first {
+            VmStatus::Degraded { reasons, .. } => {
+                assert!(reasons[0].contains("the VM is paused") && reasons[0].contains("is full"), "{reasons:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let second = tokio::time::timeout(BOUND, statuses.recv()).await.unwrap().unwrap();
+        assert!(matches!(second, VmStatus::Running(_)), "{second:?}");
+        assert_eq!(resumed.load(std::sync::atomic::Ordering::SeqCst), 1);
+        task.abort();
+    }
+
+    /// A VM without events (one booted by an older Gantry) says so once, as a warning.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn a_vm_without_events_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Instance::at(dir.path().join("default"));
+        let driver = FakeDriver::new(Script { unsupported: Some("no events here".into()), ..Script::default() });
+        let shared = Shared::new(&inst, driver, VmStatus::Running(RunningInfo::default()), RunningInfo::default());
+        let s = shared.clone();
+        let task = tokio::spawn(async move { watch(&s).await });
+        let warned = tokio::time::timeout(BOUND, async {
+            loop {
+                if shared.info().warnings == ["no events here"] {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        task.abort();
+        assert!(warned.is_ok(), "warnings: {:?}", shared.info().warnings);
+    }
 }
