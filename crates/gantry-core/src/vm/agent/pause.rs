@@ -198,7 +198,7 @@ mod tests {
         let inst = Instance::at(dir.path().join("default"));
         std::fs::create_dir_all(inst.dir()).unwrap();
         let free = free_bytes(inst.dir());
-        if !free.is_some_and(|f| f >= RESUME_FREE_BYTES) {
+        if free.is_none_or(|f| f < RESUME_FREE_BYTES) {
             gantry_testkit::skip::skipped("pause watcher", "less than 64 MiB free in the temporary directory");
             return;
         }
