@@ -14,7 +14,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::{
-    BootEvent, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, Driver, EngineEndpoint, Features, LogFile, MachineConfig,
+    BootEvent, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, Driver, EngineEndpoint, Features, LogFile, LogKind, MachineConfig,
     MachineStatus, NoEvents, PortForwarding, RunState, StopOutcome, delete_instance_files, events, free_port,
     guest_config, ms,
 };
@@ -49,7 +49,8 @@ impl<E: WslExe> Wsl2Driver<E> {
     /// the guest build's tarballs `rootfs`.
     pub fn new(instance: Instance, exe: E, rootfs: Rootfs) -> Result<Self> {
         let distros = Distros::for_instance(instance.name())?;
-        let wsl = Wsl::new(exe, distros, Layout::new(instance.dir()), rootfs.clone());
+        let wsl = Wsl::new(exe, distros, Layout::new(instance.dir()), rootfs.clone())
+            .with_console_log(instance.console_log());
         Ok(Self { instance, rootfs, wsl: tokio::sync::Mutex::new(wsl), state: std::sync::Mutex::new(None) })
     }
 
@@ -127,6 +128,9 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
         // the guest listens on a port free here: WSL relays it to this computer's loopback as is
         let engine_port = free_port()?;
         let payload = self.payload(&guest_config(cfg, engine_port))?;
+        // a fresh console log for this start (the previous one kept as *.1), as QEMU's
+        let console = self.instance.console_log();
+        let _ = std::fs::rename(&console, console.with_extension("log.1"));
         let started = Instant::now();
         let mut wsl = self.wsl.lock().await;
         wsl.start(payload, cfg.engine_ready_timeout_hw, &|step| tracing::info!(?step, "WSL 2"))
@@ -193,9 +197,9 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
         EngineEndpoint::TcpTls { addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), state.engine_port) }
     }
 
-    /// None yet: the guest's lines come on its keep-alive process's output, not into a file.
+    /// The engine's keep-alive output (the guest init's lines), written as the console log.
     fn logs(&self) -> Vec<LogFile> {
-        Vec::new()
+        vec![LogFile { kind: LogKind::Console, path: self.instance.console_log() }]
     }
 
     async fn installed_forwards(&self, _state: &RunState) -> Result<BTreeSet<PortRule>> {
@@ -271,7 +275,14 @@ mod tests {
         ));
         assert!(matches!(d.events().await, Err(MachineError::Unsupported { .. })));
         assert!(matches!(d.delete(false).await, Err(MachineError::AlreadyRunning { .. })));
+        // the guest's lines are its console log
+        let console = d.instance.console_log();
+        assert_eq!(crate::driver::console_log(&d.logs()), Some(console.as_path()));
+        let log = std::fs::read_to_string(&console).unwrap();
+        assert!(log.contains("gantry-init: dockerd: starting [1.2s]\ngantry-init: engine ready\n"), "{log}");
         assert_eq!(d.stop(Duration::from_secs(10)).await.unwrap(), StopOutcome::PoweredOff);
+        let log = std::fs::read_to_string(&console).unwrap();
+        assert!(log.ends_with("gantry-init: shutdown complete\n"), "{log}");
         assert_eq!(d.status(), MachineStatus::Stopped);
         assert_eq!(d.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
         d.delete(false).await.unwrap();

@@ -71,11 +71,19 @@ pub struct Wsl<E> {
     rootfs: Rootfs,
     engine: Option<KeepAlive>,
     data: Option<KeepAlive>,
+    /// Where the engine's output lines are written (the guest's console, as QEMU's console log).
+    console_log: Option<PathBuf>,
 }
 
 impl<E: WslExe> Wsl<E> {
     pub fn new(exe: E, distros: Distros, layout: Layout, rootfs: Rootfs) -> Self {
-        Self { exe, distros, layout, rootfs, engine: None, data: None }
+        Self { exe, distros, layout, rootfs, engine: None, data: None, console_log: None }
+    }
+
+    /// Writes the engine's output lines to `path` (appending).
+    pub fn with_console_log(mut self, path: PathBuf) -> Self {
+        self.console_log = Some(path);
+        self
     }
 
     fn name(&self, which: Which) -> &str {
@@ -153,7 +161,10 @@ impl<E: WslExe> Wsl<E> {
                     let keep = self.exe.keep_alive(args::data_keep_alive(&self.distros), Vec::new());
                     self.data = Some(keep.await.map_err(|source| WslError::Spawn { source })?);
                 }
-                Step::WaitEngineReady => self.wait_ready(ready_within).await?,
+                Step::WaitEngineReady => {
+                    self.wait_ready(ready_within).await?;
+                    self.follow_output();
+                }
                 other => self.run_step(&other).await?,
             }
         }
@@ -166,8 +177,10 @@ impl<E: WslExe> Wsl<E> {
             return Err(WslError::EngineExited { name, last_line: "no keep-alive process".into() });
         };
         let mut last_line = String::new();
+        let log = self.console_log.as_deref();
         let waited = tokio::time::timeout(within, async {
             while let Some(line) = engine.lines.recv().await {
+                append_line(log, &line);
                 if line.trim() == READY {
                     return Ok(());
                 }
@@ -188,6 +201,24 @@ impl<E: WslExe> Wsl<E> {
                 Err(WslError::EngineExited { name, last_line: format!("not ready after {within:?}: {last_line}") })
             }
         }
+    }
+
+    /// After "engine ready", the engine's output goes on to the console log: nothing else reads
+    /// it until the stop, and a full channel would stall the guest's output. Only the shutdown
+    /// line is passed on, for [`Self::stop`].
+    fn follow_output(&mut self) {
+        let Some(engine) = self.engine.as_mut() else { return };
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let mut lines = std::mem::replace(&mut engine.lines, rx);
+        let log = self.console_log.clone();
+        tokio::spawn(async move {
+            while let Some(line) = lines.recv().await {
+                append_line(log.as_deref(), &line);
+                if line.trim() == SHUT_DOWN && tx.send(line).await.is_err() {
+                    break;
+                }
+            }
+        });
     }
 
     async fn run_step(&self, step: &Step) -> Result<(), WslError> {
@@ -270,6 +301,17 @@ impl<E: WslExe> Wsl<E> {
             self.run_step(&step).await?;
         }
         Ok(())
+    }
+}
+
+/// Appends `line` to the console log `log`, if any (a failure is logged, never fatal).
+fn append_line(log: Option<&Path>, line: &str) {
+    use std::io::Write;
+    let Some(path) = log else { return };
+    let written =
+        std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(e) = written {
+        tracing::debug!(path = %path.display(), error = %e, "cannot write the console log");
     }
 }
 
