@@ -302,7 +302,20 @@ e2fsck -p "$datadev" >/dev/null 2>&1
 rc=$?
 [ "$rc" -lt 4 ] || err "data: e2fsck $datadev exited $rc"
 mkdir -p "$DATA" "$CONTAINERD_STATE"
-mount -t ext4 -o noatime "$datadev" "$DATA" || fail "data: cannot mount $datadev at $DATA"
+# discard: blocks a deleted image or container frees are discarded at once; the host's qcow2
+# file punches them out (QEMU's discard=unmap), so deleting gives this computer its space back.
+mount -t ext4 -o noatime,discard "$datadev" "$DATA" || fail "data: cannot mount $datadev at $DATA"
+# what was freed before (a disk an older image mounted without discard) is given back, once
+if [ ! -e "$DATA/.gantry-discard" ]; then
+  (
+    if trimmed=$(fstrim -v "$DATA" 2>&1); then
+      : >"$DATA/.gantry-discard"
+      log "data: $trimmed"
+    else
+      err "data: fstrim: $trimmed"
+    fi
+  ) &
+fi
 mkdir -p "$DATA/gantry-containerd"
 mount --bind "$DATA/gantry-containerd" "$CONTAINERD_STATE" || fail "data: cannot bind $CONTAINERD_STATE"
 log "data: $datadev mounted at $DATA ($(df -h "$DATA" | tail -n 1 | tr -s ' ' | cut -d' ' -f2) total)"

@@ -200,6 +200,12 @@ pub fn print_status(s: &VmStatus, json: bool) {
                 println!("Engine:      Docker {}", info.engine_version);
             }
             println!("QEMU pid:    {}", info.qemu_pid);
+            if let Some(c) = &info.caches_given_back {
+                match (c.qemu_rss_before_mib, c.qemu_rss_after_mib) {
+                    (Some(b), Some(a)) => println!("Memory:      start-up caches given back (QEMU {b} → {a} MiB)"),
+                    _ => println!("Memory:      start-up caches given back"),
+                }
+            }
             if !info.forwarded_ports.is_empty() {
                 let ports: Vec<String> =
                     info.forwarded_ports.iter().map(|p| format!("{}:{}", p.bind, p.port)).collect();

@@ -208,6 +208,13 @@ pub trait Driver: Send + Sync {
     /// Opens a session on the VM's events. [`MachineError::Unsupported`] when this VM has none
     /// (the driver, or a VM started by an older Gantry): its `what` is the sentence to show.
     fn events(&self) -> impl Future<Output = Result<Self::Events>> + Send;
+    /// Takes the guest's unused memory (the start-up caches) back once, within `bound` per half
+    /// of the squeeze. [`MachineError::Unsupported`] without [`Features::memory_reclaim`].
+    fn give_back_memory(
+        &self,
+        guest_mib: u64,
+        bound: Duration,
+    ) -> impl Future<Output = Result<crate::memory::Squeezed>> + Send;
 }
 
 /// The console log of `logs` (what boot timings are read from), if any.
@@ -580,7 +587,7 @@ fn which(program: &std::path::Path) -> bool {
 /// What a QEMU driver offers: `hostfwd` port forwarding, pause and disk-error events through
 /// its events monitor, and a VM that outlives its agent.
 pub const QEMU_FEATURES: Features =
-    Features { port_forwarding: PortForwarding::ByDriver, pause_events: true, disk_error_events: true, reattach: true };
+    Features { port_forwarding: PortForwarding::ByDriver, pause_events: true, disk_error_events: true, reattach: true, memory_reclaim: true };
 
 impl Driver for QemuDriver {
     type Events = QmpEvents;
@@ -794,6 +801,10 @@ impl Driver for QemuDriver {
     }
 
     /// The events monitor (`qmp-events.sock`); a VM booted by an older Gantry has none.
+    async fn give_back_memory(&self, guest_mib: u64, bound: Duration) -> Result<crate::memory::Squeezed> {
+        crate::memory::give_back_caches(|| self.qmp(), guest_mib, bound).await
+    }
+
     async fn events(&self) -> Result<QmpEvents> {
         let socket = self.instance.qmp_events_socket();
         match Qmp::connect(&socket).await {

@@ -9,6 +9,7 @@
 //! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`, events);
 //! - [`tls`]: per-instance CA, server and client certificates;
 //! - [`disk`]: the qcow2 data disk;
+//! - [`memory`]: the guest's start-up caches given back to the host (the balloon, once);
 //! - [`process`]: pid files and liveness;
 //! - [`driver`]: the lima-style [`driver::Driver`] trait (lifecycle, engine endpoint, port
 //!   forwarding and pause events as features, logs), [`driver::QemuDriver`] and
@@ -35,6 +36,7 @@ pub mod image;
 pub mod instance;
 pub mod lines;
 pub mod local;
+pub mod memory;
 pub mod ports;
 /// Atomic owner-only files and their one writer (the crate `gantry-files`).
 pub use gantry_files as private_file;

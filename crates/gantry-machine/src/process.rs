@@ -10,6 +10,15 @@ pub fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok().filter(|p| *p > 1)
 }
 
+/// A process's resident memory (`VmRSS`, KiB); Linux only (None elsewhere or when unreadable).
+pub fn resident_kib(pid: u32) -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 /// The command line of a process, its arguments joined with spaces.
 pub fn cmdline(pid: u32) -> Option<String> {
     if cfg!(target_os = "linux") {
@@ -125,6 +134,14 @@ pub fn remove_stale_socket(path: &Path) -> std::io::Result<()> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reads_resident_memory() {
+        let kib = resident_kib(std::process::id()).unwrap();
+        assert!(kib > 100, "this test process is resident: {kib} KiB");
+        assert_eq!(resident_kib(u32::MAX), None);
+    }
 
     #[test]
     fn stale_pid_files_are_removed() {

@@ -132,7 +132,13 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
     if let Some(rootfs) = &spec.rootfs {
         a.extend(["-drive".into(), opt("if=virtio,format=raw,readonly=on,file=", rootfs, "")]);
     }
-    a.extend(["-drive".into(), opt("if=virtio,format=qcow2,discard=unmap,cache=writeback,file=", &spec.data_disk, "")]);
+    // discard=unmap: what the guest's filesystem frees (it mounts with `discard`) is punched out
+    // of the qcow2 file, so deleting an image gives the host its space back; detect-zeroes=unmap:
+    // blocks the guest writes as zeros become holes too instead of allocated clusters of zeros.
+    a.extend([
+        "-drive".into(),
+        opt("if=virtio,format=qcow2,discard=unmap,detect-zeroes=unmap,cache=writeback,file=", &spec.data_disk, ""),
+    ]);
     // Network: QEMU user networking; the engine's TLS port forwarded to host loopback.
     let bind = match spec.engine_bind {
         IpAddr::V6(v6) => format!("[{v6}]"),
@@ -181,10 +187,19 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
     // Random numbers for the guest (fast TLS start-up).
     a.extend(["-device".into(), "virtio-rng-pci".into()]);
     // Free page reporting: memory the guest frees (a container exits, a build ends) goes back to
-    // this computer within seconds instead of staying in QEMU's RSS until the VM stops.
-    a.extend(["-device".into(), "virtio-balloon-pci,free-page-reporting=on".into()]);
+    // this computer within seconds instead of staying in QEMU's RSS until the VM stops. The
+    // balloon itself is inflated once after start-up to drop the boot's caches
+    // ([`crate::memory`]); deflate-on-oom: a guest short of memory meanwhile takes pages back from
+    // the balloon instead of killing a process.
+    a.extend([
+        "-device".into(),
+        format!("virtio-balloon-pci,id={BALLOON_ID},free-page-reporting=on,deflate-on-oom=on").into(),
+    ]);
     a
 }
+
+/// The balloon device's id (`/machine/peripheral/<id>` in QOM).
+pub const BALLOON_ID: &str = "balloon0";
 
 /// The `-sandbox` value Gantry asks for where QEMU supports it ([`sandbox_probe_args`]).
 pub const SANDBOX: &str = "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
@@ -281,7 +296,13 @@ mod tests {
         assert!(s.contains("-qmp unix:/inst/qmp.sock,server=on,wait=off"));
         assert!(s.contains("-qmp unix:/inst/qmp-events.sock,server=on,wait=off"));
         assert!(s.contains("-pidfile /inst/qemu.pid"));
-        assert!(s.contains("-device virtio-balloon-pci,free-page-reporting=on"), "{s}");
+        assert!(s.contains("-device virtio-balloon-pci,id=balloon0,free-page-reporting=on,deflate-on-oom=on"), "{s}");
+        assert!(
+            s.contains(
+                "-drive if=virtio,format=qcow2,discard=unmap,detect-zeroes=unmap,cache=writeback,file=/inst/disk.qcow2"
+            ),
+            "the data disk gives freed blocks back: {s}"
+        );
         assert!(!s.contains("isa-serial"));
         // root image is attached before the data disk
         let root = s.find("rootfs.squashfs").unwrap_or(usize::MAX);

@@ -83,6 +83,23 @@ pub struct RunningInfo {
     #[serde(default)]
     pub timings: Vec<BootPhase>,
     pub forwarded_ports: Vec<PortRule>,
+    /// The start-up caches given back to the host once the engine answered (None until then,
+    /// when it failed, or when the agent reattached to a running VM).
+    #[serde(default)]
+    pub caches_given_back: Option<CachesGivenBack>,
+}
+
+/// What giving the start-up caches back did ([`gantry_machine::memory`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachesGivenBack {
+    /// QEMU's resident memory just before (MiB; None where the host cannot tell).
+    pub qemu_rss_before_mib: Option<u64>,
+    /// QEMU's resident memory just after (MiB).
+    pub qemu_rss_after_mib: Option<u64>,
+    /// The smallest the guest became while the balloon was inflated (MiB).
+    pub guest_lowest_mib: u64,
+    /// Inflating and deflating, end to end.
+    pub took_ms: u64,
 }
 
 /// One status event.

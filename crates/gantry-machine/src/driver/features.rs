@@ -31,6 +31,9 @@ pub struct Features {
     /// The VM outlives its agent and a new agent reattaches ([`super::Driver::running`]). Without
     /// it, the VM ends with the agent that started it (WSL 2: its keep-alive process).
     pub reattach: bool,
+    /// The driver can take the guest's start-up caches back once the engine answers
+    /// ([`super::Driver::give_back_memory`]: QEMU's balloon). WSL 2 reclaims memory by itself.
+    pub memory_reclaim: bool,
 }
 
 /// Where the driver offers the engine (always mutual TLS with the instance's certificates).

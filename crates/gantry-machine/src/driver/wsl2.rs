@@ -33,6 +33,7 @@ pub const WSL2_FEATURES: Features = Features {
     pause_events: false,
     disk_error_events: false,
     reattach: false,
+    memory_reclaim: false,
 };
 
 /// One instance's engine in WSL 2.
@@ -218,6 +219,10 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
 
     async fn clear_forwards(&self, fwd: &mut PortForwarder) {
         fwd.reset();
+    }
+
+    async fn give_back_memory(&self, _guest_mib: u64, _bound: Duration) -> Result<crate::memory::Squeezed> {
+        Err(MachineError::Unsupported { what: "WSL 2 gives unused memory back by itself (autoMemoryReclaim)".into() })
     }
 
     async fn events(&self) -> Result<NoEvents> {

@@ -39,6 +39,7 @@ impl FakeDriver {
             pause_events: true,
             disk_error_events: true,
             reattach: false,
+            memory_reclaim: false,
         };
         Self { features, script, resumed: Arc::default() }
     }
@@ -126,6 +127,10 @@ impl Driver for FakeDriver {
     async fn clear_forwards(&self, fwd: &mut PortForwarder) {
         fwd.reset();
     }
+    async fn give_back_memory(&self, _guest_mib: u64, _bound: Duration) -> Result<gantry_machine::memory::Squeezed> {
+        Err(MachineError::Unsupported { what: "the fake driver has no memory to give back".into() })
+    }
+
     async fn events(&self) -> Result<FakeEvents> {
         if let Some(what) = &self.script.unsupported {
             return Err(MachineError::Unsupported { what: what.clone() });

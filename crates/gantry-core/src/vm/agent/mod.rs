@@ -14,12 +14,14 @@
 //! - this module: the lifecycle (lock, start-up chain, run until stopped or the VM dies, stop);
 //! - [`control`]: the control socket's server and protocol;
 //! - [`ports`]: the published-port reconciler;
+//! - [`memory`]: the start-up caches given back to the host once the engine answers;
 //! - [`pause`]: a VM that the hypervisor paused because this computer's disk is full;
 //! - [`settings_check`]: settings that became invalid while the VM runs.
 
 mod control;
 #[cfg(test)]
 mod fake_driver;
+mod memory;
 mod pause;
 mod ports;
 mod settings_check;
@@ -597,6 +599,9 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
         if let Ok(mut i) = shared.info.lock() {
             i.timings = phases;
         }
+    }
+    if !shared.attached() && shared.features.memory_reclaim {
+        tokio::spawn(memory::give_back_boot_caches(shared.clone(), cfg.memory_mib, state.pid));
     }
     if let Some(fwd) = fwd {
         tokio::spawn(port_task(shared.clone(), engine, fwd, settings.vm.port_bind_address, tasks.clone()));
