@@ -206,7 +206,7 @@ fn main() {
     ));
     s.push_str(&format!(
         "\nThe disk grew by {written:.0} MiB while the container wrote 1 GiB and gave back \
-         {returned:.0} MiB of it ({:.0} %) {}; allocated before writing: {disk_before:.0} MiB. \
+         {returned:.0} MiB of it ({:.0} %), {}; allocated before writing: {disk_before:.0} MiB. \
          Every 5 s after the removal (MiB): {}.\n",
         returned / written.max(1.0) * 100.0,
         back_at.map_or("not within 60 s".to_owned(), |d| format!("90 % of it within {} s", d.as_secs())),
