@@ -25,6 +25,7 @@ GANTRY_DEBIAN_PACKAGES=(
   cpio:cpio
   bc:bc
   xvfb:Xvfb
+  xdotool:xdotool
   webkit2gtk-driver:WebKitWebDriver
   libwebkit2gtk-4.1-dev
   libgtk-3-dev
