@@ -16,7 +16,7 @@ const BOUND: Duration = Duration::from_secs(60);
 
 /// Squeezes the guest's caches out once; the outcome goes to the running status (a failure only
 /// to the log: the VM runs as before, with its caches).
-pub(super) async fn give_back_boot_caches(shared: Arc<Shared>, guest_mib: u64, qemu_pid: u32) {
+pub(super) async fn give_back_boot_caches<D: Driver>(shared: Arc<Shared<D>>, guest_mib: u64, qemu_pid: u32) {
     let before = process::resident_kib(qemu_pid);
     match shared.driver.give_back_memory(guest_mib, BOUND).await {
         Ok(squeezed) => {
