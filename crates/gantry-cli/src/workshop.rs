@@ -332,14 +332,14 @@ async fn run_import(
     Ok(())
 }
 
-/// Takes the imported bundle's suggested CPUs and memory into Gantry's settings.
+/// Takes the imported bundle's suggested CPUs, memory and registry mirror into Gantry's settings.
 async fn apply_suggested_settings(file: &Path, workshops_dir: &Path, as_json: bool) -> Result<(), CliError> {
     let id = Bundle::open(file)?.id;
     let Some(report) = gantry_workshop::imported(workshops_dir).into_iter().find(|r| r.id == id) else {
         return Err(CliError::new("the workshop is not imported", "run the import again"));
     };
     let defaults = &report.settings;
-    if defaults.cpus.is_none() && defaults.memory_mib.is_none() {
+    if defaults.cpus.is_none() && defaults.memory_mib.is_none() && defaults.registry_mirror.is_none() {
         if !as_json {
             println!("The bundle suggests no VM settings; yours are unchanged.");
         }
@@ -356,7 +356,8 @@ async fn apply_suggested_settings(file: &Path, workshops_dir: &Path, as_json: bo
     } else {
         let cpus = defaults.cpus.map_or(String::new(), |c| format!(" {c} CPUs"));
         let memory = defaults.memory_mib.map_or(String::new(), |m| format!(" {m} MiB"));
-        println!("VM settings:{cpus}{memory} (the trainer's suggestion)");
+        let mirror = defaults.registry_mirror.as_ref().map_or(String::new(), |m| format!(", registry mirror {m}"));
+        println!("VM settings:{cpus}{memory}{mirror} (the trainer's suggestion)");
         if outcome.needs_vm_restart {
             println!("Restart the VM to use them: gantry stop && gantry start");
         }

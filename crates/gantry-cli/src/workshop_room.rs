@@ -119,8 +119,15 @@ pub async fn join(args: JoinArgs, workshops_dir: &Path, as_json: bool) -> Result
     let mut client = RoomClient::new(&code)?;
     let membership = client.join(&args.name).await?;
     membership.save(workshops_dir)?;
+    let mirror = use_room_mirror(&membership)?;
     if as_json {
-        json_line(&membership_view(&membership, workshops_dir));
+        let mut view = membership_view(&membership, workshops_dir);
+        view["mirror_applied"] = serde_json::json!({
+            "settings_file": mirror.settings_file,
+            "needs_vm_restart": mirror.needs_vm_restart,
+            "engine_is_gantry_vm": mirror.engine_is_gantry_vm,
+        });
+        json_line(&view);
         return Ok(());
     }
     let ca = workshops_dir.join(ROOM_CA_FILE);
@@ -128,15 +135,45 @@ pub async fn join(args: JoinArgs, workshops_dir: &Path, as_json: bool) -> Result
     println!("Joined {} as {}", membership.title, membership.name);
     println!("The trainer now sees your step progress (only that: no commands, files or output).");
     println!();
-    println!("To pull the workshop's images from the room's registry, your engine needs:");
-    println!("  registry mirror   {}", membership.mirror);
-    println!("  its certificate   {} (pinned by the code)", ca.display());
+    println!("Registry mirror   {} (its certificate pinned by the code)", membership.mirror);
+    println!("  saved in Gantry's settings ({}): Settings → Registry mirrors", mirror.settings_file.display());
+    if !mirror.engine_is_gantry_vm {
+        println!("  Gantry uses another engine now: the mirror applies to Gantry's VM only.");
+    } else if mirror.needs_vm_restart {
+        println!("  Gantry's VM pulls through it from its next start: gantry stop && gantry start");
+    }
     println!(
         "For a Docker engine you run yourself: add \"registry-mirrors\": [\"{}\"] to daemon.json",
         membership.mirror
     );
-    println!("and copy the certificate to /etc/docker/certs.d/{host}/ca.crt, then restart the engine.");
+    println!("and copy {} to /etc/docker/certs.d/{host}/ca.crt, then restart the engine.", ca.display());
     Ok(())
+}
+
+/// What joining changed in Gantry's settings.
+struct MirrorApplied {
+    settings_file: PathBuf,
+    needs_vm_restart: bool,
+    engine_is_gantry_vm: bool,
+}
+
+/// Adds the room's registry to the VM's registry mirrors, trusted with the certificate the join
+/// code pinned (replacing a mirror of the same address: a room opened again may have a new
+/// certificate).
+fn use_room_mirror(membership: &Membership) -> Result<MirrorApplied, CliError> {
+    let path = gantry_core::settings::settings_path();
+    let host = gantry_core::settings::HostFacts::detect(path.parent().unwrap_or(Path::new(".")));
+    let mirror = gantry_machine::engine_config::RegistryMirror {
+        url: membership.mirror.clone(),
+        ca_pem: Some(membership.certificate.clone()),
+    };
+    let (before, after) = gantry_core::settings::add_registry_mirror(&path, &host, mirror, false)
+        .map_err(|e| CliError::new(format!("joined, but the registry mirror was not saved: {e}"), e.hint()))?;
+    Ok(MirrorApplied {
+        settings_file: path,
+        needs_vm_restart: before.needs_vm_restart(&after),
+        engine_is_gantry_vm: matches!(after.engine, gantry_core::settings::EngineSource::GantryVm),
+    })
 }
 
 fn membership_view(m: &Membership, dir: &Path) -> serde_json::Value {

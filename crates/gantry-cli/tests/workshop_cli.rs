@@ -16,6 +16,11 @@ fn gantry() -> Command {
     cmd
 }
 
+/// The room address a join code carries.
+fn code_addr(code: &str) -> std::net::SocketAddr {
+    gantry_workshop::room::code::JoinCode::parse(code).unwrap().addr
+}
+
 fn ok(output: Output) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{text}");
@@ -206,14 +211,35 @@ fn a_participant_joins_the_room_and_reports_a_step() {
     assert_eq!(open["event"], "open", "{open}");
     let code = open["code"].as_str().unwrap().to_string();
     let me = dir.path().join("participant");
+    let home = dir.path().join("home");
     let result = std::panic::catch_unwind(|| {
         let joined = ok(gantry()
             .args(["workshop", "join", &code, "--name", "Ada"])
             .env("GANTRY_WORKSHOPS_DIR", &me)
+            .env("GANTRY_HOME", &home)
             .output()
             .unwrap());
         assert!(joined.contains("Joined Room 2 as Ada"), "{joined}");
         assert!(me.join("room-ca.crt").is_file());
+        // The room's registry is now a mirror of Gantry's VM, trusted with the pinned certificate.
+        let settings: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
+        let mirrors = settings["vm"]["registry_mirrors"].as_array().unwrap();
+        assert_eq!(mirrors.len(), 1, "{settings}");
+        let addr = code_addr(&code);
+        assert_eq!(mirrors[0]["url"], format!("https://{addr}"));
+        assert_eq!(mirrors[0]["ca_pem"].as_str().unwrap(), std::fs::read_to_string(me.join("room-ca.crt")).unwrap());
+        assert!(joined.contains("Settings → Registry mirrors"), "{joined}");
+        // Joining again (the room opened again) replaces the mirror, never lists it twice.
+        ok(gantry()
+            .args(["workshop", "join", &code, "--name", "Ada"])
+            .env("GANTRY_WORKSHOPS_DIR", &me)
+            .env("GANTRY_HOME", &home)
+            .output()
+            .unwrap());
+        let settings: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
+        assert_eq!(settings["vm"]["registry_mirrors"].as_array().unwrap().len(), 1, "{settings}");
         ok(gantry().args(["workshop", "progress", "first", "run"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap());
         let bad =
             gantry().args(["workshop", "progress", "first", "fly"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap();

@@ -15,6 +15,9 @@
 //! - `vm.port_bind_address`: a loopback address, the unspecified address (`0.0.0.0` / `::`,
 //!   which publishes ports to the whole network — the docs warn about it), or an address that
 //!   exists on this computer;
+//! - `vm.registry_mirrors`: each `{"url": "https://HOST[:PORT]", "ca_pem": ...}` with a valid
+//!   address and, when given, a valid PEM certificate; no URL twice (the VM's engine pulls
+//!   Docker Hub images through them from its next start: `gantry_machine::engine_config`);
 //! - `engine` (existing engine): the endpoint must parse as `unix:///path`, `tcp://host:port`
 //!   or `npipe://./pipe/name`.
 
@@ -22,6 +25,7 @@ use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+use gantry_machine::engine_config::{self, RegistryMirror};
 use gantry_machine::shares::{self, SharedFolder};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +80,9 @@ pub struct VmSettings {
     pub shared_folders: Vec<SharedFolder>,
     /// Host address published container ports are bound to.
     pub port_bind_address: IpAddr,
+    /// Registry mirrors the VM's engine pulls Docker Hub images through (a workshop room's
+    /// registry, set by `gantry workshop join`), each with its pinned certificate.
+    pub registry_mirrors: Vec<RegistryMirror>,
 }
 
 impl Default for VmSettings {
@@ -86,6 +93,7 @@ impl Default for VmSettings {
             disk_gib: gantry_machine::driver::DEFAULT_DISK_GIB,
             shared_folders: shares::default_shares(home_dir().as_deref(), &std::env::temp_dir()),
             port_bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            registry_mirrors: Vec::new(),
         }
     }
 }
@@ -389,6 +397,20 @@ impl VmSettings {
                 ));
             }
         }
+        // Registry mirrors
+        let mut seen_mirrors = HashSet::new();
+        for (i, m) in self.registry_mirrors.iter().enumerate() {
+            let field = format!("vm.registry_mirrors[{i}]");
+            if let Err(e) = engine_config::check_mirror(m) {
+                errs.push(SettingsError::new(field, e.to_string(), e.hint()));
+            } else if !seen_mirrors.insert(m.url.trim_end_matches('/')) {
+                errs.push(SettingsError::new(
+                    field,
+                    format!("registry mirror {} is listed twice", m.url),
+                    "remove the duplicate",
+                ));
+            }
+        }
         // Bind address
         let a = self.port_bind_address;
         if !a.is_loopback() && !a.is_unspecified() && !address_exists(a) {
@@ -491,6 +513,28 @@ pub fn update(
         UpdateError::Settings(e) => e,
     })?;
     Ok((before.unwrap_or_default(), after.unwrap_or_default()))
+}
+
+/// Adds `mirror` to the VM's registry mirrors, or replaces the one with the same URL (its
+/// certificate: joining a room again pins the certificate its code names). With `keep_ca`, a
+/// mirror already listed keeps its certificate when `mirror` has none (a bundle's suggestion
+/// names no certificate). Returns the settings before and after; the VM takes it on at its next
+/// start.
+pub fn add_registry_mirror(
+    path: &Path,
+    host: &HostFacts,
+    mirror: RegistryMirror,
+    keep_ca: bool,
+) -> Result<(Settings, Settings), SettingsFileError> {
+    update(path, host, |s| {
+        let same = |m: &RegistryMirror| m.url.trim_end_matches('/') == mirror.url.trim_end_matches('/');
+        match s.vm.registry_mirrors.iter_mut().find(|m| same(m)) {
+            Some(existing) if keep_ca && mirror.ca_pem.is_none() => existing.url = mirror.url,
+            Some(existing) => *existing = mirror,
+            None => s.vm.registry_mirrors.push(mirror),
+        }
+        Ok(())
+    })
 }
 
 /// [`update`]'s errors: the settings' own, or reading/writing the file.
@@ -763,6 +807,35 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{ not json");
         // no temporary files left behind
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn registry_mirror_rules_and_adding_one() {
+        let m = |url: &str| RegistryMirror { url: url.into(), ca_pem: None };
+        let s = vm_with(|v| {
+            v.registry_mirrors = vec![m("https://10.0.2.2:5443"), m("http://x"), m("https://10.0.2.2:5443/")]
+        });
+        assert_eq!(fields(s.validate(&host())), ["vm.registry_mirrors[1]", "vm.registry_mirrors[2]"]);
+        let bad_ca =
+            vm_with(|v| v.registry_mirrors = vec![RegistryMirror { ca_pem: Some("x".into()), ..m("https://a") }]);
+        assert_eq!(fields(bad_ca.validate(&host())), ["vm.registry_mirrors[0]"]);
+
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("settings.json");
+        save(&p, &vm_with(|_| {}), &host()).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let pem = rcgen::CertificateParams::new(vec!["room".into()]).unwrap().self_signed(&key).unwrap().pem();
+        let pinned = RegistryMirror { ca_pem: Some(pem.clone()), ..m("https://10.0.2.2:5443") };
+        let (before, after) = add_registry_mirror(&p, &host(), pinned.clone(), false).unwrap();
+        assert!(before.needs_vm_restart(&after));
+        // a bundle's suggestion of the same mirror keeps the pinned certificate
+        add_registry_mirror(&p, &host(), m("https://10.0.2.2:5443"), true).unwrap();
+        assert_eq!(load(&p).unwrap().vm.registry_mirrors, [pinned]);
+        add_registry_mirror(&p, &host(), m("https://other:1"), true).unwrap();
+        assert_eq!(load(&p).unwrap().vm.registry_mirrors.len(), 2);
+        // an invalid one is refused and nothing is written
+        assert!(add_registry_mirror(&p, &host(), m("ftp://x"), false).is_err());
+        assert_eq!(load(&p).unwrap().vm.registry_mirrors.len(), 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use gantry_core::settings::{
     self, EngineSource, HostFacts, Language, RegistryLogin, Settings, SettingsFileError, Theme, UiSettings, VmSettings,
 };
+use gantry_machine::engine_config::RegistryMirror;
 use gantry_machine::shares::SharedFolder;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -34,15 +35,21 @@ fn any_settings(folders: Vec<PathBuf>) -> impl Strategy<Value = Settings> {
         (prop::sample::select(folders), any::<bool>()).prop_map(|(path, read_only)| SharedFolder { path, read_only });
     let address = prop::sample::select(vec!["127.0.0.1", "0.0.0.0", "::1", "::", "192.0.2.1"])
         .prop_map(|a| a.parse::<IpAddr>().unwrap());
-    let vm = (0u32..8, 0u64..40_000, 0u64..3_000, prop::collection::vec(folder, 0..4), address).prop_map(
-        |(cpus, memory_mib, disk_gib, shared_folders, port_bind_address)| VmSettings {
-            cpus,
-            memory_mib,
-            disk_gib,
-            shared_folders,
-            port_bind_address,
-        },
-    );
+    let mirror =
+        prop::sample::select(vec!["https://10.0.2.2:5443", "https://mirror.example", "http://x", "https://a/b"])
+            .prop_map(|url| RegistryMirror { url: url.into(), ca_pem: None });
+    let vm =
+        (
+            0u32..8,
+            0u64..40_000,
+            0u64..3_000,
+            prop::collection::vec(folder, 0..4),
+            address,
+            prop::collection::vec(mirror, 0..3),
+        )
+            .prop_map(|(cpus, memory_mib, disk_gib, shared_folders, port_bind_address, registry_mirrors)| {
+                VmSettings { cpus, memory_mib, disk_gib, shared_folders, port_bind_address, registry_mirrors }
+            });
     let engine = prop_oneof![
         Just(EngineSource::GantryVm),
         prop::sample::select(vec![

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::accel::{self, Accel, AccelChoice, HostOs, Probe, Remembered};
 use crate::accel_probe::{self, Verdict};
 use crate::arch::{self, GuestArch};
+use crate::engine_config::{self, RegistryMirror};
 use crate::error::{MachineError, Result};
 use crate::image::{self, GuestImage};
 use crate::instance::Instance;
@@ -60,6 +61,9 @@ pub struct MachineConfig {
     /// Host folders inside the shares that the guest must not see (Gantry's own directory):
     /// covered by an empty read-only mount in the guest.
     pub hidden: Vec<PathBuf>,
+    /// Registry mirrors for the guest's engine (with their pinned CAs): its `/etc/docker`,
+    /// shared read-only from [`Instance::guest_docker_dir`] ([`crate::engine_config`]).
+    pub registry_mirrors: Vec<RegistryMirror>,
     pub image_dir: PathBuf,
     pub probe: Probe,
     /// With a hardware accelerator: run the test guest ([`accel_probe`]) before the boot. Off,
@@ -83,6 +87,7 @@ impl Default for MachineConfig {
             disk_gib: DEFAULT_DISK_GIB,
             shared_folders: Vec::new(),
             hidden: Vec::new(),
+            registry_mirrors: Vec::new(),
             image_dir: image::default_dir(),
             probe: Probe::default(),
             accel_probe: true,
@@ -325,12 +330,15 @@ impl QemuDriver {
 
     fn spec(&self, cfg: &MachineConfig, img: &GuestImage, accel: Accel, engine_port: u16) -> QemuSpec {
         let i = &self.instance;
-        let shares = cfg
+        let mut shares: Vec<Share> = cfg
             .shared_folders
             .iter()
             .enumerate()
             .map(|(n, f)| Share { tag: format!("share{n}"), host_path: f.path.clone(), read_only: f.read_only })
             .collect();
+        if let Some(n) = Self::guest_docker_share(cfg) {
+            shares.push(Share { tag: format!("share{n}"), host_path: i.guest_docker_dir(), read_only: true });
+        }
         let fw_cfg = vec![
             FwCfgFile { name: image::FW_CA.into(), file: i.tls_ca() },
             FwCfgFile { name: image::FW_SERVER_CERT.into(), file: i.tls_server_cert() },
@@ -364,6 +372,13 @@ impl QemuDriver {
     /// guest's usual engine port (QEMU forwards a host port to it).
     pub fn guest_config(cfg: &MachineConfig) -> String {
         guest_config(cfg, image::GUEST_ENGINE_PORT)
+    }
+
+    /// The share number of the guest's `/etc/docker` (after the shared folders), when registry
+    /// mirrors are set and the guest can name one more share (`share0`..`share99`).
+    fn guest_docker_share(cfg: &MachineConfig) -> Option<usize> {
+        let n = cfg.shared_folders.len();
+        (!cfg.registry_mirrors.is_empty() && n <= 99).then_some(n)
     }
 
     /// Gives up on the hardware accelerator `from` for `reason`: says so, remembers TCG (only
@@ -547,6 +562,9 @@ pub fn guest_config(cfg: &MachineConfig, engine_port: u16) -> String {
             s.push_str(&format!("hide{n}={p}\n"));
         }
     }
+    if let Some(n) = QemuDriver::guest_docker_share(cfg) {
+        s.push_str(&format!("share{n}={}\n", engine_config::GUEST_DOCKER_DIR));
+    }
     s.push_str(&format!("engine_port={engine_port}\n"));
     s
 }
@@ -616,9 +634,21 @@ impl Driver for QemuDriver {
                 message: format!("{} CPUs, {} MiB", cfg.cpus, cfg.memory_mib),
             });
         }
+        for m in &cfg.registry_mirrors {
+            engine_config::check_mirror(m).map_err(|e| MachineError::InvalidConfig {
+                field: "registry_mirrors".into(),
+                message: format!("{e} ({})", e.hint()),
+            })?;
+        }
         let choice = accel::choose(&cfg.probe, Remembered::load(&self.instance.accel_choice()).as_ref());
         let choice = arch::accel_for_guest(choice, img.arch, GuestArch::host());
-        Ok(choice.warning.into_iter().collect())
+        let mut warnings: Vec<String> = choice.warning.into_iter().collect();
+        if !cfg.registry_mirrors.is_empty() && Self::guest_docker_share(cfg).is_none() {
+            warnings.push("registry mirrors are not applied: more than 99 shared folders".into());
+        } else if !cfg.registry_mirrors.is_empty() && self.os == HostOs::Windows {
+            warnings.push("registry mirrors are not applied by QEMU on Windows (no 9p shares)".into());
+        }
+        Ok(warnings)
     }
 
     async fn create(&self, cfg: &MachineConfig) -> Result<()> {
@@ -633,6 +663,9 @@ impl Driver for QemuDriver {
         tracing::info!(?action, "data disk");
         let gc = self.instance.guest_config();
         private_file::write_atomic(&gc, Self::guest_config(cfg).as_bytes()).map_err(MachineError::io("write", &gc))?;
+        let docker_dir = self.instance.guest_docker_dir();
+        engine_config::write_guest_docker_dir(&docker_dir, &cfg.registry_mirrors)
+            .map_err(MachineError::io("write", &docker_dir))?;
         Ok(())
     }
 
@@ -849,6 +882,29 @@ mod tests {
         assert!(s.contains("hide0=/home/me/.local/share/gantry\n"));
         assert!(!s.contains("share1"), "a path with a newline cannot be a config line: {s}");
         assert!(s.contains("engine_port=2376\n"));
+    }
+
+    #[test]
+    fn registry_mirrors_share_the_guests_etc_docker_read_only_after_the_folders() {
+        let t = tempfile::tempdir().unwrap();
+        let d = QemuDriver::new(Instance::at(t.path().join("default")));
+        let mut cfg = MachineConfig { shared_folders: vec![SharedFolder::writable("/home/me")], ..Default::default() };
+        let img = GuestImage {
+            dir: "/img".into(),
+            arch: GuestArch::X86_64,
+            kernel: "/k".into(),
+            initrd: "/i".into(),
+            rootfs: None,
+            cmdline: String::new(),
+        };
+        assert_eq!(d.spec(&cfg, &img, Accel::Tcg, 1).shares.len(), 1, "no mirrors: the baked daemon.json");
+        assert!(!QemuDriver::guest_config(&cfg).contains("/etc/docker"));
+        cfg.registry_mirrors = vec![RegistryMirror { url: "https://10.0.2.2:5443".into(), ca_pem: None }];
+        let spec = d.spec(&cfg, &img, Accel::Tcg, 1);
+        let share = spec.shares.last().unwrap();
+        assert_eq!((share.tag.as_str(), share.read_only), ("share1", true));
+        assert_eq!(share.host_path, d.instance.guest_docker_dir());
+        assert!(QemuDriver::guest_config(&cfg).contains("share1=/etc/docker\n"));
     }
 
     #[test]

@@ -237,6 +237,12 @@ impl Instance {
         self.dir.join("guest-config")
     }
 
+    /// The guest's `/etc/docker` when registry mirrors are set (shared read-only into the guest;
+    /// [`crate::engine_config`]).
+    pub fn guest_docker_dir(&self) -> PathBuf {
+        self.dir.join("guest-docker")
+    }
+
     /// The unix sockets of the instance (QMP twice, control, docker).
     pub fn sockets(&self) -> [PathBuf; 4] {
         [self.qmp_socket(), self.qmp_events_socket(), self.control_socket(), self.docker_socket()]
@@ -265,6 +271,7 @@ impl Instance {
             self.accel_choice(),
             self.state(),
             self.guest_config(),
+            self.guest_docker_dir(),
             self.tls_dir(),
             self.tls_partial_dir(),
             self.disk_partial(),

@@ -10,6 +10,7 @@
 //! - [`tls`]: per-instance CA, server and client certificates;
 //! - [`disk`]: the qcow2 data disk;
 //! - [`memory`]: the guest's start-up caches given back to the host (the balloon, once);
+//! - [`engine_config`]: the guest engine's registry mirrors and their pinned certificates;
 //! - [`process`]: pid files and liveness;
 //! - [`driver`]: the lima-style [`driver::Driver`] trait (lifecycle, engine endpoint, port
 //!   forwarding and pause events as features, logs), [`driver::QemuDriver`] and
@@ -29,6 +30,7 @@ pub mod arch;
 pub mod boot_timings;
 pub mod disk;
 pub mod driver;
+pub mod engine_config;
 pub mod error;
 pub mod forward;
 pub mod http1;

@@ -1,7 +1,9 @@
 //! The room's registry for real: a bundle packed from the engine at `DOCKER_HOST` is served by
 //! `serve` (Debian's docker-registry filled from the bundle, then run as a pull-through cache of
-//! an upstream that cannot be reached), and a second private engine, started with the room as
-//! its registry mirror, pulls and runs the bundle's image through it on loopback.
+//! an upstream that cannot be reached), and a second private engine, started with the
+//! daemon.json Gantry's VM would get for the room as its mirror (gantry-machine's
+//! engine_config, through `--config-file`), lists the mirror in `docker info` and pulls and runs
+//! the bundle's image through it on loopback.
 // Needs Debian's docker-registry and a second private engine: Linux only (rustix::process too).
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gantry_engine::{CancellationToken, Engine};
+use gantry_machine::engine_config::{self, RegistryMirror};
 use gantry_testkit::images;
 use gantry_workshop::room::registry::REGISTRY_PROGRAM;
 use gantry_workshop::room::{ServeOptions, serve};
@@ -116,9 +119,18 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
         assert!(events.iter().any(|e| matches!(e, ServeEvent::UpstreamUnreachable { .. })), "{events:?}");
     }
 
-    // 127.0.0.0/8 is an insecure registry range by default: the engine accepts the room's
-    // self-signed certificate there (participants on a LAN trust it through the join code).
-    let second = SecondEngine::start(&dir.path().join("second"), &["--registry-mirror", &mirror]);
+    // The guest's /etc/docker as Gantry writes it for a participant who joined: the image's
+    // daemon.json with the room as a mirror, and the room's certificate in certs.d. (127.0.0.0/8
+    // is an insecure registry range by default, so on loopback the engine would accept the room's
+    // certificate anyway; the VM test reaches the room at 10.0.2.2, where the pinned one counts.)
+    let room_cert = std::fs::read_to_string(options.dir.join(gantry_workshop::room::tls::CERT_FILE)).unwrap();
+    let etc_docker = dir.path().join("etc-docker");
+    let pinned = RegistryMirror { url: mirror.clone(), ca_pem: Some(room_cert.clone()) };
+    engine_config::write_guest_docker_dir(&etc_docker, &[pinned]).unwrap();
+    let ca = etc_docker.join("certs.d").join(room.code.addr.to_string()).join("ca.crt");
+    assert_eq!(std::fs::read_to_string(ca).unwrap(), room_cert);
+    let config = etc_docker.join("daemon.json");
+    let second = SecondEngine::start(&dir.path().join("second"), &["--config-file", config.to_str().unwrap()]);
     let second = match second {
         Ok(s) => s,
         Err(e) => {
@@ -126,6 +138,7 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
             panic!("{e}");
         }
     };
+    let info = second.docker(&["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
     let pulled = second.docker(&["pull", &app]).map_err(|e| {
         let log = std::fs::read_to_string(second.dir.join("dockerd.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
@@ -146,6 +159,8 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
     assert_eq!(reopened.code, first_code);
     assert!(!events.lock().unwrap().iter().any(|e| matches!(e, gantry_workshop::room::ServeEvent::Filling { .. })));
     reopened.stop().await;
+    let mirrors: Vec<String> = serde_json::from_str(info.unwrap().trim()).unwrap();
+    assert_eq!(mirrors, [format!("{mirror}/")], "docker info lists the room as the engine's mirror");
     pulled.unwrap();
     assert_eq!(ran.unwrap().trim(), "pulled through the room");
     assert!(pushed.is_err(), "a push through the room must fail");

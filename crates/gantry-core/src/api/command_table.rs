@@ -207,7 +207,7 @@ macro_rules! command_table {
             fn workshop_inspect(path: String) -> $crate::api::WorkshopBundleView;
             /// The workshops imported on this computer, newest first.
             fn workshop_list() -> Vec<$crate::api::ImportReport>;
-            /// Takes a bundle's suggested VM CPUs and memory into the settings (checked like any settings change).
+            /// Takes a bundle's suggested VM CPUs, memory and registry mirror into the settings (checked like any settings change).
             fn workshop_apply_settings(defaults: $crate::api::SettingsDefaults) -> $crate::api::SaveOutcome;
             /// The workshop preflight of this computer (and of a bundle when given), to send the trainer.
             fn workshop_preflight(bundle: Option<String>) -> $crate::api::PreflightReport;

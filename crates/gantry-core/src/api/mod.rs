@@ -71,7 +71,7 @@ pub use labs::{
     LabCard, LabCatalogue, LabResetOutcome, lab_library, lab_library_with, lab_progress_store, lab_work_root,
 };
 pub use run::{RunPreview, RunRequest, split_command};
-pub use settings_form::{RegistryEntry, SaveOutcome, SettingsForm, SettingsView};
+pub use settings_form::{RegistryEntry, RegistryMirrorEntry, SaveOutcome, SettingsForm, SettingsView};
 pub use streams::{BATCH_WINDOW, StreamMsg, Streams};
 pub use swarm::StackDeployRequest;
 pub use swarm_objects::SwarmObjectCreate;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, FieldError};
 use crate::settings::{EngineSource, HostFacts, Language, RegistryLogin, Settings, Theme, UiSettings, VmSettings};
+use gantry_machine::engine_config::RegistryMirror;
 use gantry_machine::shares::SharedFolder;
 
 /// A registry login as shown in the form (the password is never stored here).
@@ -34,6 +35,16 @@ pub struct SharedFolderEntry {
     pub read_only: bool,
 }
 
+/// A registry mirror of the VM's engine as the form shows it (set by joining a workshop room).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RegistryMirrorEntry {
+    /// `https://HOST[:PORT]`.
+    pub url: String,
+    /// The certificate the mirror is trusted with (PEM), pinned by a workshop's join code.
+    pub ca_pem: Option<String>,
+}
+
 /// Every setting, as the Settings panel edits it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -52,6 +63,8 @@ pub struct SettingsForm {
     pub language: Language,
     pub start_at_login: bool,
     pub registries: Vec<RegistryEntry>,
+    /// The VM engine's registry mirrors (taken on at the VM's next start).
+    pub registry_mirrors: Vec<RegistryMirrorEntry>,
 }
 
 /// The form plus the facts it is checked against.
@@ -95,6 +108,12 @@ impl From<&Settings> for SettingsForm {
             language: s.ui.language,
             start_at_login: s.ui.start_at_login,
             registries: s.registries.iter().map(RegistryEntry::from).collect(),
+            registry_mirrors: s
+                .vm
+                .registry_mirrors
+                .iter()
+                .map(|m| RegistryMirrorEntry { url: m.url.clone(), ca_pem: m.ca_pem.clone() })
+                .collect(),
         }
     }
 }
@@ -133,6 +152,15 @@ impl SettingsForm {
                     .map(|f| SharedFolder { path: PathBuf::from(f.path.trim()), read_only: f.read_only })
                     .collect(),
                 port_bind_address,
+                registry_mirrors: self
+                    .registry_mirrors
+                    .iter()
+                    .filter(|m| !m.url.trim().is_empty())
+                    .map(|m| RegistryMirror {
+                        url: m.url.trim().to_string(),
+                        ca_pem: m.ca_pem.clone().filter(|p| !p.trim().is_empty()),
+                    })
+                    .collect(),
             },
             ui: UiSettings { theme: self.theme, language: self.language, start_at_login: self.start_at_login },
             registries: self

@@ -161,9 +161,10 @@ impl Gantry {
         Ok(gantry_workshop::imported(&workshops_dir()))
     }
 
-    /// Applies the trainer's suggested VM CPUs and memory (a bundle's settings defaults) to
-    /// Gantry's settings, checked like any settings change (a suggestion larger than this computer
-    /// is refused naming the field). The VM takes them on at its next start.
+    /// Applies the trainer's suggested VM CPUs, memory and registry mirror (a bundle's settings
+    /// defaults) to Gantry's settings, checked like any settings change (a suggestion larger than
+    /// this computer is refused naming the field). A mirror already listed keeps its pinned
+    /// certificate. The VM takes them on at its next start.
     pub async fn workshop_apply_settings(&self, defaults: SettingsDefaults) -> ApiResult<SaveOutcome> {
         let mut form: SettingsForm = self.settings_get().await?.form;
         if let Some(cpus) = defaults.cpus {
@@ -171,6 +172,12 @@ impl Gantry {
         }
         if let Some(memory_mib) = defaults.memory_mib {
             form.memory_mib = memory_mib;
+        }
+        if let Some(url) = defaults.registry_mirror.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            let same = |m: &super::RegistryMirrorEntry| m.url.trim_end_matches('/') == url.trim_end_matches('/');
+            if !form.registry_mirrors.iter().any(same) {
+                form.registry_mirrors.push(super::RegistryMirrorEntry { url: url.to_owned(), ca_pem: None });
+            }
         }
         self.settings_save(form).await
     }
@@ -201,6 +208,20 @@ mod tests {
         let e = api.workshop_apply_settings(too_big).await.expect_err("more CPUs than this computer");
         assert!(e.fields.iter().any(|f| f.field.contains("cpus")), "{e:?}");
         assert_eq!(api.settings_get().await.expect("settings").form.cpus, 1, "nothing written");
+
+        let mirror = gantry_workshop::SettingsDefaults {
+            registry_mirror: Some("https://192.168.1.20:5443".into()),
+            ..Default::default()
+        };
+        let outcome = api.workshop_apply_settings(mirror.clone()).await.expect("mirror applied");
+        assert!(outcome.needs_vm_restart, "the VM's engine reads its mirrors when it starts");
+        api.workshop_apply_settings(mirror).await.expect("applied twice");
+        let mirrors = api.settings_get().await.expect("settings").form.registry_mirrors;
+        assert_eq!(mirrors.len(), 1, "{mirrors:?}");
+        let plain =
+            gantry_workshop::SettingsDefaults { registry_mirror: Some("http://x".into()), ..Default::default() };
+        let e = api.workshop_apply_settings(plain).await.expect_err("a plain-HTTP mirror");
+        assert!(e.fields.iter().any(|f| f.field == "vm.registry_mirrors[1]"), "{e:?}");
     }
 
     #[test]

@@ -398,6 +398,7 @@ fn machine_config(s: &Settings, instance: &Instance) -> MachineConfig {
         disk_gib: s.vm.disk_gib,
         shared_folders: s.vm.shared_folders.clone(),
         hidden: protected_dirs(instance),
+        registry_mirrors: s.vm.registry_mirrors.clone(),
         ..MachineConfig::default()
     }
 }
