@@ -2,6 +2,7 @@
 import type { EngineSource } from "./EngineSource";
 import type { Language } from "./Language";
 import type { RegistryEntry } from "./RegistryEntry";
+import type { RegistryMirrorEntry } from "./RegistryMirrorEntry";
 import type { SharedFolderEntry } from "./SharedFolderEntry";
 import type { Theme } from "./Theme";
 
@@ -16,4 +17,8 @@ engine: EngineSource,
 /**
  * Allow a plaintext `tcp://` engine on another machine.
  */
-allow_plaintext_tcp: boolean, cpus: number, memory_mib: number, disk_gib: number, shared_folders: Array<SharedFolderEntry>, port_bind_address: string, theme: Theme, language: Language, start_at_login: boolean, registries: Array<RegistryEntry>, };
+allow_plaintext_tcp: boolean, cpus: number, memory_mib: number, disk_gib: number, shared_folders: Array<SharedFolderEntry>, port_bind_address: string, theme: Theme, language: Language, start_at_login: boolean, registries: Array<RegistryEntry>, 
+/**
+ * The VM engine's registry mirrors (taken on at the VM's next start).
+ */
+registry_mirrors: Array<RegistryMirrorEntry>, };

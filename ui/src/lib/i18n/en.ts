@@ -409,6 +409,13 @@ export const en = {
   'settings.vm.shared.readOnlyTitle': 'Containers can read this folder but never change it',
   'settings.vm.shared.explained':
     'Containers can bind-mount only what is shared here (docker run -v of any other folder is refused with "Mounts denied"). System folders such as / and /etc cannot be shared, and Gantry\'s own folder (the VM\'s disk and keys) stays hidden from the VM even inside a share. Changes apply when the VM restarts.',
+  'settings.vm.mirrors': 'Registry mirrors',
+  'settings.vm.mirrors.none': 'No registry mirror: images come from their registries.',
+  'settings.vm.mirrors.add': '+ add a mirror',
+  'settings.vm.mirrors.pinned': 'certificate pinned by a workshop join code',
+  'settings.vm.mirrors.system': 'trusted like any site',
+  'settings.vm.mirrors.explained':
+    'The VM\'s engine pulls Docker Hub images through these first (joining a workshop room adds its registry here, with the room\'s certificate). The VM takes a change on at its next start.',
   'settings.registries': 'Registries',
   'settings.registries.as': 'as {user}',
   'settings.registries.logout': 'Log out',
@@ -462,6 +469,7 @@ export const en = {
   'example.name': 'web',
   'example.endpoint': 'unix:///var/run/docker.sock',
   'example.registry': 'docker.io',
+  'example.mirror': 'https://192.168.1.20:5443',
   // ---- see inside (images, Dockerfiles, events, the live picture) ----
   'nav.map': 'Live picture',
   'nav.dockerfile': 'Dockerfile',

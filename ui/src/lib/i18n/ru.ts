@@ -408,6 +408,13 @@ export const ru: Catalog = {
   'settings.vm.shared.readOnlyTitle': 'Контейнеры могут читать эту папку, но не изменять её',
   'settings.vm.shared.explained':
     'Контейнеры могут подключать (bind mount) только то, что указано здесь (docker run -v любой другой папки отклоняется с ошибкой «Mounts denied»). Системные папки, такие как / и /etc, общими сделать нельзя, а собственная папка Gantry (диск и ключи ВМ) скрыта от ВМ даже внутри общей папки. Изменения вступают в силу после перезапуска ВМ.',
+  'settings.vm.mirrors': 'Зеркала реестра',
+  'settings.vm.mirrors.none': 'Зеркал нет: образы скачиваются из их реестров.',
+  'settings.vm.mirrors.add': '+ добавить зеркало',
+  'settings.vm.mirrors.pinned': 'сертификат закреплён кодом подключения к воркшопу',
+  'settings.vm.mirrors.system': 'проверяется как любой сайт',
+  'settings.vm.mirrors.explained':
+    'Движок ВМ сначала скачивает образы Docker Hub через эти зеркала (подключение к залу воркшопа добавляет сюда его реестр вместе с сертификатом зала). Изменения вступают в силу при следующем запуске ВМ.',
   'settings.registries': 'Реестры',
   'settings.registries.as': 'как {user}',
   'settings.registries.logout': 'Выйти',
@@ -461,6 +468,7 @@ export const ru: Catalog = {
   'example.name': 'web',
   'example.endpoint': 'unix:///var/run/docker.sock',
   'example.registry': 'docker.io',
+  'example.mirror': 'https://192.168.1.20:5443',
   // ---- see inside (images, Dockerfiles, events, the live picture) ----
   'nav.map': 'Общая схема',
   'nav.dockerfile': 'Dockerfile',
