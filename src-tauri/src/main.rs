@@ -1,5 +1,7 @@
 //! Gantry's desktop app: a Tauri window over `gantry_core::api`, a tray icon, one instance,
-//! and the window's size and position remembered.
+//! and the window's size and position remembered. Workshop bundles dropped on the window or given
+//! as arguments (`gantry-desktop FILE.gantry-workshop`, "Open with", also to a running app) go to
+//! `Gantry::workshop_open_file`, which checks each path; the Workshops panel imports them.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
@@ -8,7 +10,7 @@ mod tray;
 mod window_state;
 
 use gantry_core::api::Gantry;
-use tauri::{Manager, RunEvent, WindowEvent};
+use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
 
 fn main() {
     if let Err(e) = run() {
@@ -20,8 +22,14 @@ fn main() {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let instance = gantry_core::vm::Instance::default();
     let dir = instance.dir().to_path_buf();
-    // A second launch shows the first window and exits.
-    let guard = match single_instance::acquire(&dir)? {
+    // Files to open: the arguments that are not options.
+    let files: Vec<std::path::PathBuf> = std::env::args_os()
+        .skip(1)
+        .filter(|a| !a.to_string_lossy().starts_with('-'))
+        .map(std::path::PathBuf::from)
+        .collect();
+    // A second launch shows the first window, hands it its files and exits.
+    let guard = match single_instance::acquire(&dir, &files)? {
         single_instance::Acquired::Primary(guard) => guard,
         single_instance::Acquired::Secondary => return Ok(()),
     };
@@ -32,13 +40,22 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .invoke_handler(commands::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
-            guard.listen(move || {
-                if let Some(w) = handle.get_webview_window("main") {
-                    let _ = w.unminimize();
-                    let _ = w.show();
-                    let _ = w.set_focus();
-                }
-            });
+            let opener = app.handle().clone();
+            guard.listen(
+                move || {
+                    if let Some(w) = handle.get_webview_window("main") {
+                        let _ = w.unminimize();
+                        let _ = w.show();
+                        let _ = w.set_focus();
+                    }
+                },
+                move |file| {
+                    opener.state::<Gantry>().workshop_open_file(&file);
+                },
+            );
+            for file in &files {
+                app.state::<Gantry>().workshop_open_file(file);
+            }
             if let Some(w) = app.get_webview_window("main") {
                 window_state::restore(&w, &dir);
             }
@@ -54,6 +71,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             move |window, event| match event {
                 WindowEvent::CloseRequested { .. } => window_state::save(window, &dir),
                 WindowEvent::Moved(_) | WindowEvent::Resized(_) => saver.schedule(window, &dir),
+                WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => {
+                    for path in paths {
+                        window.state::<Gantry>().workshop_open_file(path);
+                    }
+                }
                 _ => {}
             }
         })

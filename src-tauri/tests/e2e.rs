@@ -90,6 +90,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     only_gantrys_commands_are_callable,
     import_save_and_load_an_image,
     workshop_bundle_imports_from_the_app,
+    workshop_bundle_opened_with_the_app,
     pull_with_progress,
     volumes_browse_export_import_remove,
     networks_connect_disconnect,
@@ -536,6 +537,59 @@ async fn workshop_bundle_imports_from_the_app(ctx: &Ctx) -> Result<()> {
     app.wait_text("[data-testid=toast]", "Sent to").await?;
     app.click("[data-testid=room-close]").await?;
     app.wait_present("[data-testid=room-open]").await
+}
+
+/// "Open with": a second launch given a bundle hands it to the running app, which opens the
+/// Workshops panel and imports it with progress (the path a file dropped on the window takes
+/// too: both go to `Gantry::workshop_open_file`; WebDriver cannot drop a file from outside the
+/// window). A file that is not a bundle is refused with a toast. The image is large enough for
+/// the import's progress to be seen (the `workshop-importing` screenshot).
+async fn workshop_bundle_opened_with_the_app(ctx: &Ctx) -> Result<()> {
+    let (app, engine) = (&ctx.app, &ctx.engine);
+    let reference = "gantry-e2e/opened:1";
+    let bundle = ctx.home().join("opened.gantry-workshop");
+    let _ = std::fs::remove_file(&bundle);
+    // three layers of 32 MiB each that do not compress: the import verifies and loads for a while
+    let dockerfile = format!(
+        "FROM {IMAGE}\n{}",
+        (0..3).map(|n| format!("RUN head -c 33554432 /dev/urandom > /payload{n}\n")).collect::<String>()
+    );
+    gantry_testkit::images::build(reference, &dockerfile)?;
+    let spec = gantry_workshop::PackSpec {
+        title: "Opened with Gantry (e2e)".into(),
+        images: vec![gantry_workshop::ImageRequest::parse(reference)?],
+        output: bundle.clone(),
+        ..Default::default()
+    };
+    let packed = gantry_workshop::pack(engine, &spec, None, &|_| {}, &gantry_engine::CancellationToken::new()).await;
+    engine.remove_image(reference, true).await?;
+    packed?;
+    let open_with = |file: &std::path::Path| -> Result<()> {
+        let status = std::process::Command::new(&ctx.env.bin)
+            .arg(file)
+            .env("GANTRY_HOME", ctx.home())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        if status.success() { Ok(()) } else { Err(format!("the second launch exited with {status}").into()) }
+    };
+    app.click("[data-testid=nav-dashboard]").await?;
+    let notes = ctx.home().join("notes.txt");
+    std::fs::write(&notes, "not a bundle")?;
+    open_with(&notes)?;
+    app.wait_text("[data-testid=toast]", "not a workshop bundle").await?;
+
+    open_with(&bundle)?;
+    app.wait_text("[data-testid=workshop-bundle]", "Opened with Gantry (e2e)").await?;
+    app.wait_present("[data-testid=workshop-progress][data-phase=loading]").await?;
+    app.screenshot("workshop-importing").await?;
+    // (the table lists it once the import is done: loading takes long on a busy machine)
+    app.wait_text_for("[data-testid=workshop-table]", "Opened with Gantry (e2e)", Duration::from_secs(180)).await?;
+    app.wait_present("[data-testid=workshop-progress][data-phase=done]").await?;
+    let image = engine.inspect_image(reference).await?;
+    assert!(image.tags.iter().any(|t| t == reference), "{:?}", image.tags);
+    engine.remove_image(reference, true).await?;
+    Ok(())
 }
 
 /// With a private registry (GANTRY_TEST_REGISTRY=127.0.0.1:PORT, started by scripts/test): push

@@ -41,6 +41,7 @@ import type { NetworkSpec } from './bindings/NetworkSpec';
 import type { NetworkSummary } from './bindings/NetworkSummary';
 import type { NewContext } from './bindings/NewContext';
 import type { NodeSummary } from './bindings/NodeSummary';
+import type { OpenedBundle } from './bindings/OpenedBundle';
 import type { PreflightReport } from './bindings/PreflightReport';
 import type { Progress } from './bindings/Progress';
 import type { PrunePreview } from './bindings/PrunePreview';
@@ -187,6 +188,7 @@ export type CommandName =
   | 'workshop_inspect'
   | 'workshop_list'
   | 'workshop_apply_settings'
+  | 'workshop_opened'
   | 'workshop_preflight'
   | 'workshop_room_open'
   | 'workshop_room_command'
@@ -662,9 +664,14 @@ export function workshopList(): Promise<Array<ImportReport>> {
   return call<Array<ImportReport>>('workshop_list', {});
 }
 
-/** Takes a bundle's suggested VM CPUs and memory into the settings (checked like any settings change). */
+/** Takes a bundle's suggested VM CPUs, memory and registry mirror into the settings (checked like any settings change). */
 export function workshopApplySettings(defaults: SettingsDefaults): Promise<SaveOutcome> {
   return call<SaveOutcome>('workshop_apply_settings', { defaults });
+}
+
+/** The bundles the desktop is asked to open (dropped on the window, "Open with"), checked; the Workshops panel imports them. */
+export function workshopOpened(on: StreamCallbacks<OpenedBundle>): Promise<StreamHandle> {
+  return stream<OpenedBundle>('workshop_opened', {}, on);
 }
 
 /** The workshop preflight of this computer (and of a bundle when given), to send the trainer. */

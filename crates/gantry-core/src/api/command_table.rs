@@ -209,6 +209,8 @@ macro_rules! command_table {
             fn workshop_list() -> Vec<$crate::api::ImportReport>;
             /// Takes a bundle's suggested VM CPUs, memory and registry mirror into the settings (checked like any settings change).
             fn workshop_apply_settings(defaults: $crate::api::SettingsDefaults) -> $crate::api::SaveOutcome;
+            /// The bundles the desktop is asked to open (dropped on the window, "Open with"), checked; the Workshops panel imports them.
+            stream workshop_opened() -> $crate::api::OpenedBundle;
             /// The workshop preflight of this computer (and of a bundle when given), to send the trainer.
             fn workshop_preflight(bundle: Option<String>) -> $crate::api::PreflightReport;
             /// Opens the trainer's room for a bundle (registry, join code, the projector's page) and follows its grid live; cancelling closes it.

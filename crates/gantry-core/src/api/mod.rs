@@ -35,6 +35,7 @@ mod ts;
 mod vm;
 mod volumes;
 pub mod workshop;
+pub mod workshop_open;
 mod workshop_room;
 
 use std::path::PathBuf;
@@ -79,6 +80,7 @@ pub use system::{HostStats, PrunePreview};
 pub use terminal::{TerminalOutput, TerminalRequest};
 pub use vm::{VmEvent, VmRunning};
 pub use workshop::WorkshopBundleView;
+pub use workshop_open::OpenedBundle;
 pub use workshop_room::{RoomEvent, RoomOpenOptions};
 
 use crate::credentials::CredentialStore;
@@ -97,6 +99,8 @@ pub struct Gantry {
     credentials: CredentialStore,
     /// The workshop room open in this app, if any.
     room: Arc<workshop_room::RoomSlot>,
+    /// Bundles the desktop was asked to open, for the Workshops panel.
+    opened: Arc<workshop_open::OpenedBundles>,
 }
 
 impl std::fmt::Debug for Gantry {
@@ -131,6 +135,7 @@ impl Gantry {
             settings_path,
             credentials,
             room: Arc::default(),
+            opened: Arc::default(),
         }
     }
 
