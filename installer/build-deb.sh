@@ -145,12 +145,25 @@ Type=Application
 Name=Gantry
 GenericName=Container Manager
 Comment=Containers on your desktop: a Docker engine in a small VM
-Exec=gantry-desktop
+Exec=gantry-desktop %F
 Icon=gantry
 Terminal=false
 Categories=Development;
 Keywords=docker;containers;images;volumes;
 StartupWMClass=gantry-desktop
+MimeType=application/x-gantry-workshop;
+EOF
+# "Open with Gantry" for workshop bundles (shared-mime-info's trigger updates the database)
+install -d "$PKG/usr/share/mime/packages"
+cat >"$PKG/usr/share/mime/packages/gantry.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<mime-info xmlns="http://www.freedesktop.org/standards/shared-mime-info">
+  <mime-type type="application/x-gantry-workshop">
+    <comment>Gantry workshop bundle</comment>
+    <sub-class-of type="application/x-tar"/>
+    <glob pattern="*.gantry-workshop"/>
+  </mime-type>
+</mime-info>
 EOF
 PLUGIN_LIST=$(printf '%s, ' "${PLUGIN_VERSIONS[@]}")
 cat >"$PKG/usr/share/doc/gantry/copyright" <<EOF

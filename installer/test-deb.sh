@@ -104,6 +104,7 @@ done
 expect -rw-r--r-- /usr/share/gantry/labs/catalogue.toml
 [ "${#LAB_IDS[@]}" -gt 0 ] || fail "no labs in the source tree's labs/"
 expect -rw-r--r-- /usr/share/applications/gantry.desktop
+expect -rw-r--r-- /usr/share/mime/packages/gantry.xml
 for size in 32x32 128x128 256x256 512x512; do
   expect -rw-r--r-- "/usr/share/icons/hicolor/$size/apps/gantry.png"
 done

@@ -257,6 +257,58 @@ fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
     tar
 }
 
+/// A workshop room on this computer serving one image (a Docker Hub name found nowhere else) as
+/// a registry, for the guest's engine to use as its mirror: reached at 10.0.2.2, QEMU's address
+/// for this computer's loopback, which is not an insecure-registry range, so the engine trusts
+/// the room only through the certificate Gantry pins in the guest's certs.d.
+struct MirrorRoom {
+    rt: tokio::runtime::Runtime,
+    room: gantry_workshop::room::ServingRoom,
+    image: String,
+    url: String,
+    ca_pem: String,
+}
+
+/// Packs the test engine's fixture (`DOCKER_HOST`) under a Docker Hub name and opens a room with
+/// it; `Err` says why it cannot (no docker-registry, no test engine).
+fn open_mirror_room(dir: &Path) -> Result<MirrorRoom, String> {
+    use gantry_workshop::room::registry::REGISTRY_PROGRAM;
+    if Command::new(REGISTRY_PROGRAM).arg("--version").output().is_err() {
+        return Err("docker-registry is not installed (Debian: apt install docker-registry)".into());
+    }
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let image = format!("gantry-vm-mirror-{}:1", std::process::id());
+    let opened = rt.block_on(async {
+        let engine = Engine::from_env().await.map_err(|e| format!("no test engine at DOCKER_HOST: {e}"))?;
+        engine.tag_image(gantry_testkit::images::FIXTURE, &image).await.map_err(|e| e.to_string())?;
+        let spec = gantry_workshop::PackSpec {
+            title: "VM mirror".into(),
+            images: vec![gantry_workshop::ImageRequest::parse(&image).map_err(|e| e.to_string())?],
+            output: dir.join("mirror.gantry-workshop"),
+            ..Default::default()
+        };
+        let packed =
+            gantry_workshop::pack(&engine, &spec, None, &|_| {}, &gantry_engine::CancellationToken::new()).await;
+        let _ = engine.remove_image(&image, false).await;
+        let packed = packed.map_err(|e| e.to_string())?;
+        let options = gantry_workshop::room::ServeOptions {
+            bundle: packed.path,
+            dir: dir.join("room"),
+            listen: "127.0.0.1:0".parse().map_err(|e: std::net::AddrParseError| e.to_string())?,
+            advertise: Some([10, 0, 2, 2].into()),
+            upstream: None,
+            no_registry: false,
+        };
+        let room = gantry_workshop::room::serve(&options, &|_| {}).await.map_err(|e| e.to_string())?;
+        let ca_pem = std::fs::read_to_string(options.dir.join(gantry_workshop::room::tls::CERT_FILE))
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>((room, ca_pem))
+    })?;
+    let (room, ca_pem) = opened;
+    let url = format!("https://{}", room.code.addr);
+    Ok(MirrorRoom { rt, room, image, url, ca_pem })
+}
+
 fn slow_scenarios_on() -> bool {
     std::env::var("GANTRY_VM_SLOW_TESTS").ok().as_deref() == Some("1")
 }
@@ -335,6 +387,21 @@ fn vm_end_to_end() {
     assert!(text(&out).contains("/nonexistent/kvm does not exist"), "no-KVM warning expected");
     assert!(text(&out).contains("software emulation"));
 
+    step("a workshop room as the VM engine's registry mirror (settings, as `workshop join` sets it)");
+    let mirror_room = match open_mirror_room(env.home.parent().unwrap()) {
+        Ok(room) => {
+            let path = env.instance_dir().join("settings.json");
+            let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            s["vm"]["registry_mirrors"] = serde_json::json!([{ "url": room.url, "ca_pem": room.ca_pem }]);
+            std::fs::write(&path, s.to_string()).unwrap();
+            Some(room)
+        }
+        Err(why) => {
+            gantry_testkit::skip::skipped_unless_ci("vm_end_to_end: registry mirror", &why);
+            None
+        }
+    };
+
     step("first boot: two `gantry start` at once (the app and a terminal) make one agent");
     let (out, second) = std::thread::scope(|s| {
         let second = s.spawn(|| env.gantry(&["start"]));
@@ -370,6 +437,18 @@ fn vm_end_to_end() {
         .env_remove("DOCKER_HOST");
     let ctx = env.run(&mut ctx, None, DOCKER_BOUND);
     assert!(ctx.status.success(), "docker --context gantry: {}", text(&ctx));
+    if let Some(room) = mirror_room {
+        step("the room's registry is the engine's mirror: docker info lists it, a pull comes through it");
+        let mirrors = env.docker_ok(&["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
+        let mirrors: Vec<String> = serde_json::from_str(&mirrors).unwrap();
+        assert_eq!(mirrors, [format!("{}/", room.url)], "the guest engine's mirrors");
+        // a name no other registry has: only the room (trusted through the pinned certificate)
+        // can serve it
+        env.docker_ok(&["pull", &room.image]);
+        env.docker_ok(&["image", "inspect", &room.image]);
+        env.docker_ok(&["rmi", &room.image]);
+        room.rt.block_on(room.room.stop());
+    }
     let tar = busybox_rootfs_tar(env.home.parent().unwrap());
     env.docker_ok(&["import", tar.to_str().unwrap(), "gantry-test/busybox:1"]);
 
