@@ -543,7 +543,8 @@ async fn workshop_bundle_imports_from_the_app(ctx: &Ctx) -> Result<()> {
 /// Workshops panel and imports it with progress (the path a file dropped on the window takes
 /// too: both go to `Gantry::workshop_open_file`; WebDriver cannot drop a file from outside the
 /// window). A file that is not a bundle is refused with a toast. The image is large enough for
-/// the import's progress to be seen (the `workshop-importing` screenshot).
+/// the loading phase to be seen; the screenshot (`workshop-opened`) is taken once it is done (a
+/// screenshot while loading raced the import's end on this machine).
 async fn workshop_bundle_opened_with_the_app(ctx: &Ctx) -> Result<()> {
     let (app, engine) = (&ctx.app, &ctx.engine);
     let reference = "gantry-e2e/opened:1";
@@ -582,10 +583,10 @@ async fn workshop_bundle_opened_with_the_app(ctx: &Ctx) -> Result<()> {
     open_with(&bundle)?;
     app.wait_text("[data-testid=workshop-bundle]", "Opened with Gantry (e2e)").await?;
     app.wait_present("[data-testid=workshop-progress][data-phase=loading]").await?;
-    app.screenshot("workshop-importing").await?;
     // (the table lists it once the import is done: loading takes long on a busy machine)
     app.wait_text_for("[data-testid=workshop-table]", "Opened with Gantry (e2e)", Duration::from_secs(180)).await?;
     app.wait_present("[data-testid=workshop-progress][data-phase=done]").await?;
+    app.screenshot("workshop-opened").await?;
     let image = engine.inspect_image(reference).await?;
     assert!(image.tags.iter().any(|t| t == reference), "{:?}", image.tags);
     engine.remove_image(reference, true).await?;
