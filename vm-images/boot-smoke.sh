@@ -3,12 +3,15 @@
 #
 #   vm-images/boot-smoke.sh [--quick] [IMAGE_DIR]
 #
-# Boots the image under QEMU (TCG unless SMOKE_ACCEL says otherwise) with a fresh qcow2 data
+# Boots the image under QEMU (TCG unless SMOKE_ACCEL says otherwise; the emulator and machine of
+# the image's architecture, VERSION's arch=: amd64 on q35, arm64 on virt) with a fresh qcow2 data
 # disk, TLS material made with openssl for this run only, and a 9p shared folder; waits for
 # "gantry-init: engine ready", then over mutual TLS: docker version, docker info, docker import of
 # a busybox rootfs, docker run reading a file from the shared folder. Powers off with QMP
 # system_powerdown and checks QEMU exits by itself after the clean-shutdown lines. Without --quick
-# it boots a second time on the same disk and checks the imported image persisted.
+# it boots a second time on the same disk and checks the imported image persisted. The busybox
+# imported is the guest's CPU's: /bin/busybox for amd64, SMOKE_BUSYBOX (default Debian's arm64
+# build that scripts/lib/fixtures.sh fetches) for arm64.
 set -euo pipefail
 
 QUICK=0
@@ -21,7 +24,23 @@ IMG=${1:-$CACHE/current}
 BOOT_TIMEOUT=${SMOKE_BOOT_TIMEOUT:-300}
 POWER_TIMEOUT=${SMOKE_POWER_TIMEOUT:-90}
 ACCEL=${SMOKE_ACCEL:-tcg,thread=single,tb-size=64}
-QEMU=${QEMU:-qemu-system-x86_64}
+ARCH=$(sed -n 's/^arch=//p' "$IMG/VERSION" 2>/dev/null || true)
+case ${ARCH:=amd64} in
+amd64)
+  QEMU=${QEMU:-qemu-system-x86_64}
+  MACHINE=(-machine q35 -cpu 'max,la57=off')
+  BUSYBOX=${SMOKE_BUSYBOX:-$(command -v busybox || echo /bin/busybox)}
+  ;;
+arm64)
+  QEMU=${QEMU:-qemu-system-aarch64}
+  MACHINE=(-machine 'virt,gic-version=max' -cpu 'max,pauth-impdef=on')
+  BUSYBOX=${SMOKE_BUSYBOX:-${GANTRY_FIXTURE_CACHE:-$HOME/.cache/gantry/fixtures}/arm64/bin/busybox}
+  ;;
+*)
+  echo "boot-smoke.sh: no QEMU machine for an image of architecture '$ARCH'" >&2
+  exit 1
+  ;;
+esac
 
 T0=$(date +%s.%N)
 now() { date +%s.%N; }
@@ -38,6 +57,7 @@ done
 for tool in "$QEMU" qemu-img openssl docker python3 bc busybox; do
   command -v "$tool" >/dev/null || die "missing $tool"
 done
+[ -f "$BUSYBOX" ] || die "missing $BUSYBOX, a static busybox for $ARCH (set SMOKE_BUSYBOX)"
 CMDLINE=$(cat "$IMG/cmdline" 2>/dev/null || echo "console=ttyS0 panic=-1 quiet")
 
 TMP=$(mktemp -d /tmp/gantry-smoke.XXXXXX)
@@ -105,9 +125,9 @@ EOF
 boot() { # $1: boot number
   local log=$TMP/console-$1.log
   : >"$log"
-  say "boot $1: starting QEMU (accel $ACCEL), engine port 127.0.0.1:$PORT"
-  "$QEMU" -name gantry-smoke -machine q35 -nodefaults -no-user-config -nographic -monitor none \
-    -accel "$ACCEL" -cpu max,la57=off -m 2048 -smp 2 \
+  say "boot $1: starting $QEMU ($ARCH, accel $ACCEL), engine port 127.0.0.1:$PORT"
+  "$QEMU" -name gantry-smoke "${MACHINE[@]}" -nodefaults -no-user-config -nographic -monitor none \
+    -accel "$ACCEL" -m 2048 -smp 2 \
     -kernel "$IMG/vmlinuz" -initrd "$IMG/initrd.img" -append "$CMDLINE" \
     -drive "if=virtio,format=raw,readonly=on,file=$IMG/rootfs.squashfs" \
     -drive "if=virtio,format=qcow2,discard=unmap,cache=writeback,file=$TMP/disk.qcow2" \
@@ -192,16 +212,20 @@ fi
 say "client certificate from another CA: refused (ok)"
 
 mkdir -p "$TMP/bb/bin"
-cp "$(command -v busybox)" "$TMP/bb/bin/busybox"
-"$TMP/bb/bin/busybox" --install -s "$TMP/bb/bin"
-# --install -s links to this machine's path of busybox; inside the image it is /bin/busybox
-for l in "$TMP/bb/bin"/*; do
-  [ -L "$l" ] && ln -sfn busybox "$l"
+cp "$BUSYBOX" "$TMP/bb/bin/busybox"
+# the applets, named by this machine's busybox (the guest's may be of another CPU)
+busybox --list | while read -r applet; do
+  [ "$applet" = busybox ] || ln -s busybox "$TMP/bb/bin/$applet"
 done
 tar -C "$TMP/bb" -cf "$TMP/busybox.tar" .
 t=$(now)
 docker import "$TMP/busybox.tar" gantry-smoke/busybox:1 >/dev/null || die "docker import"
 say "docker import busybox rootfs: ok ($(since "$t")s)"
+t=$(now)
+machine=$(docker run --rm gantry-smoke/busybox:1 uname -m) || die "docker run uname -m"
+want=$([ "$ARCH" = arm64 ] && echo aarch64 || echo x86_64)
+[ "$machine" = "$want" ] || die "uname -m in a container: '$machine', expected $want"
+say "docker run: uname -m says $machine: ok ($(since "$t")s)"
 t=$(now)
 got=$(docker run --rm -v "$TMP/share:/data" gantry-smoke/busybox:1 cat /data/hello.txt) || die "docker run"
 [ "$got" = "hello from the host $$" ] || die "shared folder: read '$got'"

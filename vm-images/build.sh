@@ -1,12 +1,18 @@
 #!/bin/bash
 # Builds the Gantry guest image from Debian 13 (trixie) packages: kernel, initramfs, squashfs root
-# with Docker 26.1, containerd 1.7 and QEMU's user-mode emulators for arm64 and arm images.
+# with Docker 26.1, containerd 1.7 and QEMU's user-mode emulators for other CPUs' images.
 #
-#   vm-images/build.sh [--force]
+#   vm-images/build.sh [--force] [--arch amd64|arm64]
 #
-# Output: ${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}/<input-hash>/ and the symlink
-# .../current → <input-hash>. Skipped when that directory exists and its SHA256SUMS verifies.
-# Runs as root (mmdebstrap root mode, device nodes in the initramfs). See vm-images/README.md.
+# --arch (or GANTRY_GUEST_ARCH): the guest's CPU architecture, Debian's name; default this
+# computer's (amd64 on a PC). An arm64 guest built on an amd64 computer runs its packages'
+# maintainer scripts under QEMU's user-mode emulator (host packages qemu-user-static and
+# arch-test; the emulator is registered with binfmt_misc for the build when it is not already).
+#
+# Output: ${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}/<input-hash>/ (the hash covers the
+# architecture) and the symlinks .../current-<arch> → <input-hash>, and .../current → <input-hash>
+# for this computer's own architecture. Skipped when that directory exists and its SHA256SUMS
+# verifies. Runs as root (mmdebstrap root mode, device nodes in the initramfs). See vm-images/README.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,14 +25,57 @@ MIRRORS=(
 )
 # Fixed build timestamp: file times in the image do not depend on when it was built.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
+
+FORCE=0
+HOST_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH=${GANTRY_GUEST_ARCH:-}
+while [ $# -gt 0 ]; do
+  case "$1" in
+  --force) FORCE=1 ;;
+  --arch) [ $# -ge 2 ] && ARCH=$2 && shift ;;
+  --arch=*) ARCH=${1#--arch=} ;;
+  --fetch-kernel) break ;; # internal: mmdebstrap customize hook, below
+  *)
+    echo "usage: $0 [--force] [--arch amd64|arm64]" >&2
+    exit 2
+    ;;
+  esac
+  shift
+done
+case "${ARCH:=$HOST_ARCH}" in
+amd64 | arm64) ;;
+*)
+  echo "build.sh: error: no guest image for architecture '$ARCH' (--arch amd64 or arm64)" >&2
+  exit 2
+  ;;
+esac
+# the kernel hook below runs as another process
+export GANTRY_GUEST_ARCH=$ARCH
+
 # Modules the initramfs loads to reach the root image (dependencies are added automatically).
 INITRD_MODULES=(virtio_pci virtio_blk squashfs overlay qemu_fw_cfg)
 # The kernel: Debian's generic flavour. The smaller cloud flavour has no 9p (CONFIG_NET_9P, 9P_FS),
 # which the shared folders use.
-KERNEL_PACKAGE=linux-image-amd64
+KERNEL_PACKAGE=linux-image-$ARCH
+# The serial console the kernel writes to: the PC's 16550 UART, virt's PL011 on arm64.
+CONSOLE=ttyS0
 # QEMU user-mode emulators kept from Debian's qemu-user (static binaries, registered with binfmt_misc
 # at boot by stage2): linux/arm64 and linux/arm/v7 containers run on an amd64 host.
 EMULATORS=(aarch64 arm)
+# Module subtrees kept for this architecture only (below).
+KEEP_MODULES_ARCH=()
+if [ "$ARCH" = arm64 ]; then
+  # QEMU's virt machine: virtio over PCI (built in) or MMIO; power button: virt's PL061 GPIO
+  # (built in) pin seen by gpio-keys (no ACPI with a kernel booted directly).
+  INITRD_MODULES=(virtio_pci virtio_mmio virtio_blk squashfs overlay qemu_fw_cfg)
+  KEEP_MODULES_ARCH=(drivers/input/keyboard/gpio_keys.ko)
+  CONSOLE=ttyAMA0
+  # linux/amd64 containers; 32-bit arm ones run natively where the CPU can (Debian's qemu-user-binfmt
+  # registers no qemu-arm on arm64)
+  EMULATORS=(x86_64)
+fi
+# QEMU's name of the guest's CPU (qemu-<name>-static on the build host)
+QEMU_CPU=$([ "$ARCH" = arm64 ] && echo aarch64 || echo x86_64)
 # Module subtrees (below kernel/) kept in the root image; the rest of Debian's ~400 MB goes.
 KEEP_MODULES=(
   arch crypto lib block
@@ -45,29 +94,18 @@ KEEP_MODULES=(
   drivers/net/tap.ko drivers/net/macvtap.ko drivers/net/netdevsim
 )
 
-FORCE=0
-case "${1:-}" in
---force) FORCE=1 ;;
---fetch-kernel) ;; # internal: mmdebstrap customize hook, below
-'') ;;
-*)
-  echo "usage: $0 [--force]" >&2
-  exit 2
-  ;;
-esac
-
 # --- mmdebstrap customize hook: fetch the kernel package (without its initramfs-tools dependency)
 if [ "${1:-}" = --fetch-kernel ]; then
   root=$2
   export APT_CONFIG=$MMDEBSTRAP_APT_CONFIG
-  pkg=$(apt-cache depends "$KERNEL_PACKAGE" | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
+  pkg=$(apt-cache depends "$KERNEL_PACKAGE" | sed -n "s/^ *Depends: \\(linux-image-[0-9][^ ]*-$ARCH\\)\$/\\1/p" | head -n 1)
   [ -n "$pkg" ] || {
     echo "cannot resolve $KERNEL_PACKAGE" >&2
     exit 1
   }
   ver=$(apt-cache show --no-all-versions "$pkg" | sed -n 's/^Version: //p' | head -n 1)
   archives=$root/var/cache/apt/archives
-  deb=$archives/${pkg}_${ver//:/%3a}_amd64.deb
+  deb=$archives/${pkg}_${ver//:/%3a}_$ARCH.deb
   if [ ! -s "$deb" ]; then
     (cd "$archives" && apt-get -q download "$pkg=$ver")
   fi
@@ -97,6 +135,7 @@ HASH=$(
     printf '%s %s\n' "$(sha256sum <"$f" | cut -d' ' -f1)" "$f"
   done
   printf 'SOURCE_DATE_EPOCH=%s\n' "$SOURCE_DATE_EPOCH"
+  printf 'arch=%s\n' "$ARCH"
 ) || die "cannot read inputs"
 HASH=$(printf '%s\n' "$HASH" | sha256sum | cut -c1-16)
 OUT=$CACHE/$HASH
@@ -105,22 +144,74 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9
 
+# current-<arch> names each architecture's image; current the one this computer runs natively
+# (what gantry-machine looks for).
+link_current() {
+  ln -sfn "$HASH" "$CACHE/current-$ARCH"
+  [ "$ARCH" != "$HOST_ARCH" ] || ln -sfn "$HASH" "$CACHE/current"
+}
+
 if [ "$FORCE" = 0 ] && [ -f "$OUT/SHA256SUMS" ] && (cd "$OUT" && sha256sum --quiet --strict -c SHA256SUMS); then
-  ln -sfn "$HASH" "$CACHE/current"
-  step "up to date: $OUT (SHA256SUMS verified; use --force to rebuild)"
+  link_current
+  step "up to date: $OUT ($ARCH; SHA256SUMS verified; use --force to rebuild)"
   exit 0
 fi
 
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$HERE/packages.txt")
 WORK=$CACHE/.work-$HASH
+# downloaded packages, one directory per architecture
 APTCACHE=$CACHE/apt-archives
+[ "$ARCH" = amd64 ] || APTCACHE=$CACHE/apt-archives-$ARCH
+BINFMT=/proc/sys/fs/binfmt_misc
+BINFMT_ADDED=
+BINFMT_MOUNTED=0
+cleanup() {
+  rm -rf "$WORK"
+  # leave binfmt_misc as it was found
+  [ -z "$BINFMT_ADDED" ] || echo -1 >"$BINFMT/$BINFMT_ADDED" || echo "build.sh: cannot remove $BINFMT/$BINFMT_ADDED" >&2
+  [ "$BINFMT_MOUNTED" = 0 ] || umount "$BINFMT" || true
+}
 rm -rf "$WORK"
 mkdir -p "$WORK" "$APTCACHE"
-trap 'rm -rf "$WORK"' EXIT
+trap cleanup EXIT
 ROOT=$WORK/root
 
+# --- 0. a foreign guest: its programs run here under QEMU's user-mode emulator ----------------
+# mmdebstrap runs the packages' maintainer scripts inside the new root, and the steps below run
+# depmod, modprobe and dpkg there: an arm64 root on an amd64 computer needs the static emulator
+# registered with binfmt_misc with flag F (the kernel opens the emulator when it is registered,
+# so it works inside the chroot). Registered for this build when missing, removed after it.
+if [ "$ARCH" != "$HOST_ARCH" ]; then
+  emu=/usr/bin/qemu-$QEMU_CPU-static
+  for tool in arch-test "$emu"; do
+    command -v "$tool" >/dev/null ||
+      die "missing $tool: building the $ARCH guest on $HOST_ARCH needs it (apt-get install qemu-user-static arch-test)"
+  done
+  if ! mountpoint -q "$BINFMT"; then
+    mount -t binfmt_misc binfmt_misc "$BINFMT" ||
+      die "cannot mount binfmt_misc at $BINFMT (needed to run $ARCH programs; in a container: run it privileged)"
+    BINFMT_MOUNTED=1
+  fi
+  entry=$BINFMT/qemu-$QEMU_CPU
+  if [ ! -e "$entry" ]; then
+    # systemd's binfmt.d format, one line: ":name:type:offset:magic:mask:interpreter:flags"
+    conf=/usr/lib/binfmt.d/qemu-$QEMU_CPU.conf
+    [ -f "$conf" ] || die "$conf missing (qemu-user-static installed?)"
+    line=$(grep -m 1 '^:' "$conf") || die "no registration line in $conf"
+    # Debian names a wrapper link to the static emulator (/usr/libexec/qemu-binfmt/*-binfmt-P)
+    [ "$(readlink -f "$(cut -d: -f7 <<<"$line")")" = "$emu" ] || die "$conf names another emulator than $emu: $line"
+    printf '%s' "$line" >"$BINFMT/register" || die "cannot register $emu with binfmt_misc"
+    BINFMT_ADDED=qemu-$QEMU_CPU
+    step "binfmt_misc: registered $emu for this build"
+  fi
+  grep -qx enabled "$entry" || die "$entry is disabled (echo 1 >$entry)"
+  grep -q '^flags: .*F' "$entry" ||
+    die "$entry lacks flag F (an emulator outside the chroot cannot run in it): use qemu-user-static's registration"
+  arch-test "$ARCH" >/dev/null || die "$ARCH programs do not run here although $entry is registered ('arch-test $ARCH')"
+fi
+
 # --- 1. root filesystem -----------------------------------------------------------------------
-step "mmdebstrap $SUITE: ${PACKAGES[*]}"
+step "mmdebstrap $SUITE ($ARCH): ${PACKAGES[*]}"
 export GANTRY_BUILD_SH=$HERE/build.sh GANTRY_WORK=$WORK
 # qemu-user ships ~30 emulators (465 MB): dpkg unpacks only those in EMULATORS and their binfmt data
 EMULATOR_FILTERS=(--dpkgopt='path-exclude=/usr/bin/qemu-*' --dpkgopt='path-exclude=/usr/libexec/qemu-binfmt/*'
@@ -130,7 +221,7 @@ for e in "${EMULATORS[@]}"; do
     --dpkgopt="path-include=/usr/share/qemu/binfmt.d/qemu-$e.conf" --dpkgopt="path-include=/usr/lib/binfmt.d/qemu-$e.conf")
 done
 # shellcheck disable=SC2016 # the hooks' $1 and variables are expanded by mmdebstrap's shell
-mmdebstrap --quiet --variant=essential --mode=root \
+mmdebstrap --quiet --variant=essential --mode=root --architectures="$ARCH" \
   --include="$(
     IFS=,
     echo "${PACKAGES[*]}"
@@ -164,7 +255,7 @@ KMODS=$WORK/kernel/usr/lib/modules
 KVER=$(basename "$(ls -d "$KMODS/"*)")
 KMOD=$KMODS/$KVER
 mkdir -p "$ROOT/lib/modules/$KVER/kernel"
-for p in "${KEEP_MODULES[@]}"; do
+for p in "${KEEP_MODULES[@]}" "${KEEP_MODULES_ARCH[@]}"; do
   for f in "$KMOD/kernel/$p" "$KMOD/kernel/$p.xz" "$KMOD/kernel/$p.zst"; do
     [ -e "$f" ] || continue
     mkdir -p "$ROOT/lib/modules/$KVER/kernel/$(dirname "$p")"
@@ -244,9 +335,10 @@ mksquashfs "$ROOT" "$WORK/rootfs.squashfs" -noappend -quiet -no-progress -comp z
 
 # --- 6. outputs -------------------------------------------------------------------------------
 cp "$WORK/kernel/boot/vmlinuz-$KVER" "$WORK/vmlinuz"
-echo "console=ttyS0 panic=-1 quiet" >"$WORK/cmdline"
+echo "console=$CONSOLE panic=-1 quiet" >"$WORK/cmdline"
 cat >"$WORK/VERSION" <<EOF
 input_hash=$HASH
+arch=$ARCH
 suite=$SUITE
 kernel=$KVER
 kernel_package=$KPKG_VER
@@ -266,9 +358,9 @@ done
 (cd "$STAGE" && sha256sum vmlinuz initrd.img rootfs.squashfs cmdline VERSION >SHA256SUMS)
 rm -rf "$OUT"
 mv "$STAGE" "$OUT"
-ln -sfn "$HASH" "$CACHE/current"
+link_current
 
-step "done: $OUT"
+step "done: $OUT ($ARCH)"
 (cd "$OUT" && du -b vmlinuz initrd.img rootfs.squashfs | while read -r size f; do
   printf '  %-16s %6.1f MB\n' "$f" "$(echo "$size / 1048576" | bc -l)"
 done)

@@ -41,9 +41,20 @@ show_tail() {
   done
 }
 
+# The serial console the kernel command line names (console=ttyS0 on a PC, ttyAMA0 on arm64's virt).
+console_tty() {
+  tty=ttyS0
+  read -r cmdline </proc/cmdline
+  for arg in $cmdline; do
+    case "$arg" in console=tty*) tty=${arg#console=} && tty=${tty%%,*} ;; esac
+  done
+  echo "$tty"
+}
+
 debug_shell() {
-  echo "gantry-init: debug shell on ttyS0"
-  setsid -c /bin/sh -i </dev/ttyS0 >/dev/ttyS0 2>&1
+  tty=$(console_tty)
+  echo "gantry-init: debug shell on $tty"
+  setsid -c /bin/sh -i <"/dev/$tty" >"/dev/$tty" 2>&1
 }
 
 fail() {
@@ -138,6 +149,8 @@ log "stage2: mounts done (root $GANTRY_ROOTDEV)"
 MODULES="virtio_net virtio_rng virtio_balloon 9p 9pnet_virtio ext4 button evdev overlay br_netfilter bridge veth
 nf_conntrack nf_nat nf_tables nft_compat nft_chain_nat iptable_nat iptable_filter xt_MASQUERADE
 xt_addrtype xt_conntrack"
+# arm64 (QEMU's virt, kernel booted without ACPI): the power button is a GPIO line (gpio-keys)
+[ "$(uname -m)" != aarch64 ] || MODULES="$MODULES gpio_keys"
 # one modprobe process for all (each start costs ~0.3 s under TCG); report the ones missing
 # shellcheck disable=SC2086
 if ! modprobe -a -q $MODULES; then
@@ -349,8 +362,9 @@ mkfifo "$STATE/power"
 watchers=0
 for ev in /sys/class/input/event*; do
   [ -e "$ev/device/name" ] || continue
+  # ACPI's "Power Button" (PC), gpio-keys (arm64's virt: its only key is the power key)
   case "$(cat "$ev/device/name")" in
-  *"Power Button"*)
+  *"Power Button"* | gpio-keys)
     dev=/dev/input/${ev##*/}
     # an evdev read must be at least one struct input_event (24 bytes on 64-bit)
     (dd if="$dev" of=/dev/null bs=24 count=1 2>/dev/null && echo power >"$STATE/power") &
@@ -358,7 +372,7 @@ for ev in /sys/class/input/event*; do
     ;;
   esac
 done
-[ "$watchers" -gt 0 ] || err "power: no ACPI power button input device; QMP system_powerdown will not work"
+[ "$watchers" -gt 0 ] || err "power: no power button input device; QMP system_powerdown will not work"
 
 # --- 8. containerd, dockerd -------------------------------------------------------------------
 mkdir -p /var/log
