@@ -50,6 +50,16 @@ GANTRY_DEBIAN_PACKAGES=(
   openssl:openssl
 )
 
+# Only for the arm64 guest stage of scripts/test (GANTRY_ARM64_TESTS=1): QEMU for arm64 guests, and
+# the static user-mode emulator (with arch-test, which mmdebstrap asks) that runs the arm64
+# packages' maintainer scripts while vm-images/build.sh --arch arm64 builds the image on a PC.
+# shellcheck disable=SC2034 # used by scripts/test
+GANTRY_ARM64_PACKAGES=(
+  qemu-system-arm:qemu-system-aarch64
+  qemu-user-static:/usr/bin/qemu-aarch64-static
+  arch-test:arch-test
+)
+
 # The UI's build tool (vite 7) needs Node.js >= 20.19; Debian 12 ships 18.
 GANTRY_NODE_MIN=20.19
 # Where a newer Node.js goes when the system's is too old (no root needed to use it).

@@ -14,6 +14,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use gantry_testkit::bounded::{self, step};
+use gantry_testkit::images::busybox_rootfs_tar;
 use gantry_testkit::net::{free_port, http_get};
 
 // Bounds that only keep a broken run from hanging (not timing claims): a command that overruns
@@ -124,28 +125,6 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-/// A root filesystem tarball around the static busybox at `busybox`: /bin/busybox, its applets as
-/// symlinks (made by running `applets_from`, a busybox this machine can run), /etc/passwd.
-fn busybox_rootfs_tar(dir: &Path, name: &str, busybox: &Path) -> PathBuf {
-    let root = dir.join(name);
-    for d in ["bin", "etc", "tmp", "www"] {
-        std::fs::create_dir_all(root.join(d)).unwrap();
-    }
-    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
-    // the host's busybox lists the applet names (the arm64 one cannot run here without binfmt)
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    assert!(list.status.success());
-    for applet in String::from_utf8_lossy(&list.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(root.join("www/index.html"), format!("{name}\n")).unwrap();
-    let tar = dir.join(format!("{name}.tar"));
-    let st = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
-    assert!(st.success());
-    tar
-}
-
 fn arm64_busybox() -> PathBuf {
     let p = std::env::var_os("GANTRY_TEST_ARM64_BUSYBOX").map(PathBuf::from).expect(
         "GANTRY_TEST_ARM64_BUSYBOX is not set: ./scripts/test fetches Debian's arm64 busybox-static \
@@ -177,8 +156,8 @@ fn compose_buildx_and_other_architectures_through_gantry() {
 
     step("import amd64 and arm64 busybox images");
     let dir = vm.tmp.path();
-    let amd64_tar = busybox_rootfs_tar(dir, "busybox-amd64", Path::new("/bin/busybox"));
-    let arm64_tar = busybox_rootfs_tar(dir, "busybox-arm64", &arm64);
+    let amd64_tar = busybox_rootfs_tar(dir, "busybox-amd64", Path::new("/bin/busybox")).unwrap();
+    let arm64_tar = busybox_rootfs_tar(dir, "busybox-arm64", &arm64).unwrap();
     vm.docker_ok(&["import", "--platform", "linux/amd64", amd64_tar.to_str().unwrap(), "gantry-test/busybox:amd64"]);
     vm.docker_ok(&["import", "--platform", "linux/arm64", arm64_tar.to_str().unwrap(), "gantry-test/busybox:arm64"]);
 

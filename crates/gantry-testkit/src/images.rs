@@ -108,3 +108,34 @@ fn run(cmd: &mut Command) -> Result<String, String> {
         Err(format!("{cmd:?}: {}", String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// A root filesystem tarball `<dir>/<name>.tar` around the static busybox at `busybox` (of any
+/// CPU): /bin/busybox, its applets as symlinks (named by this machine's `/bin/busybox --list`: a
+/// foreign busybox cannot run here), /etc/passwd and /www/index.html holding `name`. For `docker
+/// import` on an engine of the busybox's CPU (or one that emulates it).
+pub fn busybox_rootfs_tar(dir: &Path, name: &str, busybox: &Path) -> Result<std::path::PathBuf, String> {
+    let root = dir.join(name);
+    for d in ["bin", "etc", "tmp", "www"] {
+        std::fs::create_dir_all(root.join(d)).map_err(|e| format!("{}: {e}", root.join(d).display()))?;
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).map_err(|e| format!("{}: {e}", busybox.display()))?;
+    let list = run(Command::new("/bin/busybox").arg("--list"))?;
+    for applet in list.lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        symlink("busybox", &root.join("bin").join(applet))?;
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").map_err(|e| e.to_string())?;
+    std::fs::write(root.join("www/index.html"), format!("{name}\n")).map_err(|e| e.to_string())?;
+    let tar = dir.join(format!("{name}.tar"));
+    run(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg("."))?;
+    Ok(tar)
+}
+
+#[cfg(unix)]
+fn symlink(target: &str, link: &Path) -> Result<(), String> {
+    std::os::unix::fs::symlink(target, link).map_err(|e| format!("{}: {e}", link.display()))
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &str, link: &Path) -> Result<(), String> {
+    Err(format!("{}: symbolic links for a Linux root filesystem are made on unix only", link.display()))
+}

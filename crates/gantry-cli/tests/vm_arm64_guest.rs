@@ -1,0 +1,228 @@
+//! The arm64 guest image on this PC: `vm-images/build.sh --arch arm64` (Debian's arm64 packages),
+//! booted by Gantry's own driver — which reads the image's architecture from its VERSION and runs
+//! `qemu-system-aarch64 -machine virt` under TCG (no accelerator runs foreign instructions) — and
+//! reached through Gantry's socket with the docker CLI: the engine is arm64, an arm64 busybox
+//! image runs natively (`uname -m` prints aarch64), a shared folder is readable, and `gantry
+//! stop` powers the guest off cleanly through virt's GPIO power button.
+//!
+//! Runs only with `GANTRY_ARM64_TESTS=1`: ./scripts/test's stage "arm64 guest: build + boot under
+//! TCG" (with the VM tests) builds the image and runs this test alone with it; the workspace test
+//! run skips it. The image: `GANTRY_ARM64_IMAGE_DIR`, default
+//! `${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}/current-arm64`. Also needs
+//! `qemu-system-aarch64` (Debian's qemu-system-arm), the docker CLI, `/bin/busybox` and Debian's
+//! arm64 busybox (`GANTRY_TEST_ARM64_BUSYBOX`, scripts/lib/fixtures.sh). Slow: every guest
+//! instruction is emulated.
+#![cfg(unix)] // the VM tests drive QEMU and the agent on Linux
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use gantry_machine::arch::GuestArch;
+use gantry_machine::image::GuestImage;
+use gantry_testkit::bounded::{self, step};
+use gantry_testkit::images::busybox_rootfs_tar;
+
+// Bounds that only keep a broken run from hanging (not timing claims): a command that overruns
+// its bound is killed and fails the test naming the step and the command, with the VM's logs.
+/// `gantry start` gives up by itself after 600 s.
+const START_BOUND: Duration = Duration::from_secs(720);
+const GANTRY_BOUND: Duration = Duration::from_secs(60);
+/// A docker command against an emulated engine.
+const DOCKER_BOUND: Duration = Duration::from_secs(600);
+/// The whole test (a watchdog ends the process after it, printing the step and the logs).
+const TEST_BOUND: Duration = Duration::from_secs(40 * 60);
+
+const TEST: &str = "arm64_guest_boots_under_tcg_and_runs_arm64_containers";
+
+/// The arm64 image's directory: `GANTRY_ARM64_IMAGE_DIR`, else the build cache's `current-arm64`.
+fn arm64_image_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("GANTRY_ARM64_IMAGE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    let cache = std::env::var_os("GANTRY_IMAGE_CACHE").filter(|d| !d.is_empty()).map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/gantry/images"),
+        PathBuf::from,
+    );
+    cache.join("current-arm64")
+}
+
+/// One Gantry instance in a temporary directory, booted from `image`, and the docker CLI pointed
+/// at its socket.
+struct Vm {
+    tmp: tempfile::TempDir,
+    home: PathBuf,
+    docker_config: PathBuf,
+    image: PathBuf,
+}
+
+impl Vm {
+    fn new(image: PathBuf) -> Self {
+        let tmp = tempfile::Builder::new().prefix("gvma").tempdir_in("/tmp").unwrap();
+        let home = tmp.path().join("h");
+        let docker_config = tmp.path().join("docker-config");
+        std::fs::create_dir_all(home.join("default")).unwrap();
+        std::fs::create_dir_all(&docker_config).unwrap();
+        std::fs::create_dir_all(tmp.path().join("share")).unwrap();
+        let settings = serde_json::json!({
+            "engine": {"kind": "gantry_vm"},
+            "vm": {"cpus": 2, "memory_mib": 2048, "disk_gib": 8,
+                   "shared_folders": [tmp.path().join("share")], "port_bind_address": "127.0.0.1"}
+        });
+        std::fs::write(home.join("default/settings.json"), settings.to_string()).unwrap();
+        Self { tmp, home, docker_config, image }
+    }
+
+    fn instance_dir(&self) -> PathBuf {
+        self.home.join("default")
+    }
+
+    fn gantry(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        c.args(args)
+            .env("GANTRY_HOME", &self.home)
+            .env("GANTRY_IMAGE_DIR", &self.image)
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("GANTRY_ENGINE")
+            .env_remove("GANTRY_QEMU")
+            .env_remove("GANTRY_ACCEL");
+        let bound = match args.first() {
+            Some(&"start") => START_BOUND,
+            Some(&"stop") => gantry_testkit::vm::STOP_BOUND,
+            _ => GANTRY_BOUND,
+        };
+        let t = Instant::now();
+        let out = within(&mut c, bound);
+        log_output(&format!("gantry {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
+        out
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let t = Instant::now();
+        let mut c = Command::new("docker");
+        c.args(args)
+            .env("DOCKER_HOST", format!("unix://{}", self.instance_dir().join("docker.sock").display()))
+            .env("DOCKER_CONFIG", &self.docker_config);
+        let out = within(&mut c, DOCKER_BOUND);
+        log_output(&format!("docker {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
+        assert!(out.status.success(), "docker {args:?} failed: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let logs = gantry_testkit::vm::diagnostics(&self.instance_dir());
+            eprintln!("failed at step: {}\n{logs}", bounded::current_step());
+        }
+        // also when a scenario failed: never leave a VM running
+        gantry_testkit::vm::stop(Path::new(env!("CARGO_BIN_EXE_gantry")), &self.home, &self.docker_config);
+    }
+}
+
+/// Runs `cmd` within `bound`; one that overruns is killed and fails the test with the step.
+fn within(cmd: &mut Command, bound: Duration) -> Output {
+    bounded::output(cmd, None, bound).unwrap_or_else(|e| panic!("step «{}»: {e}", bounded::current_step()))
+}
+
+fn log_output(what: &str, out: &Output) {
+    eprintln!(
+        "$ {what} → {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// The command line of the QEMU process the instance runs (its pid file), arguments joined by spaces.
+fn qemu_command_line(instance_dir: &Path) -> String {
+    let pid = std::fs::read_to_string(instance_dir.join("qemu.pid")).expect("qemu.pid");
+    let raw = std::fs::read(format!("/proc/{}/cmdline", pid.trim())).expect("QEMU's /proc/PID/cmdline");
+    raw.split(|b| *b == 0).map(String::from_utf8_lossy).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn arm64_guest_boots_under_tcg_and_runs_arm64_containers() {
+    if std::env::var("GANTRY_ARM64_TESTS").ok().as_deref() != Some("1") {
+        gantry_testkit::skip::skipped(
+            TEST,
+            "runs in ./scripts/test's stage \"arm64 guest: build + boot under TCG\", which builds the arm64 \
+             image first (GANTRY_ARM64_TESTS=1 runs it here; needs vm-images/build.sh --arch arm64 and \
+             qemu-system-aarch64)",
+        );
+        return;
+    }
+    let image_dir = arm64_image_dir();
+    step("the image is arm64");
+    let image = GuestImage::locate(&image_dir).unwrap_or_else(|e| panic!("{}: {e}", image_dir.display()));
+    assert_eq!(image.arch, GuestArch::Aarch64, "{} is not the arm64 image", image_dir.display());
+    assert!(image.cmdline.contains("console=ttyAMA0"), "virt's serial port: {}", image.cmdline);
+    let busybox = std::env::var_os(gantry_testkit::images::ARM64_BUSYBOX_VAR).map(PathBuf::from).expect(
+        "GANTRY_TEST_ARM64_BUSYBOX is not set: ./scripts/test fetches Debian's arm64 busybox-static \
+         (scripts/lib/fixtures.sh, gantry_fixture_arm64_busybox)",
+    );
+
+    let vm = Vm::new(image_dir);
+    let gantry = Path::new(env!("CARGO_BIN_EXE_gantry"));
+    let _watchdog = gantry_testkit::vm::watchdog(TEST, TEST_BOUND, gantry, &vm.home, &vm.docker_config);
+    let started = Instant::now();
+
+    step("boot");
+    let out = vm.gantry(&["start", "--timings"]);
+    assert!(out.status.success(), "gantry start failed: {}", text(&out));
+    let boot_secs = started.elapsed().as_secs_f64();
+    // the driver chose the emulator, the machine and TCG from the image's architecture
+    let qemu = qemu_command_line(&vm.instance_dir());
+    assert!(qemu.contains("qemu-system-aarch64 "), "{qemu}");
+    assert!(qemu.contains("-machine virt,gic-version=max ") && qemu.contains("-accel tcg"), "{qemu}");
+    let said = text(&out);
+    assert!(said.contains("warning: ") && said.contains("software emulation"), "the TCG warning is shown:\n{said}");
+
+    step("docker version and info: an arm64 engine");
+    assert_eq!(vm.docker_ok(&["version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"]), "linux/arm64");
+    assert_eq!(vm.docker_ok(&["info", "--format", "{{.Architecture}}"]), "aarch64");
+
+    step("docker run of an arm64 busybox image");
+    let tar = busybox_rootfs_tar(vm.tmp.path(), "busybox-arm64", &busybox).unwrap();
+    vm.docker_ok(&["import", tar.to_str().unwrap(), "gantry-test/busybox:arm64"]);
+    let t = Instant::now();
+    assert_eq!(vm.docker_ok(&["run", "--rm", "gantry-test/busybox:arm64", "uname", "-m"]), "aarch64");
+    let run_secs = t.elapsed().as_secs_f64();
+    assert_eq!(
+        vm.docker_ok(&["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "gantry-test/busybox:arm64"]),
+        "linux/arm64"
+    );
+
+    step("a shared folder (9p on virt)");
+    let share = vm.tmp.path().join("share");
+    std::fs::write(share.join("hello.txt"), "from the host\n").unwrap();
+    let mount = format!("{}:/data", share.display());
+    assert_eq!(
+        vm.docker_ok(&["run", "--rm", "-v", &mount, "gantry-test/busybox:arm64", "cat", "/data/hello.txt"]),
+        "from the host"
+    );
+
+    step("clean power-off (virt's GPIO power button)");
+    let t = Instant::now();
+    let out = vm.gantry(&["stop"]);
+    assert!(out.status.success(), "gantry stop failed: {}", text(&out));
+    let stop_secs = t.elapsed().as_secs_f64();
+    let console = std::fs::read_to_string(vm.instance_dir().join("console.log")).unwrap_or_default();
+    assert!(console.contains("gantry-init: power button"), "the guest saw the power button:\n{console}");
+    assert!(console.contains("gantry-init: shutdown complete"), "a clean shutdown:\n{console}");
+    assert!(!console.contains("gantry-init: error"), "the init reported errors:\n{console}");
+
+    step("");
+    eprintln!(
+        "arm64 guest under TCG: gantry start → engine ready {boot_secs:.0} s, docker run uname -m {run_secs:.1} s, \
+         gantry stop {stop_secs:.0} s, whole test {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
