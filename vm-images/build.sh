@@ -29,16 +29,24 @@ export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 FORCE=0
 HOST_ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 ARCH=${GANTRY_GUEST_ARCH:-}
+usage() {
+  echo "usage: $0 [--force] [--arch amd64|arm64]" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
   case "$1" in
   --force) FORCE=1 ;;
-  --arch) [ $# -ge 2 ] && ARCH=$2 && shift ;;
-  --arch=*) ARCH=${1#--arch=} ;;
-  --fetch-kernel) break ;; # internal: mmdebstrap customize hook, below
-  *)
-    echo "usage: $0 [--force] [--arch amd64|arm64]" >&2
-    exit 2
+  --arch)
+    if [ $# -lt 2 ] || [ -z "$2" ]; then usage; fi
+    ARCH=$2
+    shift
     ;;
+  --arch=*)
+    ARCH=${1#--arch=}
+    [ -n "$ARCH" ] || usage
+    ;;
+  --fetch-kernel) break ;; # internal: mmdebstrap customize hook, below
+  *) usage ;;
   esac
   shift
 done
