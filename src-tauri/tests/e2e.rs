@@ -30,7 +30,7 @@ use e2e_insight::{
 use futures_util::{FutureExt, StreamExt};
 use gantry_engine::{Engine, EngineError, ExecSpec, RemoveOptions, RunSpec};
 use harness::{App, Env, Result};
-use learn::learn_a_step_turns_green_then_reset;
+use learn::{learn_a_step_turns_green_then_reset, learn_in_the_app_terminal};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 const IMAGE: &str = "gantry-test/busybox:latest";
@@ -106,6 +106,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     registry_login,
     prune_says_what_it_deletes,
     learn_a_step_turns_green_then_reset,
+    learn_in_the_app_terminal,
     keyboard,
     dark_theme,
     russian,

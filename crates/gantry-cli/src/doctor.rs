@@ -48,6 +48,9 @@ pub async fn run(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> 
     checks.push(disk_check(&gantry_machine_root()));
     checks.extend(crate::vm::doctor_checks().await);
     checks.extend(crate::docker_cli::checks());
+    checks.push(host_terminal_check(
+        gantry_core::settings::load(&gantry_core::settings::settings_path()).map(|s| s.ui.host_terminal),
+    ));
     let failed = checks.iter().filter(|c| c.level == Level::Fail).count();
     if as_json {
         println!("{}", serde_json::to_string_pretty(&checks).unwrap_or_default());
@@ -102,6 +105,24 @@ async fn engine_checks(explicit: Option<&str>) -> Vec<Check> {
         checks.push(socket_permissions_check(path));
     }
     checks
+}
+
+/// Whether the app's terminal (a shell on this computer, in the Learn panel) is turned on, and
+/// which shell it runs.
+fn host_terminal_check<E: std::fmt::Display>(enabled: Result<bool, E>) -> Check {
+    let shell = gantry_core::host_terminal::users_shell().path;
+    match enabled {
+        Ok(true) => Check::ok(
+            "app terminal",
+            format!("on: the Learn panel's terminal runs {} on this computer (Settings → App)", shell.display()),
+        ),
+        Ok(false) => Check::ok("app terminal", "off (Settings → App turns on the Learn panel's terminal)"),
+        Err(e) => Check::warn(
+            "app terminal",
+            format!("unknown: the settings cannot be read ({e})"),
+            "fix or remove the settings file; the terminal stays off until it can be read",
+        ),
+    }
 }
 
 /// The engine socket must not be usable by other users (Gantry's own is 0600).
@@ -214,6 +235,17 @@ fn free_bytes(_dir: &Path) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_app_terminal_line_says_on_or_off() {
+        let on = host_terminal_check::<String>(Ok(true));
+        assert!(on.detail.starts_with("on: ") && on.detail.contains("Settings → App"), "{}", on.detail);
+        let off = host_terminal_check::<String>(Ok(false));
+        assert!(off.detail.starts_with("off") && off.level == Level::Ok, "{}", off.detail);
+        let unknown = host_terminal_check(Err("not JSON"));
+        assert_eq!(unknown.level, Level::Warn);
+        assert!(unknown.detail.contains("not JSON"));
+    }
 
     #[test]
     fn missing_kvm_device_is_a_warning_with_hint() {

@@ -5,6 +5,7 @@ pub mod compose;
 pub mod credentials;
 pub mod engine_source;
 pub mod helper_mark;
+pub mod host_terminal;
 pub mod settings;
 pub mod vm;
 

@@ -105,6 +105,9 @@ pub struct UiSettings {
     pub theme: Theme,
     pub language: Language,
     pub start_at_login: bool,
+    /// A terminal in the app (the Learn panel): it runs the user's shell on this computer. Off
+    /// unless the user turns it on.
+    pub host_terminal: bool,
 }
 
 /// Light, dark, or follow the system.

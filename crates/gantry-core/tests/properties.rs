@@ -65,8 +65,14 @@ fn any_settings(folders: Vec<PathBuf>) -> impl Strategy<Value = Settings> {
         prop::sample::select(vec![Theme::System, Theme::Light, Theme::Dark]),
         prop::sample::select(vec![Language::System, Language::En, Language::Ru]),
         any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(theme, language, start_at_login)| UiSettings { theme, language, start_at_login });
+        .prop_map(|(theme, language, start_at_login, host_terminal)| UiSettings {
+            theme,
+            language,
+            start_at_login,
+            host_terminal,
+        });
     let registries = prop::collection::vec(
         ("[a-z.:0-9 ]{0,12}", ".{0,8}").prop_map(|(server, username)| RegistryLogin { server, username }),
         0..3,

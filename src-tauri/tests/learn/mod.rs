@@ -73,3 +73,73 @@ pub async fn learn_a_step_turns_green_then_reset(ctx: &Ctx) -> Result<()> {
     choose("system").await?;
     russian
 }
+
+/// The Learn panel's terminal on this computer: off at first (the panel says where to turn it
+/// on), turned on in Settings, opened in the lab's folder; the step's command typed in it turns
+/// the step green; leaving the panel ends the shell.
+pub async fn learn_in_the_app_terminal(ctx: &Ctx) -> Result<()> {
+    let app = &ctx.app;
+    ctx.engine.tag_image(IMAGE, "busybox:1.36").await?;
+    ctx.remove("hello").await;
+    app.click("[data-testid=nav-learn]").await?;
+    if app.text_of("[data-testid=lab-catalogue]").await?.is_some() {
+        app.click("[data-testid=lab-first-container]").await?;
+    }
+    app.wait_present("[data-testid=learn-terminal-section]").await?;
+    if app.text_of("[data-testid=lab-start]").await?.is_some() {
+        app.click("[data-testid=lab-start]").await?;
+    }
+    app.wait_present("[data-testid=lab-work-dir]").await?;
+
+    // Off by default: the panel says so and leads to the setting.
+    app.click("[data-testid=learn-terminal-settings]").await?;
+    let turn = |on: bool| async move {
+        app.wait_present("[data-testid=host-terminal]").await?;
+        let checked = app.execute("return document.querySelector('[data-testid=host-terminal]').checked;").await?;
+        if checked.as_bool() != Some(on) {
+            app.click("[data-testid=host-terminal]").await?;
+        }
+        app.clear_and_type("[data-testid=vm-disk]", "8").await?;
+        app.click("[data-testid=settings-save]").await?;
+        app.wait_present("[data-testid=settings-saved]").await
+    };
+    turn(true).await?;
+    let in_terminal = async {
+        app.click("[data-testid=nav-learn]").await?;
+        app.click("[data-testid=learn-terminal-toggle]").await?;
+        app.wait_present("[data-testid=learn-terminal] .xterm").await?;
+        let rows = "[data-testid=learn-terminal] .xterm-rows";
+        let keys = "[data-testid=learn-terminal] textarea";
+        // The shell runs in the lab's work folder.
+        app.type_into(keys, "echo hi-$((1+2)) in $(basename \"$PWD\") pid-$$\n").await?;
+        app.wait_text(rows, "hi-3 in first-container").await?;
+        let text = app.text_of(rows).await?.unwrap_or_default();
+        let shell = text
+            .match_indices("pid-")
+            .find_map(|(at, _)| {
+                let digits: String = text[at + 4..].chars().take_while(char::is_ascii_digit).collect();
+                digits.parse::<u32>().ok()
+            })
+            .ok_or_else(|| format!("no shell pid in {text:?}"))?;
+        // What the step asks, typed in the app's terminal; docker goes to the app's engine.
+        app.type_into(keys, "docker run --name hello busybox:1.36 echo Hello from a container\n").await?;
+        app.wait_text(rows, "Hello from a container").await?;
+        app.wait_present("[data-testid=lab-step-0] .tick.ok").await?;
+        app.screenshot("learn-terminal").await?;
+        // Leaving the panel ends the shell.
+        app.click("[data-testid=nav-dashboard]").await?;
+        crate::harness::wait_for("the terminal's shell to end when the panel is left", move || !running(shell)).await
+    }
+    .await;
+    app.click("[data-testid=nav-settings]").await?;
+    let off = turn(false).await;
+    ctx.remove("hello").await;
+    in_terminal.and(off)
+}
+
+/// Whether process `pid` runs (a zombie does not: this machine's PID 1 reaps nothing).
+fn running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+    !matches!(state, Some('Z' | 'X') | None)
+}

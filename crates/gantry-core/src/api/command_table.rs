@@ -71,6 +71,8 @@ macro_rules! command_table {
             stream terminal_open(request: $crate::api::TerminalRequest) -> $crate::api::TerminalOutput;
             fn terminal_input(id: u64, data: String) -> ();
             fn terminal_resize(id: u64, rows: u16, cols: u16) -> ();
+            /// Opens the Learn panel's terminal on this computer (when turned on in Settings): the user's shell, chosen by Gantry; only the size comes from here. Input and resize as above.
+            stream host_terminal_open(request: $crate::api::HostTerminalRequest) -> $crate::api::TerminalOutput;
 
             // ---- compose ----
             /// Opens a compose file, or the folder holding one, checked by `docker compose config`.

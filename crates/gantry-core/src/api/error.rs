@@ -30,6 +30,10 @@ pub enum GantryErrorCode {
     InvalidName,
     /// The terminal session has ended.
     TerminalClosed,
+    /// The terminal in the app (a shell on this computer) is turned off in Settings.
+    HostTerminalOff,
+    /// The terminal in the app could not start the shell.
+    HostTerminalFailed,
     /// The guest image of the VM is missing.
     VmImageMissing,
     /// A program the VM needs (QEMU, qemu-img) is not installed.

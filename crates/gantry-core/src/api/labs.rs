@@ -151,6 +151,7 @@ impl Gantry {
     /// started.
     pub async fn lab_show(&self, id: String, lang: Lang) -> ApiResult<LabView> {
         let (lab, progress) = find(&id)?;
+        self.host_terminal.follow_lab(&lab.id);
         Ok(view::lab_view(&lab, progress.as_ref(), lang))
     }
 
@@ -168,6 +169,7 @@ impl Gantry {
     /// copies the starter files into the work folder, chooses free host ports.
     pub async fn lab_start(&self, id: String, lang: Lang) -> ApiResult<LabView> {
         let (lab, _) = find(&id)?;
+        self.host_terminal.follow_lab(&lab.id);
         let engine = self.engine().await?;
         let store = lab_progress_store();
         let progress = session::start(&engine, &lab, Some(&store), &lab_work_root(), PortChoice::Usual).await?;

@@ -5,7 +5,8 @@
 //! One module per resource, like the engine crate: [`engine`] (which engine, start, stop),
 //! [`vm`] (the VM's live status), [`system`] (host and disk use, prune), [`containers`],
 //! [`terminal`], [`compose`], [`images`] (and [`insight`]: inside images, Dockerfiles, events),
-//! [`volumes`], [`networks`], [`settings`], [`registry`], [`labs`], [`workshop`], [`desktop`].
+//! [`volumes`], [`networks`], [`settings`], [`registry`], [`labs`] (and [`host_terminal`], the Learn
+//! panel's terminal on this computer), [`workshop`], [`desktop`].
 //! Every command the webview may call is declared once in [`command_table`](crate::command_table):
 //! a method of [`Gantry`] with the same name (`resource_verb`) and arguments.
 
@@ -17,6 +18,7 @@ mod contexts;
 mod desktop;
 mod engine;
 mod error;
+mod host_terminal;
 mod images;
 mod insight;
 mod labs;
@@ -67,6 +69,7 @@ pub use gantry_labs::{LabEvent, ResetPlan, ResetReport};
 pub use gantry_workshop::preflight::PreflightReport;
 pub use gantry_workshop::room::state::RoomCommand;
 pub use gantry_workshop::{ImportEvent, ImportReport, SettingsDefaults};
+pub use host_terminal::{HostTerminalRequest, host_terminal_off};
 pub use insight::{ContentsProgress, DockerfileReview, FixPreview, LayersProgress};
 pub use labs::{
     LabCard, LabCatalogue, LabResetOutcome, lab_library, lab_library_with, lab_progress_store, lab_work_root,
@@ -101,6 +104,8 @@ pub struct Gantry {
     room: Arc<workshop_room::RoomSlot>,
     /// Bundles the desktop was asked to open, for the Workshops panel.
     opened: Arc<workshop_open::OpenedBundles>,
+    /// The host terminal open in this app, if any, and the lab it starts in.
+    host_terminal: Arc<host_terminal::HostTerminalSlot>,
 }
 
 impl std::fmt::Debug for Gantry {
@@ -136,6 +141,7 @@ impl Gantry {
             credentials,
             room: Arc::default(),
             opened: Arc::default(),
+            host_terminal: Arc::default(),
         }
     }
 

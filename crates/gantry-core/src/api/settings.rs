@@ -43,6 +43,10 @@ impl Gantry {
             *s = settings::Settings { registries, ..from_form };
             Ok(())
         })?;
+        if old.ui.host_terminal && !new.ui.host_terminal {
+            // Turned off: the terminal open now ends too.
+            self.host_terminal_close();
+        }
         if old.ui.start_at_login != new.ui.start_at_login {
             desktop::apply_start_at_login(new.ui.start_at_login)?;
         }

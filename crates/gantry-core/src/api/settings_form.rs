@@ -62,6 +62,8 @@ pub struct SettingsForm {
     pub theme: Theme,
     pub language: Language,
     pub start_at_login: bool,
+    /// A terminal in the app: it runs your shell on this computer (off by default).
+    pub host_terminal: bool,
     pub registries: Vec<RegistryEntry>,
     /// The VM engine's registry mirrors (taken on at the VM's next start).
     pub registry_mirrors: Vec<RegistryMirrorEntry>,
@@ -107,6 +109,7 @@ impl From<&Settings> for SettingsForm {
             theme: s.ui.theme,
             language: s.ui.language,
             start_at_login: s.ui.start_at_login,
+            host_terminal: s.ui.host_terminal,
             registries: s.registries.iter().map(RegistryEntry::from).collect(),
             registry_mirrors: s
                 .vm
@@ -162,7 +165,12 @@ impl SettingsForm {
                     })
                     .collect(),
             },
-            ui: UiSettings { theme: self.theme, language: self.language, start_at_login: self.start_at_login },
+            ui: UiSettings {
+                theme: self.theme,
+                language: self.language,
+                start_at_login: self.start_at_login,
+                host_terminal: self.host_terminal,
+            },
             registries: self
                 .registries
                 .iter()

@@ -20,6 +20,15 @@ pub const BATCH_WINDOW: Duration = Duration::from_millis(16);
 
 type Input = Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>;
 
+/// What a terminal stream types into and resizes: a container's exec, or a PTY on this computer.
+#[derive(Clone)]
+pub(crate) enum TerminalControl {
+    /// A shell in a container, by its exec id.
+    Exec(String),
+    /// The host terminal: its shell ends when the stream's entry (the last holder) goes.
+    Host(Arc<crate::host_terminal::HostSession>),
+}
+
 /// What a stream sends, in order: `Started` with its id, batches of items, then `End` (after an
 /// `Error` when it failed).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,7 +53,7 @@ pub enum StreamMsg<T> {
 pub struct Streams {
     next: AtomicU64,
     tokens: Mutex<HashMap<u64, CancellationToken>>,
-    inputs: Mutex<HashMap<u64, (String, Input)>>,
+    inputs: Mutex<HashMap<u64, (TerminalControl, Input)>>,
     /// Streams that outlive the engine they watch (the VM status watch), so stopping the engine
     /// does not end them.
     engine_independent: Mutex<HashSet<u64>>,
@@ -122,14 +131,30 @@ impl Streams {
         }
     }
 
-    pub(crate) fn attach_input(&self, id: u64, exec_id: String, input: Pin<Box<dyn AsyncWrite + Send>>) {
-        if let Ok(mut i) = self.inputs.lock() {
-            i.insert(id, (exec_id, Arc::new(tokio::sync::Mutex::new(input))));
-        }
+    pub(crate) fn input(&self, id: u64) -> Option<(TerminalControl, Input)> {
+        self.inputs.lock().ok().and_then(|i| i.get(&id).cloned())
     }
 
-    pub(crate) fn input(&self, id: u64) -> Option<(String, Input)> {
-        self.inputs.lock().ok().and_then(|i| i.get(&id).cloned())
+    /// Forwards a terminal's output like [`Self::forward`], with its input and size control
+    /// attached under the same id before the output starts (so an output that ends at once still
+    /// drops them).
+    pub(crate) fn forward_terminal<T, F>(
+        self: &Arc<Self>,
+        stream: EngineStream<T>,
+        control: TerminalControl,
+        input: Pin<Box<dyn AsyncWrite + Send>>,
+        sink: F,
+    ) -> u64
+    where
+        T: Send + 'static,
+        F: Fn(StreamMsg<T>) + Send + 'static,
+    {
+        let (id, token) = self.register();
+        if let Ok(mut i) = self.inputs.lock() {
+            i.insert(id, (control, Arc::new(tokio::sync::Mutex::new(input))));
+        }
+        self.forward_with(id, token, stream, 64, sink);
+        id
     }
 
     /// Runs `task` (cancellable by id like a stream); `task` gets the cancellation token.

@@ -1,5 +1,6 @@
 //! A shell in a container: `/bin/sh` with a TTY, its output as a text stream, keystrokes and
-//! size changes sent back.
+//! size changes sent back. The host terminal ([`super::host_terminal`]) shares the input and
+//! resize commands.
 
 use futures_util::StreamExt;
 use gantry_engine::ExecSpec;
@@ -7,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, ApiResult, GantryErrorCode};
+use super::streams::TerminalControl;
 use super::{Gantry, StreamMsg};
 
 /// Output of a terminal session, as text.
@@ -46,9 +48,7 @@ impl Gantry {
         }
         let mut decoder = gantry_engine::Utf8Decoder::default();
         let text = session.output.map(move |r| r.map(|chunk| TerminalOutput { data: decoder.push(&chunk.bytes) }));
-        let id = self.streams.forward(Box::pin(text), 64, sink);
-        self.streams.attach_input(id, session.id, session.input);
-        Ok(id)
+        Ok(self.streams.forward_terminal(Box::pin(text), TerminalControl::Exec(session.id), session.input, sink))
     }
 
     /// Types `data` into terminal `id`.
@@ -66,13 +66,15 @@ impl Gantry {
         w.flush().await.map_err(lost)
     }
 
-    /// Tells terminal `id` its new size.
+    /// Tells terminal `id` (in a container or the host terminal) its new size.
     pub async fn terminal_resize(&self, id: u64, rows: u16, cols: u16) -> ApiResult<()> {
-        let (exec_id, _) = self.streams.input(id).ok_or_else(terminal_gone)?;
-        Ok(self.engine().await?.resize_exec(&exec_id, rows, cols).await?)
+        match self.streams.input(id).ok_or_else(terminal_gone)?.0 {
+            TerminalControl::Exec(exec_id) => Ok(self.engine().await?.resize_exec(&exec_id, rows, cols).await?),
+            TerminalControl::Host(session) => super::host_terminal::resize(&session, rows, cols),
+        }
     }
 }
 
-fn terminal_gone() -> ApiError {
+pub(super) fn terminal_gone() -> ApiError {
     ApiError::new(GantryErrorCode::TerminalClosed, "This terminal session has ended.", "Open a new terminal.")
 }
