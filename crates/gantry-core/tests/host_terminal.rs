@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use gantry_core::api::{ApiError, Gantry, GantryErrorCode, HostTerminalRequest, StreamMsg, TerminalOutput};
 use gantry_core::credentials::CredentialStore;
-use gantry_core::host_terminal::HANG_UP_GRACE;
 use gantry_testkit::wait;
 use tokio::sync::mpsc;
 
@@ -156,12 +155,9 @@ async fn a_shell_that_ignores_the_hang_up_is_killed() {
     let mut screen = Screen::open(&api).await.unwrap();
     let shell = screen.number(&api, "trap '' HUP; echo shell-$$", "shell").await;
     let job = screen.number(&api, "(trap '' HUP; exec sleep 1000) & echo job-$!", "job").await;
-    let closed = Instant::now();
     api.stream_cancel(screen.id).await.unwrap();
     screen.wait_end().await;
     assert_gone(&[shell, job], "the shell and a job that ignore SIGHUP to be killed");
-    // Not a timing claim: the kill comes only after the hang-up's grace time.
-    assert!(closed.elapsed() >= HANG_UP_GRACE, "killed without a grace time");
 }
 
 #[tokio::test]

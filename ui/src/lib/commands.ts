@@ -24,6 +24,7 @@ import type { FileChange } from './bindings/FileChange';
 import type { FixPreview } from './bindings/FixPreview';
 import type { Health } from './bindings/Health';
 import type { HostStats } from './bindings/HostStats';
+import type { HostTerminalRequest } from './bindings/HostTerminalRequest';
 import type { ImageDetails } from './bindings/ImageDetails';
 import type { ImageLayer } from './bindings/ImageLayer';
 import type { ImageSummary } from './bindings/ImageSummary';
@@ -111,6 +112,7 @@ export type CommandName =
   | 'terminal_open'
   | 'terminal_input'
   | 'terminal_resize'
+  | 'host_terminal_open'
   | 'compose_open'
   | 'compose_project_open'
   | 'compose_down_preview'
@@ -318,6 +320,11 @@ export function terminalInput(id: number, data: string): Promise<null> {
 
 export function terminalResize(id: number, rows: number, cols: number): Promise<null> {
   return call<null>('terminal_resize', { id, rows, cols });
+}
+
+/** Opens the Learn panel's terminal on this computer (when turned on in Settings): the user's shell, chosen by Gantry; only the size comes from here. Input and resize as above. */
+export function hostTerminalOpen(request: HostTerminalRequest, on: StreamCallbacks<TerminalOutput>): Promise<StreamHandle> {
+  return stream<TerminalOutput>('host_terminal_open', { request }, on);
 }
 
 /** Opens a compose file, or the folder holding one, checked by `docker compose config`. */

@@ -63,7 +63,11 @@ fn size_error(message: String) -> ApiError {
 pub(super) fn resize(session: &HostSession, rows: u16, cols: u16) -> ApiResult<()> {
     host::check_size(rows, cols).map_err(size_error)?;
     session.resize(rows, cols).map_err(|e| {
-        ApiError::new(GantryErrorCode::TerminalClosed, format!("The terminal cannot be resized: {e}."), "Open it again.")
+        ApiError::new(
+            GantryErrorCode::TerminalClosed,
+            format!("The terminal cannot be resized: {e}."),
+            "Open it again.",
+        )
     })
 }
 
@@ -91,8 +95,9 @@ impl Gantry {
             )
         })?;
         let mut decoder = gantry_engine::Utf8Decoder::default();
-        let output = futures_util::stream::unfold(spawned.output, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
-            .map(move |bytes| Ok::<_, gantry_engine::EngineError>(TerminalOutput { data: decoder.push(&bytes) }));
+        let output =
+            futures_util::stream::unfold(spawned.output, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) })
+                .map(move |bytes| Ok::<_, gantry_engine::EngineError>(TerminalOutput { data: decoder.push(&bytes) }));
         let id = self.streams.forward_terminal(
             Box::pin(output),
             TerminalControl::Host(Arc::new(spawned.session)),
@@ -116,11 +121,46 @@ impl Gantry {
     fn host_terminal_spec(&self, settings: &Settings, request: HostTerminalRequest) -> SpawnSpec {
         let program = host::users_shell();
         let resolved = self.resolve_engine().ok();
-        let gantry_context = gantry_engine::ContextStore::from_env().meta_path(crate::vm::context::CONTEXT_NAME).is_file();
+        let gantry_context =
+            gantry_engine::ContextStore::from_env().meta_path(crate::vm::context::CONTEXT_NAME).is_file();
         let target = host::docker_target(resolved.as_ref(), &settings.engine, gantry_context);
         let lab = self.host_terminal.lab.lock().ok().and_then(|l| l.clone());
         let work_dir = lab.and_then(|id| super::lab_progress_store().load(&id).ok().flatten()).map(|p| p.work_dir);
         let dir = host::choose_dir(work_dir.as_deref(), gantry_files::home_dir().as_deref(), std::path::Path::is_dir);
         SpawnSpec { program, env: host::shell_env(&target), dir, rows: request.rows, cols: request.cols }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_takes_the_size_and_nothing_else() {
+        let ok: HostTerminalRequest = serde_json::from_str(r#"{"rows":24,"cols":80}"#).unwrap();
+        assert_eq!(ok, HostTerminalRequest { rows: 24, cols: 80 });
+        for extra in [
+            r#""program":"/bin/bash""#,
+            r#""command":["/bin/sh","-c","id"]"#,
+            r#""args":["-c","id"]"#,
+            r#""env":{"LD_PRELOAD":"/tmp/x.so"}"#,
+            r#""cwd":"/""#,
+            r#""container":"web""#,
+        ] {
+            let json = format!(r#"{{"rows":24,"cols":80,{extra}}}"#);
+            let err = serde_json::from_str::<HostTerminalRequest>(&json).unwrap_err();
+            assert!(err.to_string().contains("unknown field"), "{json}: {err}");
+        }
+        assert!(serde_json::from_str::<HostTerminalRequest>(r#"{"rows":24}"#).is_err(), "both numbers are needed");
+        assert!(serde_json::from_str::<HostTerminalRequest>(r#"{"rows":-1,"cols":80}"#).is_err());
+    }
+
+    #[test]
+    fn the_refusal_says_what_and_where_to_turn_it_on() {
+        let e = host_terminal_off();
+        assert_eq!(e.code, GantryErrorCode::HostTerminalOff);
+        assert!(e.message.contains("your shell on this computer"), "{}", e.message);
+        assert!(e.hint.contains("Settings → App"), "{}", e.hint);
     }
 }

@@ -8,7 +8,9 @@ pub mod plan;
 pub mod reap;
 pub mod session;
 
-pub use plan::{DockerTarget, EnvChange, ShellFacts, ShellProgram, check_size, choose_dir, choose_shell, docker_target, shell_env};
+pub use plan::{
+    DockerTarget, EnvChange, ShellFacts, ShellProgram, check_size, choose_dir, choose_shell, docker_target, shell_env,
+};
 pub use session::{HANG_UP_GRACE, HostSession, SpawnSpec, Spawned};
 
 /// The shell a host terminal runs for this user ([`choose_shell`] over this process's

@@ -77,7 +77,10 @@ impl AbsoluteAnywhere for Path {
         let text = self.to_string_lossy();
         let bytes = text.as_bytes();
         text.starts_with('/')
-            || (bytes.len() > 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && matches!(bytes[2], b'\\' | b'/'))
+            || (bytes.len() > 2
+                && bytes[0].is_ascii_alphabetic()
+                && bytes[1] == b':'
+                && matches!(bytes[2], b'\\' | b'/'))
     }
 }
 
@@ -145,10 +148,7 @@ pub fn shell_env(target: &DockerTarget) -> Vec<EnvChange> {
 /// The shell's folder: the lab's work folder when there is one, else the home folder, else the
 /// system's temporary folder.
 pub fn choose_dir(lab_work_dir: Option<&Path>, home: Option<&Path>, is_dir: impl Fn(&Path) -> bool) -> PathBuf {
-    lab_work_dir
-        .filter(|d| is_dir(d))
-        .or(home.filter(|h| is_dir(h)))
-        .map_or_else(std::env::temp_dir, Path::to_path_buf)
+    lab_work_dir.filter(|d| is_dir(d)).or(home.filter(|h| is_dir(h))).map_or_else(std::env::temp_dir, Path::to_path_buf)
 }
 
 /// Whether `rows` × `cols` is a size a terminal can have ([`SIZE_LIMITS`]); the message says
@@ -230,7 +230,8 @@ mod tests {
         let ctx = ResolvedEngine { endpoint: Endpoint::Unix("/r/docker.sock".into()), origin: Origin::Context };
         let ctx_source = EngineSource::Context { name: "build-box".into() };
         assert_eq!(docker_target(Some(&ctx), &ctx_source, true), DockerTarget::Context("build-box".into()));
-        let host = ResolvedEngine { endpoint: Endpoint::Unix("/var/run/docker.sock".into()), origin: Origin::DockerHost };
+        let host =
+            ResolvedEngine { endpoint: Endpoint::Unix("/var/run/docker.sock".into()), origin: Origin::DockerHost };
         assert_eq!(docker_target(Some(&host), &vm_source, true), DockerTarget::Host(host.endpoint.clone()));
         let existing = ResolvedEngine { endpoint: host.endpoint.clone(), origin: Origin::Settings };
         assert_eq!(docker_target(Some(&existing), &vm_source, true), DockerTarget::Host(host.endpoint.clone()));
@@ -253,7 +254,8 @@ mod tests {
         let plain = shell_env(&DockerTarget::Host(Endpoint::Tcp { address: "10.0.0.5:2375".into(), tls: None }));
         assert_eq!(value(&plain, "DOCKER_HOST"), Some("tcp://10.0.0.5:2375"));
         assert!(removes(&plain, "DOCKER_TLS_VERIFY"));
-        let tls = Endpoint::Tcp { address: "build:2376".into(), tls: Some(TlsFiles::in_dir(Path::new("/certs/build"))) };
+        let tls =
+            Endpoint::Tcp { address: "build:2376".into(), tls: Some(TlsFiles::in_dir(Path::new("/certs/build"))) };
         let tls = shell_env(&DockerTarget::Host(tls));
         assert_eq!(value(&tls, "DOCKER_HOST"), Some("tcp://build:2376"), "the docker CLI wants tcp://, not https://");
         assert_eq!(value(&tls, "DOCKER_TLS_VERIFY"), Some("1"));
@@ -265,7 +267,9 @@ mod tests {
     #[test]
     fn an_unknown_engine_leaves_docker_alone() {
         let env = shell_env(&DockerTarget::Unchanged);
-        assert!(env.iter().all(|c| !matches!(c, EnvChange::Set(k, _) | EnvChange::Remove(k) if k.starts_with("DOCKER"))));
+        assert!(
+            env.iter().all(|c| !matches!(c, EnvChange::Set(k, _) | EnvChange::Remove(k) if k.starts_with("DOCKER")))
+        );
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use sysinfo::{ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, System};
 
+/// `pid` as rustix's type; never 1 (init: a signal to its "group" would go to every process).
 fn pid_of(pid: u32) -> Option<Pid> {
-    i32::try_from(pid).ok().and_then(Pid::from_raw)
+    i32::try_from(pid).ok().filter(|p| *p > 1).and_then(Pid::from_raw)
 }
 
 /// Sends SIGHUP to the shell's process group, as closing a terminal window does.

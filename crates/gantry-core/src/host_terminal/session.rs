@@ -102,20 +102,15 @@ impl HostSession {
     pub fn resize(&self, rows: u16, cols: u16) -> std::io::Result<()> {
         let guard = self.master.lock().map_err(|_| std::io::Error::other("the terminal's lock is poisoned"))?;
         let master = guard.as_ref().ok_or_else(|| std::io::Error::other("the terminal has ended"))?;
-        master
-            .resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 })
-            .map_err(pty_error("resize the PTY"))
+        master.resize(PtySize { rows, cols, pixel_width: 0, pixel_height: 0 }).map_err(pty_error("resize the PTY"))
     }
 }
 
 impl Drop for HostSession {
     fn drop(&mut self) {
-        // The hang-up goes now, while this process surely still runs (the app may be exiting);
-        // the supervisor kills what did not exit after the grace time.
-        #[cfg(unix)]
-        if let Some(pid) = self.pid {
-            super::reap::hang_up_group(pid);
-        }
+        // The supervisor hangs up and, after the grace time, kills. Only it signals the shell:
+        // it alone reaps it, so its process id is never one the system gave to another program
+        // meanwhile. (Should this process exit first, closing the PTY hangs up the shell too.)
         if let Ok(mut close) = self.close.lock() {
             close.take();
         }
@@ -169,8 +164,8 @@ fn write_input(mut writer: Box<dyn Write + Send>, mut input: mpsc::UnboundedRece
     }
 }
 
-/// Owns the shell: waits for it to exit or for the session to close; on close hangs up (done by
-/// the drop), waits [`HANG_UP_GRACE`], then kills. Afterwards ends what the shell left in its
+/// Owns the shell: waits for it to exit or for the session to close; on close hangs up, waits
+/// [`HANG_UP_GRACE`], then kills. Afterwards ends what the shell left in its
 /// session and closes the PTY, so the output ends.
 fn supervise(mut child: Box<dyn Child + Send + Sync>, master: &SharedMaster, close: &std::sync::mpsc::Receiver<()>) {
     let pid = child.process_id();
@@ -204,8 +199,17 @@ fn supervise(mut child: Box<dyn Child + Send + Sync>, master: &SharedMaster, clo
     }
 }
 
-/// The session closed: the shell had its hang-up; it gets the grace time, then is killed.
+/// The session closed: the shell's process group gets SIGHUP (as when a terminal window closes),
+/// the grace time, then SIGKILL. (On Windows: the shell is terminated.)
 fn end_shell(child: &mut (dyn Child + Send + Sync), pid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pid {
+        super::reap::hang_up_group(pid);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child.kill();
+    }
     let deadline = Instant::now() + HANG_UP_GRACE;
     while Instant::now() < deadline {
         if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
