@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gantry_core::api::{ApiError, Gantry, GantryErrorCode, HostTerminalRequest, StreamMsg, TerminalOutput};
 use gantry_core::credentials::CredentialStore;
