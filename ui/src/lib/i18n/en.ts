@@ -600,7 +600,7 @@ export const en = {
   'learn.terminal': 'Terminal on this computer',
   'learn.terminal.open': 'Open a terminal here',
   'learn.terminal.close': 'Close the terminal',
-  'learn.terminal.title': 'Your shell on this computer, in the lab\'s folder — `docker` talks to the engine Gantry uses',
+  'learn.terminal.title': 'Your shell on this computer, in the lab\'s folder; docker talks to the engine Gantry uses',
   'learn.terminal.title.ended': 'Your shell on this computer — ended',
   'learn.terminal.off': 'The terminal in the app is off: it would run your shell on this computer, with your files and your rights. Turn it on in Settings → App, or type the commands in any terminal.',
   'learn.terminal.settings': 'Open Settings',
