@@ -17,7 +17,11 @@ engine: EngineSource,
 /**
  * Allow a plaintext `tcp://` engine on another machine.
  */
-allow_plaintext_tcp: boolean, cpus: number, memory_mib: number, disk_gib: number, shared_folders: Array<SharedFolderEntry>, port_bind_address: string, theme: Theme, language: Language, start_at_login: boolean, registries: Array<RegistryEntry>, 
+allow_plaintext_tcp: boolean, cpus: number, memory_mib: number, disk_gib: number, shared_folders: Array<SharedFolderEntry>, port_bind_address: string, theme: Theme, language: Language, start_at_login: boolean, 
+/**
+ * A terminal in the app: it runs your shell on this computer (off by default).
+ */
+host_terminal: boolean, registries: Array<RegistryEntry>, 
 /**
  * The VM engine's registry mirrors (taken on at the VM's next start).
  */
