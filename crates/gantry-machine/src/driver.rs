@@ -603,9 +603,14 @@ fn which(program: &std::path::Path) -> bool {
 }
 
 /// What a QEMU driver offers: `hostfwd` port forwarding, pause and disk-error events through
-/// its events monitor, and a VM that outlives its agent.
-pub const QEMU_FEATURES: Features =
-    Features { port_forwarding: PortForwarding::ByDriver, pause_events: true, disk_error_events: true, reattach: true, memory_reclaim: true };
+/// its events monitor, a VM that outlives its agent, and the balloon that takes memory back.
+pub const QEMU_FEATURES: Features = Features {
+    port_forwarding: PortForwarding::ByDriver,
+    pause_events: true,
+    disk_error_events: true,
+    reattach: true,
+    memory_reclaim: true,
+};
 
 impl Driver for QemuDriver {
     type Events = QmpEvents;
