@@ -244,7 +244,7 @@ fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
         // comma-parsed options: exactly the expected keys, the path as one value
         let drive = qemu_split(&value("-drive", 1));
         prop_assert_eq!(drive.last().unwrap(), &[b"file=".as_slice(), &with("/d")].concat());
-        prop_assert_eq!(drive.len(), 5);
+        prop_assert_eq!(drive.len(), 6); // if, format, discard, detect-zeroes, cache, file
         let virtfs = qemu_split(&value("-virtfs", 0));
         prop_assert_eq!(&virtfs[1], &[b"path=".as_slice(), &p].concat());
         prop_assert_eq!(virtfs.len(), 6);
