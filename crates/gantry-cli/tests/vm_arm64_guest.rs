@@ -16,21 +16,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use gantry_machine::arch::GuestArch;
 use gantry_machine::image::GuestImage;
-use gantry_testkit::bounded::{self, step};
+use gantry_testkit::bounded::step;
 use gantry_testkit::images::busybox_rootfs_tar;
+use gantry_testkit::vm::{TestVm, text};
 
-// Bounds that only keep a broken run from hanging (not timing claims): a command that overruns
-// its bound is killed and fails the test naming the step and the command, with the VM's logs.
-/// `gantry start` gives up by itself after 600 s.
-const START_BOUND: Duration = Duration::from_secs(720);
-const GANTRY_BOUND: Duration = Duration::from_secs(60);
-/// A docker command against an emulated engine.
-const DOCKER_BOUND: Duration = Duration::from_secs(600);
 /// The whole test (a watchdog ends the process after it, printing the step and the logs).
 const TEST_BOUND: Duration = Duration::from_secs(40 * 60);
 
@@ -46,99 +39,6 @@ fn arm64_image_dir() -> PathBuf {
         PathBuf::from,
     );
     cache.join("current-arm64")
-}
-
-/// One Gantry instance in a temporary directory, booted from `image`, and the docker CLI pointed
-/// at its socket.
-struct Vm {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    docker_config: PathBuf,
-    image: PathBuf,
-}
-
-impl Vm {
-    fn new(image: PathBuf) -> Self {
-        let tmp = tempfile::Builder::new().prefix("gvma").tempdir_in("/tmp").unwrap();
-        let home = tmp.path().join("h");
-        let docker_config = tmp.path().join("docker-config");
-        std::fs::create_dir_all(home.join("default")).unwrap();
-        std::fs::create_dir_all(&docker_config).unwrap();
-        std::fs::create_dir_all(tmp.path().join("share")).unwrap();
-        let settings = serde_json::json!({
-            "engine": {"kind": "gantry_vm"},
-            "vm": {"cpus": 2, "memory_mib": 2048, "disk_gib": 8,
-                   "shared_folders": [tmp.path().join("share")], "port_bind_address": "127.0.0.1"}
-        });
-        std::fs::write(home.join("default/settings.json"), settings.to_string()).unwrap();
-        Self { tmp, home, docker_config, image }
-    }
-
-    fn instance_dir(&self) -> PathBuf {
-        self.home.join("default")
-    }
-
-    fn gantry(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
-        c.args(args)
-            .env("GANTRY_HOME", &self.home)
-            .env("GANTRY_IMAGE_DIR", &self.image)
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .env_remove("DOCKER_HOST")
-            .env_remove("GANTRY_ENGINE")
-            .env_remove("GANTRY_QEMU")
-            .env_remove("GANTRY_ACCEL");
-        let bound = match args.first() {
-            Some(&"start") => START_BOUND,
-            Some(&"stop") => gantry_testkit::vm::STOP_BOUND,
-            _ => GANTRY_BOUND,
-        };
-        let t = Instant::now();
-        let out = within(&mut c, bound);
-        log_output(&format!("gantry {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
-        out
-    }
-
-    fn docker_ok(&self, args: &[&str]) -> String {
-        let t = Instant::now();
-        let mut c = Command::new("docker");
-        c.args(args)
-            .env("DOCKER_HOST", format!("unix://{}", self.instance_dir().join("docker.sock").display()))
-            .env("DOCKER_CONFIG", &self.docker_config);
-        let out = within(&mut c, DOCKER_BOUND);
-        log_output(&format!("docker {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
-        assert!(out.status.success(), "docker {args:?} failed: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let logs = gantry_testkit::vm::diagnostics(&self.instance_dir());
-            eprintln!("failed at step: {}\n{logs}", bounded::current_step());
-        }
-        // also when a scenario failed: never leave a VM running
-        gantry_testkit::vm::stop(Path::new(env!("CARGO_BIN_EXE_gantry")), &self.home, &self.docker_config);
-    }
-}
-
-/// Runs `cmd` within `bound`; one that overruns is killed and fails the test with the step.
-fn within(cmd: &mut Command, bound: Duration) -> Output {
-    bounded::output(cmd, None, bound).unwrap_or_else(|e| panic!("step «{}»: {e}", bounded::current_step()))
-}
-
-fn log_output(what: &str, out: &Output) {
-    eprintln!(
-        "$ {what} → {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// The command line of the QEMU process the instance runs (its pid file), arguments joined by spaces.
@@ -169,9 +69,8 @@ fn arm64_guest_boots_under_tcg_and_runs_arm64_containers() {
          (scripts/lib/fixtures.sh, gantry_fixture_arm64_busybox)",
     );
 
-    let vm = Vm::new(image_dir);
-    let gantry = Path::new(env!("CARGO_BIN_EXE_gantry"));
-    let _watchdog = gantry_testkit::vm::watchdog(TEST, TEST_BOUND, gantry, &vm.home, &vm.docker_config);
+    let vm = TestVm::new(Path::new(env!("CARGO_BIN_EXE_gantry")), "gvma", Some(image_dir)).unwrap();
+    let _watchdog = vm.watchdog(TEST, TEST_BOUND);
     let started = Instant::now();
 
     step("boot");
@@ -190,7 +89,7 @@ fn arm64_guest_boots_under_tcg_and_runs_arm64_containers() {
     assert_eq!(vm.docker_ok(&["info", "--format", "{{.Architecture}}"]), "aarch64");
 
     step("docker run of an arm64 busybox image");
-    let tar = busybox_rootfs_tar(vm.tmp.path(), "busybox-arm64", &busybox).unwrap();
+    let tar = busybox_rootfs_tar(&vm.share(), "busybox-arm64", &busybox).unwrap();
     vm.docker_ok(&["import", tar.to_str().unwrap(), "gantry-test/busybox:arm64"]);
     let t = Instant::now();
     assert_eq!(vm.docker_ok(&["run", "--rm", "gantry-test/busybox:arm64", "uname", "-m"]), "aarch64");
@@ -201,7 +100,7 @@ fn arm64_guest_boots_under_tcg_and_runs_arm64_containers() {
     );
 
     step("a shared folder (9p on virt)");
-    let share = vm.tmp.path().join("share");
+    let share = vm.share();
     std::fs::write(share.join("hello.txt"), "from the host\n").unwrap();
     let mount = format!("{}:/data", share.display());
     assert_eq!(

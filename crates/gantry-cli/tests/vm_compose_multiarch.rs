@@ -10,120 +10,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use gantry_testkit::bounded::{self, step};
+use gantry_testkit::bounded::step;
 use gantry_testkit::images::busybox_rootfs_tar;
 use gantry_testkit::net::{free_port, http_get};
+use gantry_testkit::vm::{TestVm, text};
 
-// Bounds that only keep a broken run from hanging (not timing claims): a command that overruns
-// its bound is killed and fails the test naming the step and the command, with the VM's logs.
-/// `gantry start` gives up by itself after 600 s.
-const START_BOUND: Duration = Duration::from_secs(720);
-const GANTRY_BOUND: Duration = Duration::from_secs(60);
-/// A docker command (an emulated arm64 build step included).
-const DOCKER_BOUND: Duration = Duration::from_secs(600);
 /// The whole test (a watchdog ends the process after it, printing the step and the logs).
 const TEST_BOUND: Duration = Duration::from_secs(20 * 60);
-
-/// One Gantry instance in a temporary directory and the docker CLI pointed at its socket.
-struct Vm {
-    tmp: tempfile::TempDir,
-    home: PathBuf,
-    docker_config: PathBuf,
-}
-
-impl Vm {
-    fn new() -> Self {
-        let tmp = tempfile::Builder::new().prefix("gvmc").tempdir_in("/tmp").unwrap();
-        let home = tmp.path().join("h");
-        let docker_config = tmp.path().join("docker-config");
-        std::fs::create_dir_all(home.join("default")).unwrap();
-        std::fs::create_dir_all(&docker_config).unwrap();
-        // 2 GiB like vm_integration; the temp directory is shared (compose files, build contexts)
-        let settings = serde_json::json!({
-            "engine": {"kind": "gantry_vm"},
-            "vm": {"cpus": 2, "memory_mib": 2048, "disk_gib": 8,
-                   "shared_folders": [tmp.path()], "port_bind_address": "127.0.0.1"}
-        });
-        std::fs::write(home.join("default/settings.json"), settings.to_string()).unwrap();
-        Self { tmp, home, docker_config }
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.home.join("default/docker.sock")
-    }
-
-    fn gantry(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_gantry"));
-        c.args(args)
-            .env("GANTRY_HOME", &self.home)
-            .env("DOCKER_CONFIG", &self.docker_config)
-            .env_remove("DOCKER_HOST")
-            .env_remove("GANTRY_ENGINE");
-        let bound = match args.first() {
-            Some(&"start") => START_BOUND,
-            Some(&"stop") => gantry_testkit::vm::STOP_BOUND,
-            _ => GANTRY_BOUND,
-        };
-        let out = within(&mut c, bound);
-        log_output(&format!("gantry {}", args.join(" ")), &out);
-        out
-    }
-
-    /// The user's docker CLI (with its plugins) against Gantry's socket, in directory `dir`.
-    fn docker_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let t = Instant::now();
-        let mut c = Command::new("docker");
-        c.args(args)
-            .current_dir(dir)
-            .env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
-            .env("DOCKER_CONFIG", &self.docker_config);
-        let out = within(&mut c, DOCKER_BOUND);
-        log_output(&format!("docker {} ({:.1} s)", args.join(" "), t.elapsed().as_secs_f64()), &out);
-        out
-    }
-
-    fn docker_ok_in(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.docker_in(dir, args);
-        assert!(out.status.success(), "docker {args:?} failed: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn docker_ok(&self, args: &[&str]) -> String {
-        self.docker_ok_in(self.tmp.path(), args)
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let logs = gantry_testkit::vm::diagnostics(&self.home.join("default"));
-            eprintln!("failed at step: {}\n{logs}", bounded::current_step());
-        }
-        // also when a scenario failed: never leave a VM running
-        gantry_testkit::vm::stop(Path::new(env!("CARGO_BIN_EXE_gantry")), &self.home, &self.docker_config);
-    }
-}
-
-/// Runs `cmd` within `bound`; one that overruns is killed and fails the test with the step.
-fn within(cmd: &mut Command, bound: Duration) -> Output {
-    bounded::output(cmd, None, bound).unwrap_or_else(|e| panic!("step «{}»: {e}", bounded::current_step()))
-}
-
-fn log_output(what: &str, out: &Output) {
-    eprintln!(
-        "$ {what} → {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn arm64_busybox() -> PathBuf {
     let p = std::env::var_os("GANTRY_TEST_ARM64_BUSYBOX").map(PathBuf::from).expect(
@@ -144,10 +39,9 @@ fn compose_buildx_and_other_architectures_through_gantry() {
         return;
     }
     let arm64 = arm64_busybox();
-    let vm = Vm::new();
-    let gantry = Path::new(env!("CARGO_BIN_EXE_gantry"));
+    let vm = TestVm::new(Path::new(env!("CARGO_BIN_EXE_gantry")), "gvmc", None).unwrap();
     let test = "compose_buildx_and_other_architectures_through_gantry";
-    let _watchdog = gantry_testkit::vm::watchdog(test, TEST_BOUND, gantry, &vm.home, &vm.docker_config);
+    let _watchdog = vm.watchdog(test, TEST_BOUND);
     let started = Instant::now();
     step("boot");
     let out = vm.gantry(&["start"]);
@@ -155,7 +49,8 @@ fn compose_buildx_and_other_architectures_through_gantry() {
     eprintln!("VM up in {:.0} s", started.elapsed().as_secs_f64());
 
     step("import amd64 and arm64 busybox images");
-    let dir = vm.tmp.path();
+    let dir = vm.share();
+    let dir = dir.as_path();
     let amd64_tar = busybox_rootfs_tar(dir, "busybox-amd64", Path::new("/bin/busybox")).unwrap();
     let arm64_tar = busybox_rootfs_tar(dir, "busybox-arm64", &arm64).unwrap();
     vm.docker_ok(&["import", "--platform", "linux/amd64", amd64_tar.to_str().unwrap(), "gantry-test/busybox:amd64"]);
@@ -180,7 +75,7 @@ fn compose_buildx_and_other_architectures_through_gantry() {
 }
 
 /// `docker run --platform linux/arm64` runs an arm64 program (emulated): `uname -m` says aarch64.
-fn other_architecture(vm: &Vm) {
+fn other_architecture(vm: &TestVm) {
     let machine =
         vm.docker_ok(&["run", "--rm", "--platform", "linux/arm64", "gantry-test/busybox:arm64", "uname", "-m"]);
     assert_eq!(machine, "aarch64");
@@ -194,8 +89,8 @@ fn other_architecture(vm: &Vm) {
 
 /// A two-service project with a named volume, a network and a published port: up, reach the port,
 /// exec by service name, down (volume kept), up (data still there), down -v (volume gone).
-fn compose_stack(vm: &Vm) {
-    let project = vm.tmp.path().join("shop");
+fn compose_stack(vm: &TestVm) {
+    let project = vm.share().join("shop");
     std::fs::create_dir_all(&project).unwrap();
     let port = free_port().unwrap();
     std::fs::write(
@@ -261,8 +156,8 @@ networks:
 
 /// `docker buildx build --platform linux/amd64,linux/arm64`: one image for both, each variant's
 /// RUN step executed on its own architecture (arm64 emulated).
-fn buildx_multi_platform(vm: &Vm) {
-    let ctx = vm.tmp.path().join("multi");
+fn buildx_multi_platform(vm: &TestVm) {
+    let ctx = vm.share().join("multi");
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(
         ctx.join("Dockerfile"),
