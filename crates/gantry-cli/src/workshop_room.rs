@@ -119,33 +119,40 @@ pub async fn join(args: JoinArgs, workshops_dir: &Path, as_json: bool) -> Result
     let mut client = RoomClient::new(&code)?;
     let membership = client.join(&args.name).await?;
     membership.save(workshops_dir)?;
-    let mirror = use_room_mirror(&membership)?;
+    let mirror = match &membership.mirror {
+        Some(url) => Some(use_room_mirror(url, &membership.certificate)?),
+        None => None,
+    };
     if as_json {
         let mut view = membership_view(&membership, workshops_dir);
-        view["mirror_applied"] = serde_json::json!({
-            "settings_file": mirror.settings_file,
-            "needs_vm_restart": mirror.needs_vm_restart,
-            "engine_is_gantry_vm": mirror.engine_is_gantry_vm,
+        view["mirror_applied"] = mirror.as_ref().map_or(serde_json::Value::Null, |m| {
+            serde_json::json!({
+                "settings_file": m.settings_file,
+                "needs_vm_restart": m.needs_vm_restart,
+                "engine_is_gantry_vm": m.engine_is_gantry_vm,
+            })
         });
         json_line(&view);
         return Ok(());
     }
-    let ca = workshops_dir.join(ROOM_CA_FILE);
-    let host = code.addr.to_string();
     println!("Joined {} as {}", membership.title, membership.name);
     println!("The trainer now sees your step progress (only that: no commands, files or output).");
     println!();
-    println!("Registry mirror   {} (its certificate pinned by the code)", membership.mirror);
+    let (Some(url), Some(mirror)) = (&membership.mirror, mirror) else {
+        println!("This room has no registry: the workshop's images come from its bundle");
+        println!("(gantry workshop import FILE); your registry mirrors were left as they were.");
+        return Ok(());
+    };
+    let ca = workshops_dir.join(ROOM_CA_FILE);
+    let host = code.addr.to_string();
+    println!("Registry mirror   {url} (its certificate pinned by the code)");
     println!("  saved in Gantry's settings ({}): Settings → Registry mirrors", mirror.settings_file.display());
     if !mirror.engine_is_gantry_vm {
         println!("  Gantry uses another engine now: the mirror applies to Gantry's VM only.");
     } else if mirror.needs_vm_restart {
         println!("  Gantry's VM pulls through it from its next start: gantry stop && gantry start");
     }
-    println!(
-        "For a Docker engine you run yourself: add \"registry-mirrors\": [\"{}\"] to daemon.json",
-        membership.mirror
-    );
+    println!("For a Docker engine you run yourself: add \"registry-mirrors\": [\"{url}\"] to daemon.json");
     println!("and copy {} to /etc/docker/certs.d/{host}/ca.crt, then restart the engine.", ca.display());
     Ok(())
 }
@@ -160,13 +167,11 @@ struct MirrorApplied {
 /// Adds the room's registry to the VM's registry mirrors, trusted with the certificate the join
 /// code pinned (replacing a mirror of the same address: a room opened again may have a new
 /// certificate).
-fn use_room_mirror(membership: &Membership) -> Result<MirrorApplied, CliError> {
+fn use_room_mirror(url: &str, certificate_pem: &str) -> Result<MirrorApplied, CliError> {
     let path = gantry_core::settings::settings_path();
     let host = gantry_core::settings::HostFacts::detect(path.parent().unwrap_or(Path::new(".")));
-    let mirror = gantry_machine::engine_config::RegistryMirror {
-        url: membership.mirror.clone(),
-        ca_pem: Some(membership.certificate.clone()),
-    };
+    let mirror =
+        gantry_machine::engine_config::RegistryMirror { url: url.to_owned(), ca_pem: Some(certificate_pem.to_owned()) };
     let (before, after) = gantry_core::settings::add_registry_mirror(&path, &host, mirror, false)
         .map_err(|e| CliError::new(format!("joined, but the registry mirror was not saved: {e}"), e.hint()))?;
     Ok(MirrorApplied {

@@ -221,25 +221,22 @@ fn a_participant_joins_the_room_and_reports_a_step() {
             .unwrap());
         assert!(joined.contains("Joined Room 2 as Ada"), "{joined}");
         assert!(me.join("room-ca.crt").is_file());
-        // The room's registry is now a mirror of Gantry's VM, trusted with the pinned certificate.
-        let settings: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
-        let mirrors = settings["vm"]["registry_mirrors"].as_array().unwrap();
-        assert_eq!(mirrors.len(), 1, "{settings}");
-        let addr = code_addr(&code);
-        assert_eq!(mirrors[0]["url"], format!("https://{addr}"));
-        assert_eq!(mirrors[0]["ca_pem"].as_str().unwrap(), std::fs::read_to_string(me.join("room-ca.crt")).unwrap());
-        assert!(joined.contains("Settings → Registry mirrors"), "{joined}");
-        // Joining again (the room opened again) replaces the mirror, never lists it twice.
-        ok(gantry()
+        // The room has no registry (`--no-registry`): nothing to add as a mirror, and it says so.
+        assert!(joined.contains("This room has no registry"), "{joined}");
+        let settings = std::fs::read(home.join("default/settings.json")).unwrap_or_default();
+        let settings: serde_json::Value = serde_json::from_slice(&settings).unwrap_or_default();
+        assert!(
+            settings["vm"]["registry_mirrors"].as_array().is_none_or(|m| m.is_empty()),
+            "a room without a registry added a mirror: {settings}"
+        );
+        // Joining again (the room opened again) works the same.
+        let again = ok(gantry()
             .args(["workshop", "join", &code, "--name", "Ada"])
             .env("GANTRY_WORKSHOPS_DIR", &me)
             .env("GANTRY_HOME", &home)
             .output()
             .unwrap());
-        let settings: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
-        assert_eq!(settings["vm"]["registry_mirrors"].as_array().unwrap().len(), 1, "{settings}");
+        assert!(again.contains("Joined Room 2 as Ada"), "{again}");
         ok(gantry().args(["workshop", "progress", "first", "run"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap());
         let bad =
             gantry().args(["workshop", "progress", "first", "fly"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap();
@@ -256,6 +253,86 @@ fn a_participant_joins_the_room_and_reports_a_step() {
         std::panic::resume_unwind(panic);
     }
     gantry_testkit::reliability::bad_inputs("gantry workshop join / progress", 2);
+}
+
+/// A room WITH a registry (a bundle holding an image): joining adds it to Gantry's VM as a
+/// registry mirror trusted with the certificate the code pinned; joining again replaces it.
+#[test]
+fn joining_a_room_with_a_registry_adds_it_as_a_mirror() {
+    let test = "workshop_cli::joining_a_room_with_a_registry_adds_it_as_a_mirror";
+    let Some(engine) = unix_engine(test) else { return };
+    if !Path::new("/usr/bin/docker-registry").exists() {
+        gantry_testkit::skip::skipped(test, "docker-registry is not installed (./scripts/test installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = images::unique_tag("ws-cli-mirror");
+    images::build(&app, "FROM gantry-test/busybox:latest\nCMD [\"echo\", \"from the room\"]\n").unwrap();
+    let _cleanup = Cleanup(vec![app.clone()]);
+    let bundle = dir.path().join("room.gantry-workshop");
+    ok(gantry()
+        .args(["--engine", &engine, "workshop", "pack", "--title", "Room 3", "--image", &app])
+        .arg("-o")
+        .arg(&bundle)
+        .output()
+        .unwrap());
+    let mut serve = gantry()
+        .args(["--json", "workshop", "serve", "--listen", "127.0.0.1:0", "--upstream", "https://127.0.0.1:1", "--dir"])
+        .arg(dir.path().join("room"))
+        .arg(&bundle)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let open = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .find(|e| e["event"] == "open");
+    let me = dir.path().join("participant");
+    let home = dir.path().join("home");
+    let result = std::panic::catch_unwind(|| {
+        let open = open.expect("the room opened");
+        assert_eq!(open["registry"], true, "{open}");
+        let code = open["code"].as_str().unwrap().to_string();
+        let join = || {
+            ok(gantry()
+                .args(["workshop", "join", &code, "--name", "Ada"])
+                .env("GANTRY_WORKSHOPS_DIR", &me)
+                .env("GANTRY_HOME", &home)
+                .output()
+                .unwrap())
+        };
+        let joined = join();
+        let addr = code_addr(&code);
+        assert!(joined.contains(&format!("Registry mirror   https://{addr}")), "{joined}");
+        assert!(joined.contains("Settings → Registry mirrors"), "{joined}");
+        let mirrors = || {
+            let settings: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
+            settings["vm"]["registry_mirrors"].as_array().cloned().unwrap_or_default()
+        };
+        let listed = mirrors();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0]["url"], format!("https://{addr}"));
+        assert_eq!(listed[0]["ca_pem"].as_str().unwrap(), std::fs::read_to_string(me.join("room-ca.crt")).unwrap());
+        // Joining again (the room opened again) replaces the mirror, never lists it twice.
+        join();
+        assert_eq!(mirrors().len(), 1);
+    });
+    // Ctrl-C, as a trainer ends the room: it stops its registry process too (a kill -9 would
+    // leave that running).
+    let _ = Command::new("kill").args(["-INT", &serve.id().to_string()]).status();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while serve.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 #[test]

@@ -37,8 +37,9 @@ pub struct Membership {
     pub token: String,
     pub title: String,
     pub labs: Vec<crate::labs::LabOutline>,
-    /// `https://ADDRESS:PORT`: the registry mirror the room offers.
-    pub mirror: String,
+    /// `https://ADDRESS:PORT`: the registry mirror the room offers; `None` when the room has no
+    /// registry (`serve --no-registry`: everybody imported the bundle).
+    pub mirror: Option<String>,
     /// The room's certificate (PEM), pinned by the code.
     pub certificate: String,
 }
@@ -182,7 +183,7 @@ impl RoomClient {
             token: joined.token,
             title: joined.title,
             labs: joined.labs,
-            mirror: format!("https://{}", self.code.addr),
+            mirror: joined.registry.then(|| format!("https://{}", self.code.addr)),
             certificate: pem("CERTIFICATE", &certificate),
         })
     }

@@ -58,6 +58,14 @@ pub struct Joined {
     pub token: String,
     pub title: String,
     pub labs: Vec<crate::labs::LabOutline>,
+    /// Whether the room serves a registry (a mirror to add); rooms of older Gantry versions did
+    /// not say, and had one unless opened with `--no-registry`.
+    #[serde(default = "has_registry_by_default")]
+    pub registry: bool,
+}
+
+fn has_registry_by_default() -> bool {
+    true
 }
 
 /// Shared by every connection.
@@ -237,7 +245,8 @@ async fn join(req: Request<Incoming>, state: &ServerState) -> Response<Body> {
     match state.room.join(&request.name, token.clone()) {
         Ok(id) => {
             let snapshot = state.room.snapshot();
-            json(StatusCode::OK, &Joined { id, token, title: snapshot.title, labs: snapshot.labs })
+            let registry = state.registry.is_some();
+            json(StatusCode::OK, &Joined { id, token, title: snapshot.title, labs: snapshot.labs, registry })
         }
         Err(refused) => error(StatusCode::BAD_REQUEST, &refused.0),
     }
