@@ -3,7 +3,7 @@
 # settings port): the files the QEMU guest reads from fw_cfg, framed as gantry-machine's
 # wsl2::payload writes them ("gantry-wsl 1", then "file NAME LEN" + LEN bytes + newline, then
 # "end"). POSIX sh + dd; tested against the Rust encoder (gantry-machine wsl2::payload tests).
-# Not yet part of the image (the WSL and VZ inits are to come).
+# In the WSL 2 root filesystem (vm-images/wsl-rootfs.sh), read by wsl-init; not in the QEMU image.
 
 # gantry_read_payload DIR: reads one payload from standard input into DIR (files mode 0600).
 # Only the known names are accepted; lengths are read exactly (dd bs=1: a shell's `read` and

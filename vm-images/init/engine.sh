@@ -1,0 +1,196 @@
+# shellcheck shell=sh
+# The engine part of a Gantry guest init, sourced (POSIX sh): the settings file (parsed, never
+# executed), containerd + dockerd with mutual TLS, the readiness check and the clean stop. Used
+# by the WSL 2 init (wsl-init); the QEMU init (stage2.sh) still has its own copy of these steps
+# until its next image change (moving it here changes the QEMU image's hash).
+# Contract (config keys, console lines): vm-images/README.md.
+#
+# The caller sets: STATE (a private directory), TLS (ca.pem, server-cert.pem, server-key.pem),
+# DATA (/var/lib/docker), CONTAINERD_STATE (/var/lib/containerd).
+
+DOCKER_SOCK=/var/run/docker.sock
+CONTAINERD_SOCK=/run/containerd/containerd.sock
+PORT=2376
+dockerd_pid=
+containerd_pid=
+
+uptime_s() {
+  read -r up _ </proc/uptime
+  echo "$up"
+}
+
+log() {
+  echo "gantry-init: $* [$(uptime_s)s]"
+}
+
+err() {
+  echo "gantry-init: error: $*"
+}
+
+# Prints the last lines of a log file, prefixed.
+show_tail() {
+  [ -f "$1" ] || return 0
+  tail -n "${2:-15}" "$1" | while IFS= read -r l; do
+    echo "gantry-init:   | $l"
+  done
+}
+
+# Is process $1 running (and not a zombie)?
+alive() {
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+  st=
+  read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
+  [ "$st" != Z ]
+}
+
+# Sends SIGTERM to $1 ($2: name) and waits up to $3 seconds, then SIGKILL.
+stop_pid() {
+  pid=$1 name=$2 bound=$3
+  alive "$pid" || return 0
+  log "shutdown: stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null
+  n=0
+  while alive "$pid" && [ "$n" -lt $((bound * 10)) ]; do
+    sleep 0.1
+    n=$((n + 1))
+  done
+  if alive "$pid"; then
+    err "shutdown: $name did not stop within ${bound}s, killing it"
+    kill -KILL "$pid" 2>/dev/null
+    sleep 0.2
+  fi
+  wait "$pid" 2>/dev/null
+  log "shutdown: $name stopped"
+}
+
+# gantry_parse_config FILE: the settings (KEY=VALUE lines). Sets PORT; share and hide lines are
+# written to $STATE/shares.wanted and $STATE/hidden for an init that mounts shares. Returns 1
+# (after an error line) on an invalid port.
+gantry_parse_config() {
+  : >"$STATE/shares.wanted"
+  [ -r "$1" ] || return 0
+  cr=$(printf '\r')
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%"$cr"}
+    case "$line" in '' | '#'*) continue ;; esac
+    case "$line" in
+    *=*) ;;
+    *)
+      err "config: ignoring line without '='"
+      continue
+      ;;
+    esac
+    key=${line%%=*}
+    val=${line#*=}
+    case "$key" in
+    DOCKERD_PORT | engine_port)
+      case "$val" in
+      '' | *[!0-9]*)
+        err "config: $key is not a port number: $val"
+        return 1
+        ;;
+      esac
+      if ! { [ "${#val}" -le 5 ] && [ "$val" -ge 1 ] && [ "$val" -le 65535 ]; }; then
+        err "config: $key out of range: $val"
+        return 1
+      fi
+      PORT=$val
+      ;;
+    share[0-9] | share[0-9][0-9]) printf '%s %s\n' "$key" "$val" >>"$STATE/shares.wanted" ;;
+    hide[0-9] | hide[0-9][0-9]) printf '%s\n' "$val" >>"$STATE/hidden" ;;
+    SHARES) [ -z "$val" ] || printf 'SHARES %s\n' "$val" >>"$STATE/shares.wanted" ;;
+    *) log "config: ignoring unknown key $key" ;;
+    esac
+  done <"$1"
+}
+
+# gantry_check_tls: the three TLS files are there and not empty.
+gantry_check_tls() {
+  for f in ca.pem server-cert.pem server-key.pem; do
+    [ -s "$TLS/$f" ] || {
+      err "tls: $f missing or empty"
+      return 1
+    }
+  done
+}
+
+# dockerd answers GET /_ping on its unix socket (perl-base is essential; the Go CLI is slow to
+# start under emulation).
+engine_ping() {
+  perl -MIO::Socket::UNIX -e '
+		$SIG{ALRM} = sub { exit 1 }; alarm 10;
+		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 1;
+		print $s "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+		my $r = join "", <$s>;
+		exit($r =~ m{^HTTP/1\.[01] 200} ? 0 : 1);' "$DOCKER_SOCK" 2>/dev/null
+}
+
+# gantry_start_engine ADDRESS: containerd, then dockerd with mutual TLS on ADDRESS:$PORT and its
+# unix socket; returns once dockerd answers (1 after an error line and the logs' tails if not).
+gantry_start_engine() {
+  mkdir -p /var/log
+  containerd >>/var/log/containerd.log 2>&1 &
+  containerd_pid=$!
+  n=0
+  while [ ! -S "$CONTAINERD_SOCK" ]; do
+    if ! alive "$containerd_pid"; then
+      show_tail /var/log/containerd.log
+      err "containerd: exited"
+      return 1
+    fi
+    if [ "$n" -ge 600 ]; then
+      show_tail /var/log/containerd.log
+      err "containerd: no socket after 60s"
+      return 1
+    fi
+    sleep 0.1
+    n=$((n + 1))
+  done
+  log "containerd: up (pid $containerd_pid)"
+
+  dockerd --containerd="$CONTAINERD_SOCK" \
+    --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
+    -H "tcp://$1:$PORT" -H "unix://$DOCKER_SOCK" \
+    --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
+  dockerd_pid=$!
+  log "dockerd: started (pid $dockerd_pid), tcp $1:$PORT"
+  n=0
+  until [ -S "$DOCKER_SOCK" ] && engine_ping; do
+    if ! alive "$dockerd_pid"; then
+      show_tail /var/log/dockerd.log
+      err "dockerd: exited"
+      return 1
+    fi
+    if [ "$n" -ge 600 ]; then
+      show_tail /var/log/dockerd.log
+      err "dockerd: no answer on $DOCKER_SOCK after 120s"
+      return 1
+    fi
+    sleep 0.2
+    n=$((n + 1))
+  done
+  log "dockerd: answers on $DOCKER_SOCK"
+}
+
+# gantry_stop_engine: dockerd (30 s), containerd (10 s), the container shims left, then the
+# engine's data unmounted and synced.
+gantry_stop_engine() {
+  stop_pid "$dockerd_pid" dockerd 30
+  stop_pid "$containerd_pid" containerd 10
+  # the containers' shims (only they: this init is not alone in its process namespace)
+  for comm in /proc/[0-9]*/comm; do
+    read -r c <"$comm" 2>/dev/null || continue
+    case "$c" in containerd-shim*)
+      p=${comm#/proc/}
+      kill -KILL "${p%/comm}" 2>/dev/null
+      ;;
+    esac
+  done
+  sync
+  for m in "$CONTAINERD_STATE" "$DATA"; do
+    mountpoint -q "$m" || continue
+    umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || err "shutdown: cannot unmount $m"
+  done
+  sync
+  log "shutdown: engine data unmounted"
+}
