@@ -7,12 +7,13 @@ use std::path::Path;
 use super::error::WslError;
 use super::list::is_distro_name;
 
-/// The guest program the engine distribution runs as its keep-alive process: it reads the TLS
-/// material and settings on its standard input ([`super::payload`]), starts the engine as the
-/// VM's init does, prints the same `gantry-init:` lines, and stops the engine when its input
-/// closes.
+/// The guest program the engine distribution runs as its keep-alive process
+/// (vm-images/init/wsl-init): it reads the TLS material and settings on its standard input
+/// ([`super::payload`]), puts the engine's data on the data distribution's root (its argument,
+/// [`Distros::data_mount`]), starts the engine as the VM's init does, prints the same
+/// `gantry-init:` lines, and stops the engine when its input closes.
 pub const ENGINE_INIT: &str = "/usr/lib/gantry/wsl-init";
-/// The data distribution's keep-alive program: bind-mounts its root at the path it is given
+/// The data distribution's keep-alive program (vm-images/init/wsl-data): bind-mounts its root at the path it is given
 /// (under `/mnt/wsl`, which every WSL 2 distribution shares) and waits until its input closes.
 pub const DATA_INIT: &str = "/usr/lib/gantry/wsl-data";
 
@@ -85,9 +86,9 @@ pub fn unregister(name: &str) -> Vec<OsString> {
     args(["--unregister", name])
 }
 
-/// The engine's keep-alive process.
+/// The engine's keep-alive process, told where the data distribution's root appears.
 pub fn engine_keep_alive(distros: &Distros) -> Vec<OsString> {
-    args(["--distribution", &distros.engine, "--user", "root", "--exec", ENGINE_INIT])
+    args(["--distribution", &distros.engine, "--user", "root", "--exec", ENGINE_INIT, &distros.data_mount()])
 }
 
 /// The data distribution's keep-alive process, which mounts its root for the engine.
@@ -130,7 +131,7 @@ mod tests {
         );
         assert_eq!(
             words(&engine_keep_alive(&d)),
-            ["--distribution", "gantry", "--user", "root", "--exec", ENGINE_INIT]
+            ["--distribution", "gantry", "--user", "root", "--exec", ENGINE_INIT, "/mnt/wsl/gantry/gantry/data"]
         );
         assert_eq!(
             words(&data_keep_alive(&d)),

@@ -74,7 +74,9 @@ impl WslError {
             Self::NotOurs { .. } => {
                 "rename or remove that distribution yourself (`wsl --unregister NAME` deletes its files)".into()
             }
-            Self::MissingRootfs { .. } => "build the guest with vm-images/build.sh or reinstall Gantry".into(),
+            Self::MissingRootfs { .. } => {
+                "build the guest with vm-images/build.sh, then vm-images/wsl-rootfs.sh; or reinstall Gantry".into()
+            }
             Self::EngineExited { .. } => "see the agent log; `gantry start` again tries once more".into(),
             Self::Io { .. } => "check the permissions of Gantry's data directory".into(),
         }

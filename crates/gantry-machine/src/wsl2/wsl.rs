@@ -63,6 +63,40 @@ pub struct Rootfs {
     pub version: String,
 }
 
+/// The directory of a guest image (vm-images/build.sh's output) that holds its WSL 2 root
+/// filesystems, as vm-images/wsl-rootfs.sh writes them.
+pub const ROOTFS_DIR: &str = "wsl";
+/// The engine distribution's tarball in [`ROOTFS_DIR`].
+pub const ENGINE_TARBALL: &str = "wsl-rootfs.tar.gz";
+/// The data distribution's tarball in [`ROOTFS_DIR`].
+pub const DATA_TARBALL: &str = "wsl-data.tar.gz";
+/// The `KEY=VALUE` file in [`ROOTFS_DIR`] naming the tarballs' version (`wsl_version=`).
+pub const VERSION_FILE: &str = "VERSION";
+
+impl Rootfs {
+    /// The tarballs next to the guest image in `image_dir` (`<image_dir>/wsl/`), with the
+    /// version their `VERSION` file names; an error names what is missing and how to make it.
+    pub fn in_image(image_dir: &Path) -> Result<Self, WslError> {
+        let dir = image_dir.join(ROOTFS_DIR);
+        let version_file = dir.join(VERSION_FILE);
+        let text = std::fs::read_to_string(&version_file)
+            .map_err(|_| WslError::MissingRootfs { path: version_file.clone() })?;
+        let version = text
+            .lines()
+            .find_map(|l| l.strip_prefix("wsl_version="))
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()))
+            .ok_or(WslError::MissingRootfs { path: version_file })?;
+        let rootfs = Self { engine: dir.join(ENGINE_TARBALL), data: dir.join(DATA_TARBALL), version: version.to_owned() };
+        for tarball in [&rootfs.engine, &rootfs.data] {
+            if !tarball.is_file() {
+                return Err(WslError::MissingRootfs { path: tarball.clone() });
+            }
+        }
+        Ok(rootfs)
+    }
+}
+
 /// One instance's WSL 2 machine.
 pub struct Wsl<E> {
     exe: E,

@@ -1,0 +1,227 @@
+//! The WSL 2 guest's init contract, for real on Linux: the tarballs vm-images/wsl-rootfs.sh
+//! writes are extracted, the data distribution's `wsl-data` and the engine's `wsl-init` run in
+//! them as WSL 2 would run them (tests/wsl_guest/harness.sh: own mount and process namespaces,
+//! one network, a shared /mnt/wsl), the engine gets the start payload from the driver's own
+//! encoder on its input, the docker CLI reaches it over mutual TLS on the port the payload's
+//! config names, and closing the input stops the engine cleanly. Only `wsl.exe` and the Windows
+//! side are missing (the driver's part is tested against a fake wsl.exe in `wsl2::*`).
+//!
+//! Runs with the VM tests (`GANTRY_VM_TESTS=1`, which ./scripts/test sets after building the
+//! image and its WSL tarballs); needs root, `unshare`, `nsenter`, `tar` and the docker CLI.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use gantry_machine::driver::{MachineConfig, guest_config};
+use gantry_machine::instance::Instance;
+use gantry_machine::wsl2::args::{Distros, ENGINE_INIT};
+use gantry_machine::wsl2::{Rootfs, payload};
+
+const TEST: &str = "wsl_guest";
+/// Bounds against a hang (never timing assertions): the engine's start, then its stop.
+const READY_BOUND: Duration = Duration::from_secs(180);
+const STOP_BOUND: Duration = Duration::from_secs(120);
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn extract(tarball: &Path, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    let o = run(Command::new("tar").arg("-xzf").arg(tarball).arg("-C").arg(into));
+    assert!(o.status.success(), "tar -xzf {}: {}", tarball.display(), text(&o));
+}
+
+/// Lines of the harness's output until one satisfies `done` (returned), the output ends, or `bound`.
+fn wait_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, bound: Duration, done: &str) -> bool {
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                eprintln!("  guest| {line}");
+                let hit = line.trim() == done;
+                let failed = line.contains("gantry-init: error: ");
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+                assert!(!failed, "{TEST}: the guest reported an error:\n{}", seen.join("\n"));
+            }
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The child's exit status, or `None` (after killing it) when it has not ended within `bound`.
+fn wait_child(child: &mut std::process::Child, bound: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + bound;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() {
+    if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
+        gantry_testkit::skip::skipped(
+            TEST,
+            "runs with the VM tests (GANTRY_VM_TESTS=1; ./scripts/test's \"vm image build\" stage writes the WSL \
+             tarballs with vm-images/wsl-rootfs.sh)",
+        );
+        return;
+    }
+    let uid = run(Command::new("id").arg("-u"));
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        gantry_testkit::skip::skipped(TEST, "needs root (namespaces, chroot, mounts)");
+        return;
+    }
+    let image_dir = gantry_machine::image::default_dir();
+    let rootfs = match Rootfs::in_image(&image_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            gantry_testkit::skip::skipped_unless_ci(TEST, &format!("{e}: run vm-images/wsl-rootfs.sh"));
+            return;
+        }
+    };
+    let image_version = std::fs::read_to_string(image_dir.join("VERSION")).unwrap();
+    let docker_package = image_version.lines().find_map(|l| l.strip_prefix("docker=")).unwrap().to_owned();
+
+    let t = tempfile::Builder::new().prefix("gantry-wsl-guest.").tempdir_in("/var/tmp").unwrap();
+    let (engine_root, data_root) = (t.path().join("engine"), t.path().join("data"));
+    eprintln!("{TEST}: extracting {} and {}", rootfs.engine.display(), rootfs.data.display());
+    extract(&rootfs.engine, &engine_root);
+    extract(&rootfs.data, &data_root);
+    assert!(engine_root.join(ENGINE_INIT.trim_start_matches('/')).is_file(), "wsl-init in the engine tarball");
+
+    // the instance's TLS material and the config the WSL 2 driver sends (a port of its choice)
+    let instance = Instance::at(t.path().join("instance"));
+    instance.ensure().unwrap();
+    gantry_machine::tls::ensure(&instance).unwrap();
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let cfg = MachineConfig {
+        shared_folders: vec![gantry_machine::shares::SharedFolder::writable("/home/me")],
+        ..MachineConfig::default()
+    };
+    let config = guest_config(&cfg, port);
+    let read = |p: std::path::PathBuf| std::fs::read(p).unwrap();
+    let (ca, cert, key) = (read(instance.tls_ca()), read(instance.tls_server_cert()), read(instance.tls_server_key()));
+    let start_payload = payload::encode(&[
+        ("ca.pem", &ca),
+        ("server-cert.pem", &cert),
+        ("server-key.pem", &key),
+        ("config", config.as_bytes()),
+    ])
+    .unwrap();
+
+    let distros = Distros::for_instance("default").unwrap();
+    let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wsl_guest/harness.sh");
+    let mut guest = Command::new("unshare")
+        .args(["--mount", "--pid", "--net", "--fork", "--kill-child", "--propagation", "private", "bash", harness])
+        .arg(&engine_root)
+        .arg(&data_root)
+        .arg(distros.data_mount())
+        .arg(t.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("unshare");
+    // unshare itself is in the new network namespace (only its child changes process namespace)
+    let netns = format!("--net=/proc/{}/ns/net", guest.id());
+    let (tx, lines) = mpsc::channel();
+    let out = guest.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut input = guest.stdin.take().unwrap();
+    input.write_all(&start_payload).unwrap();
+    input.flush().unwrap();
+
+    let mut seen = Vec::new();
+    if !wait_line(&lines, &mut seen, READY_BOUND, "gantry-init: engine ready") {
+        let _ = guest.kill();
+        panic!("{TEST}: no \"engine ready\" within {READY_BOUND:?}:\n{}", seen.join("\n"));
+    }
+    assert!(seen.iter().any(|l| l.contains("share: shared folders are not mounted under WSL 2 yet")), "{seen:?}");
+
+    // the docker CLI, in the distributions' network, with the client's certificate
+    let docker = |with_client_cert: bool, args: &[&str]| {
+        let mut c = Command::new("nsenter");
+        c.arg(&netns).arg("docker").arg("--tlsverify").arg("--tlscacert").arg(instance.tls_ca());
+        if with_client_cert {
+            c.arg("--tlscert").arg(instance.tls_client_cert()).arg("--tlskey").arg(instance.tls_client_key());
+        }
+        c.args(["-H", &format!("tcp://127.0.0.1:{port}")]).args(args);
+        for v in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+            c.env_remove(v);
+        }
+        c.env("DOCKER_CONFIG", t.path().join("docker-config"));
+        gantry_testkit::bounded::output(&mut c, None, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let version = docker(true, &["version", "--format", "{{.Server.Version}}"]);
+    assert!(version.status.success(), "docker version over mutual TLS: {}", text(&version));
+    let server = String::from_utf8_lossy(&version.stdout).trim().to_owned();
+    assert!(
+        !server.is_empty() && docker_package.starts_with(&server),
+        "the engine is the image's Docker ({docker_package}), not {server:?}"
+    );
+    let anonymous = docker(false, &["version", "--format", "{{.Server.Version}}"]);
+    assert!(!anonymous.status.success(), "a client without Gantry's certificate was served: {}", text(&anonymous));
+    // the engine's data lands on the data distribution's root
+    let volume = docker(true, &["volume", "create", "gantry-wsl-guest"]);
+    assert!(volume.status.success(), "docker volume create: {}", text(&volume));
+    assert!(data_root.join("var/lib/docker/volumes/gantry-wsl-guest").is_dir(), "the volume is not on the data root");
+    assert!(!engine_root.join("var/lib/docker/volumes/gantry-wsl-guest").exists(), "the volume is on the engine root");
+
+    // while the input stays open, the engine stays (wsl-init looks at its input every second)
+    std::thread::sleep(Duration::from_secs(3));
+    while let Ok(line) = lines.try_recv() {
+        eprintln!("  guest| {line}");
+        seen.push(line);
+    }
+    assert!(!seen.iter().any(|l| l.contains("shutdown")), "stopped with its input open:\n{}", seen.join("\n"));
+    let again = docker(true, &["info", "--format", "{{.DockerRootDir}} {{.Driver}}"]);
+    assert!(again.status.success(), "docker info: {}", text(&again));
+    eprintln!("{TEST}: docker info: {}", String::from_utf8_lossy(&again.stdout).trim());
+
+    // closing the input (the agent stopped or ended) stops the engine cleanly
+    drop(input);
+    if !wait_line(&lines, &mut seen, STOP_BOUND, "gantry-init: shutdown complete") {
+        let _ = guest.kill();
+        panic!("{TEST}: no \"shutdown complete\" within {STOP_BOUND:?} of closing the input:\n{}", seen.join("\n"));
+    }
+    let status = wait_child(&mut guest, STOP_BOUND);
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        eprintln!("  guest| {line}");
+        seen.push(line);
+    }
+    assert!(status.is_some_and(|s| s.success()), "the harness ended with {status:?}:\n{}", seen.join("\n"));
+    for wanted in ["gantry-init: shutdown: dockerd stopped", "gantry-init: shutdown: containerd stopped"] {
+        assert!(seen.iter().any(|l| l.starts_with(wanted)), "no {wanted:?}:\n{}", seen.join("\n"));
+    }
+    assert!(seen.iter().any(|l| l == "gantry-init: data: unmounted"), "{}", seen.join("\n"));
+    let dockerd_log = std::fs::read_to_string(engine_root.join("var/log/dockerd.log")).unwrap();
+    assert!(dockerd_log.contains("Daemon shutdown complete"), "dockerd did not shut down cleanly:\n{dockerd_log}");
+    // the data survives the engine: the volume is still on the data root
+    assert!(data_root.join("var/lib/docker/volumes/gantry-wsl-guest").is_dir());
+}
