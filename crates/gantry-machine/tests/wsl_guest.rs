@@ -62,6 +62,34 @@ fn wait_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, bound: Dura
     }
 }
 
+/// The harness (tests/wsl_guest/harness.sh) in new namespaces, its input piped, and its output lines.
+fn start_guest(
+    engine_root: &Path,
+    data_root: &Path,
+    data_mount: &str,
+    work: &Path,
+) -> (std::process::Child, mpsc::Receiver<String>) {
+    let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wsl_guest/harness.sh");
+    let mut guest = Command::new("unshare")
+        .args(["--mount", "--pid", "--net", "--fork", "--kill-child", "--propagation", "private", "bash", harness])
+        .args([engine_root, data_root, Path::new(data_mount), work])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("unshare");
+    let (tx, lines) = mpsc::channel();
+    let out = guest.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (guest, lines)
+}
+
 /// The child's exit status, or `None` (after killing it) when it has not ended within `bound`.
 fn wait_child(child: &mut std::process::Child, bound: Duration) -> Option<std::process::ExitStatus> {
     let deadline = std::time::Instant::now() + bound;
@@ -130,33 +158,25 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
     .unwrap();
 
     let distros = Distros::for_instance("default").unwrap();
-    let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wsl_guest/harness.sh");
-    let mut guest = Command::new("unshare")
-        .args(["--mount", "--pid", "--net", "--fork", "--kill-child", "--propagation", "private", "bash", harness])
-        .arg(&engine_root)
-        .arg(&data_root)
-        .arg(distros.data_mount())
-        .arg(t.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("unshare");
+    let guest_in = |input: &[u8]| {
+        let (mut guest, lines) = start_guest(&engine_root, &data_root, &distros.data_mount(), t.path());
+        let mut stdin = guest.stdin.take().unwrap();
+        stdin.write_all(input).unwrap();
+        stdin.flush().unwrap();
+        (guest, lines, stdin)
+    };
+
+    // a payload that is not Gantry's: refused with a line the driver reports, nothing started
+    let (mut refused, lines, _input) = guest_in(b"hello\n");
+    let status = wait_child(&mut refused, STOP_BOUND);
+    let said: Vec<String> = std::iter::from_fn(|| lines.recv_timeout(Duration::from_secs(10)).ok()).collect();
+    assert!(status.is_some_and(|s| !s.success()), "a bad payload was accepted: {said:?}");
+    assert!(said.iter().any(|l| l == "gantry-init: error: tls: the input is not a Gantry start payload"), "{said:?}");
+    assert!(!said.iter().any(|l| l.contains("containerd: up")), "{said:?}");
+
+    let (mut guest, lines, input) = guest_in(&start_payload);
     // unshare itself is in the new network namespace (only its child changes process namespace)
     let netns = format!("--net=/proc/{}/ns/net", guest.id());
-    let (tx, lines) = mpsc::channel();
-    let out = guest.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut input = guest.stdin.take().unwrap();
-    input.write_all(&start_payload).unwrap();
-    input.flush().unwrap();
-
     let mut seen = Vec::new();
     if !wait_line(&lines, &mut seen, READY_BOUND, "gantry-init: engine ready") {
         let _ = guest.kill();

@@ -262,7 +262,9 @@ async fn a_guest_refusing_its_payload_is_an_error_with_its_line() {
 fn the_tarballs_are_found_next_to_the_image_with_their_version() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join(ROOTFS_DIR);
-    assert!(matches!(Rootfs::in_image(t.path()), Err(WslError::MissingRootfs { path }) if path.ends_with("wsl/VERSION")));
+    assert!(
+        matches!(Rootfs::in_image(t.path()), Err(WslError::MissingRootfs { path }) if path.ends_with("wsl/VERSION"))
+    );
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(VERSION_FILE), "image=b440\nwsl_version=c503b71353c3c809\narch=amd64\n").unwrap();
     std::fs::write(dir.join(ENGINE_TARBALL), b"engine").unwrap();
@@ -271,7 +273,10 @@ fn the_tarballs_are_found_next_to_the_image_with_their_version() {
     );
     std::fs::write(dir.join(DATA_TARBALL), b"data").unwrap();
     let rootfs = Rootfs::in_image(t.path()).unwrap();
-    assert_eq!((rootfs.version.as_str(), rootfs.engine, rootfs.data), ("c503b71353c3c809", dir.join(ENGINE_TARBALL), dir.join(DATA_TARBALL)));
+    assert_eq!(
+        (rootfs.version.as_str(), rootfs.engine, rootfs.data),
+        ("c503b71353c3c809", dir.join(ENGINE_TARBALL), dir.join(DATA_TARBALL))
+    );
     // a version that is not one token is not a version
     std::fs::write(dir.join(VERSION_FILE), "wsl_version=../x\n").unwrap();
     assert!(matches!(Rootfs::in_image(t.path()), Err(WslError::MissingRootfs { .. })));

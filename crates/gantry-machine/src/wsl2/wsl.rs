@@ -87,7 +87,8 @@ impl Rootfs {
             .map(str::trim)
             .filter(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric()))
             .ok_or(WslError::MissingRootfs { path: version_file })?;
-        let rootfs = Self { engine: dir.join(ENGINE_TARBALL), data: dir.join(DATA_TARBALL), version: version.to_owned() };
+        let rootfs =
+            Self { engine: dir.join(ENGINE_TARBALL), data: dir.join(DATA_TARBALL), version: version.to_owned() };
         for tarball in [&rootfs.engine, &rootfs.data] {
             if !tarball.is_file() {
                 return Err(WslError::MissingRootfs { path: tarball.clone() });

@@ -25,6 +25,7 @@ mount --bind "$engine/mnt/wsl" "$data/mnt/wsl"
 echo "harness: namespaces ready"
 
 clean_env=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin)
+rm -f "$work/data-input"
 mkfifo "$work/data-input"
 "${clean_env[@]}" chroot "$data" /usr/lib/gantry/wsl-data "$data_mount" <"$work/data-input" &
 data_pid=$!
