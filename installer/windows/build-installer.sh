@@ -6,9 +6,10 @@
 # (wsl-rootfs.tar.gz, wsl-data.tar.gz, checked against their SHA256SUMS); see gantry.nsi.
 #
 # NOT YET BUILDABLE: gantry-core (and so the app and the CLI) does not compile for Windows until
-# the agent serves local endpoints instead of unix sockets, and vm-images/ does not yet write the
-# WSL tarballs (docs/windows.md). `--check-script` compiles gantry.nsi against placeholder files,
-# to check the script itself.
+# the agent serves local endpoints instead of unix sockets (docs/windows.md). The WSL tarballs
+# come from vm-images/wsl-rootfs.sh (GUEST_DIR=<image dir>/wsl, e.g.
+# ~/.cache/gantry/images/current/wsl). `--check-script` compiles gantry.nsi against placeholder
+# files, to check the script itself.
 #
 # Needs Debian's nsis (makensis) and, for the real build, gcc-mingw-w64-x86-64 (the linker):
 # installed with scripts/lib/deps.sh (root or sudo) and verified, unless GANTRY_SKIP_DEPS=1.
