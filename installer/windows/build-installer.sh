@@ -3,7 +3,8 @@
 # build: installer/windows/build-installer.sh [OUTPUT_DIR]
 #   OUTPUT_DIR/Gantry-<version>-x64-setup.exe (default OUTPUT_DIR: target-installer/)
 # What it bundles: gantry-desktop.exe, gantry.exe and the guest's WSL root filesystems
-# (wsl-rootfs.tar.gz, wsl-data.tar.gz, checked against their SHA256SUMS); see gantry.nsi.
+# (wsl-rootfs.tar.gz, wsl-data.tar.gz and their VERSION, checked against their SHA256SUMS);
+# see gantry.nsi.
 #
 # NOT YET BUILDABLE: gantry-core (and so the app and the CLI) does not compile for Windows until
 # the agent serves local endpoints instead of unix sockets (docs/windows.md). The WSL tarballs
@@ -15,7 +16,7 @@
 # installed with scripts/lib/deps.sh (root or sudo) and verified, unless GANTRY_SKIP_DEPS=1.
 #
 # Environment:
-#   GUEST_DIR         directory with wsl-rootfs.tar.gz, wsl-data.tar.gz and their SHA256SUMS
+#   GUEST_DIR         directory with wsl-rootfs.tar.gz, wsl-data.tar.gz, VERSION and SHA256SUMS
 #   CARGO_TARGET_DIR  build cache (default $HOME/.cache/gantry/target)
 #   GANTRY_SKIP_DEPS=1  do not install the Debian packages (their commands are still checked)
 set -euo pipefail
@@ -49,7 +50,7 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/guest" "$OUT"
 
 if [ "$CHECK_ONLY" = 1 ]; then
-  for f in gantry-desktop.exe gantry.exe guest/wsl-rootfs.tar.gz guest/wsl-data.tar.gz guest/SHA256SUMS; do
+  for f in gantry-desktop.exe gantry.exe guest/wsl-rootfs.tar.gz guest/wsl-data.tar.gz guest/VERSION guest/SHA256SUMS; do
     echo placeholder >"$STAGE/$f"
   done
   makensis -V2 -DVERSION="$VERSION" -DSTAGE="$STAGE" -DOUTFILE="$STAGE/check-setup.exe" installer/windows/gantry.nsi
@@ -66,6 +67,6 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 (cd ui && npm ci --no-audit --no-fund && npm run build)
 cargo build --release --locked --target "$TARGET" -p gantry-cli -p gantry-desktop
 cp "$CARGO_TARGET_DIR/$TARGET/release/gantry-desktop.exe" "$CARGO_TARGET_DIR/$TARGET/release/gantry.exe" "$STAGE/"
-cp "$GUEST_DIR"/{wsl-rootfs.tar.gz,wsl-data.tar.gz,SHA256SUMS} "$STAGE/guest/"
+cp "$GUEST_DIR"/{wsl-rootfs.tar.gz,wsl-data.tar.gz,VERSION,SHA256SUMS} "$STAGE/guest/"
 makensis -V2 -DVERSION="$VERSION" -DSTAGE="$STAGE" -DOUTFILE="$OUT/Gantry-$VERSION-x64-setup.exe" installer/windows/gantry.nsi
 echo "built $OUT/Gantry-$VERSION-x64-setup.exe"

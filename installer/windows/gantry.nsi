@@ -6,7 +6,8 @@
 ;
 ; makensis -DVERSION=0.1.0 -DSTAGE=DIR -DOUTFILE=FILE gantry.nsi
 ; DIR holds gantry-desktop.exe, gantry.exe, guest\wsl-rootfs.tar.gz, guest\wsl-data.tar.gz,
-; guest\SHA256SUMS.
+; guest\VERSION, guest\SHA256SUMS (vm-images/wsl-rootfs.sh's output; gantry-machine's
+; wsl2::Rootfs::in_dir reads them).
 
 Unicode true
 RequestExecutionLevel user
@@ -46,6 +47,7 @@ Section "Gantry" SecMain
   SetOutPath "$INSTDIR\guest"
   File "${STAGE}\guest\wsl-rootfs.tar.gz"
   File "${STAGE}\guest\wsl-data.tar.gz"
+  File "${STAGE}\guest\VERSION"
   File "${STAGE}\guest\SHA256SUMS"
 
   WriteUninstaller "$INSTDIR\uninstall.exe"
@@ -67,6 +69,7 @@ Section "Uninstall"
   Delete "$INSTDIR\gantry.exe"
   Delete "$INSTDIR\guest\wsl-rootfs.tar.gz"
   Delete "$INSTDIR\guest\wsl-data.tar.gz"
+  Delete "$INSTDIR\guest\VERSION"
   Delete "$INSTDIR\guest\SHA256SUMS"
   RMDir "$INSTDIR\guest"
   Delete "$INSTDIR\uninstall.exe"

@@ -74,10 +74,15 @@ pub const DATA_TARBALL: &str = "wsl-data.tar.gz";
 pub const VERSION_FILE: &str = "VERSION";
 
 impl Rootfs {
-    /// The tarballs next to the guest image in `image_dir` (`<image_dir>/wsl/`), with the
-    /// version their `VERSION` file names; an error names what is missing and how to make it.
+    /// The tarballs next to the guest image in `image_dir` (`<image_dir>/wsl/`, as
+    /// vm-images/wsl-rootfs.sh writes them): [`Self::in_dir`].
     pub fn in_image(image_dir: &Path) -> Result<Self, WslError> {
-        let dir = image_dir.join(ROOTFS_DIR);
+        Self::in_dir(&image_dir.join(ROOTFS_DIR))
+    }
+
+    /// The tarballs in `dir` (an image's `wsl/`, or the installed `guest` folder), with the
+    /// version their `VERSION` file names; an error names what is missing.
+    pub fn in_dir(dir: &Path) -> Result<Self, WslError> {
         let version_file = dir.join(VERSION_FILE);
         let text = std::fs::read_to_string(&version_file)
             .map_err(|_| WslError::MissingRootfs { path: version_file.clone() })?;
