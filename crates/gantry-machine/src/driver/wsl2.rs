@@ -233,6 +233,8 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use gantry_testkit::prop::proptest::{self as prop, prop_assert, prop_assert_eq};
+
     use super::*;
     use crate::wsl2::fake::FakeWsl;
 
@@ -294,6 +296,66 @@ mod tests {
         let st = fake.state();
         assert!(!st.distros.contains_key("gantry") && st.distros.contains_key("gantry-data"), "data kept");
         assert!(d.instance.disk().parent().is_some_and(std::path::Path::is_dir), "the instance directory stays");
+    }
+
+    /// Runs the guest's config parser (vm-images/init/engine.sh, by the POSIX sh the WSL guest
+    /// runs it with) on `config`: its exit status and output (`PORT=...` on success).
+    #[cfg(unix)]
+    fn guest_parse(config: &[u8]) -> (bool, String) {
+        let engine_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vm-images/init/engine.sh");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        std::fs::write(&file, config).unwrap();
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", "STATE=$1; . \"$0\" && gantry_parse_config \"$2\" && echo \"PORT=$PORT\"", engine_sh])
+            .arg(dir.path())
+            .arg(&file)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// What the driver sends is what the guest reads: the engine's port from `guest_config`, for
+    /// any port; refused ports stop the guest with its error line.
+    #[cfg(unix)]
+    #[test]
+    fn the_guest_reads_the_engine_port_the_driver_sends() {
+        let cfg = MachineConfig {
+            shared_folders: vec![crate::shares::SharedFolder::writable("/home/me")],
+            hidden: vec!["/home/me/.local/share/gantry".into()],
+            ..MachineConfig::default()
+        };
+        assert_eq!(guest_parse(guest_config(&cfg, 40123).as_bytes()), (true, "PORT=40123\n".into()));
+        assert_eq!(
+            guest_parse(b"# comment\r\n\r\nengine_port=2377\r\nfuture_key=1\r\n").1.lines().last(),
+            Some("PORT=2377")
+        );
+        assert_eq!(guest_parse(b""), (true, "PORT=2376\n".into()), "the default");
+        for bad in ["engine_port=0", "engine_port=65536", "engine_port=12x", "engine_port=", "DOCKERD_PORT=0000080000"]
+        {
+            let (ok, said) = guest_parse(format!("{bad}\n").as_bytes());
+            assert!(!ok && said.contains("gantry-init: error: config:"), "{bad}: {said}");
+        }
+        gantry_testkit::prop::check(
+            "wsl2: the guest's config parser (engine.sh) against guest_config",
+            file!(),
+            0,
+            (1u16..=u16::MAX, prop::collection::vec("[ -~]{0,20}", 0..3)),
+            |(port, junk)| {
+                // junk lines before the driver's config: ignored or refused, never a changed port
+                let mut text: String = junk
+                    .iter()
+                    .filter(|l| !l.to_ascii_lowercase().contains("port"))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                text.push_str(&guest_config(&MachineConfig::default(), port));
+                let (ok, said) = guest_parse(text.as_bytes());
+                prop_assert!(ok, "{said}");
+                let want = format!("PORT={port}");
+                prop_assert_eq!(said.lines().last(), Some(want.as_str()));
+                Ok(())
+            },
+        );
     }
 
     #[tokio::test]
