@@ -233,8 +233,6 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use gantry_testkit::prop::proptest::{self as prop, prop_assert, prop_assert_eq};
-
     use super::*;
     use crate::wsl2::fake::FakeWsl;
 
@@ -320,6 +318,8 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn the_guest_reads_the_engine_port_the_driver_sends() {
+        use gantry_testkit::prop::proptest::{self as prop, prop_assert, prop_assert_eq};
+
         let cfg = MachineConfig {
             shared_folders: vec![crate::shares::SharedFolder::writable("/home/me")],
             hidden: vec!["/home/me/.local/share/gantry".into()],
