@@ -120,8 +120,10 @@ pack() {
 ROOT=$WORK/engine
 step "engine root from $IMAGE/rootfs.squashfs"
 unsquashfs -q -n -d "$ROOT" "$IMAGE/rootfs.squashfs" >/dev/null
-# WSL runs its own kernel: Debian's modules would be dead weight
+# WSL runs its own kernel: Debian's modules would be dead weight; WSL writes resolv.conf and
+# hosts itself (the build computer's resolver must not travel)
 rm -rf "$ROOT/usr/lib/modules" "$ROOT/lib/modules"
+rm -f "$ROOT/etc/resolv.conf" "$ROOT/etc/hosts"
 install -D -m 0755 "$HERE/init/wsl-init" "$ROOT/usr/lib/gantry/wsl-init"
 install -m 0644 "$HERE/init/engine.sh" "$HERE/init/payload.sh" "$ROOT/usr/lib/gantry/"
 printf '%s' "$WSL_CONF" >"$ROOT/etc/wsl.conf"

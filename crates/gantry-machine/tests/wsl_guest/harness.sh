@@ -18,7 +18,8 @@ for root in "$engine" "$data"; do
   mount --rbind /dev "$root/dev"
 done
 mount --rbind /sys/fs/cgroup "$engine/sys/fs/cgroup"
-ip link set lo up
+# (WSL's network is up; the guest's own busybox, so the host needs no iproute2)
+chroot "$engine" /bin/busybox ip link set lo up
 mount -t tmpfs -o mode=0755 wsl-shared "$engine/mnt/wsl"
 mount --make-shared "$engine/mnt/wsl"
 mount --bind "$engine/mnt/wsl" "$data/mnt/wsl"
