@@ -62,13 +62,19 @@ fn wait_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, bound: Dura
     }
 }
 
+/// The harness's `unshare` process: killed when the test ends early (its `--kill-child` then
+/// kills the namespaces' first process, and with it every process in them).
+struct Guest(std::process::Child);
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The harness (tests/wsl_guest/harness.sh) in new namespaces, its input piped, and its output lines.
-fn start_guest(
-    engine_root: &Path,
-    data_root: &Path,
-    data_mount: &str,
-    work: &Path,
-) -> (std::process::Child, mpsc::Receiver<String>) {
+fn start_guest(engine_root: &Path, data_root: &Path, data_mount: &str, work: &Path) -> (Guest, mpsc::Receiver<String>) {
     let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wsl_guest/harness.sh");
     let mut guest = Command::new("unshare")
         .args(["--mount", "--pid", "--net", "--fork", "--kill-child", "--propagation", "private", "bash", harness])
@@ -87,7 +93,7 @@ fn start_guest(
             }
         }
     });
-    (guest, lines)
+    (Guest(guest), lines)
 }
 
 /// The child's exit status, or `None` (after killing it) when it has not ended within `bound`.
@@ -160,7 +166,7 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
     let distros = Distros::for_instance("default").unwrap();
     let guest_in = |input: &[u8]| {
         let (mut guest, lines) = start_guest(&engine_root, &data_root, &distros.data_mount(), t.path());
-        let mut stdin = guest.stdin.take().unwrap();
+        let mut stdin = guest.0.stdin.take().unwrap();
         stdin.write_all(input).unwrap();
         stdin.flush().unwrap();
         (guest, lines, stdin)
@@ -168,7 +174,7 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
 
     // a payload that is not Gantry's: refused with a line the driver reports, nothing started
     let (mut refused, lines, _input) = guest_in(b"hello\n");
-    let status = wait_child(&mut refused, STOP_BOUND);
+    let status = wait_child(&mut refused.0, STOP_BOUND);
     let said: Vec<String> = std::iter::from_fn(|| lines.recv_timeout(Duration::from_secs(10)).ok()).collect();
     assert!(status.is_some_and(|s| !s.success()), "a bad payload was accepted: {said:?}");
     assert!(said.iter().any(|l| l == "gantry-init: error: tls: the input is not a Gantry start payload"), "{said:?}");
@@ -176,10 +182,9 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
 
     let (mut guest, lines, input) = guest_in(&start_payload);
     // unshare itself is in the new network namespace (only its child changes process namespace)
-    let netns = format!("--net=/proc/{}/ns/net", guest.id());
+    let netns = format!("--net=/proc/{}/ns/net", guest.0.id());
     let mut seen = Vec::new();
     if !wait_line(&lines, &mut seen, READY_BOUND, "gantry-init: engine ready") {
-        let _ = guest.kill();
         panic!("{TEST}: no \"engine ready\" within {READY_BOUND:?}:\n{}", seen.join("\n"));
     }
     assert!(seen.iter().any(|l| l.contains("share: shared folders are not mounted under WSL 2 yet")), "{seen:?}");
@@ -227,10 +232,9 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
     // closing the input (the agent stopped or ended) stops the engine cleanly
     drop(input);
     if !wait_line(&lines, &mut seen, STOP_BOUND, "gantry-init: shutdown complete") {
-        let _ = guest.kill();
         panic!("{TEST}: no \"shutdown complete\" within {STOP_BOUND:?} of closing the input:\n{}", seen.join("\n"));
     }
-    let status = wait_child(&mut guest, STOP_BOUND);
+    let status = wait_child(&mut guest.0, STOP_BOUND);
     while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
         eprintln!("  guest| {line}");
         seen.push(line);
