@@ -246,6 +246,9 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
     assert!(seen.iter().any(|l| l == "gantry-init: data: unmounted"), "{}", seen.join("\n"));
     let dockerd_log = std::fs::read_to_string(engine_root.join("var/log/dockerd.log")).unwrap();
     assert!(dockerd_log.contains("Daemon shutdown complete"), "dockerd did not shut down cleanly:\n{dockerd_log}");
+    // the TLS material was on the guest's tmpfs only, never on its disk
+    let on_disk = engine_root.join("run/gantry/tls/server-key.pem");
+    assert!(!on_disk.exists(), "{} was written to the distribution's disk", on_disk.display());
     // the data survives the engine: the volume is still on the data root
     assert!(data_root.join("var/lib/docker/volumes/gantry-wsl-guest").is_dir());
 }
