@@ -3,8 +3,10 @@
 //! them as WSL 2 would run them (tests/wsl_guest/harness.sh: own mount and process namespaces,
 //! one network, a shared /mnt/wsl), the engine gets the start payload from the driver's own
 //! encoder on its input, the docker CLI reaches it over mutual TLS on the port the payload's
-//! config names, and closing the input stops the engine cleanly. Only `wsl.exe` and the Windows
-//! side are missing (the driver's part is tested against a fake wsl.exe in `wsl2::*`).
+//! config names, and closing the input stops the engine cleanly. Then the WSL 2 driver itself
+//! (`Wsl2Driver` over `SystemWsl`) starts, stops, restarts and deletes that guest through a
+//! stand-in for `wsl.exe` (tests/wsl_guest/wsl.exe.sh). Only `wsl.exe`, WSL's VM and the Windows
+//! side are missing.
 //!
 //! Runs with the VM tests (`GANTRY_VM_TESTS=1`, which ./scripts/test sets after building the
 //! image and its WSL tarballs); needs root, `unshare`, `nsenter`, `tar` and the docker CLI.
@@ -110,29 +112,99 @@ fn wait_child(child: &mut std::process::Child, bound: Duration) -> Option<std::p
     None
 }
 
-#[test]
-fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() {
+/// The image directory and its WSL tarballs, or `None` after saying why the test is skipped.
+fn prerequisites() -> Option<(std::path::PathBuf, Rootfs)> {
     if std::env::var("GANTRY_VM_TESTS").ok().as_deref() != Some("1") {
         gantry_testkit::skip::skipped(
             TEST,
-            "runs with the VM tests (GANTRY_VM_TESTS=1; ./scripts/test's \"vm image build\" stage writes the WSL \
+            "runs with the VM tests (GANTRY_VM_TESTS=1; ./scripts/test's \"WSL root filesystems\" stage writes the \
              tarballs with vm-images/wsl-rootfs.sh)",
         );
-        return;
+        return None;
     }
     let uid = run(Command::new("id").arg("-u"));
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         gantry_testkit::skip::skipped(TEST, "needs root (namespaces, chroot, mounts)");
-        return;
+        return None;
     }
     let image_dir = gantry_machine::image::default_dir();
-    let rootfs = match Rootfs::in_image(&image_dir) {
-        Ok(r) => r,
+    match Rootfs::in_image(&image_dir) {
+        Ok(rootfs) => Some((image_dir, rootfs)),
         Err(e) => {
             gantry_testkit::skip::skipped_unless_ci(TEST, &format!("{e}: run vm-images/wsl-rootfs.sh"));
-            return;
+            None
         }
-    };
+    }
+}
+
+/// `docker ARGS` with the instance's client certificate against `127.0.0.1:port` in the network
+/// namespace of process `pid` (the guest's, as WSL's VM network is not this computer's).
+fn docker_in(pid: u32, instance: &Instance, port: u16, args: &[&str], config: &Path) -> std::process::Output {
+    let mut c = Command::new("nsenter");
+    c.arg(format!("--net=/proc/{pid}/ns/net")).arg("docker").arg("--tlsverify");
+    c.arg("--tlscacert").arg(instance.tls_ca());
+    c.arg("--tlscert").arg(instance.tls_client_cert()).arg("--tlskey").arg(instance.tls_client_key());
+    c.args(["-H", &format!("tcp://127.0.0.1:{port}")]).args(args);
+    for v in ["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"] {
+        c.env_remove(v);
+    }
+    c.env("DOCKER_CONFIG", config);
+    gantry_testkit::bounded::output(&mut c, None, Duration::from_secs(60)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The WSL 2 driver itself (`Wsl2Driver` over `SystemWsl`: its process handling, plans, import,
+/// readiness and stop) against the real guest, with a stand-in for `wsl.exe`
+/// (tests/wsl_guest/wsl.exe.sh: the import extracts the real tarballs; the engine's keep-alive
+/// runs the same harness as above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wsl2_driver_starts_and_stops_the_real_guest() {
+    use gantry_machine::driver::{Driver, MachineStatus, StopOutcome, Wsl2Driver};
+    use gantry_machine::wsl2::exe::SystemWsl;
+
+    let Some((_, rootfs)) = prerequisites() else { return };
+    let t = tempfile::Builder::new().prefix("gantry-wsl-driver.").tempdir_in("/var/tmp").unwrap();
+    let standin = t.path().join("wsl.exe");
+    std::os::unix::fs::symlink(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/wsl_guest/wsl.exe.sh"), &standin).unwrap();
+    let instance = Instance::at(t.path().join("instance"));
+    let d = Wsl2Driver::new(instance.clone(), SystemWsl::program(&standin), rootfs).unwrap();
+    let cfg = MachineConfig::default();
+    assert!(d.validate(&cfg).unwrap().is_empty());
+    d.create(&cfg).await.unwrap();
+    let state = d.start(&cfg, &|_| {}).await.unwrap_or_else(|e| {
+        let console = std::fs::read_to_string(instance.console_log()).unwrap_or_default();
+        panic!("{TEST}: the driver's start: {e}\nconsole log:\n{console}")
+    });
+    assert!(matches!(d.status(), MachineStatus::Running(_)));
+    let distros = Distros::for_instance(instance.name()).unwrap();
+    let (engine_dir, data_dir) =
+        (t.path().join("distros").join(&distros.engine), t.path().join("distros").join(&distros.data));
+    assert!(engine_dir.join("usr/lib/gantry/wsl-init").is_file(), "the engine tarball is not imported");
+    let version =
+        docker_in(state.pid, &instance, state.engine_port, &["version", "--format", "{{.Server.Version}}"], t.path());
+    assert!(version.status.success(), "docker version through the driver's port: {}", text(&version));
+
+    assert_eq!(d.stop(STOP_BOUND).await.unwrap(), StopOutcome::PoweredOff, "the guest confirmed a clean stop");
+    assert_eq!(d.status(), MachineStatus::Stopped);
+    let console = std::fs::read_to_string(instance.console_log()).unwrap();
+    for line in
+        ["gantry-init: engine ready", "gantry-init: shutdown: dockerd stopped", "gantry-init: shutdown complete"]
+    {
+        assert!(console.lines().any(|l| l.starts_with(line)), "no {line:?} in the console log:\n{console}");
+    }
+    // a second start imports nothing (same image) and serves again
+    let again = d.start(&cfg, &|_| {}).await.unwrap();
+    let info = docker_in(again.pid, &instance, again.engine_port, &["info", "--format", "{{.ID}}"], t.path());
+    assert!(info.status.success(), "docker info after a restart: {}", text(&info));
+    assert_eq!(d.stop(STOP_BOUND).await.unwrap(), StopOutcome::PoweredOff);
+    // delete: the engine distribution goes, the data distribution stays
+    d.delete(false).await.unwrap();
+    assert!(!engine_dir.exists(), "the engine distribution is still registered");
+    assert!(data_dir.join("var/lib/docker").is_dir(), "the data distribution (and the engine's data) is gone");
+}
+
+#[test]
+fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() {
+    let Some((image_dir, rootfs)) = prerequisites() else { return };
     let image_version = std::fs::read_to_string(image_dir.join("VERSION")).unwrap();
     let docker_package = image_version.lines().find_map(|l| l.strip_prefix("docker=")).unwrap().to_owned();
 
