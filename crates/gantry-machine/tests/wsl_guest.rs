@@ -3,7 +3,7 @@
 //! them as WSL 2 would run them (tests/wsl_guest/harness.sh: own mount and process namespaces,
 //! one network, a shared /mnt/wsl), the engine gets the start payload from the driver's own
 //! encoder on its input, the docker CLI reaches it over mutual TLS on the port the payload's
-//! config names, and closing the input stops the engine cleanly. Then the WSL 2 driver itself
+//! config names and runs a container, and closing the input stops the engine cleanly. Then the WSL 2 driver itself
 //! (`Wsl2Driver` over `SystemWsl`) starts, stops, restarts and deletes that guest through a
 //! stand-in for `wsl.exe` (tests/wsl_guest/wsl.exe.sh). Only `wsl.exe`, WSL's VM and the Windows
 //! side are missing.
@@ -289,6 +289,15 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
     assert!(volume.status.success(), "docker volume create: {}", text(&volume));
     assert!(data_root.join("var/lib/docker/volumes/gantry-wsl-guest").is_dir(), "the volume is not on the data root");
     assert!(!engine_root.join("var/lib/docker/volumes/gantry-wsl-guest").exists(), "the volume is on the engine root");
+
+    // a container runs (runc, the containerd store on the data root, the bridge network): an
+    // image imported from the guest's own static busybox (no registry here)
+    let tar = gantry_testkit::images::busybox_rootfs_tar(t.path(), "wslbox", &data_root.join("bin/busybox")).unwrap();
+    let imported = docker(true, &["import", tar.to_str().unwrap(), "gantry-wsl/box:1"]);
+    assert!(imported.status.success(), "docker import: {}", text(&imported));
+    let ran = docker(true, &["run", "--rm", "gantry-wsl/box:1", "/bin/busybox", "echo", "hello from the WSL guest"]);
+    assert!(ran.status.success(), "docker run: {}", text(&ran));
+    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "hello from the WSL guest");
 
     // while the input stays open, the engine stays (wsl-init looks at its input every second)
     std::thread::sleep(Duration::from_secs(3));

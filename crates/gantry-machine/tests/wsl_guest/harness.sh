@@ -13,6 +13,8 @@ set -euo pipefail
 exec 2>&1
 engine=$1 data=$2 data_mount=$3 work=$4
 for root in "$engine" "$data"; do
+  # a distribution's root is a mount of its own (runc's pivot_root needs that)
+  mount --bind "$root" "$root"
   mount -t proc proc "$root/proc"
   mount -t sysfs sysfs "$root/sys"
   mount --rbind /dev "$root/dev"
