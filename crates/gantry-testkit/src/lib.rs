@@ -5,7 +5,7 @@
 //! - [`wait`]: polling until a condition holds (with a bound that fails the test, not a timing claim);
 //! - [`images`]: test images made with the docker CLI (built from the fixture, or for another CPU);
 //! - [`engine`]: which Docker engine a test may change or prune (only the private one that
-//!   `./scripts/test` starts);
+//!   `./scripts/test` starts); [`dockerd`]: one more private engine for a test (unix);
 //! - [`reliability`]: the fault-scenario and fuzz-target records behind docs/reliability.md;
 //! - [`prop`]: property tests (proptest) that record how many inputs they tried;
 //! - [`skip`]: a test that cannot run here says so and is counted in the summary;
@@ -18,6 +18,8 @@
 pub mod bench;
 #[cfg(unix)]
 pub mod bounded;
+#[cfg(unix)]
+pub mod dockerd;
 pub mod engine;
 pub mod images;
 pub mod net;

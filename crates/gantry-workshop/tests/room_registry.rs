@@ -8,68 +8,17 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use gantry_engine::{CancellationToken, Engine};
 use gantry_machine::engine_config::{self, RegistryMirror};
+use gantry_testkit::dockerd::PrivateEngine;
 use gantry_testkit::images;
 use gantry_workshop::room::registry::REGISTRY_PROGRAM;
 use gantry_workshop::room::{ServeOptions, serve};
 use gantry_workshop::{ImageRequest, PackSpec};
 
 const TEST: &str = "room_registry::a_second_engine_pulls_through_the_room_with_no_upstream";
-
-fn scripts() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lib/dockerd.sh")
-}
-
-/// A private engine started by scripts/lib/dockerd.sh with extra dockerd `args`; stopped when dropped.
-struct SecondEngine {
-    dir: PathBuf,
-    host: String,
-}
-
-impl SecondEngine {
-    fn start(dir: &Path, args: &[&str]) -> Result<Self, String> {
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg("source \"$1\" && shift && gantry_dockerd_start \"$@\" >&2 && echo \"$DOCKER_HOST\"")
-            .arg("bash")
-            .arg(scripts())
-            .arg(dir)
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        let engine = Self { dir: dir.to_owned(), host: String::from_utf8_lossy(&out.stdout).trim().to_string() };
-        if !out.status.success() || engine.host.is_empty() {
-            return Err(format!("the second engine did not start: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        Ok(engine)
-    }
-
-    fn docker(&self, args: &[&str]) -> Result<String, String> {
-        let out =
-            Command::new("docker").args(args).env("DOCKER_HOST", &self.host).output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-impl Drop for SecondEngine {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg("-c")
-            .arg("source \"$1\" && gantry_dockerd_stop \"$2\"")
-            .arg("bash")
-            .arg(scripts())
-            .arg(&self.dir)
-            .status();
-    }
-}
 
 // Several threads: the docker CLI calls below block the test thread while the room answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,7 +79,7 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
     let ca = etc_docker.join("certs.d").join(room.code.addr.to_string()).join("ca.crt");
     assert_eq!(std::fs::read_to_string(ca).unwrap(), room_cert);
     let config = etc_docker.join("daemon.json");
-    let second = SecondEngine::start(&dir.path().join("second"), &["--config-file", config.to_str().unwrap()]);
+    let second = PrivateEngine::start(&dir.path().join("second"), &["--config-file", config.to_str().unwrap()]);
     let second = match second {
         Ok(s) => s,
         Err(e) => {
@@ -139,11 +88,9 @@ async fn a_second_engine_pulls_through_the_room_with_no_upstream() {
         }
     };
     let info = second.docker(&["info", "--format", "{{json .RegistryConfig.Mirrors}}"]);
-    let pulled = second.docker(&["pull", &app]).map_err(|e| {
-        let log = std::fs::read_to_string(second.dir.join("dockerd.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(15).collect();
-        format!("{e}\nsecond engine's log (newest first):\n{}", tail.join("\n"))
-    });
+    let pulled = second
+        .docker(&["pull", &app])
+        .map_err(|e| format!("{e}\nsecond engine's log (newest first):\n{}", second.log_tail(15)));
     let ran = second.docker(&["run", "--rm", &app]);
     // The registry refuses pushes through the room.
     let tag = format!("{}/library/pushed:1", room.code.addr);
