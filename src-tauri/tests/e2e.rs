@@ -12,6 +12,7 @@
 //! Run one: `cargo test -p gantry-desktop --test e2e -- logs`.
 
 mod e2e_insight;
+mod e2e_workshop;
 #[allow(dead_code)] // shared with the other desktop tests; this one uses part of it
 mod harness;
 mod learn;
@@ -27,6 +28,7 @@ use e2e_insight::{
     dockerfile_advice_with_fixes, events_explained, image_layers_and_files, image_packages_and_vulnerabilities,
     live_picture,
 };
+use e2e_workshop::workshop_import_in_progress;
 use futures_util::{FutureExt, StreamExt};
 use gantry_engine::{Engine, EngineError, ExecSpec, RemoveOptions, RunSpec};
 use harness::{App, Env, Result};
@@ -91,6 +93,7 @@ const SCENARIOS: &[(&str, Scenario)] = scenarios![
     import_save_and_load_an_image,
     workshop_bundle_imports_from_the_app,
     workshop_bundle_opened_with_the_app,
+    workshop_import_in_progress,
     pull_with_progress,
     volumes_browse_export_import_remove,
     networks_connect_disconnect,
@@ -545,7 +548,8 @@ async fn workshop_bundle_imports_from_the_app(ctx: &Ctx) -> Result<()> {
 /// too: both go to `Gantry::workshop_open_file`; WebDriver cannot drop a file from outside the
 /// window). A file that is not a bundle is refused with a toast. The image is large enough for
 /// the loading phase to be seen; the screenshot (`workshop-opened`) is taken once it is done (a
-/// screenshot while loading raced the import's end on this machine).
+/// screenshot while loading raced the import's end on this machine; `workshop_import_in_progress`
+/// holds an import part way for its screenshot).
 async fn workshop_bundle_opened_with_the_app(ctx: &Ctx) -> Result<()> {
     let (app, engine) = (&ctx.app, &ctx.engine);
     let reference = "gantry-e2e/opened:1";
