@@ -15,6 +15,8 @@
 # each other); without it, published ports still answer on 127.0.0.1 through docker-proxy and
 # containers on one network still reach each other, which is all the tests need.
 
+# Picks N and reserves it by creating /tmp/gantry-dockerd-net-N with O_EXCL (noclobber), so two
+# engines started at the same moment (tests run in parallel) never pick the same pool.
 _gantry_pick_octet() {
   local n routes
   routes=$(
@@ -22,7 +24,7 @@ _gantry_pick_octet() {
     ip -4 addr show 2>/dev/null
   )
   for n in $(seq 200 250); do
-    if ! grep -qE "(^|[^0-9])10\.$n\." <<<"$routes" && [ ! -e "/tmp/gantry-dockerd-net-$n" ]; then
+    if ! grep -qE "(^|[^0-9])10\.$n\." <<<"$routes" && (set -C && echo reserved >"/tmp/gantry-dockerd-net-$n") 2>/dev/null; then
       echo "$n"
       return 0
     fi
