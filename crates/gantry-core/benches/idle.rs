@@ -1,13 +1,22 @@
 //! Idle cost and disk space given back (issue 13, items 4 and 7), printed and written to
-//! docs/benchmarks.md (section "Idle VM: memory and disk given back"). One boot:
+//! docs/benchmarks.md (section "Idle VM: memory and disk given back"). One boot per variant of
+//! QEMU's tuning (gantry_machine::qemu_tuning: TCG's translation cache size, glibc's malloc in
+//! QEMU, the guest's free page reporting order; set through its GANTRY_BENCH_* variables), each
+//! in a fresh instance, one after the other in the same run:
 //!
+//! - the boot's time from QEMU's launch to the engine's answer (`boot_ms`), which a smaller
+//!   translation cache may lengthen;
 //! - QEMU's resident memory just before and just after the agent gives the start-up caches back
 //!   (the balloon inflated once, then deflated: gantry_machine::memory), as the agent measured it
 //!   and published it in `gantry vm-status --json`; then QEMU's RSS and CPU use over 60 s of
-//!   idling (nothing running in the guest);
-//! - the data disk's qcow2 file, space allocated on the host: before, after a container wrote
-//!   1 GiB of non-zero data to its filesystem, and every 5 s for 60 s after the container was
-//!   removed (the guest's ext4 discards what it frees, QEMU punches it out of the qcow2 file).
+//!   idling (nothing running in the guest), and where that RSS lies (its /proc/<pid>/smaps:
+//!   gantry_machine::qemu_memory);
+//! - in the last variant's VM: the data disk's qcow2 file, space allocated on the host: before,
+//!   after a container wrote 1 GiB of non-zero data to its filesystem, and every 5 s for 60 s
+//!   after the container was removed (the guest's ext4 discards what it frees, QEMU punches it
+//!   out of the qcow2 file).
+//!
+//! GANTRY_BENCH_QUICK=1: two variants only (the previous configuration and the defaults).
 //!
 //! Run: `./scripts/bench idle` (needs the guest image, QEMU, the docker CLI, /bin/busybox;
 //! `GANTRY_BIN` names the gantry binary, default target/{release,debug}/gantry). Linux: it reads
@@ -19,24 +28,40 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::gantry_bin;
+use gantry_machine::qemu_memory::{self, QemuMemory};
+use gantry_machine::qemu_tuning::{self, Malloc, QemuTuning};
 
 mod common;
 
 const MIB: u64 = 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(60);
 
+const GUEST_MIB: u64 = 2048;
+
 struct Ctx {
     bin: PathBuf,
     home: PathBuf,
     docker_config: PathBuf,
+    tuning: QemuTuning,
 }
 
 impl Ctx {
+    /// The gantry CLI on this variant's instance; the agent `gantry start` launches inherits the
+    /// tuning's variables and the driver reads them when it launches QEMU.
     fn gantry(&self, args: &[&str]) -> std::process::Output {
+        let t = &self.tuning;
+        let malloc = match t.malloc {
+            Malloc::Glibc => "glibc",
+            Malloc::Tuned => "tuned",
+        };
+        let order = t.page_reporting_order.map_or("kernel".to_owned(), |o| o.to_string());
         Command::new(&self.bin)
             .args(args)
             .env("GANTRY_HOME", &self.home)
             .env("DOCKER_CONFIG", &self.docker_config)
+            .env(qemu_tuning::ENV_TB_SIZE, t.tcg_tb_size_mib.to_string())
+            .env(qemu_tuning::ENV_MALLOC, malloc)
+            .env(qemu_tuning::ENV_REPORTING_ORDER, order)
             .env_remove("DOCKER_HOST")
             .output()
             .unwrap()
@@ -95,26 +120,88 @@ fn busybox_tar(dir: &Path) -> PathBuf {
     tar
 }
 
+/// One variant's numbers.
+struct Measured {
+    tuning: QemuTuning,
+    load: String,
+    boot_s: f64,
+    before: u64,
+    after: u64,
+    took: f64,
+    idle_rss: u64,
+    peak: u64,
+    cpu: f64,
+    at_end: QemuMemory,
+    reporting_order: String,
+}
+
+fn loadavg() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// The variants compared: the configuration before this measurement first (tb-size=64, glibc's
+/// malloc, the kernel's reporting order), then smaller caches with malloc tuned, then a finer
+/// page reporting order.
+fn variants() -> Vec<QemuTuning> {
+    let before = QemuTuning { tcg_tb_size_mib: 64, malloc: Malloc::Glibc, page_reporting_order: None };
+    if std::env::var_os("GANTRY_BENCH_QUICK").is_some() {
+        return vec![before, QemuTuning::default()];
+    }
+    let tuned = |tb, order| QemuTuning { tcg_tb_size_mib: tb, malloc: Malloc::Tuned, page_reporting_order: order };
+    vec![before, tuned(32, None), tuned(16, None), tuned(16, Some(5))]
+}
+
 fn main() {
     let bin = gantry_bin();
     let tmp = tempfile::Builder::new().prefix("gidle").tempdir_in("/tmp").unwrap();
-    let ctx = Ctx { bin, home: tmp.path().join("h"), docker_config: tmp.path().join("dc") };
+    let variants = variants();
+    let mut measured = Vec::new();
+    let mut disk_report = String::new();
+    let mut accel = String::from("?");
+    for (n, tuning) in variants.iter().enumerate() {
+        let ctx = Ctx {
+            bin: bin.clone(),
+            home: tmp.path().join(format!("h{n}")),
+            docker_config: tmp.path().join(format!("dc{n}")),
+            tuning: *tuning,
+        };
+        let last = n + 1 == variants.len();
+        let (m, a) = measure(&ctx, tmp.path());
+        accel = a;
+        if last {
+            disk_report = disk_space(&ctx);
+        }
+        let out = ctx.gantry(&["stop"]);
+        assert!(out.status.success(), "gantry stop: {}", String::from_utf8_lossy(&out.stderr));
+        measured.push(m);
+    }
+    write_docs(&report(&measured, &accel, &disk_report));
+}
+
+/// Boots one variant, waits for the squeeze, idles 60 s; leaves the VM running.
+fn measure(ctx: &Ctx, tmp: &Path) -> (Measured, String) {
     std::fs::create_dir_all(ctx.home.join("default")).unwrap();
     std::fs::write(
         ctx.home.join("default/settings.json"),
-        r#"{"vm":{"cpus":2,"memory_mib":2048,"disk_gib":8,"shared_folders":[]}}"#,
+        format!(r#"{{"vm":{{"cpus":2,"memory_mib":{GUEST_MIB},"disk_gib":8,"shared_folders":[]}}}}"#),
     )
     .unwrap();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average at the start: {}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    let load = loadavg();
+    println!("\n== {} (load average {load})", ctx.tuning.describe());
 
     let out = ctx.gantry(&["start"]);
     assert!(out.status.success(), "gantry start: {}", String::from_utf8_lossy(&out.stderr));
     let status = ctx.status();
     let accel = status["accel"].as_str().unwrap_or("?").to_owned();
     let qemu = status["qemu_pid"].as_u64().unwrap_or(0) as u32;
-    let disk = ctx.home.join("default/disk.qcow2");
-    println!("started ({accel}); QEMU pid {qemu}, RSS {} MiB", rss_mib(qemu));
+    let boot_s = status["boot_ms"].as_u64().unwrap_or(0) as f64 / 1000.0;
+    let cmdline = gantry_machine::process::cmdline(qemu).unwrap_or_default();
+    assert!(
+        cmdline.contains(&format!("tb-size={}", ctx.tuning.tcg_tb_size_mib)) || accel != "tcg",
+        "QEMU does not run the variant's translation cache: {cmdline}"
+    );
+    println!("started ({accel}) in {boot_s:.1} s from QEMU's launch; QEMU pid {qemu}, RSS {} MiB", rss_mib(qemu));
 
     // 1. the agent gives the start-up caches back once the engine answers
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -141,10 +228,54 @@ fn main() {
     }
     let idle_rss = rss_mib(qemu);
     let cpu = (cpu_ticks(qemu) - ticks0) as f64 / clock_ticks_per_second() / t0.elapsed().as_secs_f64() * 100.0;
-    println!("60 s idle: QEMU RSS {idle_rss} MiB at the end (peak {peak} MiB), CPU {cpu:.1} % of one core");
+    let smaps = std::fs::read_to_string(format!("/proc/{qemu}/smaps")).unwrap_or_default();
+    let at_end = qemu_memory::breakdown(&smaps, GUEST_MIB);
+    println!(
+        "60 s idle: QEMU RSS {idle_rss} MiB at the end (peak {peak} MiB), CPU {cpu:.1} % of one core; {}",
+        describe(&at_end)
+    );
 
-    // 3. disk space: 1 GiB written in a container's filesystem, then the container removed
-    ctx.docker(&["import", busybox_tar(tmp.path()).to_str().unwrap(), "bench/bb:1"]);
+    // 3. what the guest kernel runs with (after the idle minute: a container would disturb it)
+    ctx.docker(&["import", busybox_tar(tmp).to_str().unwrap(), "bench/bb:1"]);
+    let reporting_order = ctx.docker(&[
+        "run",
+        "--rm",
+        "bench/bb:1",
+        "sh",
+        "-c",
+        "cat /sys/module/page_reporting/parameters/page_reporting_order || echo ?",
+    ]);
+    println!("guest's page reporting order: {reporting_order}");
+    let m = Measured {
+        tuning: ctx.tuning,
+        load,
+        boot_s,
+        before,
+        after,
+        took,
+        idle_rss,
+        peak,
+        cpu,
+        at_end,
+        reporting_order,
+    };
+    (m, accel)
+}
+
+fn describe(m: &QemuMemory) -> String {
+    format!(
+        "guest RAM {} MiB, translation cache {} MiB, heap {} MiB, files {} MiB",
+        m.guest_ram_kib / 1024,
+        m.translation_cache_kib / 1024,
+        m.heap_kib / 1024,
+        m.files_kib / 1024
+    )
+}
+
+/// 1 GiB written in a container's filesystem, then the container removed: the qcow2 file's
+/// allocated space. Returns the paragraph for the docs.
+fn disk_space(ctx: &Ctx) -> String {
+    let disk = ctx.home.join("default/disk.qcow2");
     std::thread::sleep(Duration::from_secs(10)); // the import's own writes settle
     let disk_before = allocated_mib(&disk);
     // 1 MiB of random bytes repeated: not zeros (detect-zeroes would store nothing), and cheap
@@ -176,43 +307,85 @@ fn main() {
     let disk_after = samples.last().map_or(disk_full, |s| s.1);
     let trail: Vec<String> = samples.iter().map(|(s, m)| format!("{s} s: {m:.0}")).collect();
     println!("after removing it (MiB allocated): {}", trail.join(", "));
-
-    let out = ctx.gantry(&["stop"]);
-    assert!(out.status.success(), "gantry stop: {}", String::from_utf8_lossy(&out.stderr));
-
     let written = disk_full - disk_before;
     let returned = disk_full - disk_after;
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    let mut s = String::from("<!-- gantry-idle-bench:start -->\n## Idle VM: memory and disk given back\n\n");
-    s.push_str(&format!(
-        "Measured by `./scripts/bench idle` ([source](../crates/gantry-core/benches/idle.rs)), one \
-         boot (accelerator: {accel}; 2 CPUs, 2048 MiB guest, 8 GiB disk; load average at the end \
-         {}).\n\n",
-        load.join(" ")
-    ));
-    s.push_str("| measure | before | after | after / before |\n|---|---:|---:|---:|\n");
-    s.push_str(&format!(
-        "| QEMU RSS, start-up caches given back (took {took:.1} s) | {before} MiB | {after} MiB | {:.2}× |\n",
-        after as f64 / before.max(1) as f64
-    ));
-    s.push_str(&format!(
-        "| QEMU RSS, then 60 s idle (peak {peak} MiB; CPU {cpu:.1} % of a core) | {before} MiB | {idle_rss} MiB | {:.2}× |\n",
-        idle_rss as f64 / before.max(1) as f64
-    ));
-    s.push_str(&format!(
-        "| qcow2 allocated: 1 GiB written in a container, then the container removed (60 s later) | {disk_full:.0} MiB | {disk_after:.0} MiB | {:.2}× |\n",
-        disk_after / disk_full.max(1.0)
-    ));
-    s.push_str(&format!(
-        "\nThe disk grew by {written:.0} MiB while the container wrote 1 GiB and gave back \
-         {returned:.0} MiB of it ({:.0} %), {}; allocated before writing: {disk_before:.0} MiB. \
-         Every 5 s after the removal (MiB): {}.\n",
+    format!(
+        "| qcow2 allocated: 1 GiB written in a container, then the container removed (60 s later; \
+         last variant) | {disk_full:.0} MiB | {disk_after:.0} MiB | {:.2}× |\n\nThe disk grew by \
+         {written:.0} MiB while the container wrote 1 GiB and gave back {returned:.0} MiB of it \
+         ({:.0} %), {}; allocated before writing: {disk_before:.0} MiB. Every 5 s after the removal \
+         (MiB): {}.\n",
+        disk_after / disk_full.max(1.0),
         returned / written.max(1.0) * 100.0,
         back_at.map_or("not within 60 s".to_owned(), |d| format!("90 % of it within {} s", d.as_secs())),
         trail.join(", ")
+    )
+}
+
+fn report(measured: &[Measured], accel: &str, disk: &str) -> String {
+    let mut s = String::from("<!-- gantry-idle-bench:start -->\n## Idle VM: memory and disk given back\n\n");
+    s.push_str(&format!(
+        "Measured by `./scripts/bench idle` ([source](../crates/gantry-core/benches/idle.rs)), one \
+         boot per variant in a fresh instance, one after the other in the same run (accelerator: \
+         {accel}; 2 CPUs, {GUEST_MIB} MiB guest, 8 GiB disk; load average at the end {}).\n\n",
+        loadavg()
     ));
+    s.push_str(
+        "| variant | load at its start | boot: QEMU launch → engine answers | QEMU RSS before the squeeze | \
+         after it (squeeze took) | after 60 s idle (peak) | idle CPU (% of a core) | at the end: guest RAM / \
+         translation cache / heap / files (MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for m in measured {
+        let default = if m.tuning == QemuTuning::default() { " **(default)**" } else { "" };
+        let order = if m.reporting_order.is_empty() { "?" } else { &m.reporting_order };
+        s.push_str(&format!(
+            "| {} (guest reports order {order}){default} | {} | {:.1} s | {} MiB | {} MiB ({:.1} s) | {} MiB ({} MiB) | {:.1} | {} / {} / {} / {} |\n",
+            m.tuning.describe(),
+            m.load,
+            m.boot_s,
+            m.before,
+            m.after,
+            m.took,
+            m.idle_rss,
+            m.peak,
+            m.cpu,
+            m.at_end.guest_ram_kib / 1024,
+            m.at_end.translation_cache_kib / 1024,
+            m.at_end.heap_kib / 1024,
+            m.at_end.files_kib / 1024,
+        ));
+    }
+    let first = &measured[0];
+    let chosen = measured.iter().find(|m| m.tuning == QemuTuning::default()).unwrap_or(&measured[measured.len() - 1]);
+    s.push_str(&format!(
+        "\n| measure | before ({}) | after ({}) | after / before |\n|---|---:|---:|---:|\n",
+        first.tuning.describe(),
+        chosen.tuning.describe()
+    ));
+    s.push_str(&format!(
+        "| QEMU RSS, start-up caches given back | {} MiB | {} MiB | {:.2}× |\n",
+        first.after,
+        chosen.after,
+        chosen.after as f64 / first.after.max(1) as f64
+    ));
+    s.push_str(&format!(
+        "| QEMU RSS, then 60 s idle | {} MiB | {} MiB | {:.2}× |\n",
+        first.idle_rss,
+        chosen.idle_rss,
+        chosen.idle_rss as f64 / first.idle_rss.max(1) as f64
+    ));
+    s.push_str(&format!(
+        "| boot, QEMU launch → engine answers | {:.1} s | {:.1} s | {:.2}× |\n",
+        first.boot_s,
+        chosen.boot_s,
+        chosen.boot_s / first.boot_s.max(0.001)
+    ));
+    s.push_str(disk);
     s.push_str("<!-- gantry-idle-bench:end -->\n");
+    s
+}
+
+fn write_docs(s: &str) {
     println!("\n{s}");
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
     let old = std::fs::read_to_string(&docs).unwrap_or_else(|_| "# Benchmarks\n\n".into());

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::accel::{Accel, HostOs};
 use crate::arch::GuestArch;
-use crate::qemu;
+use crate::{qemu, qemu_tuning};
 
 /// How long the test guest may take before the accelerator is called broken (the bound
 /// is 3 s for the whole detection; QEMU's start-up is inside this).
@@ -65,7 +65,9 @@ pub fn probe_args(accel: Accel, os: HostOs, guest: &Path) -> Option<Vec<OsString
         .chain(["-display", "none", "-vga", "none", "-m", "64M"])
         .map(OsString::from)
         .collect();
-    a.extend(qemu::accel_args(accel, os, GuestArch::X86_64).into_iter().map(OsString::from));
+    a.extend(
+        qemu::accel_args(accel, os, GuestArch::X86_64, qemu_tuning::TCG_TB_SIZE_MIB).into_iter().map(OsString::from),
+    );
     a.extend(["-kernel".into(), guest.as_os_str().to_owned()]);
     a.extend(["-device".into(), "isa-debug-exit,iobase=0xf4,iosize=0x04".into()]);
     Some(a)
@@ -275,7 +277,12 @@ mod tests {
         };
         let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
         let s = s.join(" ");
-        assert!(s.contains(&qemu::accel_args(Accel::Kvm, HostOs::Linux, GuestArch::X86_64).join(" ")), "{s}");
+        assert!(
+            s.contains(
+                &qemu::accel_args(Accel::Kvm, HostOs::Linux, GuestArch::X86_64, qemu_tuning::TCG_TB_SIZE_MIB).join(" ")
+            ),
+            "{s}"
+        );
         assert!(s.contains("-kernel /tmp/g.bin"), "{s}");
         assert!(s.contains("isa-debug-exit,iobase=0xf4"), "{s}");
         assert!(!s.contains("-netdev") && !s.contains("-drive"), "nothing but the test guest: {s}");

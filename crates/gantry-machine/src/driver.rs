@@ -40,6 +40,7 @@ use crate::image::{self, GuestImage};
 use crate::instance::Instance;
 use crate::ports::{self, PortConflict, PortForwarder, PortRule};
 use crate::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
+use crate::qemu_tuning::QemuTuning;
 use crate::qmp::Qmp;
 use crate::shares::SharedFolder;
 use crate::{disk, private_file, process, tls};
@@ -365,6 +366,7 @@ impl QemuDriver {
             shares,
             fw_cfg,
             sandbox: false,
+            tuning: QemuTuning::default(),
         }
     }
 
@@ -425,6 +427,8 @@ impl QemuDriver {
         let engine_port = free_port()?;
         let mut spec = self.spec(cfg, img, accel, engine_port);
         spec.sandbox = self.sandbox_supported(img.arch).await;
+        // the benchmarks' overrides (`./scripts/bench idle`), else the defaults
+        spec.tuning = QemuTuning::from_env(|k| std::env::var(k).ok())?;
         let program = self.qemu_for(img.arch);
         let args = qemu::build_args(&spec, self.os);
         // fresh console and qemu logs for this boot (the previous ones kept as *.1)
@@ -436,9 +440,15 @@ impl QemuDriver {
         for s in [i.qmp_socket(), i.qmp_events_socket()] {
             let _ = std::fs::remove_file(s);
         }
-        tracing::info!(qemu = %program.display(), ?args, "launching QEMU");
+        let env = spec.tuning.qemu_env(self.os);
+        tracing::info!(qemu = %program.display(), ?args, ?env, tuning = %spec.tuning.describe(), "launching QEMU");
         let mut cmd = tokio::process::Command::new(&program);
-        cmd.args(&args).stdin(std::process::Stdio::null()).stdout(qemu_log).stderr(qemu_err).kill_on_drop(false);
+        cmd.args(&args)
+            .envs(env)
+            .stdin(std::process::Stdio::null())
+            .stdout(qemu_log)
+            .stderr(qemu_err)
+            .kill_on_drop(false);
         #[cfg(unix)]
         cmd.process_group(0); // not killed by the terminal's Ctrl-C aimed at the agent
         let mut child = cmd.spawn().map_err(|e| {

@@ -6,6 +6,8 @@
 //! - [`arch`]: the guest's CPU architecture (amd64, arm64) and what it means for QEMU;
 //! - [`boot_timings`]: where a start's time goes, from the host's marks and the init's stamps;
 //! - [`qemu`]: the QEMU command line, a pure function tested per OS;
+//! - [`qemu_tuning`]: QEMU's idle footprint (translation cache, malloc, free page reporting);
+//! - [`qemu_memory`]: where QEMU's resident memory goes (its /proc/<pid>/smaps, summed);
 //! - [`qmp`]: the QMP client (status, power-down, quit, `hostfwd_add`/`hostfwd_remove`, events);
 //! - [`tls`]: per-instance CA, server and client certificates;
 //! - [`disk`]: the qcow2 data disk;
@@ -44,6 +46,8 @@ pub mod ports;
 pub use gantry_files as private_file;
 pub mod process;
 pub mod qemu;
+pub mod qemu_memory;
+pub mod qemu_tuning;
 pub mod qmp;
 pub mod shares;
 pub mod tls;

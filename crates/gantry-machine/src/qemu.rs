@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::accel::{Accel, HostOs};
 use crate::arch::GuestArch;
+use crate::qemu_tuning::QemuTuning;
 
 /// Where QMP listens: a unix socket (Linux, macOS) or a loopback TCP port (Windows).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,9 @@ pub struct QemuSpec {
     pub fw_cfg: Vec<FwCfgFile>,
     /// Run with `-sandbox` ([`SANDBOX`]): only where the binary supports it (probed).
     pub sandbox: bool,
+    /// The translation cache's size, the guest's free page reporting (and QEMU's environment:
+    /// [`QemuTuning::qemu_env`], applied by the driver).
+    pub tuning: QemuTuning,
 }
 
 /// The QEMU system emulator's program name for a guest of `arch` on `os`.
@@ -85,26 +89,25 @@ pub(crate) fn machine_type(arch: GuestArch) -> &'static str {
 
 /// The accelerator's arguments (`-accel ... -cpu ...`) for a guest of `arch`, shared by the boot
 /// and the accelerator probe ([`crate::accel_probe`]) so that the probe tests exactly what the
-/// boot will run.
-pub(crate) fn accel_args(accel: Accel, os: HostOs, arch: GuestArch) -> Vec<String> {
-    let v: &[&str] = match (accel, os) {
+/// boot will run. `tb_size_mib`: TCG's translation cache (without `tb-size` it grows to 1 GiB of
+/// RSS; [`crate::qemu_tuning::TCG_TB_SIZE_MIB`] and its measurement).
+pub(crate) fn accel_args(accel: Accel, os: HostOs, arch: GuestArch, tb_size_mib: u32) -> Vec<String> {
+    // thread=single: with one host thread per vCPU (thread=multi), the guest kernel's live
+    // code patching (static keys flipped when the first container starts) raced another
+    // vCPU and the guest died with "Oops: int3" in CI; one thread runs the vCPUs in turn,
+    // so a patch is seen by every vCPU before it runs again (and was not slower under load).
+    let tcg = format!("tcg,thread=single,tb-size={tb_size_mib}");
+    let v: [&str; 4] = match (accel, os) {
         // pauth-impdef=on: QEMU's own pointer-authentication algorithm instead of the
         // architected QARMA, which is slow to emulate (QEMU's Arm CPU features documentation).
-        (Accel::Tcg, _) if arch == GuestArch::Aarch64 => {
-            &["-accel", "tcg,thread=single,tb-size=64", "-cpu", "max,pauth-impdef=on"]
-        }
-        (Accel::Kvm, _) => &["-accel", "kvm", "-cpu", "host"],
-        (Accel::Hvf, _) => &["-accel", "hvf", "-cpu", "host"],
+        (Accel::Tcg, _) if arch == GuestArch::Aarch64 => ["-accel", &tcg, "-cpu", "max,pauth-impdef=on"],
+        (Accel::Kvm, _) => ["-accel", "kvm", "-cpu", "host"],
+        (Accel::Hvf, _) => ["-accel", "hvf", "-cpu", "host"],
         // kernel-irqchip=off: WHPX's in-kernel irqchip breaks Linux guests on many builds.
-        (Accel::Whpx, _) => &["-accel", "whpx,kernel-irqchip=off", "-cpu", "max"],
-        // tb-size=64: without it QEMU's translation cache grows by ~1 GiB of RSS.
-        // thread=single: with one host thread per vCPU (thread=multi), the guest kernel's live
-        // code patching (static keys flipped when the first container starts) raced another
-        // vCPU and the guest died with "Oops: int3" in CI; one thread runs the vCPUs in turn,
-        // so a patch is seen by every vCPU before it runs again (and was not slower under load).
+        (Accel::Whpx, _) => ["-accel", "whpx,kernel-irqchip=off", "-cpu", "max"],
         // la57=off: the guest kernel then uses 4-level paging, as on most real CPUs; with 5-level
         // paging emulated by TCG a guest died once in slub allocation with CR4.LA57 set.
-        (Accel::Tcg, _) => &["-accel", "tcg,thread=single,tb-size=64", "-cpu", "max,la57=off"],
+        (Accel::Tcg, _) => ["-accel", &tcg, "-cpu", "max,la57=off"],
     };
     v.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -123,11 +126,11 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
         // seccomp: no obsolete syscalls, no setuid, no fork/exec, no scheduler changes
         push(&mut a, &["-sandbox", SANDBOX]);
     }
-    a.extend(accel_args(spec.accel, os, spec.arch).into_iter().map(OsString::from));
+    a.extend(accel_args(spec.accel, os, spec.arch, spec.tuning.tcg_tb_size_mib).into_iter().map(OsString::from));
     a.extend(["-smp".into(), spec.cpus.to_string().into(), "-m".into(), format!("{}M", spec.memory_mib).into()]);
     a.extend(["-kernel".into(), spec.kernel.clone().into_os_string()]);
     a.extend(["-initrd".into(), spec.initrd.clone().into_os_string()]);
-    a.extend(["-append".into(), spec.cmdline.clone().into()]);
+    a.extend(["-append".into(), spec.tuning.kernel_cmdline(&spec.cmdline).into()]);
     // Disks: root image first (vda), data disk second (vdb).
     if let Some(rootfs) = &spec.rootfs {
         a.extend(["-drive".into(), opt("if=virtio,format=raw,readonly=on,file=", rootfs, "")]);
@@ -242,6 +245,7 @@ pub fn opt_path(p: &std::path::Path) -> OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qemu_tuning::TCG_TB_SIZE_MIB;
     use std::net::Ipv4Addr;
 
     fn spec(accel: Accel) -> QemuSpec {
@@ -268,6 +272,7 @@ mod tests {
             ],
             fw_cfg: vec![FwCfgFile { name: "opt/gantry/ca.pem".into(), file: "/inst/tls/ca.pem".into() }],
             sandbox: false,
+            tuning: QemuTuning::default(),
         }
     }
 
@@ -313,8 +318,20 @@ mod tests {
     #[test]
     fn linux_tcg_limits_translation_cache() {
         let s = joined(&build_args(&spec(Accel::Tcg), HostOs::Linux));
-        assert!(s.contains("-accel tcg,thread=single,tb-size=64 -cpu max,la57=off"), "{s}");
+        let tcg = format!("-accel tcg,thread=single,tb-size={TCG_TB_SIZE_MIB} -cpu max,la57=off");
+        assert!(s.contains(&tcg), "{s}");
         assert!(s.contains(" -no-reboot "), "{s}");
+        let mut sp = spec(Accel::Tcg);
+        sp.tuning.tcg_tb_size_mib = 16;
+        sp.tuning.page_reporting_order = Some(5);
+        let a = build_args(&sp, HostOs::Linux);
+        let s = joined(&a);
+        assert!(s.contains("-accel tcg,thread=single,tb-size=16 -cpu max,la57=off"), "{s}");
+        let i = a.iter().position(|x| x == "-append").unwrap_or(0);
+        assert_eq!(a[i + 1], "console=ttyS0 quiet page_reporting.page_reporting_order=5");
+        // no translation cache with a hardware accelerator
+        sp.accel = Accel::Kvm;
+        assert!(!joined(&build_args(&sp, HostOs::Linux)).contains("tb-size"));
     }
 
     #[test]
@@ -365,7 +382,8 @@ mod tests {
         sp.arch = GuestArch::Aarch64;
         let s = joined(&build_args(&sp, HostOs::Linux));
         assert!(s.contains("-machine virt,gic-version=max "), "{s}");
-        assert!(s.contains("-accel tcg,thread=single,tb-size=64 -cpu max,pauth-impdef=on "), "{s}");
+        let tcg = format!("-accel tcg,thread=single,tb-size={TCG_TB_SIZE_MIB} -cpu max,pauth-impdef=on ");
+        assert!(s.contains(&tcg), "{s}");
         assert_eq!(qemu_binary(HostOs::Linux, GuestArch::Aarch64), "qemu-system-aarch64");
     }
 

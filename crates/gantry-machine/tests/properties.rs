@@ -16,6 +16,8 @@ use gantry_machine::instance;
 use gantry_machine::ports::{self, PortRule, Proto};
 #[cfg(unix)]
 use gantry_machine::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
+use gantry_machine::qemu_memory;
+use gantry_machine::qemu_tuning::{self, QemuTuning};
 use gantry_machine::qmp;
 use gantry_machine::shares::{self, BindRequest, MountPolicy, SharedFolder};
 use proptest::prelude::*;
@@ -230,6 +232,7 @@ fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
             shares: vec![Share { tag: "share0".into(), host_path: path.clone(), read_only: true }],
             fw_cfg: vec![FwCfgFile { name: "opt/gantry/ca.pem".into(), file: path.join("f") }],
             sandbox: true,
+            tuning: QemuTuning::default(),
         };
         let args = qemu::build_args(&spec, HostOs::Linux);
         let value = |opt: &str, nth: usize| {
@@ -260,6 +263,55 @@ fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
         // plain options: the path itself
         prop_assert_eq!(value("-kernel", 0), with("/k"));
         prop_assert_eq!(value("-pidfile", 0), with("/p"));
+        Ok(())
+    });
+}
+
+#[test]
+fn qemu_smaps_breakdown_never_panics_and_counts_each_rss_once() {
+    let line = prop_oneof![
+        Just("7f0000000000-7f0080000000 rw-p 00000000 00:00 0 ".to_owned()),
+        Just("7f0080000000-7f0082000000 rwxp 00000000 00:00 0 ".to_owned()),
+        Just("5581c0a00000-5581c0f00000 r-xp 00200000 fe:01 1234 /usr/bin/qemu".to_owned()),
+        Just("5581c2000000-5581c4000000 rw-p 00000000 00:00 0 [heap]".to_owned()),
+        (0u64..100_000).prop_map(|k| format!("Rss: {k} kB")),
+        "[ -~]{0,40}",
+    ];
+    check("QEMU smaps breakdown", (prop::collection::vec(line, 0..40), 0u64..4096), |(lines, guest_mib)| {
+        let text = lines.join("\n");
+        let m = qemu_memory::breakdown(&text, guest_mib);
+        // never more than every Rss line of the text together
+        let all: u64 = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("Rss:"))
+            .filter_map(|r| r.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .sum();
+        prop_assert!(m.total_kib() <= all, "{m:?} > {all}");
+        Ok(())
+    });
+}
+
+#[test]
+fn qemu_tuning_overrides_accept_exactly_their_range() {
+    let value = prop_oneof![(0u32..2000).prop_map(|n| n.to_string()), "[a-z0-9 -]{0,8}"];
+    check("QEMU tuning overrides", (value.clone(), value), |(tb, order)| {
+        let env = |k: &str| match k {
+            qemu_tuning::ENV_TB_SIZE => Some(tb.clone()),
+            qemu_tuning::ENV_REPORTING_ORDER => Some(order.clone()),
+            _ => None,
+        };
+        let tb_ok = tb.trim().parse::<u32>().is_ok_and(|n| (1..=qemu_tuning::MAX_TB_SIZE_MIB).contains(&n));
+        let order_ok =
+            order.trim() == "kernel" || order.trim().parse::<u8>().is_ok_and(|n| n <= qemu_tuning::MAX_REPORTING_ORDER);
+        match QemuTuning::from_env(env) {
+            Ok(t) => {
+                prop_assert!(tb_ok && order_ok);
+                prop_assert_eq!(Some(t.tcg_tb_size_mib), tb.trim().parse::<u32>().ok());
+                let cmdline = t.kernel_cmdline("console=ttyS0");
+                prop_assert_eq!(cmdline.contains("page_reporting_order="), order.trim() != "kernel");
+            }
+            Err(_) => prop_assert!(!(tb_ok && order_ok)),
+        }
         Ok(())
     });
 }
