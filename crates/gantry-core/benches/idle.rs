@@ -62,6 +62,7 @@ impl Ctx {
             .env(qemu_tuning::ENV_TB_SIZE, t.tcg_tb_size_mib.to_string())
             .env(qemu_tuning::ENV_MALLOC, malloc)
             .env(qemu_tuning::ENV_REPORTING_ORDER, order)
+            .env(qemu_tuning::ENV_HUGE_PAGES, if t.host_huge_pages { "on" } else { "off" })
             .env_remove("DOCKER_HOST")
             .output()
             .unwrap()
@@ -133,6 +134,8 @@ struct Measured {
     cpu: f64,
     at_end: QemuMemory,
     reporting_order: String,
+    /// Times TCG's translation cache was full and flushed, from the launch to the idle minute's end.
+    tb_flushes: String,
 }
 
 fn loadavg() -> String {
@@ -141,15 +144,21 @@ fn loadavg() -> String {
 }
 
 /// The variants compared: the configuration before this measurement first (tb-size=64, glibc's
-/// malloc, the kernel's reporting order), then smaller caches with malloc tuned, then a finer
-/// page reporting order.
+/// malloc, host THP on, the kernel's reporting order), then smaller caches with malloc tuned and
+/// host THP off, then a finer page reporting order.
 fn variants() -> Vec<QemuTuning> {
-    let before = QemuTuning { tcg_tb_size_mib: 64, malloc: Malloc::Glibc, page_reporting_order: None };
+    let before =
+        QemuTuning { tcg_tb_size_mib: 64, malloc: Malloc::Glibc, page_reporting_order: None, host_huge_pages: true };
     if std::env::var_os("GANTRY_BENCH_QUICK").is_some() {
         return vec![before, QemuTuning::default()];
     }
-    let tuned = |tb, order| QemuTuning { tcg_tb_size_mib: tb, malloc: Malloc::Tuned, page_reporting_order: order };
-    vec![before, tuned(32, None), tuned(16, None), tuned(16, Some(5))]
+    let tuned = |tb, order| QemuTuning {
+        tcg_tb_size_mib: tb,
+        malloc: Malloc::Tuned,
+        page_reporting_order: order,
+        host_huge_pages: false,
+    };
+    vec![before, tuned(32, None), tuned(16, None), tuned(32, Some(5))]
 }
 
 fn main() {
@@ -230,8 +239,10 @@ fn measure(ctx: &Ctx, tmp: &Path) -> (Measured, String) {
     let cpu = (cpu_ticks(qemu) - ticks0) as f64 / clock_ticks_per_second() / t0.elapsed().as_secs_f64() * 100.0;
     let smaps = std::fs::read_to_string(format!("/proc/{qemu}/smaps")).unwrap_or_default();
     let at_end = qemu_memory::breakdown(&smaps, GUEST_MIB);
+    let tb_flushes = tb_flush_count(&ctx.home.join("default/qmp.sock"));
     println!(
-        "60 s idle: QEMU RSS {idle_rss} MiB at the end (peak {peak} MiB), CPU {cpu:.1} % of one core; {}",
+        "60 s idle: QEMU RSS {idle_rss} MiB at the end (peak {peak} MiB), CPU {cpu:.1} % of one core; {}; \
+         translation cache flushed {tb_flushes} times since the launch",
         describe(&at_end)
     );
 
@@ -258,8 +269,22 @@ fn measure(ctx: &Ctx, tmp: &Path) -> (Measured, String) {
         cpu,
         at_end,
         reporting_order,
+        tb_flushes,
     };
     (m, accel)
+}
+
+/// HMP `info jit`'s "TB flush count" (TCG only; "?" when QEMU does not tell, e.g. the agent
+/// holds the monitor socket meanwhile).
+fn tb_flush_count(qmp_socket: &Path) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let text = rt.block_on(async {
+        let ask = async { gantry_machine::qmp::Qmp::connect(qmp_socket).await?.hmp("info jit").await };
+        tokio::time::timeout(Duration::from_secs(30), ask).await.ok().and_then(Result::ok).unwrap_or_default()
+    });
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("TB flush count"))
+        .map_or_else(|| "?".to_owned(), |n| n.trim().to_owned())
 }
 
 fn describe(m: &QemuMemory) -> String {
@@ -331,18 +356,19 @@ fn report(measured: &[Measured], accel: &str, disk: &str) -> String {
         loadavg()
     ));
     s.push_str(
-        "| variant | load at its start | boot: QEMU launch → engine answers | QEMU RSS before the squeeze | \
-         after it (squeeze took) | after 60 s idle (peak) | idle CPU (% of a core) | at the end: guest RAM / \
-         translation cache / heap / files (MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| variant | load at its start | boot: QEMU launch → engine answers (cache flushes by the end) | QEMU RSS \
+         before the squeeze | after it (squeeze took) | after 60 s idle (peak) | idle CPU (% of a core) | at the \
+         end: guest RAM / translation cache / heap / files (MiB) |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for m in measured {
         let default = if m.tuning == QemuTuning::default() { " **(default)**" } else { "" };
         let order = if m.reporting_order.is_empty() { "?" } else { &m.reporting_order };
         s.push_str(&format!(
-            "| {} (guest reports order {order}){default} | {} | {:.1} s | {} MiB | {} MiB ({:.1} s) | {} MiB ({} MiB) | {:.1} | {} / {} / {} / {} |\n",
+            "| {} (guest reports order {order}){default} | {} | {:.1} s ({}) | {} MiB | {} MiB ({:.1} s) | {} MiB ({} MiB) | {:.1} | {} / {} / {} / {} |\n",
             m.tuning.describe(),
             m.load,
             m.boot_s,
+            m.tb_flushes,
             m.before,
             m.after,
             m.took,

@@ -441,6 +441,12 @@ impl QemuDriver {
             let _ = std::fs::remove_file(s);
         }
         let env = spec.tuning.qemu_env(self.os);
+        if self.os == HostOs::Linux {
+            // the flag is this process's and QEMU inherits it (set either way: it stays once set)
+            if let Err(e) = process::set_huge_pages_disabled(spec.tuning.disable_host_huge_pages(self.os)) {
+                tracing::warn!(error = %e, "cannot set transparent huge pages for QEMU");
+            }
+        }
         tracing::info!(qemu = %program.display(), ?args, ?env, tuning = %spec.tuning.describe(), "launching QEMU");
         let mut cmd = tokio::process::Command::new(&program);
         cmd.args(&args)

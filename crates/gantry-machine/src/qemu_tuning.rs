@@ -1,6 +1,6 @@
 //! What keeps an idle VM small on the host, besides the balloon ([`crate::memory`]): the size of
-//! QEMU's translation cache under TCG, glibc's malloc in QEMU's environment, and how finely the
-//! guest reports the memory it frees. Measured by `./scripts/bench idle` (docs/benchmarks.md,
+//! QEMU's translation cache under TCG, glibc's malloc in QEMU's environment, transparent huge
+//! pages under the guest's memory, and how finely the guest reports the memory it frees. Measured by `./scripts/bench idle` (docs/benchmarks.md,
 //! "Idle VM"), which compares these choices in one run through [`BENCH_VARIABLES`]: environment
 //! variables for benchmarks, not settings a user is meant to change.
 
@@ -19,8 +19,10 @@ pub const ENV_MALLOC: &str = "GANTRY_BENCH_QEMU_MALLOC";
 /// Benchmark override of [`QemuTuning::page_reporting_order`]: `0`..=`10`, or `kernel` (the
 /// guest kernel's own choice).
 pub const ENV_REPORTING_ORDER: &str = "GANTRY_BENCH_PAGE_REPORTING_ORDER";
+/// Benchmark override of [`QemuTuning::host_huge_pages`]: `on` or `off`.
+pub const ENV_HUGE_PAGES: &str = "GANTRY_BENCH_QEMU_THP";
 /// Every benchmark variable, for the benchmark and the docs.
-pub const BENCH_VARIABLES: [&str; 3] = [ENV_TB_SIZE, ENV_MALLOC, ENV_REPORTING_ORDER];
+pub const BENCH_VARIABLES: [&str; 4] = [ENV_TB_SIZE, ENV_MALLOC, ENV_REPORTING_ORDER, ENV_HUGE_PAGES];
 
 /// The largest translation cache a benchmark may ask for (QEMU's own default).
 pub const MAX_TB_SIZE_MIB: u32 = 1024;
@@ -54,11 +56,22 @@ pub struct QemuTuning {
     /// discarding (`page_reporting.page_reporting_order=` on the kernel command line); `None`:
     /// the kernel's own choice (x86-64: order 9, 2 MiB).
     pub page_reporting_order: Option<u8>,
+    /// Whether the host may back the guest's memory with transparent huge pages (QEMU asks for
+    /// them: `madvise(MADV_HUGEPAGE)`). With them one 4 KiB page the guest touches keeps 2 MiB
+    /// resident, and khugepaged fills a sparse 2 MiB range again after the balloon or free page
+    /// reporting emptied most of it. Off: QEMU starts with `PR_SET_THP_DISABLE` (Linux hosts;
+    /// [`Self::disable_host_huge_pages`]).
+    pub host_huge_pages: bool,
 }
 
 impl Default for QemuTuning {
     fn default() -> Self {
-        QemuTuning { tcg_tb_size_mib: TCG_TB_SIZE_MIB, malloc: Malloc::Tuned, page_reporting_order: None }
+        QemuTuning {
+            tcg_tb_size_mib: TCG_TB_SIZE_MIB,
+            malloc: Malloc::Tuned,
+            page_reporting_order: None,
+            host_huge_pages: false,
+        }
     }
 }
 
@@ -96,7 +109,21 @@ impl QemuTuning {
                 },
             };
         }
+        if let Some(v) = var(ENV_HUGE_PAGES) {
+            t.host_huge_pages = match v.trim() {
+                "on" => true,
+                "off" => false,
+                _ => return Err(bad(ENV_HUGE_PAGES, format!("{v:?} is neither \"on\" nor \"off\""))),
+            };
+        }
         Ok(t)
+    }
+
+    /// Whether QEMU is to be started with transparent huge pages off (`PR_SET_THP_DISABLE`,
+    /// inherited by a child and kept across exec: [`crate::process::set_huge_pages_disabled`]);
+    /// only Linux has the flag.
+    pub fn disable_host_huge_pages(&self, os: HostOs) -> bool {
+        os == HostOs::Linux && !self.host_huge_pages
     }
 
     /// Environment variables QEMU is started with: [`MALLOC_ENV`] where QEMU runs on glibc
@@ -123,7 +150,8 @@ impl QemuTuning {
             Malloc::Tuned => "malloc: one arena, fixed thresholds",
         };
         let order = self.page_reporting_order.map_or("the kernel's".to_owned(), |o| o.to_string());
-        format!("tb-size={} MiB, {malloc}, page reporting order {order}", self.tcg_tb_size_mib)
+        let thp = if self.host_huge_pages { "on" } else { "off" };
+        format!("tb-size={} MiB, {malloc}, host THP {thp}, page reporting order {order}", self.tcg_tb_size_mib)
     }
 }
 
@@ -147,15 +175,37 @@ mod tests {
 
     #[test]
     fn benchmark_overrides_are_read() {
-        let t = from(&[(ENV_TB_SIZE, "16"), (ENV_MALLOC, "glibc"), (ENV_REPORTING_ORDER, "5")]).unwrap();
-        assert_eq!(t, QemuTuning { tcg_tb_size_mib: 16, malloc: Malloc::Glibc, page_reporting_order: Some(5) });
+        let t = from(&[(ENV_TB_SIZE, "16"), (ENV_MALLOC, "glibc"), (ENV_REPORTING_ORDER, "5"), (ENV_HUGE_PAGES, "on")])
+            .unwrap();
+        let want = QemuTuning {
+            tcg_tb_size_mib: 16,
+            malloc: Malloc::Glibc,
+            page_reporting_order: Some(5),
+            host_huge_pages: true,
+        };
+        assert_eq!(t, want);
+        assert!(!t.disable_host_huge_pages(HostOs::Linux));
         assert_eq!(
             t.kernel_cmdline("console=ttyS0 quiet "),
             "console=ttyS0 quiet page_reporting.page_reporting_order=5"
         );
         assert!(t.qemu_env(HostOs::Linux).is_empty());
-        let t = from(&[(ENV_TB_SIZE, " 64\n"), (ENV_MALLOC, "tuned"), (ENV_REPORTING_ORDER, "kernel")]).unwrap();
-        assert_eq!(t, QemuTuning { tcg_tb_size_mib: 64, malloc: Malloc::Tuned, page_reporting_order: None });
+        let t = from(&[
+            (ENV_TB_SIZE, " 64\n"),
+            (ENV_MALLOC, "tuned"),
+            (ENV_REPORTING_ORDER, "kernel"),
+            (ENV_HUGE_PAGES, "off"),
+        ])
+        .unwrap();
+        let want = QemuTuning {
+            tcg_tb_size_mib: 64,
+            malloc: Malloc::Tuned,
+            page_reporting_order: None,
+            host_huge_pages: false,
+        };
+        assert_eq!(t, want);
+        assert!(t.disable_host_huge_pages(HostOs::Linux));
+        assert!(!t.disable_host_huge_pages(HostOs::MacOs) && !t.disable_host_huge_pages(HostOs::Windows));
     }
 
     #[test]
@@ -167,6 +217,7 @@ mod tests {
             (ENV_MALLOC, "jemalloc"),
             (ENV_REPORTING_ORDER, "11"),
             (ENV_REPORTING_ORDER, "-1"),
+            (ENV_HUGE_PAGES, "yes"),
         ] {
             match from(&[(k, v)]) {
                 Err(MachineError::InvalidConfig { field, message }) => {
@@ -192,7 +243,12 @@ mod tests {
 
     #[test]
     fn describes_itself() {
-        let t = QemuTuning { tcg_tb_size_mib: 16, malloc: Malloc::Glibc, page_reporting_order: Some(3) };
-        assert_eq!(t.describe(), "tb-size=16 MiB, glibc's malloc defaults, page reporting order 3");
+        let t = QemuTuning {
+            tcg_tb_size_mib: 16,
+            malloc: Malloc::Glibc,
+            page_reporting_order: Some(3),
+            host_huge_pages: true,
+        };
+        assert_eq!(t.describe(), "tb-size=16 MiB, glibc's malloc defaults, host THP on, page reporting order 3");
     }
 }
