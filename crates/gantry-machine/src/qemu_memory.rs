@@ -79,6 +79,7 @@ fn mapping_kind(line: &str, guest_mib: u64) -> Option<Kind> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
