@@ -443,7 +443,7 @@ impl QemuDriver {
         let env = spec.tuning.qemu_env(self.os);
         if self.os == HostOs::Linux {
             // the flag is this process's and QEMU inherits it (set either way: it stays once set)
-            if let Err(e) = process::set_huge_pages_disabled(spec.tuning.disable_host_huge_pages(self.os)) {
+            if let Err(e) = process::set_huge_pages_disabled(spec.tuning.disable_host_huge_pages(self.os, spec.accel)) {
                 tracing::warn!(error = %e, "cannot set transparent huge pages for QEMU");
             }
         }
