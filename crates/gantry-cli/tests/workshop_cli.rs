@@ -176,6 +176,55 @@ impl Drop for Cleanup {
     }
 }
 
+/// A `gantry --json workshop serve` of a bundle (room folder `DIR/room`) and its "open" event.
+/// Dropping it (also when a test fails) ends the room with Ctrl-C, as a trainer does — the room
+/// stops its registry process too, which a kill -9 would leave running — then kills what is left.
+struct ServedRoom {
+    process: std::process::Child,
+    /// The serve's output, kept open so that its later lines never meet a closed pipe.
+    _output: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    open: Option<serde_json::Value>,
+}
+
+impl ServedRoom {
+    fn serve(bundle: &Path, dir: &Path, options: &[&str]) -> Self {
+        let mut process = gantry()
+            .args(["--json", "workshop", "serve", "--listen", "127.0.0.1:0"])
+            .args(options)
+            .arg("--dir")
+            .arg(dir.join("room"))
+            .arg(bundle)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut output = BufReader::new(process.stdout.take().unwrap()).lines();
+        let open = output
+            .by_ref()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+            .find(|e| e["event"] == "open");
+        Self { process, _output: output, open }
+    }
+
+    /// The "open" event (the join code, whether the room has a registry).
+    fn open(&self) -> &serde_json::Value {
+        self.open.as_ref().expect("the room opened")
+    }
+}
+
+impl Drop for ServedRoom {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.process.id().to_string()]).status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.process.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
 /// A lab folder in gantry-labs' format with two steps.
 fn lab_with_steps(dir: &Path, id: &str) -> String {
     let lab = dir.join(id);
@@ -198,60 +247,45 @@ fn a_participant_joins_the_room_and_reports_a_step() {
         .arg(&bundle)
         .output()
         .unwrap());
-    let mut serve = gantry()
-        .args(["--json", "workshop", "serve", "--listen", "127.0.0.1:0", "--no-registry", "--dir"])
-        .arg(dir.path().join("room"))
-        .arg(&bundle)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let open: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let room = ServedRoom::serve(&bundle, dir.path(), &["--no-registry"]);
+    let open = room.open();
     assert_eq!(open["event"], "open", "{open}");
     let code = open["code"].as_str().unwrap().to_string();
     let me = dir.path().join("participant");
     let home = dir.path().join("home");
-    let result = std::panic::catch_unwind(|| {
-        let joined = ok(gantry()
-            .args(["workshop", "join", &code, "--name", "Ada"])
-            .env("GANTRY_WORKSHOPS_DIR", &me)
-            .env("GANTRY_HOME", &home)
-            .output()
-            .unwrap());
-        assert!(joined.contains("Joined Room 2 as Ada"), "{joined}");
-        assert!(me.join("room-ca.crt").is_file());
-        // The room has no registry (`--no-registry`): nothing to add as a mirror, and it says so.
-        assert!(joined.contains("This room has no registry"), "{joined}");
-        let settings = std::fs::read(home.join("default/settings.json")).unwrap_or_default();
-        let settings: serde_json::Value = serde_json::from_slice(&settings).unwrap_or_default();
-        assert!(
-            settings["vm"]["registry_mirrors"].as_array().is_none_or(|m| m.is_empty()),
-            "a room without a registry added a mirror: {settings}"
-        );
-        // Joining again (the room opened again) works the same.
-        let again = ok(gantry()
-            .args(["workshop", "join", &code, "--name", "Ada"])
-            .env("GANTRY_WORKSHOPS_DIR", &me)
-            .env("GANTRY_HOME", &home)
-            .output()
-            .unwrap());
-        assert!(again.contains("Joined Room 2 as Ada"), "{again}");
-        ok(gantry().args(["workshop", "progress", "first", "run"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap());
-        let bad =
-            gantry().args(["workshop", "progress", "first", "fly"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap();
-        let text = String::from_utf8_lossy(&bad.stderr).into_owned();
-        assert!(!bad.status.success() && text.contains("not a step of this workshop"), "{text}");
-        let last = code.chars().last().unwrap();
-        let typo = format!("{}{}", &code[..code.len() - 1], if last == 'A' { 'B' } else { 'A' });
-        let typo = gantry().args(["workshop", "join", &typo, "--name", "Eve"]).output().unwrap();
-        assert!(!typo.status.success(), "a mistyped code is refused");
-    });
-    serve.kill().unwrap();
-    let _ = serve.wait();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    let joined = ok(gantry()
+        .args(["workshop", "join", &code, "--name", "Ada"])
+        .env("GANTRY_WORKSHOPS_DIR", &me)
+        .env("GANTRY_HOME", &home)
+        .output()
+        .unwrap());
+    assert!(joined.contains("Joined Room 2 as Ada"), "{joined}");
+    assert!(me.join("room-ca.crt").is_file());
+    // The room has no registry (`--no-registry`): nothing to add as a mirror, and it says so.
+    assert!(joined.contains("This room has no registry"), "{joined}");
+    let settings = std::fs::read(home.join("default/settings.json")).unwrap_or_default();
+    let settings: serde_json::Value = serde_json::from_slice(&settings).unwrap_or_default();
+    assert!(
+        settings["vm"]["registry_mirrors"].as_array().is_none_or(|m| m.is_empty()),
+        "a room without a registry added a mirror: {settings}"
+    );
+    // Joining again (the room opened again) works the same.
+    let again = ok(gantry()
+        .args(["workshop", "join", &code, "--name", "Ada"])
+        .env("GANTRY_WORKSHOPS_DIR", &me)
+        .env("GANTRY_HOME", &home)
+        .output()
+        .unwrap());
+    assert!(again.contains("Joined Room 2 as Ada"), "{again}");
+    ok(gantry().args(["workshop", "progress", "first", "run"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap());
+    let bad =
+        gantry().args(["workshop", "progress", "first", "fly"]).env("GANTRY_WORKSHOPS_DIR", &me).output().unwrap();
+    let text = String::from_utf8_lossy(&bad.stderr).into_owned();
+    assert!(!bad.status.success() && text.contains("not a step of this workshop"), "{text}");
+    let last = code.chars().last().unwrap();
+    let typo = format!("{}{}", &code[..code.len() - 1], if last == 'A' { 'B' } else { 'A' });
+    let typo = gantry().args(["workshop", "join", &typo, "--name", "Eve"]).output().unwrap();
+    assert!(!typo.status.success(), "a mistyped code is refused");
     gantry_testkit::reliability::bad_inputs("gantry workshop join / progress", 2);
 }
 
@@ -276,63 +310,36 @@ fn joining_a_room_with_a_registry_adds_it_as_a_mirror() {
         .arg(&bundle)
         .output()
         .unwrap());
-    let mut serve = gantry()
-        .args(["--json", "workshop", "serve", "--listen", "127.0.0.1:0", "--upstream", "https://127.0.0.1:1", "--dir"])
-        .arg(dir.path().join("room"))
-        .arg(&bundle)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
-    let open = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
-        .find(|e| e["event"] == "open");
+    let room = ServedRoom::serve(&bundle, dir.path(), &["--upstream", "https://127.0.0.1:1"]);
     let me = dir.path().join("participant");
     let home = dir.path().join("home");
-    let result = std::panic::catch_unwind(|| {
-        let open = open.expect("the room opened");
-        assert_eq!(open["registry"], true, "{open}");
-        let code = open["code"].as_str().unwrap().to_string();
-        let join = || {
-            ok(gantry()
-                .args(["workshop", "join", &code, "--name", "Ada"])
-                .env("GANTRY_WORKSHOPS_DIR", &me)
-                .env("GANTRY_HOME", &home)
-                .output()
-                .unwrap())
-        };
-        let joined = join();
-        let addr = code_addr(&code);
-        assert!(joined.contains(&format!("Registry mirror   https://{addr}")), "{joined}");
-        assert!(joined.contains("Settings → Registry mirrors"), "{joined}");
-        let mirrors = || {
-            let settings: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
-            settings["vm"]["registry_mirrors"].as_array().cloned().unwrap_or_default()
-        };
-        let listed = mirrors();
-        assert_eq!(listed.len(), 1, "{listed:?}");
-        assert_eq!(listed[0]["url"], format!("https://{addr}"));
-        assert_eq!(listed[0]["ca_pem"].as_str().unwrap(), std::fs::read_to_string(me.join("room-ca.crt")).unwrap());
-        // Joining again (the room opened again) replaces the mirror, never lists it twice.
-        join();
-        assert_eq!(mirrors().len(), 1);
-    });
-    // Ctrl-C, as a trainer ends the room: it stops its registry process too (a kill -9 would
-    // leave that running).
-    let _ = Command::new("kill").args(["-INT", &serve.id().to_string()]).status();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while serve.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let _ = serve.kill();
-    let _ = serve.wait();
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    let open = room.open();
+    assert_eq!(open["registry"], true, "{open}");
+    let code = open["code"].as_str().unwrap().to_string();
+    let join = || {
+        ok(gantry()
+            .args(["workshop", "join", &code, "--name", "Ada"])
+            .env("GANTRY_WORKSHOPS_DIR", &me)
+            .env("GANTRY_HOME", &home)
+            .output()
+            .unwrap())
+    };
+    let joined = join();
+    let addr = code_addr(&code);
+    assert!(joined.contains(&format!("Registry mirror   https://{addr}")), "{joined}");
+    assert!(joined.contains("Settings → Registry mirrors"), "{joined}");
+    let mirrors = || {
+        let settings: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(home.join("default/settings.json")).unwrap()).unwrap();
+        settings["vm"]["registry_mirrors"].as_array().cloned().unwrap_or_default()
+    };
+    let listed = mirrors();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["url"], format!("https://{addr}"));
+    assert_eq!(listed[0]["ca_pem"].as_str().unwrap(), std::fs::read_to_string(me.join("room-ca.crt")).unwrap());
+    // Joining again (the room opened again) replaces the mirror, never lists it twice.
+    join();
+    assert_eq!(mirrors().len(), 1);
 }
 
 #[test]
