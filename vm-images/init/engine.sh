@@ -125,27 +125,42 @@ engine_ping() {
 		exit($r =~ m{^HTTP/1\.[01] 200} ? 0 : 1);' "$DOCKER_SOCK" 2>/dev/null
 }
 
+# wait_for NAME PID LOG TRIES PAUSE LATE CHECK...: runs CHECK every PAUSE seconds until it
+# succeeds; returns 1 with LOG's tail and an error line when process PID exits ("NAME: exited")
+# or after TRIES tries ("NAME: LATE").
+wait_for() {
+  _name=$1 _pid=$2 _log=$3 _tries=$4 _pause=$5 _late=$6
+  shift 6
+  _n=0
+  until "$@"; do
+    if ! alive "$_pid"; then
+      show_tail "$_log"
+      err "$_name: exited"
+      return 1
+    fi
+    if [ "$_n" -ge "$_tries" ]; then
+      show_tail "$_log"
+      err "$_name: $_late"
+      return 1
+    fi
+    sleep "$_pause"
+    _n=$((_n + 1))
+  done
+}
+
+# dockerd_answers: its unix socket exists and answers a ping.
+dockerd_answers() {
+  [ -S "$DOCKER_SOCK" ] && engine_ping
+}
+
 # gantry_start_engine ADDRESS: containerd, then dockerd with mutual TLS on ADDRESS:$PORT and its
 # unix socket; returns once dockerd answers (1 after an error line and the logs' tails if not).
 gantry_start_engine() {
   mkdir -p /var/log
   containerd >>/var/log/containerd.log 2>&1 &
   containerd_pid=$!
-  n=0
-  while [ ! -S "$CONTAINERD_SOCK" ]; do
-    if ! alive "$containerd_pid"; then
-      show_tail /var/log/containerd.log
-      err "containerd: exited"
-      return 1
-    fi
-    if [ "$n" -ge 600 ]; then
-      show_tail /var/log/containerd.log
-      err "containerd: no socket after 60s"
-      return 1
-    fi
-    sleep 0.1
-    n=$((n + 1))
-  done
+  wait_for containerd "$containerd_pid" /var/log/containerd.log 600 0.1 "no socket after 60s" \
+    test -S "$CONTAINERD_SOCK" || return 1
   log "containerd: up (pid $containerd_pid)"
 
   dockerd --containerd="$CONTAINERD_SOCK" \
@@ -154,21 +169,8 @@ gantry_start_engine() {
     --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
   dockerd_pid=$!
   log "dockerd: started (pid $dockerd_pid), tcp $1:$PORT"
-  n=0
-  until [ -S "$DOCKER_SOCK" ] && engine_ping; do
-    if ! alive "$dockerd_pid"; then
-      show_tail /var/log/dockerd.log
-      err "dockerd: exited"
-      return 1
-    fi
-    if [ "$n" -ge 600 ]; then
-      show_tail /var/log/dockerd.log
-      err "dockerd: no answer on $DOCKER_SOCK after 120s"
-      return 1
-    fi
-    sleep 0.2
-    n=$((n + 1))
-  done
+  wait_for dockerd "$dockerd_pid" /var/log/dockerd.log 600 0.2 "no answer on $DOCKER_SOCK after 120s" \
+    dockerd_answers || return 1
   log "dockerd: answers on $DOCKER_SOCK"
 }
 
