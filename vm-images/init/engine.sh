@@ -2,7 +2,8 @@
 # The engine part of a Gantry guest init, sourced (POSIX sh): the settings file (parsed, never
 # executed), containerd + dockerd with mutual TLS, the readiness check and the clean stop. Used
 # by the WSL 2 init (wsl-init); the QEMU init (stage2.sh) still has its own copy of these steps
-# until its next image change (moving it here changes the QEMU image's hash).
+# (with a stricter settings parser, and a supervisor that starts a dockerd that exited again):
+# merging the two is pending.
 # Contract (config keys, console lines): vm-images/README.md.
 #
 # The caller sets: STATE (a private directory), TLS (ca.pem, server-cert.pem, server-key.pem),

@@ -97,6 +97,8 @@ stop_pid() {
 }
 
 shutdown_engine() {
+  # dockerd's supervising subshell must not report this exit (nothing reads the fifo any more)
+  : >"$STATE/stopping"
   stop_pid "$dockerd_pid" dockerd 30
   stop_pid "$containerd_pid" containerd 10
   # whatever is left (container shims, watchers): not PID 1, not us
@@ -393,12 +395,29 @@ while [ ! -S "$CONTAINERD_SOCK" ]; do
 done
 log "containerd: up (pid $containerd_pid)"
 
-dockerd --containerd="$CONTAINERD_SOCK" \
-  --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
-  -H "tcp://10.0.2.15:$PORT" -H "unix://$DOCKER_SOCK" \
-  --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
-dockerd_pid=$!
-log "dockerd: started (pid $dockerd_pid), tcp port $PORT"
+# dockerd runs in a small supervising subshell: when it exits, the subshell tells the main loop
+# (section 9) through the power fifo, with no polling; the loop logs why and starts it again.
+start_dockerd() {
+  rm -f "$STATE/dockerd.pid"
+  (
+    dockerd --containerd="$CONTAINERD_SOCK" \
+      --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
+      -H "tcp://10.0.2.15:$PORT" -H "unix://$DOCKER_SOCK" \
+      --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
+    echo "$!" >"$STATE/dockerd.pid"
+    wait "$!"
+    status=$?
+    [ -e "$STATE/stopping" ] || echo "dockerd $status" >"$STATE/power"
+  ) &
+  n=0
+  until [ -s "$STATE/dockerd.pid" ]; do
+    [ "$n" -lt 100 ] || fail "dockerd: cannot start"
+    sleep 0.1
+    n=$((n + 1))
+  done
+  read -r dockerd_pid <"$STATE/dockerd.pid"
+}
+
 # dockerd answers GET /_ping on its unix socket (perl-base is essential; the Go CLI is slow to start
 # under TCG)
 engine_ping() {
@@ -409,19 +428,27 @@ engine_ping() {
 		my $r = join "", <$s>;
 		exit($r =~ m{^HTTP/1\.[01] 200} ? 0 : 1);' "$DOCKER_SOCK" 2>/dev/null
 }
-n=0
-until [ -S "$DOCKER_SOCK" ] && engine_ping; do
-  alive "$dockerd_pid" || {
-    show_tail /var/log/dockerd.log
-    fail "dockerd: exited"
-  }
-  [ "$n" -lt 600 ] || {
-    show_tail /var/log/dockerd.log
-    fail "dockerd: no answer on $DOCKER_SOCK after 120s"
-  }
-  sleep 0.2
-  n=$((n + 1))
-done
+
+# Waits until dockerd answers; powers off with the end of its log when it exits or never answers.
+wait_for_dockerd() {
+  n=0
+  until [ -S "$DOCKER_SOCK" ] && engine_ping; do
+    alive "$dockerd_pid" || {
+      show_tail /var/log/dockerd.log
+      fail "dockerd: exited"
+    }
+    [ "$n" -lt 600 ] || {
+      show_tail /var/log/dockerd.log
+      fail "dockerd: no answer on $DOCKER_SOCK after 120s"
+    }
+    sleep 0.2
+    n=$((n + 1))
+  done
+}
+
+start_dockerd
+log "dockerd: started (pid $dockerd_pid), tcp port $PORT"
+wait_for_dockerd
 log "dockerd: answers on $DOCKER_SOCK"
 
 # Ports published on the guest's loopback (`-p 127.0.0.1:5432:5432`, as compose files often say:
@@ -445,10 +472,30 @@ if [ "$DEBUG" = 1 ]; then
 fi
 
 # --- 9. wait for the power button, then stop cleanly ------------------------------------------
+# dockerd exiting on its own (a crash, the kernel's OOM killer) is not the end of the VM: the
+# console says how it ended and why (the end of its log), and it is started again, at most
+# DOCKERD_RESTARTS times; its containers come back per their restart policies.
+DOCKERD_RESTARTS=3
+restarts=0
 while :; do
   req=
   read -r req <"$STATE/power" || true
-  [ "$req" = power ] && break
+  case "$req" in
+  power) break ;;
+  "dockerd "*)
+    err "dockerd: exited on its own (status ${req#dockerd }); the end of its log:"
+    show_tail /var/log/dockerd.log 30
+    if [ "$restarts" -ge "$DOCKERD_RESTARTS" ]; then
+      err "dockerd: exited $((restarts + 1)) times; not starting it again (restart Gantry)"
+      continue
+    fi
+    restarts=$((restarts + 1))
+    start_dockerd
+    log "dockerd: started again (pid $dockerd_pid, restart $restarts of $DOCKERD_RESTARTS)"
+    wait_for_dockerd
+    log "dockerd: answers on $DOCKER_SOCK again"
+    ;;
+  esac
 done
 echo "gantry-init: power button"
 shutdown_engine

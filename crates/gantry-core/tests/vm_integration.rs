@@ -588,6 +588,41 @@ fn vm_end_to_end() {
     assert!(http_get(engine_port, "/_ping").is_none_or(|(c, _)| c != 200));
     drop(engine);
 
+    step(
+        "dockerd dies in the guest: the init says why and starts it again; the socket and a new published port answer",
+    );
+    // a container in the guest's PID namespace kills the engine that runs it (SIGKILL: no clean-up)
+    env.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "engine-killer",
+        "--privileged",
+        "--pid=host",
+        "gantry-test/busybox:1",
+        "sh",
+        "-c",
+        "sleep 1; kill -9 $(pidof dockerd)",
+    ]);
+    let console_path = env.instance_dir().join("console.log");
+    let console = || std::fs::read_to_string(&console_path).unwrap_or_default();
+    wait_until("the guest to start dockerd again", Duration::from_secs(240), || {
+        console().contains("dockerd: answers on /var/run/docker.sock again")
+    });
+    let log = console();
+    assert!(log.contains("gantry-init: error: dockerd: exited on its own (status 137)"), "console:\n{log}");
+    assert!(log.contains("restart 1 of 3"), "console:\n{log}");
+    wait_until("docker version through Gantry's socket", Duration::from_secs(60), || {
+        env.docker(&["version"]).status.success()
+    });
+    env.docker_ok(&["rm", "-f", "engine-killer"]);
+    let port = free_port();
+    env.run_httpd("after-restart", &format!("{port}:80"));
+    wait_until("HTTP 200 through a port published after the restart", Duration::from_secs(60), || {
+        http_get(port, "/index.html").is_some_and(|(c, _)| c == 200)
+    });
+    env.docker_ok(&["rm", "-f", "after-restart"]);
+
     // (the desktop e2e test stops and boots the VM again too; this one checks the data)
     if slow_scenario("stop, then start (another boot): the volume survives") {
         step("stop, start: the volume survives");

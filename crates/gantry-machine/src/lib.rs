@@ -35,6 +35,7 @@ pub mod driver;
 pub mod engine_config;
 pub mod error;
 pub mod forward;
+pub mod guest_engine;
 pub mod http1;
 pub mod image;
 pub mod instance;

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
 use gantry_machine::driver::{BootEvent, Driver, EngineEndpoint, Features, MachineConfig, PortForwarding, console_log};
+use gantry_machine::guest_engine::{EngineRestarts, engine_restarts};
 use gantry_machine::instance::Instance;
 use gantry_machine::local::{LocalEndpoint, LocalListener};
 use gantry_machine::ports::PortForwarder;
@@ -529,7 +530,9 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
     let engine_addr = served_addr(&offered).map_err(VmError::at(Step::WaitForEngine))?;
     shared.step(Step::WaitForEngine, Some(format!("docker version over TLS on {engine_addr}")));
     let endpoint = engine_endpoint(inst, &offered).map_err(VmError::at(Step::WaitForEngine))?;
-    let engine = wait_for_engine(&endpoint).await.map_err(VmError::at(Step::WaitForEngine))?;
+    let engine = wait_for_engine(shared, &endpoint, console_log(&driver.logs()), ENGINE_ANSWER_TIMEOUT)
+        .await
+        .map_err(VmError::at(Step::WaitForEngine))?;
     let version = engine.version().await.map_err(VmError::from).map_err(VmError::at(Step::WaitForEngine))?;
     clock.mark(|m| &mut m.tls_answered);
 
@@ -610,13 +613,41 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
     Ok(())
 }
 
-async fn wait_for_engine(endpoint: &Endpoint) -> Result<Engine, VmError> {
-    let deadline = tokio::time::Instant::now() + ENGINE_ANSWER_TIMEOUT;
+/// Waits (at most `bound`) for the engine's TLS answer. The guest's init restarts a dockerd that
+/// exits on its own (its console says so): each restart seen starts the bound again, the init
+/// giving up ends the wait, and the error names the exit.
+async fn wait_for_engine<D: Driver>(
+    shared: &Shared<D>,
+    endpoint: &Endpoint,
+    console: Option<&std::path::Path>,
+    bound: Duration,
+) -> Result<Engine, VmError> {
+    let mut deadline = tokio::time::Instant::now() + bound;
+    let mut seen = EngineRestarts::default();
     loop {
         match Engine::connect(endpoint).await {
             Ok(e) => return Ok(e),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.into()),
             Err(e) => {
+                let now = engine_restarts(&console.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default());
+                if now.restarts > seen.restarts {
+                    deadline = tokio::time::Instant::now() + bound;
+                    let why = now.last_exit.as_deref().unwrap_or("dockerd exited");
+                    shared.step(
+                        Step::WaitForEngine,
+                        Some(format!("the guest's engine stopped ({why}); started again ({})", now.restarts)),
+                    );
+                }
+                if now.gave_up || tokio::time::Instant::now() >= deadline {
+                    let err = VmError::from(e);
+                    return Err(match &now.last_exit {
+                        Some(exit) => VmError::Reported {
+                            message: format!("{err} (in the guest: {exit}; the console log has the end of its log)"),
+                            hint: err.hint(),
+                        },
+                        None => err,
+                    });
+                }
+                seen = now;
                 tracing::debug!(error = %e, "engine not answering yet");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
@@ -627,6 +658,38 @@ async fn wait_for_engine(endpoint: &Endpoint) -> Result<Engine, VmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The guest restarted its engine and then gave up: the wait publishes the restart, ends
+    /// without waiting out its bound, and its error names how the engine ended in the guest.
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn a_guest_that_gave_up_on_its_engine_ends_the_wait_naming_the_exit() {
+        use fake_driver::{FakeDriver, Script};
+        let dir = tempfile::tempdir().unwrap();
+        let inst = Instance::at(dir.path().join("default"));
+        std::fs::create_dir_all(inst.dir()).unwrap();
+        let shared = Shared::new(&inst, FakeDriver::new(Script::default()), VmStatus::Stopped, RunningInfo::default());
+        let console = dir.path().join("console.log");
+        std::fs::write(
+            &console,
+            "gantry-init: engine ready\n\
+             gantry-init: error: dockerd: exited on its own (status 137); the end of its log:\n\
+             gantry-init: dockerd: started again (pid 9, restart 1 of 3) [80.1s]\n\
+             gantry-init: error: dockerd: exited on its own (status 2); the end of its log:\n\
+             gantry-init: error: dockerd: exited 4 times; not starting it again (restart Gantry)\n",
+        )
+        .unwrap();
+        // a port nothing listens on
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let endpoint = Endpoint::Tcp { address: format!("127.0.0.1:{port}"), tls: None };
+        // a bound of an hour: only the guest's giving up can end this wait (the outer bound only
+        // keeps a broken wait from hanging the test run)
+        let wait = wait_for_engine(&shared, &endpoint, Some(&console), Duration::from_secs(3600));
+        let e = tokio::time::timeout(Duration::from_secs(120), wait).await.unwrap().unwrap_err().to_string();
+        assert!(e.contains("in the guest: dockerd: exited on its own (status 2)"), "{e}");
+        let status = format!("{:?}", *shared.current.borrow());
+        assert!(status.contains("(dockerd: exited on its own (status 2)); started again (1)"), "{status}");
+    }
 
     #[test]
     fn only_a_tcp_engine_endpoint_is_served_and_others_are_named() {
