@@ -52,11 +52,7 @@ fn unix_engine(test: &str) -> Option<String> {
 }
 
 fn lab(dir: &Path, id: &str) -> String {
-    let lab = dir.join(id);
-    std::fs::create_dir_all(lab.join("steps")).unwrap();
-    std::fs::write(lab.join("lab.toml"), "format = 1\n").unwrap();
-    std::fs::write(lab.join("steps/one.en.md"), "# One\n").unwrap();
-    lab.display().to_string()
+    gantry_testkit::labs::write_lab(dir, id, &["one"], images::FIXTURE).display().to_string()
 }
 
 fn events(stdout: &str) -> Vec<serde_json::Value> {
@@ -227,14 +223,7 @@ impl Drop for ServedRoom {
 
 /// A lab folder in gantry-labs' format with two steps.
 fn lab_with_steps(dir: &Path, id: &str) -> String {
-    let lab = dir.join(id);
-    std::fs::create_dir_all(&lab).unwrap();
-    std::fs::write(
-        lab.join("lab.toml"),
-        format!("format = 1\nid = \"{id}\"\n[[steps]]\nid = \"run\"\n[[steps]]\nid = \"stop\"\n"),
-    )
-    .unwrap();
-    lab.display().to_string()
+    gantry_testkit::labs::write_lab(dir, id, &["run", "stop"], images::FIXTURE).display().to_string()
 }
 
 #[test]

@@ -22,6 +22,7 @@ pub mod bounded;
 pub mod dockerd;
 pub mod engine;
 pub mod images;
+pub mod labs;
 pub mod net;
 pub mod prop;
 pub mod reliability;

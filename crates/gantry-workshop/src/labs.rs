@@ -27,6 +27,25 @@ pub fn lab_id(dir: &Path) -> Result<String> {
     Ok(id)
 }
 
+/// The id of the lab in `dir` once the whole lab loads as gantry-labs reads it (what a
+/// participant's Gantry will do): a lab that would not open there is refused here, with every
+/// problem's file and line; its `id` must be its folder's name.
+pub fn loadable_lab_id(dir: &Path) -> Result<String> {
+    let id = lab_id(dir)?;
+    let lab = gantry_labs::load_lab(dir).map_err(|e| WorkshopError::Lab { lab: id.clone(), reason: e.to_string() })?;
+    if lab.id != id {
+        return Err(WorkshopError::Lab {
+            lab: id.clone(),
+            reason: format!(
+                "{} says id = {:?} but its folder is named {id:?}: a bundle's labs are known by their folder's name; rename one to match",
+                dir.join(LAB_MANIFEST).display(),
+                lab.id
+            ),
+        });
+    }
+    Ok(id)
+}
+
 /// The lab folder as a tar archive; the same folder always gives the same bytes.
 pub fn lab_tar(dir: &Path) -> Result<Vec<u8>> {
     let id = lab_id(dir)?;
@@ -237,6 +256,31 @@ mod tests {
         assert_eq!(outline.images, ["busybox:1.36"]);
         assert_eq!(LabOutline::parse("bare", "format = 1\n").expect("valid").title, "bare");
         assert!(LabOutline::parse("bad", "[[steps]]\nname = 1\n").is_err());
+    }
+
+    #[test]
+    fn only_a_lab_that_loads_is_packed_with_its_problems_named_by_file_and_line() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let good = gantry_testkit::labs::write_lab(dir.path(), "good-lab", &["run"], "gantry-test/busybox:1");
+        assert_eq!(loadable_lab_id(&good).expect("a lab that loads"), "good-lab");
+
+        // a manifest gantry-labs refuses: the step (line 10) has no check, no solution, no texts
+        let bad = dir.path().join("bad-lab");
+        std::fs::create_dir_all(&bad).expect("mkdir");
+        let manifest = "format = 1\nid = \"bad-lab\"\nlevel = \"beginner\"\nduration_minutes = 5\n\
+                        [title]\nen = \"Bad\"\n[summary]\nen = \"Bad\"\n[[steps]]\nid = \"run\"\n";
+        std::fs::write(bad.join(LAB_MANIFEST), manifest).expect("write");
+        let e = loadable_lab_id(&bad).expect_err("a lab that does not load");
+        let text = e.to_string();
+        assert!(matches!(e, WorkshopError::Lab { ref lab, .. } if lab == "bad-lab"), "{text}");
+        assert!(text.contains(&format!("{}:10", bad.join(LAB_MANIFEST).display())), "{text}");
+        assert!(text.contains("[[steps.checks]]"), "{text}");
+
+        // a lab copied under another folder name
+        let renamed = dir.path().join("renamed");
+        std::fs::rename(&good, &renamed).expect("rename");
+        let e = loadable_lab_id(&renamed).expect_err("id and folder differ").to_string();
+        assert!(e.contains("says id = \"good-lab\" but its folder is named \"renamed\""), "{e}");
     }
 
     #[test]

@@ -28,11 +28,7 @@ fn platform(text: &str) -> Platform {
 }
 
 fn lab(dir: &Path, id: &str) -> PathBuf {
-    let lab = dir.join(id);
-    std::fs::create_dir_all(lab.join("steps")).unwrap();
-    std::fs::write(lab.join("lab.toml"), format!("format = 1\nid = \"{id}\"\n")).unwrap();
-    std::fs::write(lab.join("steps/first.en.md"), format!("# {id}\n")).unwrap();
-    lab
+    gantry_testkit::labs::write_lab(dir, id, &["first"], FIXTURE)
 }
 
 /// A base image and an image built on it (they share the busybox layer).

@@ -25,7 +25,7 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::digest::Digest;
 use crate::error::{Result, WorkshopError};
-use crate::labs::{lab_id, lab_tar};
+use crate::labs::{lab_tar, loadable_lab_id};
 use crate::manifest::{FORMAT, ImageEntry, KIND, LabEntry, Manifest, Part, SettingsDefaults};
 use crate::oci::{
     ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME, Descriptor, ImageIndex, ImageName, MEDIA_INDEX, Platform,
@@ -119,7 +119,8 @@ pub async fn pack(
     cancel: &CancellationToken,
 ) -> Result<PackReport> {
     let requests = check_spec(spec)?;
-    let labs: Vec<(String, &PathBuf)> = spec.labs.iter().map(|d| lab_id(d).map(|id| (id, d))).collect::<Result<_>>()?;
+    let labs: Vec<(String, &PathBuf)> =
+        spec.labs.iter().map(|d| loadable_lab_id(d).map(|id| (id, d))).collect::<Result<_>>()?;
     let mut ids = BTreeSet::new();
     for (id, _) in &labs {
         if !ids.insert(id.clone()) {
