@@ -136,7 +136,7 @@ for tool in mmdebstrap mksquashfs cpio sha256sum dpkg-deb bc flock gzip xz zstd;
 done
 
 # --- input hash: every file in vm-images/ that affects the output ------------------------------
-INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/gantry-init)
+INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/engine.sh init/gantry-init)
 HASH=$(
   cd "$HERE"
   for f in "${INPUTS[@]}"; do
@@ -282,6 +282,7 @@ step "modules: $(find "$ROOT/lib/modules/$KVER" -name '*.ko*' | wc -l) kept of $
 # --- 3. root filesystem tweaks ----------------------------------------------------------------
 install -D -m 0755 "$HERE/init/gantry-init" "$ROOT/sbin/gantry-init"
 install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
+install -D -m 0644 "$HERE/init/engine.sh" "$ROOT/usr/lib/gantry/engine.sh"
 [ -x "$ROOT/usr/bin/tini" ] || die "tini missing in the root"
 # usrmerge and perl (not perl-base) if anything pulled them in: nothing in the guest runs them
 # shellcheck disable=SC2016 # dpkg-query's format

@@ -1,13 +1,13 @@
 # shellcheck shell=sh
-# The engine part of a Gantry guest init, sourced (POSIX sh): the settings file (parsed, never
-# executed), containerd + dockerd with mutual TLS, the readiness check and the clean stop. Used
-# by the WSL 2 init (wsl-init); the QEMU init (stage2.sh) still has its own copy of these steps
-# (with a stricter settings parser, and a supervisor that starts a dockerd that exited again):
-# merging the two is pending.
+# The engine part of a Gantry guest init, sourced (POSIX sh) by both inits: the QEMU guest's
+# (stage2.sh) and the WSL 2 distribution's (wsl-init). Console helpers, containerd + dockerd with
+# mutual TLS, the readiness check, dockerd's supervisor and the clean stop; the settings file
+# parser WSL uses (stage2.sh has its own, which also mounts shares).
 # Contract (config keys, console lines): vm-images/README.md.
 #
 # The caller sets: STATE (a private directory), TLS (ca.pem, server-cert.pem, server-key.pem),
-# DATA (/var/lib/docker), CONTAINERD_STATE (/var/lib/containerd).
+# DATA (/var/lib/docker), CONTAINERD_STATE (/var/lib/containerd); optionally ENGINE_EXITS, a
+# fifo the caller reads: "dockerd STATUS" is written there when dockerd exits on its own.
 
 DOCKER_SOCK=/var/run/docker.sock
 CONTAINERD_SOCK=/run/containerd/containerd.sock
@@ -154,8 +154,44 @@ dockerd_answers() {
   [ -S "$DOCKER_SOCK" ] && engine_ping
 }
 
-# gantry_start_engine ADDRESS: containerd, then dockerd with mutual TLS on ADDRESS:$PORT and its
-# unix socket; returns once dockerd answers (1 after an error line and the logs' tails if not).
+# gantry_start_dockerd ADDRESS: dockerd with mutual TLS on ADDRESS:$PORT and its unix socket, in a
+# small supervising subshell that writes "dockerd STATUS" to $ENGINE_EXITS (when set) once dockerd
+# exits on its own: the caller hears of it without polling. Sets dockerd_pid.
+gantry_start_dockerd() {
+  rm -f "$STATE/dockerd.pid"
+  (
+    dockerd --containerd="$CONTAINERD_SOCK" \
+      --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
+      -H "tcp://$1:$PORT" -H "unix://$DOCKER_SOCK" \
+      --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
+    echo "$!" >"$STATE/dockerd.pid"
+    wait "$!"
+    _status=$?
+    if [ -n "${ENGINE_EXITS:-}" ] && [ ! -e "$STATE/stopping" ]; then
+      echo "dockerd $_status" >"$ENGINE_EXITS"
+    fi
+  ) &
+  _n=0
+  until [ -s "$STATE/dockerd.pid" ]; do
+    if [ "$_n" -ge 100 ]; then
+      err "dockerd: cannot start"
+      return 1
+    fi
+    sleep 0.1
+    _n=$((_n + 1))
+  done
+  read -r dockerd_pid <"$STATE/dockerd.pid"
+}
+
+# gantry_wait_dockerd: returns once dockerd answers (1 after an error line and its log's tail if
+# it exits or does not answer within 120 s).
+gantry_wait_dockerd() {
+  wait_for dockerd "$dockerd_pid" /var/log/dockerd.log 600 0.2 "no answer on $DOCKER_SOCK after 120s" \
+    dockerd_answers
+}
+
+# gantry_start_engine ADDRESS: containerd, then dockerd (gantry_start_dockerd); returns once
+# dockerd answers (1 after an error line and the logs' tails if not).
 gantry_start_engine() {
   mkdir -p /var/log
   containerd >>/var/log/containerd.log 2>&1 &
@@ -164,20 +200,38 @@ gantry_start_engine() {
     test -S "$CONTAINERD_SOCK" || return 1
   log "containerd: up (pid $containerd_pid)"
 
-  dockerd --containerd="$CONTAINERD_SOCK" \
-    --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
-    -H "tcp://$1:$PORT" -H "unix://$DOCKER_SOCK" \
-    --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
-  dockerd_pid=$!
+  gantry_start_dockerd "$1" || return 1
   log "dockerd: started (pid $dockerd_pid), tcp $1:$PORT"
-  wait_for dockerd "$dockerd_pid" /var/log/dockerd.log 600 0.2 "no answer on $DOCKER_SOCK after 120s" \
-    dockerd_answers || return 1
+  gantry_wait_dockerd || return 1
   log "dockerd: answers on $DOCKER_SOCK"
+}
+
+# How often dockerd is started again after exiting on its own, per boot.
+DOCKERD_RESTARTS=3
+dockerd_restarts=0
+
+# gantry_dockerd_exited STATUS ADDRESS: after "dockerd STATUS" came from $ENGINE_EXITS: prints
+# how it ended and the end of its log, and starts it again (at most DOCKERD_RESTARTS times).
+# Returns 1 when it is not running again (given up, or the restart failed).
+gantry_dockerd_exited() {
+  err "dockerd: exited on its own (status $1); the end of its log:"
+  show_tail /var/log/dockerd.log 30
+  if [ "$dockerd_restarts" -ge "$DOCKERD_RESTARTS" ]; then
+    err "dockerd: exited $((dockerd_restarts + 1)) times; not starting it again (restart Gantry)"
+    return 1
+  fi
+  dockerd_restarts=$((dockerd_restarts + 1))
+  gantry_start_dockerd "$2" || return 1
+  log "dockerd: started again (pid $dockerd_pid, restart $dockerd_restarts of $DOCKERD_RESTARTS)"
+  gantry_wait_dockerd || return 1
+  log "dockerd: answers on $DOCKER_SOCK again"
 }
 
 # gantry_stop_engine: dockerd (30 s), containerd (10 s), the container shims left, then the
 # engine's data unmounted and synced.
 gantry_stop_engine() {
+  # dockerd's supervising subshell must not report this exit
+  : >"$STATE/stopping"
   stop_pid "$dockerd_pid" dockerd 30
   stop_pid "$containerd_pid" containerd 10
   # the containers' shims (only they: this init is not alone in its process namespace)

@@ -13,33 +13,12 @@ STATE=/run/gantry
 TLS=$STATE/tls
 DATA=/var/lib/docker
 CONTAINERD_STATE=/var/lib/containerd
-DOCKER_SOCK=/var/run/docker.sock
-CONTAINERD_SOCK=/run/containerd/containerd.sock
 DEBUG=${GANTRY_DEBUG:-0}
-PORT=2376
-dockerd_pid=
-containerd_pid=
-
-uptime_s() {
-  read -r up _ </proc/uptime
-  echo "$up"
-}
-
-log() {
-  echo "gantry-init: $* [$(uptime_s)s]"
-}
-
-err() {
-  echo "gantry-init: error: $*"
-}
-
-# Prints the last lines of a log file to the console, prefixed.
-show_tail() {
-  [ -f "$1" ] || return 0
-  tail -n "${2:-15}" "$1" | while IFS= read -r l; do
-    echo "gantry-init:   | $l"
-  done
-}
+# dockerd's exits reach the main loop (section 9) through the power button's fifo
+ENGINE_EXITS=$STATE/power
+# console helpers, containerd + dockerd, dockerd's supervisor (shared with the WSL 2 init)
+# shellcheck source=vm-images/init/engine.sh
+. /usr/lib/gantry/engine.sh
 
 # The serial console the kernel command line names (console=ttyS0 on a PC, ttyAMA0 on arm64's virt).
 console_tty() {
@@ -66,34 +45,6 @@ fail() {
   echo "gantry-init: power off"
   busybox poweroff -f
   exit 1
-}
-
-# Is process $1 running (and not a zombie)?
-alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
-  st=
-  read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
-  [ "$st" != Z ]
-}
-
-# Sends SIGTERM to $1 ($2: name) and waits up to $3 seconds, then SIGKILL.
-stop_pid() {
-  pid=$1 name=$2 bound=$3
-  alive "$pid" || return 0
-  log "shutdown: stopping $name (pid $pid)"
-  kill -TERM "$pid" 2>/dev/null
-  n=0
-  while alive "$pid" && [ "$n" -lt $((bound * 10)) ]; do
-    sleep 0.1
-    n=$((n + 1))
-  done
-  if alive "$pid"; then
-    err "shutdown: $name did not stop within ${bound}s, killing it"
-    kill -KILL "$pid" 2>/dev/null
-    sleep 0.2
-  fi
-  wait "$pid" 2>/dev/null
-  log "shutdown: $name stopped"
 }
 
 shutdown_engine() {
@@ -377,79 +328,7 @@ done
 [ "$watchers" -gt 0 ] || err "power: no power button input device; QMP system_powerdown will not work"
 
 # --- 8. containerd, dockerd -------------------------------------------------------------------
-mkdir -p /var/log
-containerd >>/var/log/containerd.log 2>&1 &
-containerd_pid=$!
-n=0
-while [ ! -S "$CONTAINERD_SOCK" ]; do
-  alive "$containerd_pid" || {
-    show_tail /var/log/containerd.log
-    fail "containerd: exited"
-  }
-  [ "$n" -lt 600 ] || {
-    show_tail /var/log/containerd.log
-    fail "containerd: no socket after 60s"
-  }
-  sleep 0.1
-  n=$((n + 1))
-done
-log "containerd: up (pid $containerd_pid)"
-
-# dockerd runs in a small supervising subshell: when it exits, the subshell tells the main loop
-# (section 9) through the power fifo, with no polling; the loop logs why and starts it again.
-start_dockerd() {
-  rm -f "$STATE/dockerd.pid"
-  (
-    dockerd --containerd="$CONTAINERD_SOCK" \
-      --tlsverify --tlscacert="$TLS/ca.pem" --tlscert="$TLS/server-cert.pem" --tlskey="$TLS/server-key.pem" \
-      -H "tcp://10.0.2.15:$PORT" -H "unix://$DOCKER_SOCK" \
-      --data-root="$DATA" --pidfile=/run/docker.pid >>/var/log/dockerd.log 2>&1 &
-    echo "$!" >"$STATE/dockerd.pid"
-    wait "$!"
-    status=$?
-    [ -e "$STATE/stopping" ] || echo "dockerd $status" >"$STATE/power"
-  ) &
-  n=0
-  until [ -s "$STATE/dockerd.pid" ]; do
-    [ "$n" -lt 100 ] || fail "dockerd: cannot start"
-    sleep 0.1
-    n=$((n + 1))
-  done
-  read -r dockerd_pid <"$STATE/dockerd.pid"
-}
-
-# dockerd answers GET /_ping on its unix socket (perl-base is essential; the Go CLI is slow to start
-# under TCG)
-engine_ping() {
-  perl -MIO::Socket::UNIX -e '
-		$SIG{ALRM} = sub { exit 1 }; alarm 10;
-		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or exit 1;
-		print $s "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
-		my $r = join "", <$s>;
-		exit($r =~ m{^HTTP/1\.[01] 200} ? 0 : 1);' "$DOCKER_SOCK" 2>/dev/null
-}
-
-# Waits until dockerd answers; powers off with the end of its log when it exits or never answers.
-wait_for_dockerd() {
-  n=0
-  until [ -S "$DOCKER_SOCK" ] && engine_ping; do
-    alive "$dockerd_pid" || {
-      show_tail /var/log/dockerd.log
-      fail "dockerd: exited"
-    }
-    [ "$n" -lt 600 ] || {
-      show_tail /var/log/dockerd.log
-      fail "dockerd: no answer on $DOCKER_SOCK after 120s"
-    }
-    sleep 0.2
-    n=$((n + 1))
-  done
-}
-
-start_dockerd
-log "dockerd: started (pid $dockerd_pid), tcp port $PORT"
-wait_for_dockerd
-log "dockerd: answers on $DOCKER_SOCK"
+gantry_start_engine 10.0.2.15 || fail "engine: not started"
 
 # Ports published on the guest's loopback (`-p 127.0.0.1:5432:5432`, as compose files often say:
 # on Docker Desktop that address means the user's computer) must answer through the host's
@@ -474,27 +353,13 @@ fi
 # --- 9. wait for the power button, then stop cleanly ------------------------------------------
 # dockerd exiting on its own (a crash, the kernel's OOM killer) is not the end of the VM: the
 # console says how it ended and why (the end of its log), and it is started again, at most
-# DOCKERD_RESTARTS times; its containers come back per their restart policies.
-DOCKERD_RESTARTS=3
-restarts=0
+# DOCKERD_RESTARTS times (engine.sh); its containers come back per their restart policies.
 while :; do
   req=
   read -r req <"$STATE/power" || true
   case "$req" in
   power) break ;;
-  "dockerd "*)
-    err "dockerd: exited on its own (status ${req#dockerd }); the end of its log:"
-    show_tail /var/log/dockerd.log 30
-    if [ "$restarts" -ge "$DOCKERD_RESTARTS" ]; then
-      err "dockerd: exited $((restarts + 1)) times; not starting it again (restart Gantry)"
-      continue
-    fi
-    restarts=$((restarts + 1))
-    start_dockerd
-    log "dockerd: started again (pid $dockerd_pid, restart $restarts of $DOCKERD_RESTARTS)"
-    wait_for_dockerd
-    log "dockerd: answers on $DOCKER_SOCK again"
-    ;;
+  "dockerd "*) gantry_dockerd_exited "${req#dockerd }" 10.0.2.15 || true ;;
   esac
 done
 echo "gantry-init: power button"
