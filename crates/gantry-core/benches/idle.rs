@@ -144,8 +144,8 @@ fn loadavg() -> String {
 }
 
 /// The variants compared: the configuration before this measurement first (tb-size=64, glibc's
-/// malloc, host THP on, the kernel's reporting order), then the default (the same cache, malloc
-/// tuned, host THP off), smaller caches, then a finer page reporting order.
+/// malloc, host THP on, the kernel's reporting order), then the default (host THP off), then
+/// malloc tuned with the same and smaller caches, then a finer page reporting order.
 fn variants() -> Vec<QemuTuning> {
     let before =
         QemuTuning { tcg_tb_size_mib: 64, malloc: Malloc::Glibc, page_reporting_order: None, host_huge_pages: true };
@@ -158,7 +158,7 @@ fn variants() -> Vec<QemuTuning> {
         page_reporting_order: order,
         host_huge_pages: false,
     };
-    vec![before, tuned(64, None), tuned(32, None), tuned(16, None), tuned(32, Some(5))]
+    vec![before, QemuTuning::default(), tuned(64, None), tuned(32, None), tuned(16, None), tuned(32, Some(5))]
 }
 
 fn main() {

@@ -11,8 +11,9 @@ use crate::error::{MachineError, Result};
 /// translated code until the cache is full and stays resident; a smaller cache is flushed and
 /// refilled more often while the guest boots. Measured in one run (docs/benchmarks.md): 64 MiB
 /// 15 flushes, 32 MiB 53 flushes and a 1.44× boot, 16 MiB 312 flushes and a 2.28× boot; each
-/// halving takes its size out of the idle RSS. 64 MiB: the boot under TCG is what users wait for,
-/// and 32 MiB flushes (a path QEMU's default cache almost never takes) 3.5× as often.
+/// halving takes its size out of the idle RSS. 64 MiB: the boot under TCG is what users wait for;
+/// 32 MiB flushes (a path QEMU's default cache almost never takes) 3.5× as often, and guests
+/// crashed under it (docs/benchmarks.md, "Stability").
 pub const TCG_TB_SIZE_MIB: u32 = 64;
 
 /// Benchmark override of [`QemuTuning::tcg_tb_size_mib`] (MiB, 1..=[`MAX_TB_SIZE_MIB`]).
@@ -71,7 +72,9 @@ impl Default for QemuTuning {
     fn default() -> Self {
         QemuTuning {
             tcg_tb_size_mib: TCG_TB_SIZE_MIB,
-            malloc: Malloc::Tuned,
+            // glibc's own: the tuned allocator saved 7 MiB and was one of three changes in runs
+            // where guests crashed under TCG (docs/benchmarks.md); only the huge pages stay off
+            malloc: Malloc::Glibc,
             page_reporting_order: None,
             host_huge_pages: false,
         }
