@@ -59,6 +59,15 @@ impl HostOs {
             Self::Linux
         }
     }
+
+    /// How messages name it ("Linux", "macOS", "Windows").
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Linux => "Linux",
+            Self::MacOs => "macOS",
+            Self::Windows => "Windows",
+        }
+    }
 }
 
 /// The result of detection: the accelerator and, when it is not the preferred one, why.

@@ -12,13 +12,21 @@
 //! - An Apple Virtualization driver on macOS would implement the same trait around `gantry-vz`
 //!   (the engine on a vsock relay: [`EngineEndpoint::VsockRelay`]); it does not exist yet.
 //!
-//! The trait uses `async fn` (`impl Future + Send`) and an associated events type, so drivers are
-//! chosen statically (the agent is generic over `D: Driver`): no boxing, and no trait objects.
+//! The trait uses `async fn` (`impl Future + Send`) and an associated events type, so the agent
+//! is generic over `D: Driver` (no boxing, no trait objects); the driver chosen at run time
+//! ([`choose_driver`]) is an [`AnyDriver`], an enum that hands each call to the one it holds.
 
+mod any;
+mod choice;
 mod events;
 mod features;
 pub mod wsl2;
 
+pub use any::AnyDriver;
+pub use choice::{
+    DRIVER_ENV, DriverChoice, DriverKind, WSL_PROBE_BOUND, WslAvailability, choose_driver, choose_for_this_host,
+    probe_wsl, requested_driver,
+};
 pub use events::{DiskError, GuestRun, NoEvents, QmpEvents, VmEvent, VmEvents};
 pub use features::{EngineEndpoint, Features, LogFile, LogKind, PortForwarding};
 pub use wsl2::Wsl2Driver;

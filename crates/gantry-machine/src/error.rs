@@ -69,6 +69,14 @@ pub enum MachineError {
     #[error(transparent)]
     InvalidName(#[from] crate::instance::InvalidName),
 
+    /// `GANTRY_DRIVER` names no VM driver.
+    #[error("{}={value:?} names no VM driver (known: qemu, wsl2)", crate::driver::DRIVER_ENV)]
+    UnknownDriver { value: String },
+
+    /// `GANTRY_DRIVER` asks for a driver this system cannot run.
+    #[error("the {driver} VM driver runs on Windows only, not on {os}", os = .os.name())]
+    DriverNotOnThisSystem { driver: &'static str, os: crate::accel::HostOs },
+
     /// A failure of the WSL 2 driver (`wsl.exe`), with its own hint.
     #[error(transparent)]
     Wsl(#[from] crate::wsl2::WslError),
@@ -121,6 +129,10 @@ impl MachineError {
                 crate::instance::GANTRY_HOME_ENV
             ),
             Self::InvalidName(_) => "use a short name of letters, digits, '-' and '_', such as dev or work-2".into(),
+            Self::UnknownDriver { .. } | Self::DriverNotOnThisSystem { .. } => format!(
+                "set {} to qemu (or to wsl2 on Windows), or unset it to let Gantry choose",
+                crate::driver::DRIVER_ENV
+            ),
             Self::Wsl(e) => e.hint(),
         }
     }

@@ -20,10 +20,11 @@ mod watch;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use agent::run_agent_with;
-use gantry_machine::driver::{Driver, MachineStatus, QemuDriver};
+use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, MachineStatus};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
@@ -33,11 +34,22 @@ pub use gantry_machine::local;
 pub use status::{RunningInfo, Step, VmStatus};
 pub use watch::{MAX_BACKOFF, watch};
 
-/// The driver of `instance`'s VM: QEMU on every system for now. (The WSL 2 driver,
-/// [`gantry_machine::driver::Wsl2Driver`], implements the same trait but has not run on Windows
-/// yet, and Apple Virtualization has no driver yet: docs/windows.md, docs/macos.md.)
-pub fn machine_driver(instance: &Instance) -> impl Driver + use<> {
-    QemuDriver::new(instance.clone())
+/// The driver of `instance`'s VM, as [`gantry_machine::driver::choose_driver`] decides: QEMU on
+/// Linux and macOS; on Windows WSL 2 when it is usable, else QEMU with WHPX; `GANTRY_DRIVER=qemu`
+/// or `wsl2` overrides it (an unknown value, or `wsl2` off Windows, is the error). Chosen once per
+/// process and logged then. The WSL 2 driver has not run on a real Windows machine yet, and Apple
+/// Virtualization has no driver yet (docs/windows.md, docs/macos.md).
+pub async fn machine_driver(instance: &Instance) -> Result<AnyDriver, VmError> {
+    static CHOSEN: OnceLock<DriverChoice> = OnceLock::new();
+    let kind = match CHOSEN.get() {
+        Some(choice) => choice.kind,
+        None => {
+            let choice = gantry_machine::driver::choose_for_this_host().await?;
+            tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver chosen");
+            CHOSEN.get_or_init(|| choice).kind
+        }
+    };
+    Ok(AnyDriver::new(kind, instance.clone())?)
 }
 
 /// How to start.
@@ -125,7 +137,10 @@ async fn status_within(instance: &Instance, bound: Duration) -> VmStatus {
         Err(_) => true,
     };
     let hint = "`gantry stop` stops it (the VM too), then `gantry start`";
-    let machine = machine_driver(instance).status();
+    let machine = match machine_driver(instance).await {
+        Ok(driver) => driver.status(),
+        Err(e) => return VmStatus::Error { message: e.to_string(), hint: e.hint() },
+    };
     match (machine, silent) {
         (MachineStatus::Running(rs), silent) => VmStatus::Degraded {
             reasons: vec![if silent {
@@ -202,6 +217,8 @@ pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> 
     let inst = &opts.instance;
     inst.check_socket_paths()?;
     inst.ensure().map_err(VmError::io("create", inst.dir()))?;
+    // the agent chooses the same way: a driver it cannot have is said here, not in its log
+    machine_driver(inst).await?;
     // One start at a time launches the agent (the app and a terminal, a double click): the
     // second waits here, then finds the first one's agent and follows it.
     let start_lock = {
@@ -317,7 +334,7 @@ async fn stop_within(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let driver = machine_driver(instance);
+    let driver = machine_driver(instance).await?;
     if driver.alive() {
         progress(&VmStatus::Stopping);
         driver.stop(Duration::from_secs(60)).await?;
@@ -352,7 +369,7 @@ pub async fn delete(instance: &Instance, data: bool) -> Result<(), VmError> {
     if agent_running(instance) {
         return Err(VmError::Agent { message: "the VM is running".into(), hint: "run `gantry stop` first".into() });
     }
-    machine_driver(instance).delete(data).await?;
+    machine_driver(instance).await?.delete(data).await?;
     Ok(())
 }
 

@@ -76,6 +76,12 @@ pub fn list_verbose() -> Vec<OsString> {
     args(["--list", "--verbose"])
 }
 
+/// `--status`: WSL's default version and kernel; fails where WSL 2 cannot run (the driver's
+/// probe, [`crate::driver::WslAvailability`]).
+pub fn status() -> Vec<OsString> {
+    args(["--status"])
+}
+
 /// `--terminate NAME`: stops a distribution at once (after the engine was stopped cleanly).
 pub fn terminate(name: &str) -> Vec<OsString> {
     args(["--terminate", name])
@@ -142,5 +148,6 @@ mod tests {
         assert_eq!(words(&list_running()), ["--list", "--running", "--quiet"]);
         assert_eq!(words(&list_names()), ["--list", "--quiet"]);
         assert_eq!(words(&list_verbose()), ["--list", "--verbose"]);
+        assert_eq!(words(&status()), ["--status"]);
     }
 }

@@ -2,6 +2,9 @@
 //! `wsl.exe` prints in every language (`0x8007019e`, `HCS_E_HYPERV_NOT_INSTALLED`, ...), never by
 //! its localized sentences; anything else keeps wsl.exe's own message.
 
+use super::exe::RawOutput;
+use super::output::decode;
+
 /// A failure of the WSL2 driver.
 #[derive(Debug, thiserror::Error)]
 pub enum WslError {
@@ -114,6 +117,17 @@ pub fn failure(args: &[std::ffi::OsString], exit: Option<i32>, output: &str) -> 
         exit,
         message: last_lines(output, 3),
     })
+}
+
+/// What a `wsl.exe ARGS` run printed (its output and error text, decoded), or the error it is:
+/// [`WslError::NotInstalled`] when there is no wsl.exe, [`failure`] for a non-zero exit.
+pub fn outcome(args: &[std::ffi::OsString], ran: std::io::Result<RawOutput>) -> Result<String, WslError> {
+    let out = ran.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => WslError::NotInstalled,
+        _ => WslError::Spawn { source: e },
+    })?;
+    let text = format!("{}{}", decode(&out.stdout), decode(&out.stderr));
+    if out.exit == Some(0) { Ok(text) } else { Err(failure(args, out.exit, &text)) }
 }
 
 /// The last `n` non-empty lines of `text`, joined by " / ".

@@ -277,6 +277,19 @@ fn the_tarballs_are_found_next_to_the_image_with_their_version() {
         (rootfs.version.as_str(), rootfs.engine, rootfs.data),
         ("c503b71353c3c809", dir.join(ENGINE_TARBALL), dir.join(DATA_TARBALL))
     );
+    // an installed `guest` folder without its VERSION: the image's are used
+    let installed = t.path().join(INSTALLED_ROOTFS_DIR);
+    std::fs::create_dir_all(&installed).unwrap();
+    assert_eq!(Rootfs::locate_in(Some(&installed), t.path()).unwrap().engine, dir.join(ENGINE_TARBALL));
+    // ... with it: the installed ones, never the image's
+    std::fs::write(installed.join(VERSION_FILE), "wsl_version=d1\n").unwrap();
+    assert!(
+        matches!(Rootfs::locate_in(Some(&installed), t.path()), Err(WslError::MissingRootfs { path }) if path.starts_with(&installed))
+    );
+    for f in [ENGINE_TARBALL, DATA_TARBALL] {
+        std::fs::write(installed.join(f), f).unwrap();
+    }
+    assert_eq!(Rootfs::locate_in(Some(&installed), t.path()).unwrap().version, "d1");
     // a version that is not one token is not a version
     std::fs::write(dir.join(VERSION_FILE), "wsl_version=../x\n").unwrap();
     assert!(matches!(Rootfs::in_image(t.path()), Err(WslError::MissingRootfs { .. })));

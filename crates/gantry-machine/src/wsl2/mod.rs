@@ -20,4 +20,4 @@ mod wsl;
 pub use error::WslError;
 #[cfg(test)]
 pub(crate) use wsl::fake;
-pub use wsl::{DATA_TARBALL, ENGINE_TARBALL, Layout, ROOTFS_DIR, Rootfs, VERSION_FILE, Wsl};
+pub use wsl::{DATA_TARBALL, ENGINE_TARBALL, INSTALLED_ROOTFS_DIR, Layout, ROOTFS_DIR, Rootfs, VERSION_FILE, Wsl};

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::args::{self, Distros};
-use super::error::{WslError, failure};
+use super::error::{WslError, outcome};
 use super::exe::{KeepAlive, WslExe};
 use super::list::{parse_names, parse_verbose};
-use super::output::decode;
 use super::plan::{self, Observed, Step, Which};
 
 /// The line the guest prints once its engine answers (vm-images/README.md, console protocol).
@@ -73,7 +72,30 @@ pub const DATA_TARBALL: &str = "wsl-data.tar.gz";
 /// The `KEY=VALUE` file in [`ROOTFS_DIR`] naming the tarballs' version (`wsl_version=`).
 pub const VERSION_FILE: &str = "VERSION";
 
+/// The folder next to an installed `gantry.exe` that holds the tarballs and [`VERSION_FILE`]
+/// (installer/windows/gantry.nsi).
+pub const INSTALLED_ROOTFS_DIR: &str = "guest";
+
 impl Rootfs {
+    /// The tarballs this Gantry uses: the installed ones ([`INSTALLED_ROOTFS_DIR`] next to the
+    /// running program), else the guest image's ([`crate::image::default_dir`], the only place
+    /// when `GANTRY_IMAGE_DIR` is set).
+    pub fn locate() -> Result<Self, WslError> {
+        let image_dir_set = std::env::var_os(crate::image::IMAGE_DIR_ENV).is_some_and(|v| !v.is_empty());
+        let exe = std::env::current_exe().ok();
+        let installed = exe.as_deref().and_then(Path::parent).map(|d| d.join(INSTALLED_ROOTFS_DIR));
+        Self::locate_in(installed.filter(|_| !image_dir_set).as_deref(), &crate::image::default_dir())
+    }
+
+    /// [`Self::locate`] over explicit places: the `installed` folder when it has a
+    /// [`VERSION_FILE`], else the image in `image_dir`.
+    pub fn locate_in(installed: Option<&Path>, image_dir: &Path) -> Result<Self, WslError> {
+        match installed.filter(|d| d.join(VERSION_FILE).is_file()) {
+            Some(dir) => Self::in_dir(dir),
+            None => Self::in_image(image_dir),
+        }
+    }
+
     /// The tarballs next to the guest image in `image_dir` (`<image_dir>/wsl/`, as
     /// vm-images/wsl-rootfs.sh writes them): [`Self::in_dir`].
     pub fn in_image(image_dir: &Path) -> Result<Self, WslError> {
@@ -135,12 +157,8 @@ impl<E: WslExe> Wsl<E> {
 
     /// Runs `wsl.exe ARGS`; a failure becomes the specific error its output names.
     async fn call(&self, args: Vec<OsString>) -> Result<String, WslError> {
-        let out = self.exe.run(args.clone()).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => WslError::NotInstalled,
-            _ => WslError::Spawn { source: e },
-        })?;
-        let text = format!("{}{}", decode(&out.stdout), decode(&out.stderr));
-        if out.exit == Some(0) { Ok(text) } else { Err(failure(&args, out.exit, &text)) }
+        let ran = self.exe.run(args.clone()).await;
+        outcome(&args, ran)
     }
 
     /// The instance's distribution names.
