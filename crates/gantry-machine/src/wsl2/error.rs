@@ -55,7 +55,7 @@ impl WslError {
         match self {
             Self::NotInstalled => {
                 "run `wsl --install --no-distribution` in a terminal opened as administrator, restart \
-                Windows, then start Gantry again (without WSL, Gantry uses QEMU: set the VM driver to qemu)"
+                Windows, then start Gantry again (or set GANTRY_DRIVER=qemu to use QEMU)"
                     .into()
             }
             Self::VirtualizationDisabled { .. } => {
@@ -66,7 +66,7 @@ impl WslError {
             }
             Self::Wsl1Only { .. } => {
                 "run `wsl --update` to get WSL 2 (Windows 10 2004, build 19041, or newer is needed), \
-                then start Gantry again; or set the VM driver to qemu"
+                then start Gantry again; or set GANTRY_DRIVER=qemu"
                     .into()
             }
             Self::Failed { .. } | Self::Spawn { .. } => {
