@@ -73,9 +73,9 @@ pub enum MachineError {
     #[error("{}={value:?} names no VM driver (known: qemu, wsl2)", crate::driver::DRIVER_ENV)]
     UnknownDriver { value: String },
 
-    /// `GANTRY_DRIVER` asks for a driver this system cannot run.
+    /// `GANTRY_DRIVER` asks for a Windows-only driver on another system.
     #[error("the {driver} VM driver runs on Windows only, not on {os}", os = .os.name())]
-    DriverNotOnThisSystem { driver: &'static str, os: crate::accel::HostOs },
+    WindowsOnlyDriver { driver: &'static str, os: crate::accel::HostOs },
 
     /// A failure of the WSL 2 driver (`wsl.exe`), with its own hint.
     #[error(transparent)]
@@ -129,7 +129,7 @@ impl MachineError {
                 crate::instance::GANTRY_HOME_ENV
             ),
             Self::InvalidName(_) => "use a short name of letters, digits, '-' and '_', such as dev or work-2".into(),
-            Self::UnknownDriver { .. } | Self::DriverNotOnThisSystem { .. } => format!(
+            Self::UnknownDriver { .. } | Self::WindowsOnlyDriver { .. } => format!(
                 "set {} to qemu (or to wsl2 on Windows), or unset it to let Gantry choose",
                 crate::driver::DRIVER_ENV
             ),

@@ -15,8 +15,8 @@
 //! - [`engine_config`]: the guest engine's registry mirrors and their pinned certificates;
 //! - [`process`]: pid files and liveness;
 //! - [`driver`]: the lima-style [`driver::Driver`] trait (lifecycle, engine endpoint, port
-//!   forwarding and pause events as features, logs), [`driver::QemuDriver`] and
-//!   [`driver::Wsl2Driver`];
+//!   forwarding and pause events as features, logs), [`driver::QemuDriver`],
+//!   [`driver::Wsl2Driver`], and [`driver::AnyDriver`], the one [`driver::choose_driver`] picks;
 //! - [`local`]: owner-only local endpoints (unix socket, or a named pipe on Windows);
 //! - [`wsl2`]: the WSL 2 driver's portable logic (Windows);
 //! - [`forward`]: the host unix socket → mutual-TLS engine forwarder, with the mount check;

@@ -97,13 +97,13 @@ pub struct DriverChoice {
 }
 
 /// The driver for a host running `os`, with `requested` from `GANTRY_DRIVER` and `wsl` from
-/// the probe (see the module's documentation for the rules). The one error is a request this
-/// system cannot run: [`MachineError::DriverNotOnThisSystem`].
+/// the probe (see the module's documentation for the rules). The one error is `wsl2` asked for
+/// off Windows: [`MachineError::WindowsOnlyDriver`].
 pub fn choose_driver(os: HostOs, requested: Option<DriverKind>, wsl: &WslAvailability) -> Result<DriverChoice> {
     let choice = |kind, reason: String| Ok(DriverChoice { kind, reason });
     match (requested, os) {
         (Some(DriverKind::Wsl2), HostOs::Linux | HostOs::MacOs) => {
-            Err(MachineError::DriverNotOnThisSystem { driver: DriverKind::Wsl2.name(), os })
+            Err(MachineError::WindowsOnlyDriver { driver: DriverKind::Wsl2.name(), os })
         }
         (Some(kind), _) => choice(kind, format!("{DRIVER_ENV}={}", kind.name())),
         (None, HostOs::Linux | HostOs::MacOs) => choice(DriverKind::Qemu, format!("QEMU on {}", os.name())),
@@ -193,7 +193,7 @@ mod tests {
                     };
                     match (want, got) {
                         (Some(kind), Ok(choice)) => assert_eq!(choice.kind, kind, "{os:?} {requested:?} {wsl:?}"),
-                        (None, Err(e @ MachineError::DriverNotOnThisSystem { driver: "wsl2", .. })) => {
+                        (None, Err(e @ MachineError::WindowsOnlyDriver { driver: "wsl2", .. })) => {
                             assert_eq!(
                                 e.to_string(),
                                 format!("the wsl2 VM driver runs on Windows only, not on {}", os.name())
