@@ -20,6 +20,7 @@ mod any;
 mod choice;
 mod events;
 mod features;
+pub mod record;
 pub mod wsl2;
 
 pub use any::AnyDriver;
@@ -29,6 +30,7 @@ pub use choice::{
 };
 pub use events::{DiskError, GuestRun, NoEvents, QmpEvents, VmEvent, VmEvents};
 pub use features::{EngineEndpoint, Features, LogFile, LogKind, PortForwarding};
+pub use record::Intent;
 pub use wsl2::Wsl2Driver;
 
 use std::collections::BTreeSet;

@@ -77,6 +77,17 @@ pub enum MachineError {
     #[error("the {driver} VM driver runs on Windows only, not on {os}", os = .os.name())]
     WindowsOnlyDriver { driver: &'static str, os: crate::accel::HostOs },
 
+    /// The instance's driver record ([`crate::instance::Instance::driver_record`]) names no driver.
+    #[error("{path} names no VM driver ({value:?}; known: qemu, wsl2)")]
+    DriverRecord { path: PathBuf, value: String },
+
+    /// `GANTRY_DRIVER` asks to start an instance with another driver than the one holding its data.
+    #[error(
+        "instance {instance} was created with the {remembered} VM driver and keeps its engine data there, but {}={requested} asks for another",
+        crate::driver::DRIVER_ENV
+    )]
+    DriverMismatch { instance: String, remembered: &'static str, requested: &'static str },
+
     /// A failure of the WSL 2 driver (`wsl.exe`), with its own hint.
     #[error(transparent)]
     Wsl(#[from] crate::wsl2::WslError),
@@ -132,6 +143,14 @@ impl MachineError {
             Self::UnknownDriver { .. } | Self::WindowsOnlyDriver { .. } => format!(
                 "set {} to qemu (or to wsl2 on Windows), or unset it to let Gantry choose",
                 crate::driver::DRIVER_ENV
+            ),
+            Self::DriverRecord { .. } => {
+                "write the driver this instance was created with (qemu, or wsl2 on Windows) into that file".into()
+            }
+            Self::DriverMismatch { instance, remembered, requested } => format!(
+                "unset {env} (or set it to {remembered}) to start it; for {requested}, use another instance \
+                 (`gantry start --instance NAME`), or delete this one with its data first (`gantry delete --instance {instance} --data`)",
+                env = crate::driver::DRIVER_ENV
             ),
             Self::Wsl(e) => e.hint(),
         }

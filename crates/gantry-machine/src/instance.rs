@@ -203,6 +203,11 @@ impl Instance {
     pub fn accel_choice(&self) -> PathBuf {
         self.dir.join("accel.json")
     }
+    /// The VM driver this instance was created with (`qemu` or `wsl2`): its engine data lives
+    /// there, so it is kept while the data is ([`crate::driver::record`]).
+    pub fn driver_record(&self) -> PathBuf {
+        self.dir.join("driver")
+    }
     pub fn state(&self) -> PathBuf {
         self.dir.join("state.json")
     }

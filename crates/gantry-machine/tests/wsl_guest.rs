@@ -43,21 +43,34 @@ fn extract(tarball: &Path, into: &Path) {
     assert!(o.status.success(), "tar -xzf {}: {}", tarball.display(), text(&o));
 }
 
-/// Lines of the harness's output until one satisfies `done` (returned), the output ends, or `bound`.
+/// Lines of the harness's output until one is `done` (true), the output ends, or `bound`; a
+/// guest error line on the way fails the test.
 fn wait_line(lines: &mpsc::Receiver<String>, seen: &mut Vec<String>, bound: Duration, done: &str) -> bool {
+    wait_line_past_errors(lines, seen, bound, done, false)
+}
+
+/// [`wait_line`], with guest error lines allowed when `errors_expected`.
+fn wait_line_past_errors(
+    lines: &mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    bound: Duration,
+    done: &str,
+    errors_expected: bool,
+) -> bool {
     let deadline = std::time::Instant::now() + bound;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         match lines.recv_timeout(left) {
             Ok(line) => {
                 eprintln!("  guest| {line}");
-                let hit = line.trim() == done;
+                // a line as it is, or with the guest's uptime after it (" [12.3s]")
+                let hit = line.trim().strip_prefix(done).is_some_and(|rest| rest.is_empty() || rest.starts_with(" ["));
                 let failed = line.contains("gantry-init: error: ");
                 seen.push(line);
                 if hit {
                     return true;
                 }
-                assert!(!failed, "{TEST}: the guest reported an error:\n{}", seen.join("\n"));
+                assert!(errors_expected || !failed, "{TEST}: the guest reported an error:\n{}", seen.join("\n"));
             }
             Err(_) => return false,
         }
@@ -135,6 +148,20 @@ fn prerequisites() -> Option<(std::path::PathBuf, Rootfs)> {
             None
         }
     }
+}
+
+/// The host's process id of the dockerd running in the distribution rooted at `engine_root`.
+fn dockerd_of(engine_root: &Path) -> u32 {
+    let found: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "dockerd")
+                && std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r == engine_root)
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one dockerd in {}: {found:?}", engine_root.display());
+    found[0]
 }
 
 /// `docker ARGS` with the instance's client certificate against `127.0.0.1:port` in the network
@@ -298,6 +325,21 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
     let ran = docker(true, &["run", "--rm", "gantry-wsl/box:1", "/bin/busybox", "echo", "hello from the WSL guest"]);
     assert!(ran.status.success(), "docker run: {}", text(&ran));
     assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "hello from the WSL guest");
+
+    // dockerd killed inside the distribution: the console says how it ended, and it is started
+    // again (engine.sh's supervisor, as in the QEMU guest); the engine answers again
+    let dockerd = dockerd_of(&engine_root);
+    eprintln!("{TEST}: killing dockerd (pid {dockerd} here) with SIGKILL");
+    assert!(run(Command::new("kill").args(["-KILL", &dockerd.to_string()])).status.success());
+    let again = "gantry-init: dockerd: answers on /var/run/docker.sock again";
+    if !wait_line_past_errors(&lines, &mut seen, READY_BOUND, again, true) {
+        panic!("{TEST}: dockerd was not started again within {READY_BOUND:?}:\n{}", seen.join("\n"));
+    }
+    for said in ["gantry-init: error: dockerd: exited on its own (status 137)", "restart 1 of 3"] {
+        assert!(seen.iter().any(|l| l.contains(said)), "no {said:?}:\n{}", seen.join("\n"));
+    }
+    let after = docker(true, &["run", "--rm", "gantry-wsl/box:1", "/bin/busybox", "echo", "back"]);
+    assert!(after.status.success(), "docker run after the restart: {}", text(&after));
 
     // while the input stays open, the engine stays (wsl-init looks at its input every second)
     std::thread::sleep(Duration::from_secs(3));

@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use agent::run_agent_with;
-use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, MachineStatus};
+use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, DriverKind, Intent, MachineStatus};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
@@ -34,22 +34,44 @@ pub use gantry_machine::local;
 pub use status::{RunningInfo, Step, VmStatus};
 pub use watch::{MAX_BACKOFF, watch};
 
-/// The driver of `instance`'s VM, as [`gantry_machine::driver::choose_driver`] decides: QEMU on
-/// Linux and macOS; on Windows WSL 2 when it is usable, else QEMU with WHPX; `GANTRY_DRIVER=qemu`
-/// or `wsl2` overrides it (an unknown value, or `wsl2` off Windows, is the error). Chosen once per
-/// process and logged then. The WSL 2 driver has not run on a real Windows machine yet, and Apple
-/// Virtualization has no driver yet (docs/windows.md, docs/macos.md).
-pub async fn machine_driver(instance: &Instance) -> Result<AnyDriver, VmError> {
+/// The driver of `instance`'s VM, to act with `intent`: the one it was created with
+/// ([`gantry_machine::driver::record`]: its engine data is there), else the host's choice
+/// ([`host_driver`]). A start records the driver when it was not yet; starting an instance with
+/// a `GANTRY_DRIVER` other than its own is the error. The WSL 2 driver has not run on a real
+/// Windows machine yet, and Apple Virtualization has no driver yet (docs/windows.md,
+/// docs/macos.md).
+pub async fn machine_driver(instance: &Instance, intent: Intent) -> Result<AnyDriver, VmError> {
+    use gantry_machine::driver::{record, requested_driver};
+    let remembered = record::read(instance)?;
+    let kind = match record::decide(instance.name(), remembered, requested_driver()?, intent)? {
+        Some(choice) => {
+            tracing::debug!(driver = choice.kind.name(), reason = %choice.reason, "VM driver of the instance");
+            choice.kind
+        }
+        None => host_driver().await?,
+    };
+    let driver = AnyDriver::new(kind, instance.clone(), intent)?;
+    if intent == Intent::Start && remembered.is_none() {
+        instance.ensure().map_err(VmError::io("create", instance.dir()))?;
+        record::write(instance, kind)?;
+    }
+    Ok(driver)
+}
+
+/// The driver this computer runs a new instance with, as
+/// [`gantry_machine::driver::choose_driver`] decides: QEMU on Linux and macOS; on Windows WSL 2
+/// when it is usable, else QEMU with WHPX; `GANTRY_DRIVER=qemu` or `wsl2` overrides it (an
+/// unknown value, or `wsl2` off Windows, is the error). Chosen once per process and logged then.
+async fn host_driver() -> Result<DriverKind, VmError> {
     static CHOSEN: OnceLock<DriverChoice> = OnceLock::new();
-    let kind = match CHOSEN.get() {
+    Ok(match CHOSEN.get() {
         Some(choice) => choice.kind,
         None => {
             let choice = gantry_machine::driver::choose_for_this_host().await?;
             tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver chosen");
             CHOSEN.get_or_init(|| choice).kind
         }
-    };
-    Ok(AnyDriver::new(kind, instance.clone())?)
+    })
 }
 
 /// How to start.
@@ -137,7 +159,7 @@ async fn status_within(instance: &Instance, bound: Duration) -> VmStatus {
         Err(_) => true,
     };
     let hint = "`gantry stop` stops it (the VM too), then `gantry start`";
-    let machine = match machine_driver(instance).await {
+    let machine = match machine_driver(instance, Intent::Manage).await {
         Ok(driver) => driver.status(),
         Err(e) => return VmStatus::Error { message: e.to_string(), hint: e.hint() },
     };
@@ -218,7 +240,7 @@ pub async fn start(opts: &StartOptions, mut progress: impl FnMut(&VmStatus)) -> 
     inst.check_socket_paths()?;
     inst.ensure().map_err(VmError::io("create", inst.dir()))?;
     // the agent chooses the same way: a driver it cannot have is said here, not in its log
-    machine_driver(inst).await?;
+    machine_driver(inst, Intent::Start).await?;
     // One start at a time launches the agent (the app and a terminal, a double click): the
     // second waits here, then finds the first one's agent and follows it.
     let start_lock = {
@@ -334,7 +356,7 @@ async fn stop_within(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let driver = machine_driver(instance).await?;
+    let driver = machine_driver(instance, Intent::Manage).await?;
     if driver.alive() {
         progress(&VmStatus::Stopping);
         driver.stop(Duration::from_secs(60)).await?;
@@ -369,7 +391,7 @@ pub async fn delete(instance: &Instance, data: bool) -> Result<(), VmError> {
     if agent_running(instance) {
         return Err(VmError::Agent { message: "the VM is running".into(), hint: "run `gantry stop` first".into() });
     }
-    machine_driver(instance).await?.delete(data).await?;
+    machine_driver(instance, Intent::Manage).await?.delete(data).await?;
     Ok(())
 }
 
@@ -379,6 +401,32 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    /// A start records the driver; stop, status and delete use the record (a `wsl2` one too,
+    /// here where there is no WSL), and a bad record is named rather than replaced.
+    #[tokio::test]
+    async fn a_start_records_the_driver_and_later_commands_use_the_record() {
+        use gantry_machine::driver::DRIVER_ENV;
+        if std::env::var_os(DRIVER_ENV).is_some() {
+            eprintln!("skipped: {DRIVER_ENV} is set in this environment");
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let inst = Instance::at(t.path().join("dev"));
+        let managed = machine_driver(&inst, Intent::Manage).await.unwrap();
+        assert_eq!(managed.kind(), DriverKind::Qemu);
+        assert!(!inst.driver_record().exists(), "only a start records the driver");
+        let started = machine_driver(&inst, Intent::Start).await.unwrap();
+        assert_eq!(started.kind(), DriverKind::Qemu);
+        assert_eq!(std::fs::read_to_string(inst.driver_record()).unwrap(), "qemu\n");
+        // an instance created with WSL 2 is stopped and deleted with WSL 2, tarballs or not
+        std::fs::write(inst.driver_record(), "wsl2\n").unwrap();
+        assert_eq!(machine_driver(&inst, Intent::Manage).await.unwrap().kind(), DriverKind::Wsl2);
+        std::fs::write(inst.driver_record(), "vbox\n").unwrap();
+        let Err(e) = machine_driver(&inst, Intent::Start).await else { panic!("a bad record was accepted") };
+        assert!(e.to_string().contains("names no VM driver"), "{e}");
+        assert_eq!(std::fs::read_to_string(inst.driver_record()).unwrap(), "vbox\n", "a bad record is kept");
+    }
 
     #[test]
     fn the_desktop_app_runs_the_gantry_next_to_it_before_path() {

@@ -5,14 +5,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{
-    BootEvent, Driver, DriverKind, EngineEndpoint, Features, LogFile, MachineConfig, MachineStatus, QemuDriver,
+    BootEvent, Driver, DriverKind, EngineEndpoint, Features, Intent, LogFile, MachineConfig, MachineStatus, QemuDriver,
     QmpEvents, RunState, StopOutcome, Wsl2Driver,
 };
 use crate::error::Result;
 use crate::instance::Instance;
 use crate::ports::{PortConflict, PortForwarder, PortRule};
-use crate::wsl2::Rootfs;
 use crate::wsl2::exe::SystemWsl;
+use crate::wsl2::{Rootfs, WslError};
 
 /// The driver of an instance, QEMU or WSL 2 (boxed: it is ten times QEMU's size).
 pub enum AnyDriver {
@@ -21,13 +21,19 @@ pub enum AnyDriver {
 }
 
 impl AnyDriver {
-    /// The `kind` driver for `instance`; WSL 2 runs this computer's `wsl.exe` with the guest's
-    /// root filesystems found by [`Rootfs::locate`] (an error names what is missing).
-    pub fn new(kind: DriverKind, instance: Instance) -> Result<Self> {
+    /// The `kind` driver for `instance`, to act with `intent`; WSL 2 runs this computer's
+    /// `wsl.exe` with the guest's root filesystems found by [`Rootfs::locate`]. Only a start
+    /// needs them (an error names what is missing): stopping or deleting an instance does not.
+    pub fn new(kind: DriverKind, instance: Instance, intent: Intent) -> Result<Self> {
         Ok(match kind {
             DriverKind::Qemu => Self::Qemu(QemuDriver::new(instance)),
             DriverKind::Wsl2 => {
-                Self::Wsl2(Box::new(Wsl2Driver::new(instance, SystemWsl::default(), Rootfs::locate()?)?))
+                let rootfs = match (Rootfs::locate(), intent) {
+                    (Ok(rootfs), _) => rootfs,
+                    (Err(WslError::MissingRootfs { path }), Intent::Manage) => Rootfs::not_found(path),
+                    (Err(e), _) => return Err(e.into()),
+                };
+                Self::Wsl2(Box::new(Wsl2Driver::new(instance, SystemWsl::default(), rootfs)?))
             }
         })
     }
@@ -133,7 +139,7 @@ mod tests {
     async fn each_variant_is_its_driver() {
         let t = tempfile::tempdir().unwrap();
         let instance = Instance::at(t.path().join("default"));
-        let qemu = AnyDriver::new(DriverKind::Qemu, instance.clone()).unwrap();
+        let qemu = AnyDriver::new(DriverKind::Qemu, instance.clone(), Intent::Start).unwrap();
         let alone = QemuDriver::new(instance.clone());
         assert_eq!((qemu.kind(), qemu.name(), qemu.process_name()), (DriverKind::Qemu, "qemu", alone.process_name()));
         assert_eq!(qemu.features(), alone.features());

@@ -25,7 +25,7 @@ use crate::ports::{PortConflict, PortForwarder, PortRule};
 use crate::tls;
 use crate::wsl2::args::Distros;
 use crate::wsl2::exe::WslExe;
-use crate::wsl2::{Layout, Rootfs, Wsl, WslError, payload};
+use crate::wsl2::{Layout, Rootfs, Wsl, payload};
 
 /// What the WSL 2 driver offers (see the module's documentation).
 pub const WSL2_FEATURES: Features = Features {
@@ -98,11 +98,7 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
     }
 
     fn validate(&self, cfg: &MachineConfig) -> Result<Vec<String>> {
-        for tarball in [&self.rootfs.engine, &self.rootfs.data] {
-            if !tarball.is_file() {
-                return Err(WslError::MissingRootfs { path: tarball.clone() }.into());
-            }
-        }
+        self.rootfs.check()?;
         let mut warnings = Vec::new();
         if cfg.cpus != DEFAULT_CPUS || cfg.memory_mib != DEFAULT_MEMORY_MIB {
             warnings.push(
@@ -234,6 +230,7 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::wsl2::WslError;
     use crate::wsl2::fake::FakeWsl;
 
     fn driver(dir: &std::path::Path) -> (Wsl2Driver<FakeWsl>, FakeWsl) {
@@ -374,5 +371,33 @@ mod tests {
             Err(MachineError::Wsl(WslError::MissingRootfs { path })) => assert!(path.ends_with("wsl-data.tar.gz")),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Without the guest's tarballs (uninstalled, or an image without its WSL files) an existing
+    /// instance still stops and is deleted; a start is refused before any `wsl.exe` call, so an
+    /// engine distribution is never unregistered for an upgrade that cannot follow.
+    #[tokio::test]
+    async fn without_the_tarballs_an_instance_still_stops_and_deletes_but_does_not_start() {
+        let t = tempfile::tempdir().unwrap();
+        let (d, fake) = driver(t.path());
+        let cfg = MachineConfig::default();
+        d.create(&cfg).await.unwrap();
+        d.start(&cfg, &|_| {}).await.unwrap();
+        d.stop(Duration::from_secs(10)).await.unwrap();
+        let missing = t.path().join("gone/VERSION");
+        let bare = Wsl2Driver::new(d.instance.clone(), fake.clone(), Rootfs::not_found(missing.clone())).unwrap();
+        let calls = fake.state().calls.len();
+        for refused in [bare.validate(&cfg).map(drop), bare.start(&cfg, &|_| {}).await.map(drop)] {
+            match refused {
+                Err(MachineError::Wsl(WslError::MissingRootfs { path })) => assert_eq!(path, missing),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(fake.state().calls.len(), calls, "wsl.exe was called for a start that cannot happen");
+        assert!(fake.state().distros.contains_key("gantry"), "the engine distribution is untouched");
+        assert_eq!(bare.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
+        bare.delete(true).await.unwrap();
+        let st = fake.state();
+        assert!(!st.distros.contains_key("gantry") && !st.distros.contains_key("gantry-data"), "{:?}", st.distros);
     }
 }

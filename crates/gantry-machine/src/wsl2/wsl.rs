@@ -102,6 +102,22 @@ impl Rootfs {
         Self::in_dir(&image_dir.join(ROOTFS_DIR))
     }
 
+    /// Stands for tarballs that were looked for and not found (`path`, the first file missing):
+    /// enough to stop or delete an instance's distributions; importing or starting with it is
+    /// [`WslError::MissingRootfs`] naming `path`.
+    pub fn not_found(path: PathBuf) -> Self {
+        Self { engine: path.clone(), data: path, version: String::new() }
+    }
+
+    /// Whether both tarballs are there ([`WslError::MissingRootfs`] naming the first that is not).
+    pub fn check(&self) -> Result<(), WslError> {
+        match [&self.engine, &self.data].into_iter().find(|t| !t.is_file()) {
+            Some(missing) => Err(WslError::MissingRootfs { path: missing.clone() }),
+            None if self.version.is_empty() => Err(WslError::MissingRootfs { path: self.engine.clone() }),
+            None => Ok(()),
+        }
+    }
+
     /// The tarballs in `dir` (an image's `wsl/`, or the installed `guest` folder), with the
     /// version their `VERSION` file names; an error names what is missing.
     pub fn in_dir(dir: &Path) -> Result<Self, WslError> {
@@ -116,11 +132,7 @@ impl Rootfs {
             .ok_or(WslError::MissingRootfs { path: version_file })?;
         let rootfs =
             Self { engine: dir.join(ENGINE_TARBALL), data: dir.join(DATA_TARBALL), version: version.to_owned() };
-        for tarball in [&rootfs.engine, &rootfs.data] {
-            if !tarball.is_file() {
-                return Err(WslError::MissingRootfs { path: tarball.clone() });
-            }
-        }
+        rootfs.check()?;
         Ok(rootfs)
     }
 }
@@ -207,6 +219,8 @@ impl<E: WslExe> Wsl<E> {
         ready_within: Duration,
         progress: &(dyn Fn(&Step) + Send + Sync),
     ) -> Result<(), WslError> {
+        // before any step: an upgrade plan unregisters the engine before importing the new one
+        self.rootfs.check()?;
         let observed = self.observe().await?;
         for step in plan::start(&observed, &self.distros, &self.rootfs.version)? {
             progress(&step);

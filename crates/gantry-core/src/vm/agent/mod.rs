@@ -167,7 +167,7 @@ impl<D> Shared<D> {
 
 /// Runs the agent for `instance` until it is told to stop or the VM dies.
 pub async fn run_agent(instance: Instance) -> Result<(), VmError> {
-    let driver = crate::vm::machine_driver(&instance).await?;
+    let driver = crate::vm::machine_driver(&instance, gantry_machine::driver::Intent::Start).await?;
     run_agent_with(instance, driver).await
 }
 
