@@ -206,6 +206,37 @@ gantry_start_engine() {
   log "dockerd: answers on $DOCKER_SOCK"
 }
 
+# gantry_register_binfmt [BINFMT_DIR [CONF_DIR]]: QEMU's user-mode emulators for other CPU
+# architectures' containers (linux/arm64, linux/arm/v7): each CONF_DIR/qemu-*.conf (default
+# /usr/lib/binfmt.d, Debian's qemu-user-binfmt) not yet registered is written to BINFMT_DIR's
+# register file (default /proc/sys/fs/binfmt_misc, mounted when it has none; a module in the QEMU
+# guest, built into WSL's kernel). Their flag F opens the emulator now, so it works inside every
+# container. Logs how many are registered; an error line and 1 when binfmt_misc is not there.
+gantry_register_binfmt() {
+  _binfmt=${1:-/proc/sys/fs/binfmt_misc}
+  _confs=${2:-/usr/lib/binfmt.d}
+  if [ ! -e "$_binfmt/register" ]; then
+    modprobe -q binfmt_misc 2>/dev/null
+    if ! mount -t binfmt_misc binfmt_misc "$_binfmt" 2>/dev/null || [ ! -e "$_binfmt/register" ]; then
+      err "binfmt: cannot mount binfmt_misc; other architectures' images will not run"
+      return 1
+    fi
+  fi
+  for _conf in "$_confs"/qemu-*.conf; do
+    [ -e "$_conf" ] || continue
+    _name=${_conf##*/}
+    _name=${_name%.conf}
+    [ -e "$_binfmt/$_name" ] && continue
+    # one line ":name:type:offset:magic:mask:interpreter:flags", written in one write()
+    _line=
+    read -r _line <"$_conf"
+    printf '%s' "$_line" >"$_binfmt/register" 2>/dev/null || err "binfmt: cannot register $_name"
+  done
+  _n=0
+  for _e in "$_binfmt"/qemu-*; do [ -e "$_e" ] && _n=$((_n + 1)); done
+  log "binfmt: $_n emulators registered"
+}
+
 # How often dockerd is started again after exiting on its own, per boot.
 DOCKERD_RESTARTS=3
 dockerd_restarts=0

@@ -117,24 +117,7 @@ done
 log "modules: loaded"
 
 # --- binfmt_misc: QEMU's user-mode emulators run other CPU architectures' containers ------------
-# (linux/arm64, linux/arm/v7). Flag F opens the emulator now, so it works inside every container.
-binfmt=/proc/sys/fs/binfmt_misc
-if modprobe -q binfmt_misc && { mountpoint -q "$binfmt" || mount -t binfmt_misc binfmt_misc "$binfmt"; }; then
-  for conf in /usr/lib/binfmt.d/qemu-*.conf; do
-    [ -e "$conf" ] || continue
-    name=${conf##*/}
-    [ -e "$binfmt/${name%.conf}" ] && continue
-    # one line ":name:type:offset:magic:mask:interpreter:flags", written in one write()
-    line=
-    read -r line <"$conf"
-    printf '%s' "$line" >"$binfmt/register" 2>/dev/null || err "binfmt: cannot register ${name%.conf}"
-  done
-  n=0
-  for e in "$binfmt"/qemu-*; do [ -e "$e" ] && n=$((n + 1)); done
-  log "binfmt: $n emulators registered"
-else
-  err "binfmt: cannot mount binfmt_misc; other architectures' images will not run"
-fi
+gantry_register_binfmt || true
 
 # --- 3. network: QEMU user networking -------------------------------------------------------
 ifc=eth0

@@ -287,6 +287,10 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
         panic!("{TEST}: no \"engine ready\" within {READY_BOUND:?}:\n{}", seen.join("\n"));
     }
     assert!(seen.iter().any(|l| l.contains("share: shared folders are not mounted under WSL 2 yet")), "{seen:?}");
+    // QEMU's emulators were registered (in the harness's stand-in for binfmt_misc: see harness.sh)
+    let registered = std::fs::read_to_string(engine_root.join("run/test-binfmt/register")).unwrap();
+    assert!(registered.starts_with(":qemu-") && registered.contains(":/usr/"), "register got {registered:?}");
+    assert!(seen.iter().any(|l| l.starts_with("gantry-init: binfmt: 0 emulators registered")), "{seen:?}");
 
     // the docker CLI, in the distributions' network, with the client's certificate
     let docker = |with_client_cert: bool, args: &[&str]| {

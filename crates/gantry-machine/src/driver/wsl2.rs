@@ -310,6 +310,45 @@ mod tests {
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Both guests' emulator registration (engine.sh's `gantry_register_binfmt`) against a
+    /// stand-in binfmt_misc directory (its register file a plain file: the real one is the
+    /// kernel's): emulators already there are skipped, each other conf's line is written whole,
+    /// and the count is of the registered entries; without binfmt_misc it says so.
+    #[cfg(unix)]
+    #[test]
+    fn the_guest_registers_the_emulators_not_yet_there() {
+        let engine_sh = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vm-images/init/engine.sh");
+        let t = tempfile::tempdir().unwrap();
+        let (binfmt, confs) = (t.path().join("binfmt"), t.path().join("binfmt.d"));
+        std::fs::create_dir_all(&binfmt).unwrap();
+        std::fs::create_dir_all(&confs).unwrap();
+        std::fs::write(binfmt.join("register"), "").unwrap();
+        std::fs::write(binfmt.join("qemu-aarch64"), "enabled\n").unwrap();
+        let aarch64 = ":qemu-aarch64:M::\\x7fELF\\x02:\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:POCF";
+        let arm = ":qemu-arm:M::\\x7fELF\\x01:\\xff\\xff:/usr/libexec/qemu-binfmt/arm-binfmt-P:POCF";
+        std::fs::write(confs.join("qemu-aarch64.conf"), format!("{aarch64}\n")).unwrap();
+        std::fs::write(confs.join("qemu-arm.conf"), format!("{arm}\n")).unwrap();
+        std::fs::write(confs.join("other.conf"), ":other:E::x::/bin/x:\n").unwrap();
+        let run = |dir: &std::path::Path| {
+            std::process::Command::new("/bin/sh")
+                .args(["-c", ". \"$0\" && gantry_register_binfmt \"$1\" \"$2\"", engine_sh])
+                .arg(dir)
+                .arg(&confs)
+                .output()
+                .unwrap()
+        };
+        let out = run(&binfmt);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{said}");
+        assert_eq!(std::fs::read_to_string(binfmt.join("register")).unwrap(), arm, "only qemu-arm, in one line");
+        assert!(said.starts_with("gantry-init: binfmt: 1 emulators registered ["), "{said}");
+        // a directory that is no binfmt_misc and cannot be mounted as one (not root, or a file)
+        let out = run(&binfmt.join("register"));
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(!out.status.success(), "{said}");
+        assert!(said.contains("gantry-init: error: binfmt: cannot mount binfmt_misc"), "{said}");
+    }
+
     /// What the driver sends is what the guest reads: the engine's port from `guest_config`, for
     /// any port; refused ports stop the guest with its error line.
     #[cfg(unix)]

@@ -27,6 +27,10 @@ mount --make-shared "$engine/mnt/wsl"
 mount --bind "$engine/mnt/wsl" "$data/mnt/wsl"
 echo "harness: namespaces ready"
 
+# binfmt_misc is the kernel's, not the namespaces': the engine registers its emulators in a
+# stand-in directory (a plain register file) instead of this computer's
+mkdir -p "$engine/run/test-binfmt"
+: >"$engine/run/test-binfmt/register"
 clean_env=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin)
 rm -f "$work/data-input"
 mkfifo "$work/data-input"
@@ -35,7 +39,7 @@ data_pid=$!
 exec 3>"$work/data-input"
 
 set +e
-"${clean_env[@]}" chroot "$engine" /usr/bin/tini -s -- /usr/lib/gantry/wsl-init "$data_mount" 3>&-
+"${clean_env[@]}" GANTRY_BINFMT_DIR=/run/test-binfmt chroot "$engine" /usr/bin/tini -s -- /usr/lib/gantry/wsl-init "$data_mount" 3>&-
 rc=$?
 exec 3>&-
 wait "$data_pid"
