@@ -45,7 +45,7 @@ pub async fn machine_driver(instance: &Instance, intent: Intent) -> Result<AnyDr
     let remembered = record::read(instance)?;
     let kind = match record::decide(instance.name(), remembered, requested_driver()?, intent)? {
         Some(choice) => {
-            tracing::debug!(driver = choice.kind.name(), reason = %choice.reason, "VM driver of the instance");
+            tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver of the instance");
             choice.kind
         }
         None => host_driver().await?,

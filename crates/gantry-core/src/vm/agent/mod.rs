@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
 use gantry_machine::driver::{BootEvent, Driver, EngineEndpoint, Features, MachineConfig, PortForwarding, console_log};
-use gantry_machine::guest_engine::{EngineRestarts, engine_restarts};
+use gantry_machine::guest_engine::engine_restarts;
 use gantry_machine::instance::Instance;
 use gantry_machine::local::{LocalEndpoint, LocalListener};
 use gantry_machine::ports::PortForwarder;
@@ -623,13 +623,13 @@ async fn wait_for_engine<D: Driver>(
     bound: Duration,
 ) -> Result<Engine, VmError> {
     let mut deadline = tokio::time::Instant::now() + bound;
-    let mut seen = EngineRestarts::default();
+    let mut restarts_seen = 0;
     loop {
         match Engine::connect(endpoint).await {
             Ok(e) => return Ok(e),
             Err(e) => {
                 let now = engine_restarts(&console.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default());
-                if now.restarts > seen.restarts {
+                if now.restarts > restarts_seen {
                     deadline = tokio::time::Instant::now() + bound;
                     let why = now.last_exit.as_deref().unwrap_or("dockerd exited");
                     shared.step(
@@ -647,7 +647,7 @@ async fn wait_for_engine<D: Driver>(
                         None => err,
                     });
                 }
-                seen = now;
+                restarts_seen = now.restarts;
                 tracing::debug!(error = %e, "engine not answering yet");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
