@@ -150,17 +150,32 @@ fn prerequisites() -> Option<(std::path::PathBuf, Rootfs)> {
     }
 }
 
-/// The host's process id of the dockerd running in the distribution rooted at `engine_root`.
-fn dockerd_of(engine_root: &Path) -> u32 {
+/// This computer's process id of the dockerd the harness `guest` (the `unshare` process) runs:
+/// the one dockerd among its descendants (found by parent links: a process's root or mount
+/// namespace reads differently from a chroot, as in scripts/fresh-root).
+fn dockerd_of(guest: u32) -> u32 {
+    let parent = |pid: u32| -> Option<u32> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    };
+    let descends = |mut pid: u32| {
+        while let Some(up) = parent(pid).filter(|&p| p > 1) {
+            if up == guest {
+                return true;
+            }
+            pid = up;
+        }
+        false
+    };
     let found: Vec<u32> = std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "dockerd")
-                && std::fs::read_link(format!("/proc/{pid}/root")).is_ok_and(|r| r == engine_root)
+        .filter(|&pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "dockerd") && descends(pid)
         })
         .collect();
-    assert_eq!(found.len(), 1, "one dockerd in {}: {found:?}", engine_root.display());
+    assert_eq!(found.len(), 1, "one dockerd under the harness (pid {guest}): {found:?}");
     found[0]
 }
 
@@ -332,7 +347,7 @@ fn wsl_init_serves_the_engine_over_mutual_tls_and_stops_when_its_input_closes() 
 
     // dockerd killed inside the distribution: the console says how it ended, and it is started
     // again (engine.sh's supervisor, as in the QEMU guest); the engine answers again
-    let dockerd = dockerd_of(&engine_root);
+    let dockerd = dockerd_of(guest.0.id());
     eprintln!("{TEST}: killing dockerd (pid {dockerd} here) with SIGKILL");
     assert!(run(Command::new("kill").args(["-KILL", &dockerd.to_string()])).status.success());
     let again = "gantry-init: dockerd: answers on /var/run/docker.sock again";
