@@ -2,15 +2,15 @@
 # Builds Gantry's Windows installer on Linux with NSIS (Debian's `nsis`) from the windows-gnu
 # build: installer/windows/build-installer.sh [OUTPUT_DIR]
 #   OUTPUT_DIR/Gantry-<version>-x64-setup.exe (default OUTPUT_DIR: target-installer/)
-# What it bundles: gantry-desktop.exe, gantry.exe and the guest's WSL root filesystems
-# (wsl-rootfs.tar.gz, wsl-data.tar.gz and their VERSION, checked against their SHA256SUMS);
-# see gantry.nsi.
+# What it bundles: gantry-desktop.exe with WebView2Loader.dll (the app imports it; cargo copies
+# it from webview2-com-sys), gantry.exe and the guest's WSL root filesystems (wsl-rootfs.tar.gz,
+# wsl-data.tar.gz and their VERSION, checked against their SHA256SUMS); see gantry.nsi. The
+# WebView2 runtime itself is Windows' (the installer says where to get it when it is missing).
 #
-# NOT YET BUILDABLE: gantry-core (and so the app and the CLI) does not compile for Windows until
-# the agent serves local endpoints instead of unix sockets (docs/windows.md). The WSL tarballs
-# come from vm-images/wsl-rootfs.sh (GUEST_DIR=<image dir>/wsl, e.g.
-# ~/.cache/gantry/images/current/wsl). `--check-script` compiles gantry.nsi against placeholder
-# files, to check the script itself.
+# The WSL tarballs come from vm-images/wsl-rootfs.sh (GUEST_DIR=<image dir>/wsl, e.g.
+# ~/.cache/gantry/images/current/wsl). A cold release build takes about 30 minutes on 2 cores
+# (docs/windows.md). `--check-script` compiles gantry.nsi against placeholder files, to check the
+# script itself.
 #
 # Needs Debian's nsis (makensis) and, for the real build, gcc-mingw-w64-x86-64 (the linker):
 # installed with scripts/lib/deps.sh (root or sudo) and verified, unless GANTRY_SKIP_DEPS=1.
@@ -50,7 +50,7 @@ trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/guest" "$OUT"
 
 if [ "$CHECK_ONLY" = 1 ]; then
-  for f in gantry-desktop.exe gantry.exe guest/wsl-rootfs.tar.gz guest/wsl-data.tar.gz guest/VERSION guest/SHA256SUMS; do
+  for f in gantry-desktop.exe WebView2Loader.dll gantry.exe guest/wsl-rootfs.tar.gz guest/wsl-data.tar.gz guest/VERSION guest/SHA256SUMS; do
     echo placeholder >"$STAGE/$f"
   done
   makensis -V2 -DVERSION="$VERSION" -DSTAGE="$STAGE" -DOUTFILE="$STAGE/check-setup.exe" installer/windows/gantry.nsi
@@ -66,7 +66,8 @@ fi
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
 (cd ui && npm ci --no-audit --no-fund && npm run build)
 cargo build --release --locked --target "$TARGET" -p gantry-cli -p gantry-desktop
-cp "$CARGO_TARGET_DIR/$TARGET/release/gantry-desktop.exe" "$CARGO_TARGET_DIR/$TARGET/release/gantry.exe" "$STAGE/"
+RELEASE=$CARGO_TARGET_DIR/$TARGET/release
+cp "$RELEASE/gantry-desktop.exe" "$RELEASE/WebView2Loader.dll" "$RELEASE/gantry.exe" "$STAGE/"
 cp "$GUEST_DIR"/{wsl-rootfs.tar.gz,wsl-data.tar.gz,VERSION,SHA256SUMS} "$STAGE/guest/"
 makensis -V2 -DVERSION="$VERSION" -DSTAGE="$STAGE" -DOUTFILE="$OUT/Gantry-$VERSION-x64-setup.exe" installer/windows/gantry.nsi
 echo "built $OUT/Gantry-$VERSION-x64-setup.exe"

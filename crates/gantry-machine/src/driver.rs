@@ -75,6 +75,10 @@ pub struct MachineConfig {
     /// Registry mirrors for the guest's engine (with their pinned CAs): its `/etc/docker`,
     /// shared read-only from [`Instance::guest_docker_dir`] ([`crate::engine_config`]).
     pub registry_mirrors: Vec<RegistryMirror>,
+    /// The address on this computer published ports are bound to when a container does not ask
+    /// for one (the settings' `vm.port_bind_address`). The agent's forwards apply it; a driver
+    /// whose platform relays ports itself says in [`Driver::validate`] when it cannot.
+    pub port_bind_address: IpAddr,
     pub image_dir: PathBuf,
     pub probe: Probe,
     /// With a hardware accelerator: run the test guest ([`accel_probe`]) before the boot. Off,
@@ -99,6 +103,7 @@ impl Default for MachineConfig {
             shared_folders: Vec::new(),
             hidden: Vec::new(),
             registry_mirrors: Vec::new(),
+            port_bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             image_dir: image::default_dir(),
             probe: Probe::default(),
             accel_probe: true,

@@ -283,6 +283,37 @@ impl App {
         }
     }
 
+    /// Clicks `css` until `shown` is present. WebKit's driver scrolls an element into view and
+    /// then clicks where it is: when the page moves in between (a lab's checks arriving above
+    /// the button), the click lands elsewhere and reports no error. For idempotent clicks only
+    /// (navigation): a click that worked but shows slowly may be repeated.
+    pub async fn click_until(&self, css: &str, shown: &str) -> Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.present_now(shown).await? {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("clicked {css}, but {shown} never appeared").into());
+            }
+            if let Some(el) = self.client.find_all(Locator::Css(css)).await?.into_iter().next() {
+                // a stale or covered element: the next round finds it again
+                let _ = el.click().await;
+            }
+            for _ in 0..20 {
+                if self.present_now(shown).await? {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
+    /// Whether `css` matches an element now (no waiting).
+    async fn present_now(&self, css: &str) -> Result<bool> {
+        Ok(!self.client.find_all(Locator::Css(css)).await?.is_empty())
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) -> Result<()> {
         let el = self.find(css).await?;
         el.send_keys(text).await.map_err(|e| format!("type into {css}: {e}"))?;

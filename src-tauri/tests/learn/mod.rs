@@ -94,7 +94,7 @@ pub async fn learn_in_the_app_terminal(ctx: &Ctx) -> Result<()> {
     app.wait_present("[data-testid=lab-work-dir]").await?;
 
     // Off by default: the panel says so and leads to the setting.
-    app.click("[data-testid=learn-terminal-settings]").await?;
+    app.click_until("[data-testid=learn-terminal-settings]", "[data-testid=host-terminal]").await?;
     let turn = |on: bool| async move {
         app.wait_present("[data-testid=host-terminal]").await?;
         let checked = app.execute("return document.querySelector('[data-testid=host-terminal]').checked;").await?;

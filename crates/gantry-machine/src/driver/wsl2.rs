@@ -3,7 +3,8 @@
 //!
 //! What it offers differs from QEMU's, and [`WSL2_FEATURES`] says so: WSL relays the guest's
 //! listening ports to this computer's loopback by itself (no per-port rules, so no conflicts
-//! reported and no `0.0.0.0` binding); there are no pause or disk-error events; and the engine
+//! reported and no `0.0.0.0` binding: a port bind address setting other than loopback is named
+//! as not applying by [`Driver::validate`], shown as a warning at start); there are no pause or disk-error events; and the engine
 //! ends with the agent that started it (its keep-alive process), so nothing is reattached.
 //! Shared folders are not mounted by this driver yet (Windows drives are WSL's `/mnt/c`).
 //!
@@ -35,6 +36,16 @@ pub const WSL2_FEATURES: Features = Features {
     reattach: false,
     memory_reclaim: false,
 };
+
+/// WSL 2 relays published ports to this computer's loopback only: a bind address setting that
+/// asks for more is said not to apply (rather than leaving the user to find it out).
+fn relay_bind_warning(bind: IpAddr) -> Option<String> {
+    (!bind.is_loopback()).then(|| {
+        format!(
+            "published ports are reachable on this computer's 127.0.0.1 only (WSL 2's localhost relay): the port bind address {bind} does not apply with the WSL 2 driver"
+        )
+    })
+}
 
 /// One instance's engine in WSL 2.
 pub struct Wsl2Driver<E> {
@@ -108,6 +119,9 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
         }
         if !cfg.shared_folders.is_empty() {
             warnings.push("the WSL 2 driver does not mount shared folders yet: bind mounts of them will fail".into());
+        }
+        if let Some(w) = relay_bind_warning(cfg.port_bind_address) {
+            warnings.push(w);
         }
         Ok(warnings)
     }
@@ -398,13 +412,16 @@ mod tests {
     async fn validate_names_the_missing_tarball_and_what_does_not_apply() {
         let t = tempfile::tempdir().unwrap();
         let (d, _) = driver(t.path());
+        assert_eq!(d.validate(&MachineConfig::default()).unwrap(), Vec::<String>::new());
         let cfg = MachineConfig {
             cpus: 4,
             shared_folders: vec![crate::shares::SharedFolder::writable("/home/me")],
+            port_bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             ..MachineConfig::default()
         };
         let w = d.validate(&cfg).unwrap();
         assert!(w.iter().any(|w| w.contains(".wslconfig")) && w.iter().any(|w| w.contains("shared folders")), "{w:?}");
+        assert!(w.iter().any(|w| w.contains("127.0.0.1 only") && w.contains("0.0.0.0 does not apply")), "{w:?}");
         std::fs::remove_file(t.path().join("wsl-data.tar.gz")).unwrap();
         match d.validate(&cfg) {
             Err(MachineError::Wsl(WslError::MissingRootfs { path })) => assert!(path.ends_with("wsl-data.tar.gz")),

@@ -400,6 +400,7 @@ fn machine_config(s: &Settings, instance: &Instance) -> MachineConfig {
         shared_folders: s.vm.shared_folders.clone(),
         hidden: protected_dirs(instance),
         registry_mirrors: s.vm.registry_mirrors.clone(),
+        port_bind_address: s.vm.port_bind_address,
         ..MachineConfig::default()
     }
 }
