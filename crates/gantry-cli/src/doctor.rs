@@ -42,9 +42,6 @@ impl Check {
 pub async fn run(explicit: Option<&str>, as_json: bool) -> Result<(), CliError> {
     let mut checks = Vec::new();
     checks.extend(engine_checks(explicit).await);
-    checks.push(kvm_check(Path::new("/dev/kvm")));
-    checks.push(program_check("qemu", "qemu-system-x86_64", "install QEMU (Debian: `apt install qemu-system-x86`)"));
-    checks.push(program_check("qemu-img", "qemu-img", "install qemu-img (Debian: `apt install qemu-utils`)"));
     checks.push(disk_check(&gantry_machine_root()));
     checks.extend(crate::vm::doctor_checks().await);
     checks.extend(crate::docker_cli::checks());
@@ -180,12 +177,15 @@ pub fn kvm_check(device: &Path) -> Check {
     }
 }
 
+/// `name` (with `.exe` on Windows unless it has it) in a `PATH` folder.
 fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| candidate.is_file())
+    let suffix = std::env::consts::EXE_SUFFIX;
+    let file = if name.ends_with(suffix) { name.to_owned() } else { format!("{name}{suffix}") };
+    std::env::split_paths(&path).map(|dir| dir.join(&file)).find(|candidate| candidate.is_file())
 }
 
-fn program_check(check: &'static str, program: &str, hint: &str) -> Check {
+pub(crate) fn program_check(check: &'static str, program: &str, hint: &str) -> Check {
     match find_program(program) {
         Some(path) => Check::ok(check, format!("{} found", path.display())),
         None => Check::fail(check, format!("{program} is not on PATH"), hint),

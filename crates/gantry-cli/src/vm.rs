@@ -7,9 +7,15 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use gantry_core::vm::{self, StartOptions, VmStatus};
+use gantry_machine::MachineError;
+use gantry_machine::accel::HostOs;
+use gantry_machine::arch::GuestArch;
 use gantry_machine::boot_timings;
+use gantry_machine::driver::{DriverKind, Intent};
 use gantry_machine::image::{self, GuestImage};
 use gantry_machine::instance::{DEFAULT_INSTANCE, Instance};
+use gantry_machine::qemu::qemu_binary;
+use gantry_machine::wsl2::{Rootfs, WslError};
 
 use crate::CliError;
 use crate::doctor::{Check, Level};
@@ -256,8 +262,7 @@ async fn logs(path: &Path, n: usize, follow: bool) -> Result<(), CliError> {
 }
 
 async fn shell(i: &Instance, image: Option<String>) -> Result<(), CliError> {
-    let sock = i.docker_socket();
-    let endpoint = gantry_engine::Endpoint::Unix(sock.clone());
+    let endpoint = vm::served_engine(i);
     let engine = gantry_engine::Engine::connect(&endpoint).await?;
     let image = match image {
         Some(img) => img,
@@ -277,8 +282,7 @@ async fn shell(i: &Instance, image: Option<String>) -> Result<(), CliError> {
                 })?
         }
     };
-    let mut args: Vec<String> =
-        vec!["--host".into(), format!("unix://{}", sock.display()), "run".into(), "--rm".into()];
+    let mut args: Vec<String> = vec!["--host".into(), endpoint.to_string(), "run".into(), "--rm".into()];
     args.push(if std::io::stdin().is_terminal() { "-it".into() } else { "-i".into() });
     args.extend(
         [
@@ -314,18 +318,70 @@ async fn shell(i: &Instance, image: Option<String>) -> Result<(), CliError> {
 
 /// The VM checks of `gantry doctor`: accelerator (its test guest run), remembered fallback, guest image.
 pub async fn doctor_checks() -> Vec<Check> {
-    let mut out = vec![crate::accel_check::check(&Instance::default()).await];
-    let dir = image::default_dir();
-    out.push(match GuestImage::locate(&dir) {
-        Ok(img) => Check {
-            name: "guest image",
-            level: Level::Ok,
-            detail: format!("found in {}", img.dir.display()),
-            hint: None,
-        },
-        Err(e) => Check { name: "guest image", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) },
-    });
+    let instance = Instance::default();
+    let choice = match vm::driver_choice(&instance, Intent::Manage).await {
+        Ok(choice) => choice,
+        Err(e) => {
+            return vec![Check { name: "vm driver", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) }];
+        }
+    };
+    let mut out = vec![Check::ok("vm driver", format!("{} ({})", choice.kind.name(), choice.reason))];
+    match choice.kind {
+        DriverKind::Qemu => {
+            let os = HostOs::current();
+            let arch = GuestArch::host().unwrap_or(GuestArch::X86_64);
+            out.push(crate::doctor::kvm_check(Path::new("/dev/kvm")));
+            out.push(crate::doctor::program_check("qemu", qemu_binary(os, arch), qemu_hint(os)));
+            out.push(crate::doctor::program_check("qemu-img", "qemu-img", qemu_img_hint(os)));
+            out.push(crate::accel_check::check(&instance).await);
+            out.push(guest_image_check(GuestImage::locate(&image::default_dir())));
+        }
+        DriverKind::Wsl2 => out.push(wsl_guest_check(Rootfs::locate())),
+    }
     out
+}
+
+/// Where QEMU comes from on `os` (the QEMU driver's one requirement besides the guest image).
+fn qemu_hint(os: HostOs) -> &'static str {
+    match os {
+        HostOs::Linux => "install QEMU (Debian: `apt install qemu-system-x86`, `qemu-system-arm` on arm64)",
+        HostOs::MacOs => "install QEMU (`brew install qemu`)",
+        HostOs::Windows => {
+            "install QEMU for Windows (qemu.org) and add its folder to PATH, or make WSL 2 usable (`wsl --install --no-distribution`): Gantry then uses it instead"
+        }
+    }
+}
+
+fn qemu_img_hint(os: HostOs) -> &'static str {
+    match os {
+        HostOs::Linux => "install qemu-img (Debian: `apt install qemu-utils`)",
+        HostOs::MacOs => "install QEMU (`brew install qemu`: qemu-img comes with it)",
+        HostOs::Windows => "install QEMU for Windows (qemu-img.exe comes with it) and add its folder to PATH",
+    }
+}
+
+/// The QEMU guest image: its kernel, initramfs and root filesystem.
+fn guest_image_check(found: Result<GuestImage, MachineError>) -> Check {
+    match found {
+        Ok(img) => Check::ok("guest image", format!("found in {}", img.dir.display())),
+        Err(e) => Check { name: "guest image", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) },
+    }
+}
+
+/// The WSL 2 driver's guest: the two root-filesystem tarballs it imports (installed next to
+/// `gantry.exe`, or next to a built guest image).
+fn wsl_guest_check(found: Result<Rootfs, WslError>) -> Check {
+    match found {
+        Ok(rootfs) => Check::ok(
+            "guest",
+            format!(
+                "WSL root filesystems {} in {}",
+                rootfs.version,
+                rootfs.engine.parent().unwrap_or(Path::new("")).display()
+            ),
+        ),
+        Err(e) => Check { name: "guest", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) },
+    }
 }
 
 /// The VM lines at the top of `gantry status` (nothing in JSON mode: `gantry vm-status --json`).
@@ -335,4 +391,48 @@ pub async fn status_section(json: bool) {
     }
     let s = vm::status(&Instance::default()).await;
     print_status(&s, false);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// With the WSL 2 driver the guest is its two tarballs: the line names their version and
+    /// folder, or the file missing with what to do.
+    #[test]
+    fn the_wsl_guest_line_names_the_tarballs_or_what_is_missing() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = wsl_guest_check(Rootfs::in_dir(t.path()));
+        assert_eq!(missing.level, Level::Fail);
+        assert!(missing.detail.contains("VERSION"), "{}", missing.detail);
+        assert!(missing.hint.unwrap().contains("reinstall Gantry"));
+        std::fs::write(t.path().join("VERSION"), "wsl_version=abc123\n").unwrap();
+        std::fs::write(t.path().join("wsl-rootfs.tar.gz"), b"engine").unwrap();
+        let no_data = wsl_guest_check(Rootfs::in_dir(t.path()));
+        assert!(no_data.level == Level::Fail && no_data.detail.contains("wsl-data.tar.gz"), "{}", no_data.detail);
+        std::fs::write(t.path().join("wsl-data.tar.gz"), b"data").unwrap();
+        let found = wsl_guest_check(Rootfs::in_dir(t.path()));
+        assert_eq!(found.level, Level::Ok);
+        assert_eq!(found.detail, format!("WSL root filesystems abc123 in {}", t.path().display()));
+    }
+
+    #[test]
+    fn the_guest_image_line_names_the_image_or_what_is_missing() {
+        let t = tempfile::tempdir().unwrap();
+        let missing = guest_image_check(GuestImage::locate(t.path()));
+        assert_eq!(missing.level, Level::Fail);
+        assert!(missing.hint.is_some());
+    }
+
+    /// QEMU's hints say where QEMU comes from on each system (no Debian command on Windows).
+    #[test]
+    fn qemu_hints_fit_the_system() {
+        assert!(qemu_hint(HostOs::Linux).contains("apt install"));
+        assert!(qemu_hint(HostOs::MacOs).contains("brew install qemu"));
+        for hint in [qemu_hint(HostOs::Windows), qemu_img_hint(HostOs::Windows)] {
+            assert!(!hint.contains("apt") && hint.contains("PATH"), "{hint}");
+        }
+        assert!(qemu_hint(HostOs::Windows).contains("WSL 2"));
+    }
 }

@@ -55,10 +55,9 @@ pub fn resolve(explicit: Option<&str>) -> Result<ResolvedEngine, EngineError> {
             endpoint: gantry_engine::ContextStore::from_env().endpoint(&name)?,
             origin: Origin::Context,
         }),
-        EngineSource::GantryVm => Ok(ResolvedEngine {
-            endpoint: Endpoint::Unix(Instance::default().docker_socket()),
-            origin: Origin::GantryVm,
-        }),
+        EngineSource::GantryVm => {
+            Ok(ResolvedEngine { endpoint: crate::vm::served_engine(&Instance::default()), origin: Origin::GantryVm })
+        }
     }
 }
 

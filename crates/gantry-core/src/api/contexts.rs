@@ -84,7 +84,7 @@ impl Gantry {
                 name: GANTRY_CONTEXT.into(),
                 kind: EngineChoiceKind::GantryVm,
                 description: "Gantry's VM (its docker context appears once the VM has started)".into(),
-                host: gantry_engine::Endpoint::Unix(crate::vm::Instance::default().docker_socket()).to_string(),
+                host: crate::vm::served_engine(&crate::vm::Instance::default()).to_string(),
                 transport: Transport::Local,
                 selected: vm_selected,
                 docker_current: false,

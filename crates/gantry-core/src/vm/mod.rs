@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use agent::run_agent_with;
-use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, DriverKind, Intent, MachineStatus};
+use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, Intent, MachineStatus};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
@@ -41,37 +41,54 @@ pub use watch::{MAX_BACKOFF, watch};
 /// Windows machine yet, and Apple Virtualization has no driver yet (docs/windows.md,
 /// docs/macos.md).
 pub async fn machine_driver(instance: &Instance, intent: Intent) -> Result<AnyDriver, VmError> {
-    use gantry_machine::driver::{record, requested_driver};
-    let remembered = record::read(instance)?;
-    let kind = match record::decide(instance.name(), remembered, requested_driver()?, intent)? {
-        Some(choice) => {
-            tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver of the instance");
-            choice.kind
-        }
-        None => host_driver().await?,
-    };
-    let driver = AnyDriver::new(kind, instance.clone(), intent)?;
-    if intent == Intent::Start && remembered.is_none() {
+    let choice = driver_choice(instance, intent).await?;
+    let driver = AnyDriver::new(choice.kind, instance.clone(), intent)?;
+    if intent == Intent::Start && gantry_machine::driver::record::read(instance)?.is_none() {
         instance.ensure().map_err(VmError::io("create", instance.dir()))?;
-        record::write(instance, kind)?;
+        gantry_machine::driver::record::write(instance, choice.kind)?;
     }
     Ok(driver)
+}
+
+/// Which driver `instance` runs with and why, creating and recording nothing: the one it was
+/// created with, else this computer's choice ([`host_driver`]). What [`machine_driver`] builds,
+/// and what `gantry doctor` shows.
+pub async fn driver_choice(instance: &Instance, intent: Intent) -> Result<DriverChoice, VmError> {
+    use gantry_machine::driver::{record, requested_driver};
+    let remembered = record::read(instance)?;
+    match record::decide(instance.name(), remembered, requested_driver()?, intent)? {
+        Some(choice) => {
+            tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver of the instance");
+            Ok(choice)
+        }
+        None => host_driver().await,
+    }
 }
 
 /// The driver this computer runs a new instance with, as
 /// [`gantry_machine::driver::choose_driver`] decides: QEMU on Linux and macOS; on Windows WSL 2
 /// when it is usable, else QEMU with WHPX; `GANTRY_DRIVER=qemu` or `wsl2` overrides it (an
 /// unknown value, or `wsl2` off Windows, is the error). Chosen once per process and logged then.
-async fn host_driver() -> Result<DriverKind, VmError> {
+async fn host_driver() -> Result<DriverChoice, VmError> {
     static CHOSEN: OnceLock<DriverChoice> = OnceLock::new();
     Ok(match CHOSEN.get() {
-        Some(choice) => choice.kind,
+        Some(choice) => choice.clone(),
         None => {
             let choice = gantry_machine::driver::choose_for_this_host().await?;
             tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver chosen");
-            CHOSEN.get_or_init(|| choice).kind
+            CHOSEN.get_or_init(|| choice).clone()
         }
     })
+}
+
+/// Where the agent serves `instance`'s engine on this computer, as a client connects to it: the
+/// owner-only unix socket, or on Windows the named pipe ([`local::LocalEndpoint::engine`]). The
+/// CLI, the app and the docker context all name this one place.
+pub fn served_engine(instance: &Instance) -> gantry_engine::Endpoint {
+    match local::LocalEndpoint::engine(instance) {
+        local::LocalEndpoint::Socket(path) => gantry_engine::Endpoint::Unix(path),
+        local::LocalEndpoint::Pipe(name) => gantry_engine::Endpoint::NamedPipe(name.replace('\\', "/")),
+    }
 }
 
 /// How to start.
@@ -400,6 +417,8 @@ pub async fn delete(instance: &Instance, data: bool) -> Result<(), VmError> {
 mod tests {
     use std::path::Path;
 
+    use gantry_machine::driver::DriverKind;
+
     use super::*;
 
     /// A start records the driver; stop, status and delete use the record (a `wsl2` one too,
@@ -419,6 +438,9 @@ mod tests {
         let started = machine_driver(&inst, Intent::Start).await.unwrap();
         assert_eq!(started.kind(), DriverKind::Qemu);
         assert_eq!(std::fs::read_to_string(inst.driver_record()).unwrap(), "qemu\n");
+        // what `gantry doctor` shows: the driver and why
+        let choice = driver_choice(&inst, Intent::Manage).await.unwrap();
+        assert_eq!((choice.kind, choice.reason.as_str()), (DriverKind::Qemu, "instance dev was created with qemu"));
         // an instance created with WSL 2 is stopped and deleted with WSL 2, tarballs or not
         std::fs::write(inst.driver_record(), "wsl2\n").unwrap();
         assert_eq!(machine_driver(&inst, Intent::Manage).await.unwrap().kind(), DriverKind::Wsl2);
@@ -426,6 +448,28 @@ mod tests {
         let Err(e) = machine_driver(&inst, Intent::Start).await else { panic!("a bad record was accepted") };
         assert!(e.to_string().contains("names no VM driver"), "{e}");
         assert_eq!(std::fs::read_to_string(inst.driver_record()).unwrap(), "vbox\n", "a bad record is kept");
+    }
+
+    /// The CLI and the app connect where the agent serves the engine, and the docker context
+    /// (written from the agent's endpoint) names the same place: on Windows the named pipe.
+    #[test]
+    fn clients_connect_where_the_agent_serves_the_engine() {
+        for inst in [Instance::default(), Instance::at(std::env::temp_dir().join("gantry-dev"))] {
+            let served = served_engine(&inst);
+            let local = local::LocalEndpoint::engine(&inst);
+            assert_eq!(served.to_string(), local.to_string());
+            assert_eq!(gantry_engine::Endpoint::parse(&local.to_string()).unwrap(), served);
+            match served {
+                gantry_engine::Endpoint::Unix(path) if cfg!(unix) => assert_eq!(path, inst.docker_socket()),
+                gantry_engine::Endpoint::NamedPipe(pipe) if cfg!(windows) => {
+                    assert!(pipe.starts_with("//./pipe/"), "{pipe}");
+                }
+                other => panic!("not this system's local endpoint: {other:?}"),
+            }
+        }
+        if cfg!(windows) {
+            assert_eq!(served_engine(&Instance::default()).to_string(), "npipe:////./pipe/gantry_engine");
+        }
     }
 
     #[test]
