@@ -66,7 +66,7 @@ pub fn describe(
         ),
         (Some(Verdict::Unknown { reason }), _) => warn(
             format!("{reason}; a start tries {a} and falls back to TCG if the boot stalls"),
-            "check QEMU's installation (the qemu line below), then run `gantry doctor` again".to_owned(),
+            "check QEMU's installation (the qemu line above), then run `gantry doctor` again".to_owned(),
         ),
     }
 }

@@ -3,6 +3,8 @@
 
 use std::process::Command;
 
+use gantry_machine::accel::HostOs;
+
 use crate::doctor::Check;
 
 /// A docker CLI plugin `gantry doctor` looks for, and the oldest version that counts.
@@ -75,15 +77,23 @@ fn run_docker(args: &[&str]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Where the docker CLI comes from on `os` (Gantry does not ship it; its engine works without).
+fn docker_cli_hint(os: HostOs) -> &'static str {
+    match os {
+        HostOs::Linux => {
+            "install the docker CLI (Debian: `apt install docker.io --no-install-recommends`, or docker-cli from Debian 13 on) to use Gantry's engine from a terminal"
+        }
+        HostOs::MacOs => "install the docker CLI (`brew install docker`) to use Gantry's engine from a terminal",
+        HostOs::Windows => {
+            "put Docker's CLI for Windows (docker.exe from https://download.docker.com/win/static/stable/x86_64/) in a folder on PATH to use Gantry's engine from a terminal"
+        }
+    }
+}
+
 /// The docker CLI and its plugins, as the user's shell would run them.
 pub fn checks() -> Vec<Check> {
     let Some(client) = run_docker(&["version", "--format", "{{.Client.Version}}"]) else {
-        return vec![Check::warn(
-            "docker CLI",
-            "no `docker` command on PATH",
-            "install the docker CLI (Debian: `apt install docker.io --no-install-recommends`, or docker-cli \
-             from Debian 13 on) to use Gantry's engine from a terminal",
-        )];
+        return vec![Check::warn("docker CLI", "no `docker` command on PATH", docker_cli_hint(HostOs::current()))];
     };
     let mut out = vec![Check::ok("docker CLI", format!("docker {}", client.trim()))];
     for plugin in &PLUGINS {
@@ -96,6 +106,14 @@ pub fn checks() -> Vec<Check> {
 mod tests {
     use super::*;
     use crate::doctor::Level;
+
+    #[test]
+    fn the_docker_cli_hint_fits_the_system() {
+        assert!(docker_cli_hint(HostOs::Linux).contains("apt install"));
+        assert!(docker_cli_hint(HostOs::MacOs).contains("brew install docker"));
+        let windows = docker_cli_hint(HostOs::Windows);
+        assert!(windows.contains("docker.exe") && !windows.contains("apt"), "{windows}");
+    }
 
     #[test]
     fn reads_the_versions_plugins_print() {
