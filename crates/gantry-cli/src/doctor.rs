@@ -33,7 +33,7 @@ impl Check {
     pub(crate) fn warn(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
         Self { name, level: Level::Warn, detail: detail.into(), hint: Some(hint.into()) }
     }
-    fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn fail(name: &'static str, detail: impl Into<String>, hint: impl Into<String>) -> Self {
         Self { name, level: Level::Fail, detail: detail.into(), hint: Some(hint.into()) }
     }
 }

@@ -18,7 +18,7 @@ use gantry_machine::qemu::qemu_binary;
 use gantry_machine::wsl2::{Rootfs, WslError};
 
 use crate::CliError;
-use crate::doctor::{Check, Level};
+use crate::doctor::Check;
 
 /// The VM's commands (flattened into the top-level command list).
 #[derive(Debug, Subcommand)]
@@ -316,14 +316,14 @@ async fn shell(i: &Instance, image: Option<String>) -> Result<(), CliError> {
     }
 }
 
-/// The VM checks of `gantry doctor`: accelerator (its test guest run), remembered fallback, guest image.
+/// The VM checks of `gantry doctor`: the instance's driver and why, then what that driver needs
+/// (QEMU: KVM, the QEMU programs, the accelerator's test guest, the guest image; WSL 2: its root
+/// filesystems).
 pub async fn doctor_checks() -> Vec<Check> {
     let instance = Instance::default();
     let choice = match vm::driver_choice(&instance, Intent::Manage).await {
         Ok(choice) => choice,
-        Err(e) => {
-            return vec![Check { name: "vm driver", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) }];
-        }
+        Err(e) => return vec![Check::fail("vm driver", e.to_string(), e.hint())],
     };
     let mut out = vec![Check::ok("vm driver", format!("{} ({})", choice.kind.name(), choice.reason))];
     match choice.kind {
@@ -364,7 +364,7 @@ fn qemu_img_hint(os: HostOs) -> &'static str {
 fn guest_image_check(found: Result<GuestImage, MachineError>) -> Check {
     match found {
         Ok(img) => Check::ok("guest image", format!("found in {}", img.dir.display())),
-        Err(e) => Check { name: "guest image", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) },
+        Err(e) => Check::fail("guest image", e.to_string(), e.hint()),
     }
 }
 
@@ -380,7 +380,7 @@ fn wsl_guest_check(found: Result<Rootfs, WslError>) -> Check {
                 rootfs.engine.parent().unwrap_or(Path::new("")).display()
             ),
         ),
-        Err(e) => Check { name: "guest", level: Level::Fail, detail: e.to_string(), hint: Some(e.hint()) },
+        Err(e) => Check::fail("guest", e.to_string(), e.hint()),
     }
 }
 
@@ -397,6 +397,7 @@ pub async fn status_section(json: bool) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::doctor::Level;
 
     /// With the WSL 2 driver the guest is its two tarballs: the line names their version and
     /// folder, or the file missing with what to do.

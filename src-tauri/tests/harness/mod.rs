@@ -364,7 +364,7 @@ impl App {
     pub async fn wait_gone(&self, css: &str) -> Result<()> {
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {
-            if self.client.find_all(Locator::Css(css)).await?.is_empty() {
+            if !self.present_now(css).await? {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -41,9 +41,9 @@ pub use watch::{MAX_BACKOFF, watch};
 /// Windows machine yet, and Apple Virtualization has no driver yet (docs/windows.md,
 /// docs/macos.md).
 pub async fn machine_driver(instance: &Instance, intent: Intent) -> Result<AnyDriver, VmError> {
-    let choice = driver_choice(instance, intent).await?;
+    let (choice, remembered) = decide_driver(instance, intent).await?;
     let driver = AnyDriver::new(choice.kind, instance.clone(), intent)?;
-    if intent == Intent::Start && gantry_machine::driver::record::read(instance)?.is_none() {
+    if intent == Intent::Start && !remembered {
         instance.ensure().map_err(VmError::io("create", instance.dir()))?;
         gantry_machine::driver::record::write(instance, choice.kind)?;
     }
@@ -54,14 +54,19 @@ pub async fn machine_driver(instance: &Instance, intent: Intent) -> Result<AnyDr
 /// created with, else this computer's choice ([`host_driver`]). What [`machine_driver`] builds,
 /// and what `gantry doctor` shows.
 pub async fn driver_choice(instance: &Instance, intent: Intent) -> Result<DriverChoice, VmError> {
+    Ok(decide_driver(instance, intent).await?.0)
+}
+
+/// [`driver_choice`], and whether the instance has a driver record (read once).
+async fn decide_driver(instance: &Instance, intent: Intent) -> Result<(DriverChoice, bool), VmError> {
     use gantry_machine::driver::{record, requested_driver};
     let remembered = record::read(instance)?;
     match record::decide(instance.name(), remembered, requested_driver()?, intent)? {
         Some(choice) => {
             tracing::info!(driver = choice.kind.name(), reason = %choice.reason, "VM driver of the instance");
-            Ok(choice)
+            Ok((choice, true))
         }
-        None => host_driver().await,
+        None => Ok((host_driver().await?, false)),
     }
 }
 

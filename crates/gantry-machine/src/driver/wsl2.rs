@@ -4,8 +4,9 @@
 //! What it offers differs from QEMU's, and [`WSL2_FEATURES`] says so: WSL relays the guest's
 //! listening ports to this computer's loopback by itself (no per-port rules, so no conflicts
 //! reported and no `0.0.0.0` binding: a port bind address setting other than loopback is named
-//! as not applying by [`Driver::validate`], shown as a warning at start); there are no pause or disk-error events; and the engine
-//! ends with the agent that started it (its keep-alive process), so nothing is reattached.
+//! as not applying by [`Driver::validate`], shown as a warning at start); there are no pause or
+//! disk-error events; and the engine ends with the agent that started it (its keep-alive
+//! process), so nothing is reattached.
 //! Shared folders are not mounted by this driver yet (Windows drives are WSL's `/mnt/c`).
 //!
 //! It runs here only against a fake `wsl.exe` (the real one cannot run on Linux or under Wine).
