@@ -33,7 +33,8 @@ pub enum VmCommand {
         #[arg(long)]
         timings: bool,
     },
-    /// Stop the VM cleanly (power-off; killed after 60 s).
+    /// Stop the VM: save its state so the next start resumes it in seconds (setting
+    /// `vm.save_on_stop`, on by default), else power off cleanly; killed after 60 s.
     Stop {
         #[arg(long, default_value = DEFAULT_INSTANCE, value_parser = instance_name)]
         instance: Instance,

@@ -18,6 +18,7 @@
 //! - `vm.registry_mirrors`: each `{"url": "https://HOST[:PORT]", "ca_pem": ...}` with a valid
 //!   address and, when given, a valid PEM certificate; no URL twice (the VM's engine pulls
 //!   Docker Hub images through them from its next start: `gantry_machine::engine_config`);
+//! - `vm.save_on_stop`: `true` (default) saves the VM's state at stop and resumes it at start;
 //! - `engine` (existing engine): the endpoint must parse as `unix:///path`, `tcp://host:port`
 //!   or `npipe://./pipe/name`.
 
@@ -83,6 +84,9 @@ pub struct VmSettings {
     /// Registry mirrors the VM's engine pulls Docker Hub images through (a workshop room's
     /// registry, set by `gantry workshop join`), each with its pinned certificate.
     pub registry_mirrors: Vec<RegistryMirror>,
+    /// Stopping saves the VM's state to a file and the next start resumes it (seconds instead
+    /// of a boot; the containers that ran are running again). Off: every stop powers off.
+    pub save_on_stop: bool,
 }
 
 impl Default for VmSettings {
@@ -94,6 +98,7 @@ impl Default for VmSettings {
             shared_folders: shares::default_shares(home_dir().as_deref(), &std::env::temp_dir()),
             port_bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             registry_mirrors: Vec::new(),
+            save_on_stop: true,
         }
     }
 }

@@ -38,18 +38,28 @@ fn any_settings(folders: Vec<PathBuf>) -> impl Strategy<Value = Settings> {
     let mirror =
         prop::sample::select(vec!["https://10.0.2.2:5443", "https://mirror.example", "http://x", "https://a/b"])
             .prop_map(|url| RegistryMirror { url: url.into(), ca_pem: None });
-    let vm =
-        (
-            0u32..8,
-            0u64..40_000,
-            0u64..3_000,
-            prop::collection::vec(folder, 0..4),
-            address,
-            prop::collection::vec(mirror, 0..3),
-        )
-            .prop_map(|(cpus, memory_mib, disk_gib, shared_folders, port_bind_address, registry_mirrors)| {
-                VmSettings { cpus, memory_mib, disk_gib, shared_folders, port_bind_address, registry_mirrors }
-            });
+    let vm = (
+        0u32..8,
+        0u64..40_000,
+        0u64..3_000,
+        prop::collection::vec(folder, 0..4),
+        address,
+        prop::collection::vec(mirror, 0..3),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(cpus, memory_mib, disk_gib, shared_folders, port_bind_address, registry_mirrors, save_on_stop)| {
+                VmSettings {
+                    cpus,
+                    memory_mib,
+                    disk_gib,
+                    shared_folders,
+                    port_bind_address,
+                    registry_mirrors,
+                    save_on_stop,
+                }
+            },
+        );
     let engine = prop_oneof![
         Just(EngineSource::GantryVm),
         prop::sample::select(vec![

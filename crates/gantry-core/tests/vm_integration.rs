@@ -623,6 +623,8 @@ fn vm_end_to_end() {
     });
     env.docker_ok(&["rm", "-f", "after-restart"]);
 
+    saved_state_scenarios(&env);
+
     // (the desktop e2e test stops and boots the VM again too; this one checks the data)
     if slow_scenario("stop, then start (another boot): the volume survives") {
         step("stop, start: the volume survives");
@@ -735,17 +737,138 @@ fn vm_end_to_end() {
         );
     }
 
-    step("SIGTERM to the agent (log-out): the guest powers off cleanly");
+    step("SIGTERM to the agent (log-out) while a container uses a share: no saved state, a clean power-off");
+    let mount = format!("{}:/data", env.share.display());
+    env.docker_ok(&["run", "-d", "--name", "uses-share", "-v", &mount, "gantry-test/busybox:1", "sleep", "600"]);
     let agent: i32 = std::fs::read_to_string(env.instance_dir().join("agent.pid")).unwrap().trim().parse().unwrap();
     assert!(Command::new("kill").args(["-TERM", &agent.to_string()]).status().unwrap().success());
     wait_until("the VM to stop after SIGTERM", Duration::from_secs(120), || env.vm_status()["kind"] == "stopped");
     let console = std::fs::read_to_string(env.instance_dir().join("console.log")).unwrap_or_default();
     assert!(console.contains("gantry-init: shutdown complete"), "SIGTERM must stop the guest cleanly");
+    assert!(!env.instance_dir().join("vm-state.bin").exists(), "a share in use: nothing saved");
+    let agent_log = std::fs::read_to_string(env.instance_dir().join("agent.log")).unwrap_or_default();
+    assert!(agent_log.contains("is in use"), "the log says why the VM was not saved:\n{agent_log}");
     gantry_testkit::reliability::fault(
-        "SIGTERM to the agent",
-        "the guest shuts down cleanly (dockerd stopped, disks synced)",
-        "clean power-off",
+        "SIGTERM to the agent while a container bind-mounts a shared folder",
+        "the guest cannot let go of the share, so nothing is saved: it shuts down cleanly (dockerd stopped, disks synced)",
+        "clean power-off, no saved state, the reason in the agent's log",
     );
     step("");
     eprintln!("vm_end_to_end: all scenarios passed in {:.0} s", total.elapsed().as_secs_f64());
+}
+
+/// Stop saves the VM and start resumes it (what runs keeps running, the clock is set, the
+/// shares are mounted again); a damaged saved state and QEMU killed during a save or a restore
+/// end in a boot with nothing lost.
+fn saved_state_scenarios(env: &Env) {
+    let inst = env.instance_dir();
+    let saved = inst.join("vm-state.bin");
+    step("stop saves the VM; start resumes it: a running container and its port, the clock, a share");
+    let port = free_port();
+    env.run_httpd("kept", &format!("{port}:80"));
+    wait_until("HTTP 200 before the stop", Duration::from_secs(60), || {
+        http_get(port, "/index.html").is_some_and(|(c, _)| c == 200)
+    });
+    let started_at = env.docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", "kept"]);
+    let out = env.gantry(&["stop"]);
+    assert!(out.status.success(), "gantry stop: {}", text(&out));
+    let agent_log = || std::fs::read_to_string(inst.join("agent.log")).unwrap_or_default();
+    assert!(
+        saved.is_file() && inst.join("vm-state.json").is_file(),
+        "a stop saves the VM; agent log:\n{}",
+        agent_log()
+    );
+    let console = std::fs::read_to_string(inst.join("console.log")).unwrap_or_default();
+    assert!(!console.contains("gantry-init: power button"), "a saved VM is not powered off:\n{console}");
+    // while it is stopped a file appears in the share, and time passes that the guest's clock
+    // must catch up with
+    std::fs::write(env.share.join("while-stopped.txt"), "written while stopped\n").unwrap();
+    std::thread::sleep(Duration::from_secs(15));
+    let out = env.gantry(&["start", "--timings"]);
+    assert!(out.status.success(), "gantry start after a save: {}", text(&out));
+    eprintln!("{}", text(&out));
+    assert!(text(&out).contains("saved state restored"), "the start resumed the saved VM: {}", text(&out));
+    assert!(!saved.exists(), "a saved state is used once");
+    assert_eq!(env.docker_ok(&["inspect", "-f", "{{.State.StartedAt}}", "kept"]), started_at, "still the same run");
+    wait_until("HTTP 200 through the port after the resume", Duration::from_secs(60), || {
+        http_get(port, "/index.html").is_some_and(|(c, _)| c == 200)
+    });
+    // the guest reads its clock between two readings of this computer's (±2 s of rounding)
+    let host_secs = || i64::try_from(std::time::UNIX_EPOCH.elapsed().unwrap().as_secs()).unwrap();
+    let before = host_secs();
+    let guest: i64 = env.docker_ok(&["run", "--rm", "gantry-test/busybox:1", "date", "+%s"]).parse().unwrap();
+    let after = host_secs();
+    assert!(
+        (before - 2..=after + 2).contains(&guest),
+        "the guest's clock after the resume: {guest}, this computer's: {before}..{after}"
+    );
+    let mount = format!("{}:/data", env.share.display());
+    let got = env.docker_ok(&["run", "--rm", "-v", &mount, "gantry-test/busybox:1", "cat", "/data/while-stopped.txt"]);
+    assert_eq!(got, "written while stopped", "the share is mounted again after the resume");
+    env.docker_ok(&["rm", "-f", "kept"]);
+
+    step("a damaged saved state (truncated): the start boots instead; nothing lost");
+    let out = env.gantry(&["stop"]);
+    assert!(out.status.success() && saved.is_file(), "gantry stop saves: {}\n{}", text(&out), agent_log());
+    let len = std::fs::metadata(&saved).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&saved).unwrap().set_len(len / 2).unwrap();
+    let out = env.gantry(&["start"]);
+    assert!(out.status.success(), "gantry start with a damaged saved state: {}", text(&out));
+    assert!(text(&out).contains("not resumed") && text(&out).contains("damaged"), "{}", text(&out));
+    let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
+    assert_eq!(got, "persisted");
+    gantry_testkit::reliability::fault(
+        "the saved VM state truncated while stopped",
+        "the start says why it does not resume and boots; the engine's data is intact",
+        "booted with the reason shown, volume intact",
+    );
+
+    let qemu_pid = || std::fs::read_to_string(inst.join("qemu.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+    let kill_qemu_when = |what: &str, ready: &dyn Fn() -> bool| {
+        wait_until(what, Duration::from_secs(120), ready);
+        let pid = qemu_pid().unwrap();
+        assert!(Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    };
+    if slow_scenario("kill -9 of QEMU while it saves the VM, then start (another boot)") {
+        step("kill -9 QEMU during the save: the stop powers off, the start boots; nothing lost");
+        std::thread::scope(|s| {
+            let stop = s.spawn(|| env.gantry(&["stop"]));
+            kill_qemu_when("the save to begin", &|| inst.join("vm-state.bin.partial").exists());
+            let out = stop.join().unwrap();
+            assert!(out.status.success(), "gantry stop: {}", text(&out));
+        });
+        assert!(!saved.exists() && !inst.join("vm-state.json").exists(), "no saved state from an interrupted save");
+        let out = env.gantry(&["start"]);
+        assert!(out.status.success(), "gantry start after an interrupted save: {}", text(&out));
+        assert!(!inst.join("vm-state.bin.partial").exists(), "the interrupted save's file is removed");
+        let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
+        assert_eq!(got, "persisted");
+        gantry_testkit::reliability::fault(
+            "kill -9 of QEMU while it saves the VM's state",
+            "no saved state is kept; the next start boots; the engine's data is intact",
+            "booted, the partial file removed, volume intact",
+        );
+    }
+    if slow_scenario("kill -9 of QEMU while it restores the VM (another boot)") {
+        step("kill -9 QEMU during the restore: the same start boots instead; nothing lost");
+        let out = env.gantry(&["stop"]);
+        assert!(out.status.success() && saved.is_file(), "gantry stop saves: {}", text(&out));
+        std::thread::scope(|s| {
+            let start = s.spawn(|| env.gantry(&["start"]));
+            kill_qemu_when("the restore's QEMU", &|| {
+                inst.join("vm-state.bin.restoring").exists() && qemu_pid().is_some()
+            });
+            let out = start.join().unwrap();
+            assert!(out.status.success(), "gantry start: {}", text(&out));
+            assert!(text(&out).contains("not resumed"), "{}", text(&out));
+        });
+        assert!(!inst.join("vm-state.bin.restoring").exists(), "a state is never restored twice");
+        let got = env.docker_ok(&["run", "--rm", "-v", "gvol:/v", "gantry-test/busybox:1", "cat", "/v/f"]);
+        assert_eq!(got, "persisted");
+        gantry_testkit::reliability::fault(
+            "kill -9 of QEMU while it restores the VM's saved state",
+            "the start boots instead (the state is used once); the engine's data is intact",
+            "the same start booted, volume intact",
+        );
+    }
 }

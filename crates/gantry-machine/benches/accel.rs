@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use gantry_machine::accel::{self, Accel, HostOs, Probe};
 use gantry_machine::accel_probe::{self, Verdict};
-use gantry_machine::driver::{BootEvent, Driver, MachineConfig, QemuDriver};
+use gantry_machine::driver::{BootEvent, Driver, MachineConfig, QemuDriver, StopMode};
 use gantry_machine::instance::Instance;
 
 /// The first decision a start makes about the accelerator, and when.
@@ -62,7 +62,7 @@ async fn time_to_decision(probe_first: bool) -> Decision {
     drop(boot);
     // a TCG QEMU launched just before the drop writes its pid file at once: then stop finds it
     tokio::time::sleep(Duration::from_secs(1)).await;
-    d.stop(Duration::from_secs(1)).await.unwrap();
+    d.stop(Duration::from_secs(1), StopMode::PowerOff).await.unwrap();
     decision
 }
 

@@ -21,6 +21,7 @@ mod choice;
 mod events;
 mod features;
 pub mod record;
+mod resume;
 pub mod wsl2;
 
 pub use any::AnyDriver;
@@ -31,6 +32,7 @@ pub use choice::{
 pub use events::{DiskError, GuestRun, NoEvents, QmpEvents, VmEvent, VmEvents};
 pub use features::{EngineEndpoint, Features, LogFile, LogKind, PortForwarding};
 pub use record::Intent;
+pub use resume::{RESUME_PROGRAM, SUSPEND_PROGRAM};
 pub use wsl2::Wsl2Driver;
 
 use std::collections::BTreeSet;
@@ -53,7 +55,7 @@ use crate::qemu::{self, FwCfgFile, QemuSpec, QmpEndpoint, Share};
 use crate::qemu_tuning::QemuTuning;
 use crate::qmp::Qmp;
 use crate::shares::SharedFolder;
-use crate::{disk, private_file, process, tls};
+use crate::{disk, private_file, process, saved_state, tls};
 
 /// The VM's CPUs when nothing else is asked (the settings' default too).
 pub const DEFAULT_CPUS: u32 = 2;
@@ -92,6 +94,9 @@ pub struct MachineConfig {
     /// Bound on boot → the guest's "engine ready" console line (TCG needs much longer).
     pub engine_ready_timeout_hw: Duration,
     pub engine_ready_timeout_tcg: Duration,
+    /// A stop saves the VM's state and the next start resumes it (`vm.save_on_stop`), where the
+    /// driver can ([`Features::saved_state`]).
+    pub save_on_stop: bool,
 }
 
 impl Default for MachineConfig {
@@ -111,6 +116,7 @@ impl Default for MachineConfig {
             boot_stall_timeout: Duration::from_secs(20),
             engine_ready_timeout_hw: Duration::from_secs(90),
             engine_ready_timeout_tcg: Duration::from_secs(300),
+            save_on_stop: true,
         }
     }
 }
@@ -132,6 +138,11 @@ pub enum BootEvent {
     ConsoleAlive { after_ms: u64 },
     /// The guest's init reported the engine ready.
     EngineReady { after_ms: u64 },
+    /// The VM's saved state was restored (QEMU launched → the guest runs again, clock set,
+    /// shares mounted): the engine that was running at the stop runs again.
+    Restored { after_ms: u64 },
+    /// A saved state was there but not used: why; the VM boots instead.
+    NotResumed { reason: String },
 }
 
 /// Facts about a running VM, persisted as `state.json` so a restarted agent can reattach.
@@ -150,6 +161,9 @@ pub struct RunState {
     pub shared_folders: Vec<SharedFolder>,
     #[serde(default)]
     pub hidden: Vec<PathBuf>,
+    /// A stop saves this VM's state ([`MachineConfig::save_on_stop`] at its start).
+    #[serde(default)]
+    pub save_on_stop: bool,
 }
 
 impl RunState {
@@ -176,6 +190,18 @@ pub enum StopOutcome {
     PoweredOff,
     /// The guest did not power off in time: QEMU was told to quit / killed.
     Killed,
+    /// The VM's state was saved to a file; the next start resumes it.
+    Saved,
+}
+
+/// What a stop may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Save the VM's state when it was started with [`MachineConfig::save_on_stop`] and the
+    /// driver can; power off otherwise (and when the save fails).
+    SaveIfAsked,
+    /// Power off (a half-booted VM, a VM being deleted).
+    PowerOff,
 }
 
 /// Everything the agent asks of a VM backend. (Uses `async fn`: drivers are chosen statically.)
@@ -198,8 +224,8 @@ pub trait Driver: Send + Sync {
         cfg: &MachineConfig,
         progress: &(dyn Fn(BootEvent) + Send + Sync),
     ) -> impl Future<Output = Result<RunState>> + Send;
-    /// Powers off cleanly, then kills after `timeout`.
-    fn stop(&self, timeout: Duration) -> impl Future<Output = Result<StopOutcome>> + Send;
+    /// Saves the VM's state or powers off cleanly (`mode`), then kills after `timeout`.
+    fn stop(&self, timeout: Duration, mode: StopMode) -> impl Future<Output = Result<StopOutcome>> + Send;
     /// Removes the instance's files; the data disk and settings only when `data` is true.
     fn delete(&self, data: bool) -> impl Future<Output = Result<()>> + Send;
     fn status(&self) -> MachineStatus;
@@ -288,9 +314,17 @@ impl QemuDriver {
     }
 
     /// Run-time files of a QEMU process, removed once it is gone.
-    fn run_time_files(&self) -> [PathBuf; 4] {
+    fn run_time_files(&self) -> [PathBuf; 7] {
         let i = &self.instance;
-        [i.qemu_pid(), i.qmp_socket(), i.qmp_events_socket(), i.state()]
+        [
+            i.qemu_pid(),
+            i.qmp_socket(),
+            i.qmp_events_socket(),
+            i.state(),
+            i.guest_agent_socket(),
+            i.migration_socket(),
+            i.launch_record(),
+        ]
     }
 
     fn load_state(&self) -> Option<RunState> {
@@ -373,6 +407,8 @@ impl QemuDriver {
             data_disk: i.disk(),
             qmp: QmpEndpoint::Unix(i.qmp_socket()),
             events_qmp: Some(QmpEndpoint::Unix(i.qmp_events_socket())),
+            // QEMU on Windows has no unix socket chardev here (its monitor is a TCP port)
+            guest_agent: (self.os != HostOs::Windows).then(|| i.guest_agent_socket()),
             console_log: i.console_log(),
             pid_file: i.qemu_pid(),
             engine_host_port: engine_port,
@@ -430,6 +466,108 @@ impl QemuDriver {
         }
     }
 
+    /// QEMU's spec and arguments for a launch of `img` with `accel` and the engine on
+    /// `engine_port` (the same for a boot and a restore: a saved state needs the same ones).
+    async fn launch_args(
+        &self,
+        cfg: &MachineConfig,
+        img: &GuestImage,
+        accel: Accel,
+        engine_port: u16,
+    ) -> Result<(QemuSpec, Vec<std::ffi::OsString>)> {
+        let mut spec = self.spec(cfg, img, accel, engine_port);
+        spec.sandbox = self.sandbox_supported(img.arch).await;
+        // the benchmarks' overrides (`./scripts/bench idle`), else the defaults
+        spec.tuning = QemuTuning::from_env(|k| std::env::var(k).ok())?;
+        let args = qemu::build_args(&spec, self.os);
+        Ok((spec, args))
+    }
+
+    /// Launches QEMU with `args` (fresh console and QEMU logs, the previous ones kept as
+    /// `*.1`; stale sockets removed) and records what it was launched with.
+    fn spawn_qemu(
+        &self,
+        spec: &QemuSpec,
+        args: &[std::ffi::OsString],
+        launch: &saved_state::Launch,
+    ) -> Result<tokio::process::Child> {
+        let i = &self.instance;
+        let program = self.qemu_for(spec.arch);
+        for f in [i.console_log(), i.qemu_log()] {
+            let _ = std::fs::rename(&f, f.with_extension("log.1"));
+        }
+        let qemu_log = std::fs::File::create(i.qemu_log()).map_err(MachineError::io("create", i.qemu_log()))?;
+        let qemu_err = qemu_log.try_clone().map_err(MachineError::io("dup", i.qemu_log()))?;
+        for s in [i.qmp_socket(), i.qmp_events_socket(), i.guest_agent_socket(), i.migration_socket()] {
+            let _ = std::fs::remove_file(s);
+        }
+        let record = serde_json::to_vec_pretty(launch).map_err(|e| MachineError::Io {
+            what: "encode",
+            path: i.launch_record(),
+            source: std::io::Error::other(e),
+        })?;
+        private_file::write_atomic(&i.launch_record(), &record)
+            .map_err(MachineError::io("write", i.launch_record()))?;
+        let env = spec.tuning.qemu_env(self.os);
+        if self.os == HostOs::Linux {
+            // the flag is this process's and QEMU inherits it (set either way: it stays once set)
+            if let Err(e) = process::set_huge_pages_disabled(spec.tuning.disable_host_huge_pages(self.os, spec.accel)) {
+                tracing::warn!(error = %e, "cannot set transparent huge pages for QEMU");
+            }
+        }
+        tracing::info!(qemu = %program.display(), ?args, ?env, tuning = %spec.tuning.describe(), "launching QEMU");
+        let mut cmd = tokio::process::Command::new(&program);
+        cmd.args(args)
+            .envs(env)
+            .stdin(std::process::Stdio::null())
+            .stdout(qemu_log)
+            .stderr(qemu_err)
+            .kill_on_drop(false);
+        #[cfg(unix)]
+        cmd.process_group(0); // not killed by the terminal's Ctrl-C aimed at the agent
+        cmd.spawn().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                MachineError::ProgramMissing { program: program.display().to_string() }
+            } else {
+                MachineError::Io { what: "launch", path: program.clone(), source: e }
+            }
+        })
+    }
+
+    /// What a launch of `spec` with `args` depends on ([`saved_state::Launch`]).
+    fn launch_record(
+        &self,
+        spec: &QemuSpec,
+        args: &[std::ffi::OsString],
+        warning: Option<String>,
+    ) -> saved_state::Launch {
+        let program = self.qemu_for(spec.arch);
+        let mut files = Vec::new();
+        let mut add = |id: std::io::Result<saved_state::FileId>| match id {
+            Ok(f) => files.push(f),
+            Err(e) => tracing::debug!(error = %e, "no identity for a launch file"),
+        };
+        if let Some(p) = resolve_program(&program) {
+            add(saved_state::FileId::of("QEMU", &p));
+        }
+        add(saved_state::FileId::of("guest kernel", &spec.kernel));
+        add(saved_state::FileId::of("guest initramfs", &spec.initrd));
+        if let Some(r) = &spec.rootfs {
+            add(saved_state::FileId::of("guest root", r));
+        }
+        // rewritten at each start with the same bytes: known by content
+        for f in &spec.fw_cfg {
+            add(saved_state::FileId::by_content(&format!("guest file {}", f.name), &f.file));
+        }
+        saved_state::Launch {
+            accel: spec.accel,
+            engine_port: spec.engine_host_port,
+            args: args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+            files,
+            warning,
+        }
+    }
+
     /// Launches QEMU once with `accel` and waits for "engine ready".
     async fn boot_once(
         &self,
@@ -440,45 +578,9 @@ impl QemuDriver {
     ) -> Result<(u32, u16, u64)> {
         let i = &self.instance;
         let engine_port = free_port()?;
-        let mut spec = self.spec(cfg, img, accel, engine_port);
-        spec.sandbox = self.sandbox_supported(img.arch).await;
-        // the benchmarks' overrides (`./scripts/bench idle`), else the defaults
-        spec.tuning = QemuTuning::from_env(|k| std::env::var(k).ok())?;
-        let program = self.qemu_for(img.arch);
-        let args = qemu::build_args(&spec, self.os);
-        // fresh console and qemu logs for this boot (the previous ones kept as *.1)
-        for f in [i.console_log(), i.qemu_log()] {
-            let _ = std::fs::rename(&f, f.with_extension("log.1"));
-        }
-        let qemu_log = std::fs::File::create(i.qemu_log()).map_err(MachineError::io("create", i.qemu_log()))?;
-        let qemu_err = qemu_log.try_clone().map_err(MachineError::io("dup", i.qemu_log()))?;
-        for s in [i.qmp_socket(), i.qmp_events_socket()] {
-            let _ = std::fs::remove_file(s);
-        }
-        let env = spec.tuning.qemu_env(self.os);
-        if self.os == HostOs::Linux {
-            // the flag is this process's and QEMU inherits it (set either way: it stays once set)
-            if let Err(e) = process::set_huge_pages_disabled(spec.tuning.disable_host_huge_pages(self.os, spec.accel)) {
-                tracing::warn!(error = %e, "cannot set transparent huge pages for QEMU");
-            }
-        }
-        tracing::info!(qemu = %program.display(), ?args, ?env, tuning = %spec.tuning.describe(), "launching QEMU");
-        let mut cmd = tokio::process::Command::new(&program);
-        cmd.args(&args)
-            .envs(env)
-            .stdin(std::process::Stdio::null())
-            .stdout(qemu_log)
-            .stderr(qemu_err)
-            .kill_on_drop(false);
-        #[cfg(unix)]
-        cmd.process_group(0); // not killed by the terminal's Ctrl-C aimed at the agent
-        let mut child = cmd.spawn().map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                MachineError::ProgramMissing { program: program.display().to_string() }
-            } else {
-                MachineError::Io { what: "launch", path: program.clone(), source: e }
-            }
-        })?;
+        let (spec, args) = self.launch_args(cfg, img, accel, engine_port).await?;
+        let launch = self.launch_record(&spec, &args, None);
+        let mut child = self.spawn_qemu(&spec, &args, &launch)?;
         let pid = child.id().unwrap_or(0);
         progress(BootEvent::Launched { accel, pid });
         let started = Instant::now();
@@ -625,12 +727,16 @@ pub fn delete_instance_files(instance: &Instance, data: bool) -> Result<()> {
 }
 
 fn which(program: &std::path::Path) -> bool {
+    resolve_program(program).is_some()
+}
+
+/// Where `program` is: itself when it names a directory, else the first match in `PATH`.
+fn resolve_program(program: &std::path::Path) -> Option<PathBuf> {
     if program.components().count() > 1 {
-        return program.is_file();
+        return program.is_file().then(|| program.to_owned());
     }
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|d| d.join(program)).find(|p| p.is_file())
 }
 
 /// What a QEMU driver offers: `hostfwd` port forwarding, pause and disk-error events through
@@ -641,6 +747,7 @@ pub const QEMU_FEATURES: Features = Features {
     disk_error_events: true,
     reattach: true,
     memory_reclaim: true,
+    saved_state: true,
 };
 
 impl Driver for QemuDriver {
@@ -715,6 +822,10 @@ impl Driver for QemuDriver {
         }
         self.clean_stale();
         let img = GuestImage::locate(&cfg.image_dir)?;
+        if let Some(state) = self.resume(cfg, &img, progress).await {
+            self.save_state(&state)?;
+            return Ok(state);
+        }
         let remembered = Remembered::load(&self.instance.accel_choice());
         let choice = accel::choose(&cfg.probe, remembered.as_ref());
         let AccelChoice { mut accel, mut warning } = arch::accel_for_guest(choice, img.arch, GuestArch::host());
@@ -764,16 +875,33 @@ impl Driver for QemuDriver {
             boot_ms,
             shared_folders: cfg.shared_folders.clone(),
             hidden: cfg.hidden.clone(),
+            save_on_stop: cfg.save_on_stop,
         };
+        if state.warning.is_some() {
+            // a restore of this boot's state shows the same warning
+            self.keep_warning(state.warning.clone());
+        }
         self.save_state(&state)?;
         Ok(state)
     }
 
-    async fn stop(&self, timeout: Duration) -> Result<StopOutcome> {
+    async fn stop(&self, timeout: Duration, mode: StopMode) -> Result<StopOutcome> {
         let Some(pid) = self.live_pid() else {
             self.clean_stale();
             return Ok(StopOutcome::WasNotRunning);
         };
+        if mode == StopMode::SaveIfAsked && self.load_state().is_some_and(|s| s.pid == pid && s.save_on_stop) {
+            match self.save(pid).await {
+                Ok(bytes) => {
+                    tracing::info!(bytes, "the VM's state is saved; the next start resumes it");
+                    for f in self.run_time_files() {
+                        let _ = std::fs::remove_file(f);
+                    }
+                    return Ok(StopOutcome::Saved);
+                }
+                Err(reason) => tracing::warn!(%reason, "the VM's state was not saved; powering off instead"),
+            }
+        }
         let mut outcome = StopOutcome::PoweredOff;
         match self.qmp().await {
             Ok(mut q) => {
@@ -819,6 +947,7 @@ impl Driver for QemuDriver {
                 boot_ms: 0,
                 shared_folders: Vec::new(),
                 hidden: Vec::new(),
+                save_on_stop: false,
             }),
             _ => MachineStatus::Stopped,
         }
@@ -903,7 +1032,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(d.status(), MachineStatus::Stopped);
-        assert_eq!(d.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
+        assert_eq!(d.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap(), StopOutcome::WasNotRunning);
     }
 
     #[test]

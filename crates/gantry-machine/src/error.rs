@@ -36,6 +36,9 @@ pub enum MachineError {
     #[error("QMP: {message}")]
     Qmp { message: String },
 
+    #[error("the guest agent: {message}")]
+    GuestAgent { message: String },
+
     #[error("host port {port} on {bind} is already in use: {detail}")]
     PortTaken { bind: String, port: u16, detail: String },
 
@@ -119,6 +122,9 @@ impl MachineError {
             }
             Self::Timeout { .. } => "see `gantry logs --console`; on a slow machine start again".into(),
             Self::Qmp { .. } => "QEMU's monitor failed; `gantry stop` then `gantry start`".into(),
+            Self::GuestAgent { .. } => {
+                "the VM's guest agent did not answer; the VM powers off and boots instead of resuming".into()
+            }
             Self::PortTaken { port, .. } => {
                 format!("stop the program using port {port} on this computer or publish another port")
             }

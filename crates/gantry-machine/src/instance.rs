@@ -172,6 +172,37 @@ impl Instance {
     pub fn qmp_events_socket(&self) -> PathBuf {
         self.dir.join("qmp-events.sock")
     }
+    /// QEMU's guest agent (qemu-ga in the guest) on a virtio-serial port: the saved-state
+    /// steps (shares unmounted before a save, the clock set after a restore).
+    pub fn guest_agent_socket(&self) -> PathBuf {
+        self.dir.join("guest-agent.sock")
+    }
+    /// Where QEMU's migration stream passes while the VM's state is saved or restored.
+    pub fn migration_socket(&self) -> PathBuf {
+        self.dir.join("migration.sock")
+    }
+    /// The VM's state saved by a stop (QEMU's migration stream), resumed by the next start.
+    pub fn saved_state(&self) -> PathBuf {
+        self.dir.join("vm-state.bin")
+    }
+    /// What [`Self::saved_state`] was saved from (QEMU's arguments, the files' identities); the
+    /// state is used only while this file says it still matches.
+    pub fn saved_state_manifest(&self) -> PathBuf {
+        self.dir.join("vm-state.json")
+    }
+    /// What the running QEMU was launched with ([`crate::saved_state::Launch`]): a save
+    /// completes it into the saved state's manifest.
+    pub fn launch_record(&self) -> PathBuf {
+        self.dir.join("qemu-launch.json")
+    }
+    /// The saved state while QEMU writes it (renamed to [`Self::saved_state`] when complete).
+    pub fn saved_state_partial(&self) -> PathBuf {
+        self.dir.join("vm-state.bin.partial")
+    }
+    /// The saved state while a start restores it: never restored twice.
+    pub fn saved_state_restoring(&self) -> PathBuf {
+        self.dir.join("vm-state.bin.restoring")
+    }
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("control.sock")
     }
@@ -248,9 +279,16 @@ impl Instance {
         self.dir.join("guest-docker")
     }
 
-    /// The unix sockets of the instance (QMP twice, control, docker).
-    pub fn sockets(&self) -> [PathBuf; 4] {
-        [self.qmp_socket(), self.qmp_events_socket(), self.control_socket(), self.docker_socket()]
+    /// The unix sockets of the instance (QMP twice, control, docker, guest agent, migration).
+    pub fn sockets(&self) -> [PathBuf; 6] {
+        [
+            self.qmp_socket(),
+            self.qmp_events_socket(),
+            self.control_socket(),
+            self.docker_socket(),
+            self.guest_agent_socket(),
+            self.migration_socket(),
+        ]
     }
 
     /// Every socket path fits this system's limit ([`check_socket_path`]).
@@ -280,6 +318,13 @@ impl Instance {
             self.tls_dir(),
             self.tls_partial_dir(),
             self.disk_partial(),
+            self.guest_agent_socket(),
+            self.migration_socket(),
+            self.saved_state(),
+            self.saved_state_manifest(),
+            self.saved_state_partial(),
+            self.saved_state_restoring(),
+            self.launch_record(),
         ];
         v.extend([self.console_log(), self.qemu_log()].map(|l| l.with_extension("log.1")));
         v

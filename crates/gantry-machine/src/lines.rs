@@ -17,6 +17,12 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         Self { inner, partial: Vec::new(), max }
     }
 
+    /// The byte stream under the reader, for reading that is not by lines (e.g. up to a
+    /// delimiter byte). Use it only between lines: a partly read line would be lost.
+    pub fn inner_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
     /// The next line without its `\n` (and a `\r` before it); `None` at the end of the stream
     /// (an unfinished last line is dropped). A line over the bound is an `InvalidData` error;
     /// the stream is not usable after it.

@@ -51,6 +51,9 @@ pub struct QemuSpec {
     pub qmp: QmpEndpoint,
     /// A second monitor, for a client that stays connected to hear events.
     pub events_qmp: Option<QmpEndpoint>,
+    /// The unix socket of the guest agent's virtio-serial port ([`GUEST_AGENT_PORT`]), when
+    /// the VM's state may be saved at stop ([`crate::guest_agent`]).
+    pub guest_agent: Option<PathBuf>,
     pub console_log: PathBuf,
     pub pid_file: PathBuf,
     /// Host loopback port forwarded to the guest's TLS engine port.
@@ -183,6 +186,15 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
             },
         ]);
     }
+    // QEMU's guest agent in the guest, on a virtio-serial port (the saved state's steps)
+    if let Some(sock) = &spec.guest_agent {
+        a.extend(["-device".into(), "virtio-serial-pci,id=vser0".into()]);
+        a.extend(["-chardev".into(), opt("socket,id=guestagent,path=", sock, ",server=on,wait=off")]);
+        a.extend([
+            "-device".into(),
+            format!("virtserialport,bus=vser0.0,chardev=guestagent,name={GUEST_AGENT_PORT}").into(),
+        ]);
+    }
     a.extend(["-pidfile".into(), spec.pid_file.clone().into_os_string()]);
     // A guest that reboots (its kernel panicked: the cmdline says panic=-1) ends QEMU instead of
     // booting again behind the agent's back, where every open engine connection would hang.
@@ -199,6 +211,17 @@ pub fn build_args(spec: &QemuSpec, os: HostOs) -> Vec<OsString> {
         format!("virtio-balloon-pci,id={BALLOON_ID},free-page-reporting=on,deflate-on-oom=on").into(),
     ]);
     a
+}
+
+/// The virtio-serial port the guest's qemu-ga listens on (its default name).
+pub const GUEST_AGENT_PORT: &str = "org.qemu.guest_agent.0";
+
+/// A migration URI for a unix socket (`-incoming`'s value for a restore, `migrate`'s for a
+/// save): QEMU takes the rest of the URI as the path as it is (no option escaping).
+pub fn migration_uri(socket: &std::path::Path) -> OsString {
+    let mut v = OsString::from("unix:");
+    v.push(socket.as_os_str());
+    v
 }
 
 /// The balloon device's id (`/machine/peripheral/<id>` in QOM).
@@ -261,6 +284,7 @@ mod tests {
             data_disk: "/inst/disk.qcow2".into(),
             qmp: QmpEndpoint::Unix("/inst/qmp.sock".into()),
             events_qmp: Some(QmpEndpoint::Unix("/inst/qmp-events.sock".into())),
+            guest_agent: Some("/inst/guest-agent.sock".into()),
             console_log: "/inst/console.log".into(),
             pid_file: "/inst/qemu.pid".into(),
             engine_host_port: 41234,
@@ -301,6 +325,14 @@ mod tests {
         assert!(s.contains("-qmp unix:/inst/qmp.sock,server=on,wait=off"));
         assert!(s.contains("-qmp unix:/inst/qmp-events.sock,server=on,wait=off"));
         assert!(s.contains("-pidfile /inst/qemu.pid"));
+        assert!(
+            s.contains(
+                "-device virtio-serial-pci,id=vser0 -chardev socket,id=guestagent,path=/inst/guest-agent.sock,\
+                 server=on,wait=off -device virtserialport,bus=vser0.0,chardev=guestagent,name=org.qemu.guest_agent.0"
+            ),
+            "the guest agent's port: {s}"
+        );
+        assert_eq!(migration_uri(std::path::Path::new("/in,st/m.sock")), "unix:/in,st/m.sock");
         assert!(s.contains("-device virtio-balloon-pci,id=balloon0,free-page-reporting=on,deflate-on-oom=on"), "{s}");
         assert!(
             s.contains(

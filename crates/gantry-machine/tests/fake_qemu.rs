@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gantry_machine::accel::{Accel, HostOs, Probe, Remembered};
 use gantry_machine::accel_probe::GUEST_EXIT_STATUS;
-use gantry_machine::driver::{BootEvent, Driver, MachineConfig, MachineStatus, QemuDriver, StopOutcome};
+use gantry_machine::driver::{BootEvent, Driver, MachineConfig, MachineStatus, QemuDriver, StopMode, StopOutcome};
 use gantry_machine::instance::Instance;
 
 /// Logs each run (`<accel> probe|boot`) to `@LOG@`; under KVM the test guest (`-device
@@ -127,10 +127,10 @@ async fn kvm_that_cannot_run_the_test_guest_is_found_before_the_boot() {
     assert_eq!(r.accel, Accel::Tcg);
     assert!(r.reason.contains("did not run a 61-byte test guest within 1.0 s"), "{r:?}");
     // remembered: the next start neither probes nor boots KVM
-    d.stop(Duration::from_secs(1)).await.unwrap();
+    d.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap();
     d.start(&cfg, &|_| {}).await.unwrap();
     assert_eq!(runs(&log), ["kvm probe", "tcg boot", "tcg boot"]);
-    d.stop(Duration::from_secs(1)).await.unwrap();
+    d.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap();
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn a_probe_that_fails_for_another_reason_is_not_held_against_kvm() {
     assert_eq!(state.accel, Accel::Kvm, "{state:?}");
     assert_eq!(runs(&log), ["kvm probe", "kvm boot"]);
     assert!(Remembered::load(&inst.accel_choice()).is_none(), "nothing remembered against KVM");
-    d.stop(Duration::from_secs(1)).await.unwrap();
+    d.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap();
 }
 
 #[tokio::test]
@@ -169,7 +169,7 @@ async fn kvm_that_passes_the_probe_but_stalls_the_boot_falls_back_to_tcg_and_is_
     let again = d.start(&cfg, &|_| {}).await.unwrap();
     assert_eq!(again.pid, state.pid);
     // no QMP in the fake: stop falls back to terminating the process
-    let outcome = d.stop(Duration::from_secs(1)).await.unwrap();
+    let outcome = d.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap();
     assert_eq!(outcome, StopOutcome::Killed);
     assert_eq!(d.status(), MachineStatus::Stopped);
     assert!(!inst.qemu_pid().exists());

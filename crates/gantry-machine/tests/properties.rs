@@ -224,6 +224,7 @@ fn qemu_arguments_keep_one_value_per_option_whatever_the_path_holds() {
             data_disk: path.join("d"),
             qmp: QmpEndpoint::Unix(path.join("q")),
             events_qmp: None,
+            guest_agent: None,
             console_log: path.join("c"),
             pid_file: path.join("p"),
             engine_host_port: 1,

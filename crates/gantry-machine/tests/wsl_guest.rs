@@ -200,7 +200,7 @@ fn docker_in(pid: u32, instance: &Instance, port: u16, args: &[&str], config: &P
 /// runs the same harness as above).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wsl2_driver_starts_and_stops_the_real_guest() {
-    use gantry_machine::driver::{Driver, MachineStatus, StopOutcome, Wsl2Driver};
+    use gantry_machine::driver::{Driver, MachineStatus, StopMode, StopOutcome, Wsl2Driver};
     use gantry_machine::wsl2::exe::SystemWsl;
 
     let Some((_, rootfs)) = prerequisites() else { return };
@@ -225,7 +225,11 @@ async fn the_wsl2_driver_starts_and_stops_the_real_guest() {
         docker_in(state.pid, &instance, state.engine_port, &["version", "--format", "{{.Server.Version}}"], t.path());
     assert!(version.status.success(), "docker version through the driver's port: {}", text(&version));
 
-    assert_eq!(d.stop(STOP_BOUND).await.unwrap(), StopOutcome::PoweredOff, "the guest confirmed a clean stop");
+    assert_eq!(
+        d.stop(STOP_BOUND, StopMode::SaveIfAsked).await.unwrap(),
+        StopOutcome::PoweredOff,
+        "the guest confirmed a clean stop"
+    );
     assert_eq!(d.status(), MachineStatus::Stopped);
     let console = std::fs::read_to_string(instance.console_log()).unwrap();
     for line in
@@ -237,7 +241,7 @@ async fn the_wsl2_driver_starts_and_stops_the_real_guest() {
     let again = d.start(&cfg, &|_| {}).await.unwrap();
     let info = docker_in(again.pid, &instance, again.engine_port, &["info", "--format", "{{.ID}}"], t.path());
     assert!(info.status.success(), "docker info after a restart: {}", text(&info));
-    assert_eq!(d.stop(STOP_BOUND).await.unwrap(), StopOutcome::PoweredOff);
+    assert_eq!(d.stop(STOP_BOUND, StopMode::SaveIfAsked).await.unwrap(), StopOutcome::PoweredOff);
     // delete: the engine distribution goes, the data distribution stays
     d.delete(false).await.unwrap();
     assert!(!engine_dir.exists(), "the engine distribution is still registered");

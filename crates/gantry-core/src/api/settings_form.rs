@@ -67,6 +67,13 @@ pub struct SettingsForm {
     pub registries: Vec<RegistryEntry>,
     /// The VM engine's registry mirrors (taken on at the VM's next start).
     pub registry_mirrors: Vec<RegistryMirrorEntry>,
+    /// Stopping saves the VM and the next start resumes it (a form without it: on).
+    #[serde(default = "save_on_stop_default")]
+    pub save_on_stop: bool,
+}
+
+fn save_on_stop_default() -> bool {
+    VmSettings::default().save_on_stop
 }
 
 /// The form plus the facts it is checked against.
@@ -117,6 +124,7 @@ impl From<&Settings> for SettingsForm {
                 .iter()
                 .map(|m| RegistryMirrorEntry { url: m.url.clone(), ca_pem: m.ca_pem.clone() })
                 .collect(),
+            save_on_stop: s.vm.save_on_stop,
         }
     }
 }
@@ -164,6 +172,7 @@ impl SettingsForm {
                         ca_pem: m.ca_pem.clone().filter(|p| !p.trim().is_empty()),
                     })
                     .collect(),
+                save_on_stop: self.save_on_stop,
             },
             ui: UiSettings {
                 theme: self.theme,

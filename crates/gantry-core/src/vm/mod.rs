@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use agent::run_agent_with;
-use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, Intent, MachineStatus};
+use gantry_machine::driver::{AnyDriver, Driver, DriverChoice, Intent, MachineStatus, StopMode};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 pub use agent::{Request, agent_running, engine_endpoint, run_agent};
@@ -381,7 +381,7 @@ async fn stop_within(
     let driver = machine_driver(instance, Intent::Manage).await?;
     if driver.alive() {
         progress(&VmStatus::Stopping);
-        driver.stop(Duration::from_secs(60)).await?;
+        driver.stop(Duration::from_secs(60), StopMode::SaveIfAsked).await?;
     }
     driver.clean_stale();
     progress(&VmStatus::Stopped);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{
     BootEvent, Driver, DriverKind, EngineEndpoint, Features, Intent, LogFile, MachineConfig, MachineStatus, QemuDriver,
-    QmpEvents, RunState, StopOutcome, Wsl2Driver,
+    QmpEvents, RunState, StopMode, StopOutcome, Wsl2Driver,
 };
 use crate::error::Result;
 use crate::instance::Instance;
@@ -79,8 +79,8 @@ impl Driver for AnyDriver {
     async fn start(&self, cfg: &MachineConfig, progress: &(dyn Fn(BootEvent) + Send + Sync)) -> Result<RunState> {
         each!(self, d => d.start(cfg, progress).await)
     }
-    async fn stop(&self, timeout: Duration) -> Result<StopOutcome> {
-        each!(self, d => d.stop(timeout).await)
+    async fn stop(&self, timeout: Duration, mode: StopMode) -> Result<StopOutcome> {
+        each!(self, d => d.stop(timeout, mode).await)
     }
     async fn delete(&self, data: bool) -> Result<()> {
         each!(self, d => d.delete(data).await)

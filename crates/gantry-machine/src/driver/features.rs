@@ -34,6 +34,9 @@ pub struct Features {
     /// The driver can take the guest's start-up caches back once the engine answers
     /// ([`super::Driver::give_back_memory`]: QEMU's balloon). WSL 2 reclaims memory by itself.
     pub memory_reclaim: bool,
+    /// A stop can save the VM's state to a file and the next start resume it
+    /// ([`super::StopMode::SaveIfAsked`]; QEMU's migration to a file).
+    pub saved_state: bool,
 }
 
 /// Where the driver offers the engine (always mutual TLS with the instance's certificates).

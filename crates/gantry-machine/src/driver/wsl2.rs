@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     BootEvent, DEFAULT_CPUS, DEFAULT_MEMORY_MIB, Driver, EngineEndpoint, Features, LogFile, LogKind, MachineConfig,
-    MachineStatus, NoEvents, PortForwarding, RunState, StopOutcome, delete_instance_files, events, free_port,
+    MachineStatus, NoEvents, PortForwarding, RunState, StopMode, StopOutcome, delete_instance_files, events, free_port,
     guest_config, ms,
 };
 use crate::accel::Accel;
@@ -36,6 +36,7 @@ pub const WSL2_FEATURES: Features = Features {
     disk_error_events: false,
     reattach: false,
     memory_reclaim: false,
+    saved_state: false,
 };
 
 /// WSL 2 relays published ports to this computer's loopback only: a bind address setting that
@@ -161,12 +162,14 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
             boot_ms,
             shared_folders: cfg.shared_folders.clone(),
             hidden: cfg.hidden.clone(),
+            // WSL 2 keeps no saved state (Features::saved_state)
+            save_on_stop: false,
         };
         self.set_current(Some(state.clone()));
         Ok(state)
     }
 
-    async fn stop(&self, timeout: Duration) -> Result<StopOutcome> {
+    async fn stop(&self, timeout: Duration, _mode: StopMode) -> Result<StopOutcome> {
         let was_running = self.current().is_some();
         let clean = self.wsl.lock().await.stop(timeout).await?;
         self.set_current(None);
@@ -297,11 +300,11 @@ mod tests {
         assert_eq!(crate::driver::console_log(&d.logs()), Some(console.as_path()));
         let log = std::fs::read_to_string(&console).unwrap();
         assert!(log.contains("gantry-init: dockerd: starting [1.2s]\ngantry-init: engine ready\n"), "{log}");
-        assert_eq!(d.stop(Duration::from_secs(10)).await.unwrap(), StopOutcome::PoweredOff);
+        assert_eq!(d.stop(Duration::from_secs(10), StopMode::SaveIfAsked).await.unwrap(), StopOutcome::PoweredOff);
         let log = std::fs::read_to_string(&console).unwrap();
         assert!(log.ends_with("gantry-init: shutdown complete\n"), "{log}");
         assert_eq!(d.status(), MachineStatus::Stopped);
-        assert_eq!(d.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
+        assert_eq!(d.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap(), StopOutcome::WasNotRunning);
         d.delete(false).await.unwrap();
         let st = fake.state();
         assert!(!st.distros.contains_key("gantry") && st.distros.contains_key("gantry-data"), "data kept");
@@ -440,7 +443,7 @@ mod tests {
         let cfg = MachineConfig::default();
         d.create(&cfg).await.unwrap();
         d.start(&cfg, &|_| {}).await.unwrap();
-        d.stop(Duration::from_secs(10)).await.unwrap();
+        d.stop(Duration::from_secs(10), StopMode::SaveIfAsked).await.unwrap();
         let missing = t.path().join("gone/VERSION");
         let bare = Wsl2Driver::new(d.instance.clone(), fake.clone(), Rootfs::not_found(missing.clone())).unwrap();
         let calls = fake.state().calls.len();
@@ -452,7 +455,7 @@ mod tests {
         }
         assert_eq!(fake.state().calls.len(), calls, "wsl.exe was called for a start that cannot happen");
         assert!(fake.state().distros.contains_key("gantry"), "the engine distribution is untouched");
-        assert_eq!(bare.stop(Duration::from_secs(1)).await.unwrap(), StopOutcome::WasNotRunning);
+        assert_eq!(bare.stop(Duration::from_secs(1), StopMode::SaveIfAsked).await.unwrap(), StopOutcome::WasNotRunning);
         bare.delete(true).await.unwrap();
         let st = fake.state();
         assert!(!st.distros.contains_key("gantry") && !st.distros.contains_key("gantry-data"), "{:?}", st.distros);

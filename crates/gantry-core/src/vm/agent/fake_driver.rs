@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gantry_machine::driver::{
     BootEvent, Driver, EngineEndpoint, Features, GuestRun, LogFile, MachineConfig, MachineStatus, PortForwarding,
-    RunState, StopOutcome, VmEvent, VmEvents,
+    RunState, StopMode, StopOutcome, VmEvent, VmEvents,
 };
 use gantry_machine::ports::{PortConflict, PortForwarder, PortRule};
 use gantry_machine::{MachineError, Result};
@@ -40,6 +40,7 @@ impl FakeDriver {
             disk_error_events: true,
             reattach: false,
             memory_reclaim: false,
+            saved_state: false,
         };
         Self { features, script, resumed: Arc::default() }
     }
@@ -92,7 +93,7 @@ impl Driver for FakeDriver {
     async fn start(&self, _cfg: &MachineConfig, _progress: &(dyn Fn(BootEvent) + Send + Sync)) -> Result<RunState> {
         Err(MachineError::Unsupported { what: "booting the fake driver".into() })
     }
-    async fn stop(&self, _timeout: Duration) -> Result<StopOutcome> {
+    async fn stop(&self, _timeout: Duration, _mode: StopMode) -> Result<StopOutcome> {
         Ok(StopOutcome::WasNotRunning)
     }
     async fn delete(&self, _data: bool) -> Result<()> {

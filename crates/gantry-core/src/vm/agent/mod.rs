@@ -31,7 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
-use gantry_machine::driver::{BootEvent, Driver, EngineEndpoint, Features, MachineConfig, PortForwarding, console_log};
+use gantry_machine::driver::{
+    BootEvent, Driver, EngineEndpoint, Features, MachineConfig, PortForwarding, StopMode, console_log,
+};
 use gantry_machine::guest_engine::engine_restarts;
 use gantry_machine::instance::Instance;
 use gantry_machine::local::{LocalEndpoint, LocalListener};
@@ -237,7 +239,7 @@ pub async fn run_agent_with<D: Driver + 'static>(instance: Instance, driver: D) 
             shared.publish(VmStatus::Error { message: e.to_string(), hint: e.hint() });
             // A half-booted VM that this agent launched is stopped so the next start begins cleanly.
             if !shared.attached() {
-                let _ = shared.driver.stop(Duration::from_secs(5)).await;
+                let _ = shared.driver.stop(Duration::from_secs(5), StopMode::PowerOff).await;
             }
             tokio::select! {
                 () = tokio::time::sleep(LINGER_AFTER_ERROR) => {}
@@ -309,7 +311,7 @@ fn tasks_for_running<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cance
 
 async fn stop_vm<D: Driver>(shared: &Shared<D>) {
     shared.publish(VmStatus::Stopping);
-    match shared.driver.stop(STOP_TIMEOUT).await {
+    match shared.driver.stop(STOP_TIMEOUT, StopMode::SaveIfAsked).await {
         Ok(outcome) => tracing::info!(?outcome, "VM stopped"),
         Err(e) => tracing::warn!(error = %e, "stop failed"),
     }
@@ -401,6 +403,7 @@ fn machine_config(s: &Settings, instance: &Instance) -> MachineConfig {
         hidden: protected_dirs(instance),
         registry_mirrors: s.vm.registry_mirrors.clone(),
         port_bind_address: s.vm.port_bind_address,
+        save_on_stop: s.vm.save_on_stop,
         ..MachineConfig::default()
     }
 }
@@ -513,6 +516,13 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
         BootEvent::EngineReady { after_ms } => {
             progress_clock.mark(|m| &mut m.engine_ready);
             progress_shared.step(Step::WaitForEngine, Some(format!("guest reports engine ready after {after_ms} ms")));
+        }
+        BootEvent::Restored { after_ms } => {
+            progress_clock.mark(|m| &mut m.restored);
+            progress_shared.step(Step::WaitForEngine, Some(format!("resumed the saved VM after {after_ms} ms")));
+        }
+        BootEvent::NotResumed { reason } => {
+            progress_shared.step(Step::BootVm, Some(format!("the saved VM was not resumed ({reason}); booting")));
         }
         _ => {}
     };
