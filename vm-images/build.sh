@@ -94,6 +94,8 @@ KEEP_MODULES=(
   net/openvswitch net/nsh net/mpls net/wireguard net/tls
   drivers/virtio drivers/block/virtio_blk.ko drivers/block/loop.ko drivers/block/nbd.ko
   drivers/char/hw_random drivers/input/evdev.ko drivers/acpi/button.ko
+  # qemu-ga's virtio-serial port (built into Debian's 6.12 kernels; kept should one make it a module)
+  drivers/char/virtio_console.ko
   drivers/firmware/qemu_fw_cfg.ko drivers/md/dm-mod.ko drivers/md/dm-thin-pool.ko
   drivers/md/dm-bufio.ko drivers/md/dm-bio-prison.ko drivers/md/persistent-data
   drivers/net/virtio_net.ko drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/tun.ko
@@ -283,6 +285,11 @@ step "modules: $(find "$ROOT/lib/modules/$KVER" -name '*.ko*' | wc -l) kept of $
 install -D -m 0755 "$HERE/init/gantry-init" "$ROOT/sbin/gantry-init"
 install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
 install -D -m 0644 "$HERE/init/engine.sh" "$ROOT/usr/lib/gantry/engine.sh"
+[ -x "$ROOT/usr/sbin/qemu-ga" ] || die "qemu-ga missing in the root"
+# qemu-ga's guest-set-time runs /sbin/hwclock -w (util-linux-extra's): busybox's does it; the
+# clock (RTC) keeps UTC
+[ -e "$ROOT/usr/sbin/hwclock" ] || ln -s /bin/busybox "$ROOT/usr/sbin/hwclock"
+printf '0.0 0 0.0\n0\nUTC\n' >"$ROOT/etc/adjtime"
 [ -x "$ROOT/usr/bin/tini" ] || die "tini missing in the root"
 # usrmerge and perl (not perl-base) if anything pulled them in: nothing in the guest runs them
 # shellcheck disable=SC2016 # dpkg-query's format
