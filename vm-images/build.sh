@@ -138,7 +138,8 @@ for tool in mmdebstrap mksquashfs cpio sha256sum dpkg-deb bc flock gzip xz zstd;
 done
 
 # --- input hash: every file in vm-images/ that affects the output ------------------------------
-INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/engine.sh init/gantry-init)
+INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/engine.sh init/gantry-init
+  init/shares.sh)
 HASH=$(
   cd "$HERE"
   for f in "${INPUTS[@]}"; do
@@ -285,6 +286,7 @@ step "modules: $(find "$ROOT/lib/modules/$KVER" -name '*.ko*' | wc -l) kept of $
 install -D -m 0755 "$HERE/init/gantry-init" "$ROOT/sbin/gantry-init"
 install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
 install -D -m 0644 "$HERE/init/engine.sh" "$ROOT/usr/lib/gantry/engine.sh"
+install -D -m 0644 "$HERE/init/shares.sh" "$ROOT/usr/lib/gantry/shares.sh"
 [ -x "$ROOT/usr/sbin/qemu-ga" ] || die "qemu-ga missing in the root"
 # qemu-ga's guest-set-time runs /sbin/hwclock -w (util-linux-extra's): busybox's does it; the
 # clock (RTC) keeps UTC

@@ -20,6 +20,9 @@ ENGINE_EXITS=$STATE/power
 # console helpers, containerd + dockerd, dockerd's supervisor (shared with the WSL 2 init)
 # shellcheck source=vm-images/init/engine.sh
 . /usr/lib/gantry/engine.sh
+# the shared folders' mounting (shared with the suspend and resume scripts)
+# shellcheck source=vm-images/init/shares.sh
+. /usr/lib/gantry/shares.sh
 
 # The serial console the kernel command line names (console=ttyS0 on a PC, ttyAMA0 on arm64's virt).
 console_tty() {
@@ -304,29 +307,9 @@ mkdir -p "$DATA/gantry-containerd"
 mount --bind "$DATA/gantry-containerd" "$CONTAINERD_STATE" || fail "data: cannot bind $CONTAINERD_STATE"
 log "data: $datadev mounted at $DATA ($(df -h "$DATA" | tail -n 1 | tr -s ' ' | cut -d' ' -f2) total)"
 
-# --- 6. shared folders (virtio-9p) ------------------------------------------------------------
-: >"$STATE/shares"
-while IFS=' ' read -r tag path; do
-  [ -n "$tag" ] || continue
-  if mkdir -p -- "$path" &&
-    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "$tag" "$path"; then
-    printf '%s %s\n' "$tag" "$path" >>"$STATE/shares"
-    log "share: $tag at $path"
-  else
-    err "share: cannot mount $tag at $path"
-  fi
-done <"$STATE/shares.wanted"
-# cover Gantry's own directory (VM disk, TLS keys) with an empty read-only mount
-if [ -f "$STATE/hidden" ]; then
-  while IFS= read -r path; do
-    [ -d "$path" ] || continue
-    if mount -t tmpfs -o ro,mode=000,size=4k,nr_inodes=2 gantry-hidden "$path"; then
-      log "share: hid $path"
-    else
-      err "share: cannot hide $path"
-    fi
-  done <"$STATE/hidden"
-fi
+# --- 6. shared folders (virtio-9p), then the folders they must not show (shares.sh) -----------
+gantry_mount_shares "$STATE/shares.wanted" || true
+gantry_hide "$STATE/hidden" || true
 
 # --- 7. power button watcher --------------------------------------------------------------------
 mkfifo "$STATE/power"
