@@ -139,7 +139,7 @@ done
 
 # --- input hash: every file in vm-images/ that affects the output ------------------------------
 INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/engine.sh init/gantry-init
-  init/shares.sh)
+  init/shares.sh init/suspend init/resume)
 HASH=$(
   cd "$HERE"
   for f in "${INPUTS[@]}"; do
@@ -287,6 +287,9 @@ install -D -m 0755 "$HERE/init/gantry-init" "$ROOT/sbin/gantry-init"
 install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
 install -D -m 0644 "$HERE/init/engine.sh" "$ROOT/usr/lib/gantry/engine.sh"
 install -D -m 0644 "$HERE/init/shares.sh" "$ROOT/usr/lib/gantry/shares.sh"
+# run by the host through qemu-ga (guest-exec) around a save of the VM
+install -D -m 0755 "$HERE/init/suspend" "$ROOT/usr/lib/gantry/suspend"
+install -D -m 0755 "$HERE/init/resume" "$ROOT/usr/lib/gantry/resume"
 [ -x "$ROOT/usr/sbin/qemu-ga" ] || die "qemu-ga missing in the root"
 # qemu-ga's guest-set-time runs /sbin/hwclock -w (util-linux-extra's): busybox's does it; the
 # clock (RTC) keeps UTC
