@@ -94,6 +94,8 @@ KEEP_MODULES=(
   net/openvswitch net/nsh net/mpls net/wireguard net/tls
   drivers/virtio drivers/block/virtio_blk.ko drivers/block/loop.ko drivers/block/nbd.ko
   drivers/char/hw_random drivers/input/evdev.ko drivers/acpi/button.ko
+  # qemu-ga's virtio-serial port (built into Debian's 6.12 kernels; kept should one make it a module)
+  drivers/char/virtio_console.ko
   drivers/firmware/qemu_fw_cfg.ko drivers/md/dm-mod.ko drivers/md/dm-thin-pool.ko
   drivers/md/dm-bufio.ko drivers/md/dm-bio-prison.ko drivers/md/persistent-data
   drivers/net/virtio_net.ko drivers/net/net_failover.ko drivers/net/veth.ko drivers/net/tun.ko
@@ -136,7 +138,8 @@ for tool in mmdebstrap mksquashfs cpio sha256sum dpkg-deb bc flock gzip xz zstd;
 done
 
 # --- input hash: every file in vm-images/ that affects the output ------------------------------
-INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/engine.sh init/gantry-init)
+INPUTS=(build.sh packages.txt daemon.json init/stage1.sh init/stage2.sh init/engine.sh init/gantry-init
+  init/shares.sh init/suspend init/resume)
 HASH=$(
   cd "$HERE"
   for f in "${INPUTS[@]}"; do
@@ -283,6 +286,15 @@ step "modules: $(find "$ROOT/lib/modules/$KVER" -name '*.ko*' | wc -l) kept of $
 install -D -m 0755 "$HERE/init/gantry-init" "$ROOT/sbin/gantry-init"
 install -D -m 0755 "$HERE/init/stage2.sh" "$ROOT/usr/lib/gantry/stage2"
 install -D -m 0644 "$HERE/init/engine.sh" "$ROOT/usr/lib/gantry/engine.sh"
+install -D -m 0644 "$HERE/init/shares.sh" "$ROOT/usr/lib/gantry/shares.sh"
+# run by the host through qemu-ga (guest-exec) around a save of the VM
+install -D -m 0755 "$HERE/init/suspend" "$ROOT/usr/lib/gantry/suspend"
+install -D -m 0755 "$HERE/init/resume" "$ROOT/usr/lib/gantry/resume"
+[ -x "$ROOT/usr/sbin/qemu-ga" ] || die "qemu-ga missing in the root"
+# qemu-ga's guest-set-time runs /sbin/hwclock -w (util-linux-extra's): busybox's does it; the
+# clock (RTC) keeps UTC
+[ -e "$ROOT/usr/sbin/hwclock" ] || ln -s /bin/busybox "$ROOT/usr/sbin/hwclock"
+printf '0.0 0 0.0\n0\nUTC\n' >"$ROOT/etc/adjtime"
 [ -x "$ROOT/usr/bin/tini" ] || die "tini missing in the root"
 # usrmerge and perl (not perl-base) if anything pulled them in: nothing in the guest runs them
 # shellcheck disable=SC2016 # dpkg-query's format

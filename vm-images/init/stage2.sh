@@ -1,7 +1,8 @@
 #!/bin/sh
 # Gantry guest init, stage 2: runs in the real root (squashfs + tmpfs overlay) under tini (PID 1,
 # reaps orphans). Mounts, network, fw_cfg settings and TLS material, data disk, shared folders,
-# containerd + dockerd, then waits for the ACPI power button and shuts down cleanly.
+# containerd + dockerd, the guest agent (qemu-ga), then waits for the ACPI power button and shuts
+# down cleanly.
 # Contract (fw_cfg names, config keys, console lines): vm-images/README.md.
 set -u
 umask 022
@@ -19,6 +20,9 @@ ENGINE_EXITS=$STATE/power
 # console helpers, containerd + dockerd, dockerd's supervisor (shared with the WSL 2 init)
 # shellcheck source=vm-images/init/engine.sh
 . /usr/lib/gantry/engine.sh
+# the shared folders' mounting (shared with the suspend and resume scripts)
+# shellcheck source=vm-images/init/shares.sh
+. /usr/lib/gantry/shares.sh
 
 # The serial console the kernel command line names (console=ttyS0 on a PC, ttyAMA0 on arm64's virt).
 console_tty() {
@@ -45,6 +49,40 @@ fail() {
   echo "gantry-init: power off"
   busybox poweroff -f
   exit 1
+}
+
+# The host's guest agent channel (qemu-ga on the virtio-serial port QEMU names
+# org.qemu.guest_agent.0): the time after a restore, the suspend and resume scripts around a save.
+# Only these RPCs; see vm-images/README.md.
+AGENT_PORT=/dev/virtio-ports/org.qemu.guest_agent.0
+AGENT_RPCS=guest-sync-delimited,guest-sync,guest-ping,guest-set-time,guest-exec,guest-exec-status,guest-info
+AGENT_STATE=/run/qemu-ga
+
+# udev's /dev/virtio-ports/NAME links to the virtio-serial ports (there is no udev here).
+virtio_port_links() {
+  for p in /sys/class/virtio-ports/vport*; do
+    [ -r "$p/name" ] || continue
+    name=
+    read -r name <"$p/name" 2>/dev/null
+    case "$name" in '' | . | .. | */*) continue ;; esac
+    mkdir -p /dev/virtio-ports
+    ln -sfn "../${p##*/}" "/dev/virtio-ports/$name"
+  done
+}
+
+# start_agent: qemu-ga in the background when the host gave the VM its port (a line either way).
+# Stopped by shutdown_engine's kill -TERM -1.
+start_agent() {
+  virtio_port_links
+  if [ ! -e "$AGENT_PORT" ]; then
+    log "agent: no virtio-serial port org.qemu.guest_agent.0; qemu-ga not started"
+    return 0
+  fi
+  mkdir -p "$AGENT_STATE"
+  qemu-ga --method=virtio-serial --path="$AGENT_PORT" --statedir="$AGENT_STATE" \
+    --allow-rpcs="$AGENT_RPCS" </dev/null >>/var/log/qemu-ga.log 2>&1 &
+  echo "$!" >"$AGENT_STATE/qemu-ga.pid"
+  log "agent: qemu-ga on $AGENT_PORT (pid $!)"
 }
 
 shutdown_engine() {
@@ -99,9 +137,9 @@ hostname gantry
 log "stage2: mounts done (root $GANTRY_ROOTDEV)"
 
 # --- 2. modules (the kernel autoloads most netfilter bits; these it does not, or not early) ------
-MODULES="virtio_net virtio_rng virtio_balloon 9p 9pnet_virtio ext4 button evdev overlay br_netfilter bridge veth
-nf_conntrack nf_nat nf_tables nft_compat nft_chain_nat iptable_nat iptable_filter xt_MASQUERADE
-xt_addrtype xt_conntrack"
+MODULES="virtio_net virtio_rng virtio_balloon virtio_console 9p 9pnet_virtio ext4 button evdev overlay
+br_netfilter bridge veth nf_conntrack nf_nat nf_tables nft_compat nft_chain_nat iptable_nat iptable_filter
+xt_MASQUERADE xt_addrtype xt_conntrack"
 # arm64 (QEMU's virt, kernel booted without ACPI): the power button is a GPIO line (gpio-keys)
 [ "$(uname -m)" != aarch64 ] || MODULES="$MODULES gpio_keys"
 # one modprobe process for all (each start costs ~0.3 s under TCG); report the ones missing
@@ -269,29 +307,9 @@ mkdir -p "$DATA/gantry-containerd"
 mount --bind "$DATA/gantry-containerd" "$CONTAINERD_STATE" || fail "data: cannot bind $CONTAINERD_STATE"
 log "data: $datadev mounted at $DATA ($(df -h "$DATA" | tail -n 1 | tr -s ' ' | cut -d' ' -f2) total)"
 
-# --- 6. shared folders (virtio-9p) ------------------------------------------------------------
-: >"$STATE/shares"
-while IFS=' ' read -r tag path; do
-  [ -n "$tag" ] || continue
-  if mkdir -p -- "$path" &&
-    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap "$tag" "$path"; then
-    printf '%s %s\n' "$tag" "$path" >>"$STATE/shares"
-    log "share: $tag at $path"
-  else
-    err "share: cannot mount $tag at $path"
-  fi
-done <"$STATE/shares.wanted"
-# cover Gantry's own directory (VM disk, TLS keys) with an empty read-only mount
-if [ -f "$STATE/hidden" ]; then
-  while IFS= read -r path; do
-    [ -d "$path" ] || continue
-    if mount -t tmpfs -o ro,mode=000,size=4k,nr_inodes=2 gantry-hidden "$path"; then
-      log "share: hid $path"
-    else
-      err "share: cannot hide $path"
-    fi
-  done <"$STATE/hidden"
-fi
+# --- 6. shared folders (virtio-9p), then the folders they must not show (shares.sh) -----------
+gantry_mount_shares "$STATE/shares.wanted" || true
+gantry_hide "$STATE/hidden" || true
 
 # --- 7. power button watcher --------------------------------------------------------------------
 mkfifo "$STATE/power"
@@ -328,6 +346,7 @@ if [ -n "$ifc" ]; then
   fi
 fi
 echo "gantry-init: engine ready"
+start_agent
 
 if [ "$DEBUG" = 1 ]; then
   debug_shell &
