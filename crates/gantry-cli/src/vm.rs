@@ -103,6 +103,12 @@ pub async fn run(cmd: VmCommand, json: bool) -> Result<(), CliError> {
         VmCommand::VmStatus { instance } => {
             let s = vm::status(&instance).await;
             print_status(&s, json);
+            if !json
+                && matches!(s, VmStatus::Stopped)
+                && let Some(line) = saved_state_line(&instance)
+            {
+                println!("{line}");
+            }
             Ok(())
         }
         VmCommand::Logs { console, follow, lines, instance } => {
@@ -191,6 +197,15 @@ async fn stop(i: &Instance, json: bool) -> Result<(), CliError> {
     })
     .await?;
     Ok(())
+}
+
+/// The line `vm-status` adds for a stopped VM whose state the stop saved.
+fn saved_state_line(i: &Instance) -> Option<String> {
+    if !i.saved_state_manifest().is_file() {
+        return None;
+    }
+    let mib = std::fs::metadata(i.saved_state()).ok()?.len() >> 20;
+    Some(format!("Saved:       its state ({mib} MiB): `gantry start` resumes it"))
 }
 
 /// Prints a status (also used by `gantry status`).

@@ -23,7 +23,7 @@ console=""; pidfile=""; accel=""; mode=boot
 while [ $# -gt 0 ]; do
   case "$1" in
     -version) exit 1 ;;  # like a QEMU built without seccomp: -sandbox is refused
-    -chardev) console="${2##*path=}"; shift ;;
+    -chardev) case "$2" in file,id=console,*) console="${2##*path=}" ;; esac; shift ;;
     -pidfile) pidfile="$2"; shift ;;
     -accel) accel="$2"; shift ;;
     -device) case "$2" in isa-debug-exit*) mode=probe ;; esac; shift ;;
