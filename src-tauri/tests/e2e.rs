@@ -823,20 +823,25 @@ async fn invalid_settings_are_not_saved(ctx: &Ctx) -> Result<()> {
     app.clear_and_type("[data-testid=vm-bind]", "127.0.0.1").await?;
     app.click("[data-testid=start-at-login]").await?;
     app.click("[data-testid=allow-plaintext-tcp]").await?;
+    app.click("[data-testid=vm-save-on-stop]").await?;
     app.click("[data-testid=settings-save]").await?;
     app.wait_present("[data-testid=settings-saved]").await?;
     assert!(settings.exists(), "valid settings were not saved");
     let saved = std::fs::read_to_string(&settings)?;
     assert!(saved.contains("\"memory_mib\": 2048") && saved.contains("\"start_at_login\": true"), "{saved}");
     assert!(saved.contains("\"allow_plaintext_tcp\": true"), "{saved}");
+    assert!(saved.contains("\"save_on_stop\": false"), "{saved}");
     let autostart = ctx.home().join("config/autostart/dev.gantry.desktop.desktop");
     assert!(std::fs::read_to_string(&autostart)?.contains("Exec="), "no autostart entry at {}", autostart.display());
-    // Plaintext to other computers is turned off again (the checkbox, then Save).
+    // Plaintext to other computers is turned off again and saving the VM at stop on again (the
+    // checkboxes, then Save).
     app.click("[data-testid=allow-plaintext-tcp]").await?;
+    app.click("[data-testid=vm-save-on-stop]").await?;
     app.click("[data-testid=settings-save]").await?;
     let check = settings.clone();
-    harness::wait_for("plaintext tcp turned off in settings.json", move || {
-        std::fs::read_to_string(&check).is_ok_and(|s| s.contains("\"allow_plaintext_tcp\": false"))
+    harness::wait_for("plaintext tcp off and save_on_stop on again in settings.json", move || {
+        std::fs::read_to_string(&check)
+            .is_ok_and(|s| s.contains("\"allow_plaintext_tcp\": false") && s.contains("\"save_on_stop\": true"))
     })
     .await?;
     Ok(())

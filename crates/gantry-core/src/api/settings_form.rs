@@ -211,6 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn save_on_stop_round_trips_and_a_form_without_it_keeps_it_on() -> Result<(), Box<dyn std::error::Error>> {
+        let s = Settings {
+            vm: VmSettings { shared_folders: Vec::new(), save_on_stop: false, ..VmSettings::default() },
+            ..Settings::default()
+        };
+        let form = SettingsForm::from(&s);
+        assert!(!form.save_on_stop);
+        assert_eq!(form.to_settings(&host())?, s);
+        // A form from a UI that does not know the setting.
+        let mut json = serde_json::to_value(&form)?;
+        if let Some(o) = json.as_object_mut() {
+            o.remove("save_on_stop");
+        }
+        let older: SettingsForm = serde_json::from_value(json)?;
+        assert!(older.save_on_stop);
+        Ok(())
+    }
+
+    #[test]
     fn reports_memory_above_host_and_bad_address() {
         let s =
             Settings { vm: VmSettings { shared_folders: Vec::new(), ..VmSettings::default() }, ..Settings::default() };

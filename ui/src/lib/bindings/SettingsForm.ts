@@ -25,4 +25,8 @@ host_terminal: boolean, registries: Array<RegistryEntry>,
 /**
  * The VM engine's registry mirrors (taken on at the VM's next start).
  */
-registry_mirrors: Array<RegistryMirrorEntry>, };
+registry_mirrors: Array<RegistryMirrorEntry>, 
+/**
+ * Stopping saves the VM and the next start resumes it (a form without it: on).
+ */
+save_on_stop: boolean, };

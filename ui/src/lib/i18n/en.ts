@@ -402,6 +402,8 @@ export const en = {
   'settings.vm.bind': 'Publish ports on address',
   'settings.vm.bind.all': 'Every computer on your network can reach published ports.',
   'settings.vm.bind.local': '127.0.0.1: only this computer reaches published ports.',
+  'settings.vm.save_on_stop': 'Save the VM when stopping (starts in seconds)',
+  'settings.vm.save_on_stop.note': 'The next start resumes it with its containers running. Off: every stop shuts the VM down.',
   'settings.vm.shared': 'Shared folders',
   'settings.vm.shared.note': '(mounted in the VM at the same path)',
   'settings.vm.shared.add': '+ add a folder',
