@@ -314,9 +314,11 @@ fn slow_scenarios_on() -> bool {
 }
 
 /// Scenarios that cost another boot or minutes of guest I/O under software emulation run only
-/// with `GANTRY_VM_SLOW_TESTS=1` (scripts/test's header); otherwise they say SKIPPED.
+/// with `GANTRY_VM_SLOW_TESTS=1` (scripts/test's header), or those whose name contains the
+/// variable's other value (`GANTRY_VM_SLOW_TESTS='kill -9 of QEMU'`); otherwise they say SKIPPED.
 fn slow_scenario(name: &str) -> bool {
-    if slow_scenarios_on() {
+    let chosen = std::env::var("GANTRY_VM_SLOW_TESTS").unwrap_or_default();
+    if slow_scenarios_on() || (chosen.len() > 1 && name.contains(&chosen)) {
         return true;
     }
     gantry_testkit::skip::skipped(

@@ -164,6 +164,9 @@ pub struct RunState {
     /// A stop saves this VM's state ([`MachineConfig::save_on_stop`] at its start).
     #[serde(default)]
     pub save_on_stop: bool,
+    /// This run was resumed from a saved state (not booted).
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 impl RunState {
@@ -876,6 +879,7 @@ impl Driver for QemuDriver {
             shared_folders: cfg.shared_folders.clone(),
             hidden: cfg.hidden.clone(),
             save_on_stop: cfg.save_on_stop,
+            resumed: false,
         };
         if state.warning.is_some() {
             // a restore of this boot's state shows the same warning
@@ -948,6 +952,7 @@ impl Driver for QemuDriver {
                 shared_folders: Vec::new(),
                 hidden: Vec::new(),
                 save_on_stop: false,
+                resumed: false,
             }),
             _ => MachineStatus::Stopped,
         }

@@ -128,6 +128,7 @@ impl QemuDriver {
                     shared_folders: cfg.shared_folders.clone(),
                     hidden: cfg.hidden.clone(),
                     save_on_stop: cfg.save_on_stop,
+                    resumed: true,
                 })
             }
             Err(reason) => {

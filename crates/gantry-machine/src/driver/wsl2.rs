@@ -164,6 +164,7 @@ impl<E: WslExe> Driver for Wsl2Driver<E> {
             hidden: cfg.hidden.clone(),
             // WSL 2 keeps no saved state (Features::saved_state)
             save_on_stop: false,
+            resumed: false,
         };
         self.set_current(Some(state.clone()));
         Ok(state)

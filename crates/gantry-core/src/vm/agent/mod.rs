@@ -615,7 +615,8 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
             i.timings = phases;
         }
     }
-    if !shared.attached() && shared.features.memory_reclaim {
+    // a resumed VM has no boot caches: its memory is what it used at the save
+    if !shared.attached() && !state.resumed && shared.features.memory_reclaim {
         tokio::spawn(memory::give_back_boot_caches(shared.clone(), cfg.memory_mib, state.pid));
     }
     if let Some(fwd) = fwd {
