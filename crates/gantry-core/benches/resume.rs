@@ -82,11 +82,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// A busybox root filesystem as a tar for `docker import` (Debian's busybox-static).
 fn busybox_tar(dir: &Path) -> PathBuf {
     let root = dir.join("bb");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
-    for app in ["sh", "sleep"] {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(app)).unwrap();
-    }
+    common::busybox_root(&root, &["sh", "sleep"]);
     let tar = dir.join("bb.tar");
     let ok = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap();
     assert!(ok.success());

@@ -51,13 +51,8 @@ fn docker(host: &str, args: &[&str]) -> String {
 
 fn busybox_tar(dir: &Path) -> PathBuf {
     let root = dir.join("rootfs");
-    std::fs::create_dir_all(root.join("bin")).unwrap();
+    common::busybox_root(&root, &["sh", "httpd", "cat", "sleep", "dd"]);
     std::fs::create_dir_all(root.join("www")).unwrap();
-    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
-    #[cfg(unix)] // the benchmark runs on Linux (Debian's busybox, a local QEMU)
-    for applet in ["sh", "httpd", "cat", "sleep", "dd"] {
-        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
-    }
     // 4 MiB payload
     let payload: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.join("www/blob"), payload).unwrap();

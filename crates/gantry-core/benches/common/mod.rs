@@ -17,3 +17,17 @@ pub fn gantry_bin() -> PathBuf {
     }
     panic!("gantry binary not found: cargo build -p gantry-cli, or set GANTRY_BIN");
 }
+
+/// A root filesystem in `root` with Debian's static busybox and `applets` linked to it (not
+/// every benchmark that includes this module builds one).
+#[allow(dead_code)]
+pub fn busybox_root(root: &Path, applets: &[&str]) {
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("/bin/busybox (busybox-static)");
+    #[cfg(unix)] // the benchmarks run on Linux (Debian's busybox, a local QEMU)
+    for applet in applets {
+        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+    }
+    #[cfg(not(unix))]
+    let _ = applets;
+}
