@@ -19,7 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 
 use crate::error::{MachineError, Result};
 use crate::lines::LineReader;
-use crate::qmp::{Message, parse_message};
+use crate::qmp::{Message, command_line, parse_message};
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -87,10 +87,7 @@ impl GuestAgent {
 
     async fn sync(&mut self, id: u64) -> Result<()> {
         let mut msg = vec![DELIMITER];
-        msg.extend_from_slice(
-            json!({"execute": "guest-sync-delimited", "arguments": {"id": id}}).to_string().as_bytes(),
-        );
-        msg.push(b'\n');
+        msg.extend(command_line("guest-sync-delimited", Some(json!({ "id": id }))));
         self.writer.write_all(&msg).await.map_err(|e| err(format!("write: {e}")))?;
         loop {
             skip_to_delimiter(self.reader.inner_mut()).await?;
@@ -111,12 +108,7 @@ impl GuestAgent {
 
     /// Runs a command; its `return` value, or the agent's error.
     pub async fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value> {
-        let mut msg = json!({ "execute": command });
-        if let Some(a) = arguments {
-            msg["arguments"] = a;
-        }
-        let mut bytes = msg.to_string().into_bytes();
-        bytes.push(b'\n');
+        let bytes = command_line(command, arguments);
         self.writer.write_all(&bytes).await.map_err(|e| err(format!("write: {e}")))?;
         let reply = async {
             loop {

@@ -86,6 +86,17 @@ pub fn parse_message(line: &[u8]) -> Result<Message> {
     Err(err(format!("bad message {:?}: neither a reply nor an event", shown())))
 }
 
+/// One command as QMP (and QEMU's guest agent) read it: a JSON object and a newline.
+pub(crate) fn command_line(command: &str, arguments: Option<Value>) -> Vec<u8> {
+    let mut msg = json!({ "execute": command });
+    if let Some(args) = arguments {
+        msg["arguments"] = args;
+    }
+    let mut bytes = msg.to_string().into_bytes();
+    bytes.push(b'\n');
+    bytes
+}
+
 /// A connected QMP session (capabilities negotiated).
 pub struct Qmp {
     reader: LineReader<BufReader<tokio::io::ReadHalf<Box<dyn Stream>>>>,
@@ -158,12 +169,7 @@ impl Qmp {
     /// Runs a command; returns its `return` value or the QMP error as [`MachineError::Qmp`].
     /// Events that arrive meanwhile are kept for [`Self::next_event`].
     pub async fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value> {
-        let mut msg = json!({ "execute": command });
-        if let Some(args) = arguments {
-            msg["arguments"] = args;
-        }
-        let mut bytes = msg.to_string().into_bytes();
-        bytes.push(b'\n');
+        let bytes = command_line(command, arguments);
         self.writer.write_all(&bytes).await.map_err(|e| err(format!("write: {e}")))?;
         let reply = async {
             loop {
