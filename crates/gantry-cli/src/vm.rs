@@ -196,10 +196,13 @@ async fn stop(i: &Instance, json: bool) -> Result<(), CliError> {
         }
     })
     .await?;
+    if !json && let Some(line) = saved_state_line(i) {
+        println!("{line}");
+    }
     Ok(())
 }
 
-/// The line `vm-status` adds for a stopped VM whose state the stop saved.
+/// The line `vm-status` and `stop` add for a stopped VM whose state the stop saved.
 fn saved_state_line(i: &Instance) -> Option<String> {
     if !i.saved_state_manifest().is_file() {
         return None;
