@@ -73,7 +73,10 @@ EOF
   export CC_aarch64_apple_darwin=clang AR_aarch64_apple_darwin=llvm-ar
   export CFLAGS_aarch64_apple_darwin="-nostdlibinc -DRING_CORE_NOSTDLIBINC -isystem $dir/apple-stub"
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$GANTRY_WINE
+  # Wine, run again once when Wine itself failed to start a test executable (scripts/lib/wine-runner)
+  export GANTRY_WINE GANTRY_WINESERVER
+  CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wine-runner
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER
   export WINEPREFIX=$dir/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
   gantry_wine_prefix "$dir" || return 1
 }

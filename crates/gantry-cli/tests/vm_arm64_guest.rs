@@ -108,6 +108,21 @@ fn arm64_guest_boots_under_tcg_and_runs_arm64_containers() {
         "from the host"
     );
 
+    step("stop saves the VM (virt), start resumes it; the resumed VM's next stop powers off");
+    let out = vm.gantry(&["stop"]);
+    assert!(out.status.success(), "gantry stop failed: {}", text(&out));
+    assert!(vm.instance_dir().join("vm-state.bin").is_file(), "the stop saved the VM: {}", text(&out));
+    let settings_file = vm.instance_dir().join("settings.json");
+    let mut settings: serde_json::Value = serde_json::from_slice(&std::fs::read(&settings_file).unwrap()).unwrap();
+    settings["vm"]["save_on_stop"] = false.into();
+    std::fs::write(&settings_file, settings.to_string()).unwrap();
+    let t = Instant::now();
+    let out = vm.gantry(&["start", "--timings"]);
+    assert!(out.status.success(), "gantry start after the save failed: {}", text(&out));
+    assert!(text(&out).contains("saved state restored"), "the start resumed the saved VM: {}", text(&out));
+    let resume_secs = t.elapsed().as_secs_f64();
+    assert_eq!(vm.docker_ok(&["run", "--rm", "gantry-test/busybox:arm64", "uname", "-m"]), "aarch64");
+
     step("clean power-off (virt's GPIO power button)");
     let t = Instant::now();
     let out = vm.gantry(&["stop"]);
@@ -121,7 +136,7 @@ fn arm64_guest_boots_under_tcg_and_runs_arm64_containers() {
     step("");
     eprintln!(
         "arm64 guest under TCG: gantry start → engine ready {boot_secs:.0} s, docker run uname -m {run_secs:.1} s, \
-         gantry stop {stop_secs:.0} s, whole test {:.0} s",
+         resumed {resume_secs:.1} s, gantry stop {stop_secs:.0} s, whole test {:.0} s",
         started.elapsed().as_secs_f64()
     );
 }
