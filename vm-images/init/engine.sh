@@ -20,19 +20,21 @@ uptime_s() {
   echo "$up"
 }
 
+# Console lines are printed verbatim (printf '%s'): echo would take a backslash in a path or a
+# setting (\c, \n) as an escape and cut or split the line.
 log() {
-  echo "gantry-init: $* [$(uptime_s)s]"
+  printf 'gantry-init: %s [%ss]\n' "$*" "$(uptime_s)"
 }
 
 err() {
-  echo "gantry-init: error: $*"
+  printf 'gantry-init: error: %s\n' "$*"
 }
 
 # Prints the last lines of a log file, prefixed.
 show_tail() {
   [ -f "$1" ] || return 0
   tail -n "${2:-15}" "$1" | while IFS= read -r l; do
-    echo "gantry-init:   | $l"
+    printf 'gantry-init:   | %s\n' "$l"
   done
 }
 

@@ -386,6 +386,13 @@ mod tests {
             Some("PORT=2377")
         );
         assert_eq!(guest_parse(b""), (true, "PORT=2376\n".into()), "the default");
+        // a backslash in an ignored line is printed as it is, not as an escape that eats the
+        // newline (dash's echo took `\c` as "stop here" and glued the next line onto it)
+        let (ok, said) = guest_parse(b"\\c=\n\\n=x\nengine_port=2378\n");
+        assert!(ok, "{said}");
+        assert_eq!(said.lines().collect::<Vec<_>>().len(), 3, "{said}");
+        assert!(said.contains("unknown key \\c ["), "{said}");
+        assert_eq!(said.lines().last(), Some("PORT=2378"));
         for bad in ["engine_port=0", "engine_port=65536", "engine_port=12x", "engine_port=", "DOCKERD_PORT=0000080000"]
         {
             let (ok, said) = guest_parse(format!("{bad}\n").as_bytes());
