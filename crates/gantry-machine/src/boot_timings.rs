@@ -33,6 +33,8 @@ pub struct HostMarks {
     pub console_alive: Option<Duration>,
     /// The guest's "engine ready" line was seen.
     pub engine_ready: Option<Duration>,
+    /// QEMU read the VM's saved state (restore instead of a boot; the vCPUs still paused).
+    pub state_loaded: Option<Duration>,
     /// The VM's saved state was restored instead of a boot (the guest runs, clock set, shares
     /// mounted).
     pub restored: Option<Duration>,
@@ -94,7 +96,7 @@ pub fn phases(host: &HostMarks, guest: &GuestMarks) -> Vec<BootPhase> {
         Some(Duration::from_secs_f64(secs.max(0.0)))
     };
     let kernel_start = guest.first.and_then(|first| Some(host.console_alive?.saturating_sub(secs(first))));
-    let marks: [(&str, Option<Duration>); 13] = [
+    let marks: [(&str, Option<Duration>); 14] = [
         ("prepare (settings, TLS material, data disk)", host.boot_step),
         ("QEMU launch (accelerator test included)", host.launched),
         ("firmware, kernel load and decompression", kernel_start),
@@ -103,7 +105,8 @@ pub fn phases(host: &HostMarks, guest: &GuestMarks) -> Vec<BootPhase> {
         ("containerd", on_host(guest.containerd_up)),
         ("dockerd", on_host(guest.dockerd_answers)),
         ("engine ready seen", host.engine_ready),
-        ("saved state restored (clock set, shares mounted)", host.restored),
+        ("saved state loaded (QEMU reads the file)", host.state_loaded),
+        ("saved state restored (guest runs, clock set, shares mounted)", host.restored),
         ("TLS answer", host.tls_answered),
         ("socket served", host.socket_served),
         ("docker context", host.context_written),
@@ -197,6 +200,7 @@ gantry-init: engine ready
             socket_served: s(106.41),
             context_written: s(106.42),
             forwards_set: s(106.7),
+            state_loaded: None,
             restored: None,
         };
         let p = phases(&host, &guest_marks(CONSOLE));
@@ -233,10 +237,11 @@ gantry-init: engine ready
     }
 
     #[test]
-    fn a_restore_is_one_phase_after_the_launch() {
+    fn a_restore_is_two_phases_after_the_launch() {
         let host = HostMarks {
             boot_step: s(0.1),
             launched: s(0.3),
+            state_loaded: s(1.2),
             restored: s(2.8),
             tls_answered: s(3.5),
             forwards_set: s(3.6),
@@ -244,8 +249,9 @@ gantry-init: engine ready
         };
         let p = phases(&host, &GuestMarks::default());
         let names: Vec<&str> = p.iter().map(|x| x.name.as_str()).collect();
-        assert_eq!(names[2], "saved state restored (clock set, shares mounted)", "{names:?}");
-        assert_eq!(p[2].ms, 2500);
+        assert_eq!(names[2], "saved state loaded (QEMU reads the file)", "{names:?}");
+        assert_eq!(names[3], "saved state restored (guest runs, clock set, shares mounted)", "{names:?}");
+        assert_eq!((p[2].ms, p[3].ms), (900, 1600));
         assert_eq!(p.iter().map(|x| x.ms).sum::<u64>(), 3600);
     }
 

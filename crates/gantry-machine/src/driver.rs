@@ -138,6 +138,9 @@ pub enum BootEvent {
     ConsoleAlive { after_ms: u64 },
     /// The guest's init reported the engine ready.
     EngineReady { after_ms: u64 },
+    /// QEMU read the VM's saved state (QEMU launched → the whole file loaded, the vCPUs still
+    /// paused).
+    StateLoaded { after_ms: u64 },
     /// The VM's saved state was restored (QEMU launched → the guest runs again, clock set,
     /// shares mounted): the engine that was running at the stop runs again.
     Restored { after_ms: u64 },
@@ -458,12 +461,13 @@ impl QemuDriver {
         cfg: &MachineConfig,
         img: &GuestImage,
         accel: Accel,
+        warning: Option<&str>,
         progress: &(dyn Fn(BootEvent) + Send + Sync),
     ) -> Result<(u32, u16, u64)> {
-        match self.boot_once(cfg, img, accel, progress).await {
+        match self.boot_once(cfg, img, accel, warning, progress).await {
             Err(MachineError::QemuExited { tail, .. }) if hostfwd_failed(&tail) => {
                 tracing::warn!("the engine port was taken meanwhile; booting again with another");
-                self.boot_once(cfg, img, accel, progress).await
+                self.boot_once(cfg, img, accel, warning, progress).await
             }
             other => other,
         }
@@ -571,18 +575,20 @@ impl QemuDriver {
         }
     }
 
-    /// Launches QEMU once with `accel` and waits for "engine ready".
+    /// Launches QEMU once with `accel` and waits for "engine ready". `warning` (the boot's
+    /// accelerator warning) goes into the launch record: a restore of this boot shows it too.
     async fn boot_once(
         &self,
         cfg: &MachineConfig,
         img: &GuestImage,
         accel: Accel,
+        warning: Option<&str>,
         progress: &(dyn Fn(BootEvent) + Send + Sync),
     ) -> Result<(u32, u16, u64)> {
         let i = &self.instance;
         let engine_port = free_port()?;
         let (spec, args) = self.launch_args(cfg, img, accel, engine_port).await?;
-        let launch = self.launch_record(&spec, &args, None);
+        let launch = self.launch_record(&spec, &args, warning.map(str::to_owned));
         let mut child = self.spawn_qemu(&spec, &args, &launch)?;
         let pid = child.id().unwrap_or(0);
         progress(BootEvent::Launched { accel, pid });
@@ -849,7 +855,7 @@ impl Driver for QemuDriver {
             }
         }
         let (pid, engine_port, boot_ms, accel, warning) =
-            match self.boot_retrying_port(cfg, &img, accel, progress).await {
+            match self.boot_retrying_port(cfg, &img, accel, warning.as_deref(), progress).await {
                 Ok((pid, port, ms)) => (pid, port, ms, accel, warning),
                 Err(e) if accel.is_hardware() && accel_failed(&e) => {
                     let reason = match &e {
@@ -865,7 +871,7 @@ impl Driver for QemuDriver {
                         other => format!("{accel} failed: {other}"),
                     };
                     let w = self.fall_back(accel, reason, progress);
-                    let (pid, port, ms) = self.boot_retrying_port(cfg, &img, Accel::Tcg, progress).await?;
+                    let (pid, port, ms) = self.boot_retrying_port(cfg, &img, Accel::Tcg, Some(&w), progress).await?;
                     (pid, port, ms, Accel::Tcg, Some(w))
                 }
                 Err(e) => return Err(e),
@@ -881,10 +887,6 @@ impl Driver for QemuDriver {
             save_on_stop: cfg.save_on_stop,
             resumed: false,
         };
-        if state.warning.is_some() {
-            // a restore of this boot's state shows the same warning
-            self.keep_warning(state.warning.clone());
-        }
         self.save_state(&state)?;
         Ok(state)
     }

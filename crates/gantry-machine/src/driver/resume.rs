@@ -17,7 +17,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 use super::{BootEvent, MachineConfig, QemuDriver, RunState, ms, tail};
 use crate::accel::HostOs;
@@ -39,6 +38,8 @@ const SCRIPT_BOUND: Duration = Duration::from_secs(30);
 const SOCKET_BOUND: Duration = Duration::from_secs(10);
 /// The whole stream (the guest's memory in use: hundreds of MiB) must pass within this.
 const STREAM_BOUND: Duration = Duration::from_secs(300);
+/// Neither side of the stream may stall longer than this.
+const STALL_BOUND: Duration = Duration::from_secs(60);
 
 type Reason = String;
 
@@ -111,7 +112,7 @@ impl QemuDriver {
         let mut child = self.spawn_qemu(&spec, &args, &now).map_err(say)?;
         let pid = child.id().unwrap_or(0);
         progress(BootEvent::Launched { accel: saved.accel, pid });
-        match self.restore_into(&mut child, &state_file).await {
+        match self.restore_into(&mut child, &state_file, started, progress).await {
             Ok(()) => {
                 let after_ms = ms(started.elapsed());
                 progress(BootEvent::Restored { after_ms });
@@ -141,17 +142,19 @@ impl QemuDriver {
         }
     }
 
-    /// Streams the state into the QEMU that waits for it, runs the guest, sets its clock and
-    /// mounts its shares.
+    /// Streams the state into the QEMU that waits for it (launched at `started`), runs the
+    /// guest, sets its clock and mounts its shares.
     async fn restore_into(
         &self,
         child: &mut tokio::process::Child,
         state_file: &std::path::Path,
+        started: Instant,
+        progress: &(dyn Fn(BootEvent) + Send + Sync),
     ) -> Result<(), Reason> {
         let i = &self.instance;
         let exited = |child: &mut tokio::process::Child| matches!(child.try_wait(), Ok(Some(_)));
         let deadline = Instant::now() + SOCKET_BOUND;
-        let mut conn = loop {
+        let conn = loop {
             match connect(&i.migration_socket()).await {
                 Ok(c) => break c,
                 Err(_) if !exited(child) && Instant::now() < deadline => {
@@ -160,13 +163,8 @@ impl QemuDriver {
                 Err(e) => return Err(format!("QEMU did not wait for the saved state ({e})")),
             }
         };
-        let mut file = tokio::fs::File::open(state_file).await.map_err(say)?;
-        tokio::time::timeout(STREAM_BOUND, tokio::io::copy(&mut file, &mut conn))
-            .await
-            .map_err(|_| "the saved state did not load in time".to_owned())?
-            .map_err(|e| format!("QEMU stopped reading the saved state ({e})"))?;
-        let _ = conn.shutdown().await;
-        drop(conn);
+        let file = std::fs::File::open(state_file).map_err(say)?;
+        pump(file, conn, Direction::Load).await.map_err(|e| format!("QEMU stopped reading the saved state ({e})"))?;
         let mut q = self.qmp().await.map_err(say)?;
         let deadline = Instant::now() + STREAM_BOUND;
         loop {
@@ -179,11 +177,16 @@ impl QemuDriver {
                 other => return Err(format!("QEMU is {other} after loading the saved state")),
             }
         }
+        progress(BootEvent::StateLoaded { after_ms: ms(started.elapsed()) });
         q.execute("cont", None).await.map_err(say)?;
+        let step = Instant::now();
         let mut ga = GuestAgent::connect(&i.guest_agent_socket(), GUEST_AGENT_BOUND).await.map_err(say)?;
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(say)?;
         ga.set_time(i64::try_from(now.as_nanos()).unwrap_or(i64::MAX)).await.map_err(say)?;
+        tracing::info!(ms = ms(step.elapsed()), "guest clock set");
+        let step = Instant::now();
         let out = ga.run(RESUME_PROGRAM, &[], SCRIPT_BOUND).await.map_err(say)?;
+        tracing::info!(ms = ms(step.elapsed()), code = out.code, "guest resume script ran");
         if out.code != 0 {
             return Err(first_line(&out.stderr, &format!("{RESUME_PROGRAM} exited with {}", out.code)));
         }
@@ -240,18 +243,13 @@ impl QemuDriver {
         q.execute("stop", None).await.map_err(say)?;
         let uri = qemu::migration_uri(&sock).to_string_lossy().into_owned();
         q.execute("migrate", Some(json!({ "uri": uri }))).await.map_err(say)?;
-        let (mut conn, _) = tokio::time::timeout(SOCKET_BOUND, listener.accept())
+        let (conn, _) = tokio::time::timeout(SOCKET_BOUND, listener.accept())
             .await
             .map_err(|_| "QEMU did not start sending its state".to_owned())?
             .map_err(say)?;
         let partial = i.saved_state_partial();
-        let mut file = create_owner_only(&partial).await?;
-        let len = tokio::time::timeout(STREAM_BOUND, tokio::io::copy(&mut conn, &mut file))
-            .await
-            .map_err(|_| "the state did not save in time".to_owned())?
-            .map_err(|e| format!("writing {}: {e}", partial.display()))?;
-        file.sync_all().await.map_err(|e| format!("writing {}: {e}", partial.display()))?;
-        drop(file);
+        let file = create_owner_only(&partial)?;
+        let len = pump(file, conn, Direction::Save).await.map_err(|e| format!("writing {}: {e}", partial.display()))?;
         drop(listener);
         let _ = std::fs::remove_file(&sock);
         let deadline = Instant::now() + SOCKET_BOUND;
@@ -275,18 +273,6 @@ impl QemuDriver {
         }
         Ok(len)
     }
-
-    /// Records `warning` in the launch record, so that a restore of this boot shows it too.
-    pub(super) fn keep_warning(&self, warning: Option<String>) {
-        let path = self.instance.launch_record();
-        let Some(mut launch) = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Launch>(&b).ok()) else {
-            return;
-        };
-        launch.warning = warning;
-        if let Ok(text) = serde_json::to_vec_pretty(&launch) {
-            let _ = private_file::write_atomic(&path, &text);
-        }
-    }
 }
 
 fn first_line(text: &str, otherwise: &str) -> String {
@@ -294,13 +280,70 @@ fn first_line(text: &str, otherwise: &str) -> String {
 }
 
 /// A new owner-only file for the state.
-async fn create_owner_only(path: &std::path::Path) -> Result<tokio::fs::File, Reason> {
-    let mut o = tokio::fs::OpenOptions::new();
+fn create_owner_only(path: &std::path::Path) -> Result<std::fs::File, Reason> {
+    let mut o = std::fs::OpenOptions::new();
     o.write(true).create(true).truncate(true);
     #[cfg(unix)]
-    o.mode(0o600);
-    o.open(path).await.map_err(|e| format!("creating {}: {e}", path.display()))
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path).map_err(|e| format!("creating {}: {e}", path.display()))
 }
+
+/// Which way [`pump`] moves the state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// QEMU's stream from the socket into the file (then synced).
+    Save,
+    /// The file into the socket QEMU reads.
+    Load,
+}
+
+/// Moves the whole state between `file` and QEMU's `conn` on a blocking thread: the kernel
+/// copies a load (sendfile) and a save goes through a 1 MiB buffer, where tokio's file reads
+/// would take a thread-pool round trip per 8 KiB. A stalled side fails within
+/// [`STALL_BOUND`]; the whole copy within [`STREAM_BOUND`]. The bytes moved.
+async fn pump(file: std::fs::File, conn: TokioStream, direction: Direction) -> std::io::Result<u64> {
+    let conn = conn.into_std()?;
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(STALL_BOUND))?;
+    conn.set_write_timeout(Some(STALL_BOUND))?;
+    let closer = conn.try_clone()?;
+    let copy = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+        let (mut file, mut conn) = (file, conn);
+        match direction {
+            Direction::Load => {
+                let n = std::io::copy(&mut file, &mut conn)?;
+                conn.shutdown(std::net::Shutdown::Write)?;
+                Ok(n)
+            }
+            Direction::Save => {
+                let mut from = std::io::BufReader::with_capacity(1 << 20, conn);
+                let n = std::io::copy(&mut from, &mut file)?;
+                file.sync_all()?;
+                Ok(n)
+            }
+        }
+    });
+    match tokio::time::timeout(STREAM_BOUND, copy).await {
+        Ok(joined) => joined.map_err(std::io::Error::other)?.map_err(|e| match e.kind() {
+            // a socket timeout
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("nothing passed for {} s", STALL_BOUND.as_secs()),
+            ),
+            _ => e,
+        }),
+        Err(_) => {
+            // the blocking copy fails at once on a shut socket
+            let _ = closer.shutdown(std::net::Shutdown::Both);
+            Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the state did not pass in time"))
+        }
+    }
+}
+
+#[cfg(unix)]
+type TokioStream = tokio::net::UnixStream;
+#[cfg(not(unix))]
+type TokioStream = tokio::net::TcpStream;
 
 #[cfg(unix)]
 fn listen(sock: &std::path::Path) -> Result<tokio::net::UnixListener, Reason> {

@@ -517,6 +517,10 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
             progress_clock.mark(|m| &mut m.engine_ready);
             progress_shared.step(Step::WaitForEngine, Some(format!("guest reports engine ready after {after_ms} ms")));
         }
+        BootEvent::StateLoaded { after_ms } => {
+            progress_clock.mark(|m| &mut m.state_loaded);
+            progress_shared.step(Step::WaitForEngine, Some(format!("loaded the saved VM after {after_ms} ms")));
+        }
         BootEvent::Restored { after_ms } => {
             progress_clock.mark(|m| &mut m.restored);
             progress_shared.step(Step::WaitForEngine, Some(format!("resumed the saved VM after {after_ms} ms")));

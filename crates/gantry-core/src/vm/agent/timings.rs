@@ -32,6 +32,7 @@ impl StartClock {
         self.mark(|m| {
             m.console_alive = None;
             m.engine_ready = None;
+            m.state_loaded = None;
             m.restored = None;
             &mut m.launched
         });
