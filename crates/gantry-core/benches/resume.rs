@@ -8,6 +8,10 @@
 //! `GANTRY_BENCH_RESUME_ROUNDS` rounds (default 3): start to `docker version` answered through
 //! Gantry's socket, the stop that saves vs the stop that powers off, the saved state's size.
 //!
+//! With `GANTRY_BENCH_RESUME_BEFORE=<an older gantry binary>` the same instance then resumes
+//! alternately with that binary and this one (before/after in one run): start to `docker
+//! version`, and the stop that saves (done by the agent of the binary that started the VM).
+//!
 //! Run: `./scripts/bench resume` (builds the gantry binary; needs QEMU and the guest image).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,8 +30,14 @@ struct Instance {
 
 impl Instance {
     fn gantry(&self, args: &[&str]) -> Output {
-        Command::new(gantry_bin())
+        self.gantry_with(&gantry_bin(), args)
+    }
+
+    /// `bin` with `args` (the agent it starts is `bin` too).
+    fn gantry_with(&self, bin: &Path, args: &[&str]) -> Output {
+        Command::new(bin)
             .args(args)
+            .env("GANTRY_BIN", bin)
             .env("GANTRY_HOME", &self.home)
             .env("DOCKER_CONFIG", self.home.join("docker-config"))
             .env("GANTRY_ACCEL", "tcg")
@@ -52,8 +62,12 @@ impl Instance {
 
     /// `gantry start`, then `docker version` through the socket: seconds until it answered.
     fn start(&self, want_restore: bool) -> f64 {
+        self.start_with(&gantry_bin(), want_restore)
+    }
+
+    fn start_with(&self, bin: &Path, want_restore: bool) -> f64 {
         let t = Instant::now();
-        let out = self.gantry(&["start", "--timings"]);
+        let out = self.gantry_with(bin, &["start", "--timings"]);
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(out.status.success(), "gantry start: {text}");
         let v = self.docker(&["version", "--format", "{{.Server.Version}}"]);
@@ -138,6 +152,9 @@ fn main() {
         boots.push(boot);
         saves.push(save);
     }
+    if let Some(before) = std::env::var_os("GANTRY_BENCH_RESUME_BEFORE").map(PathBuf::from) {
+        before_after(&vm, &before, rounds);
+    }
     // the stop that powers off (setting off; read by the VM at its start: one more boot)
     let mut off = settings.clone();
     off["vm"]["save_on_stop"] = false.into();
@@ -154,4 +171,39 @@ fn main() {
     println!("| `gantry start` → `docker version` answered | {r:.2} s | {b:.2} s | {:.2}× |", r / b);
     println!("| `gantry stop` | {s:.2} s (saves) | {p:.2} s (powers off, once) | {:.2}× |", s / p);
     println!("| saved state on disk | {:.0} MiB | — | — |", median(sizes));
+}
+
+/// Resumes alternately with `before` and this build, `rounds` times each; prints a before/after
+/// table. A stop is done by the agent of the binary that started the VM, so it counts for that
+/// binary.
+fn before_after(vm: &Instance, before: &Path, rounds: usize) {
+    let after = gantry_bin();
+    println!("  before/after: {} vs {}", before.display(), after.display());
+    let (mut start_b, mut start_a, mut stop_b, mut stop_a) = (vec![], vec![], vec![], vec![]);
+    let mut last_started_by_before = false;
+    for round in 1..=rounds {
+        for use_before in [true, false] {
+            let (stop, saved) = vm.stop();
+            assert!(saved, "the stop did not save the VM (see {}/agent.log)", vm.dir().display());
+            // the first stop follows a boot (its start-up squeeze may still run): not counted
+            if round > 1 || !use_before {
+                if last_started_by_before { &mut stop_b } else { &mut stop_a }.push(stop);
+            }
+            let bin = if use_before { before } else { after.as_path() };
+            let start = vm.start_with(bin, true);
+            println!(
+                "  round {round}: {} resumed in {start:.2} s (the stop before it {stop:.2} s)",
+                if use_before { "before" } else { "after" }
+            );
+            if use_before { &mut start_b } else { &mut start_a }.push(start);
+            last_started_by_before = use_before;
+        }
+    }
+    let (rb, ra, sb, sa) = (median(start_b), median(start_a), median(stop_b), median(stop_a));
+    println!();
+    println!("| measure (median of {rounds}) | before | after | after / before |");
+    println!("|---|---:|---:|---:|");
+    println!("| `gantry start` (resume) → `docker version` answered | {rb:.2} s | {ra:.2} s | {:.2}× |", ra / rb);
+    println!("| `gantry stop` (saves; the agent that started the VM) | {sb:.2} s | {sa:.2} s | {:.2}× |", sa / sb);
+    println!();
 }

@@ -825,6 +825,28 @@ fn saved_state_scenarios(env: &Env) {
         "booted with the reason shown, volume intact",
     );
 
+    step("a stop while the balloon is inflated (the start-up squeeze): the resumed guest has all its memory");
+    // QMP to the VM, one command per connection (the agent uses the monitor too)
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let qmp = |command: &str, args: Option<serde_json::Value>| -> serde_json::Value {
+        rt.block_on(async {
+            let mut q = gantry_machine::qmp::Qmp::connect(&inst.join("qmp.sock")).await.unwrap();
+            q.execute(command, args).await.unwrap()
+        })
+    };
+    let full = qmp("query-memory-size-summary", None)["base-memory"].as_u64().unwrap();
+    let guest_size = || qmp("query-balloon", None)["actual"].as_u64().unwrap();
+    qmp("balloon", Some(serde_json::json!({ "value": full / 4 })));
+    wait_until("the balloon to take some of the guest's memory", Duration::from_secs(120), || {
+        guest_size() < full - 128 * 1024 * 1024
+    });
+    let out = env.gantry(&["stop"]);
+    assert!(out.status.success() && saved.is_file(), "gantry stop saves: {}\n{}", text(&out), agent_log());
+    let out = env.gantry(&["start"]);
+    assert!(out.status.success() && text(&out).contains("resumed"), "gantry start resumes: {}", text(&out));
+    wait_until("the resumed guest to have all its memory", Duration::from_secs(120), || guest_size() == full);
+    drop(rt);
+
     let qemu_pid = || std::fs::read_to_string(inst.join("qemu.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
     let kill_qemu_when = |what: &str, ready: &dyn Fn() -> bool| {
         wait_until(what, Duration::from_secs(120), ready);

@@ -105,6 +105,17 @@ where
     Ok(Squeezed { lowest_mib: lowest / MIB, guest_mib, took: started.elapsed() })
 }
 
+/// Gives the guest all of its memory back at once (the balloon's target set to the VM's base
+/// memory, which `query-memory-size-summary` reports): a save must not keep a squeeze's inflated
+/// balloon, or the resumed guest would run starved.
+pub async fn deflate_fully(q: &mut Qmp) -> Result<()> {
+    let summary = q.execute("query-memory-size-summary", None).await?;
+    let base = summary.get("base-memory").and_then(Value::as_u64).ok_or_else(|| MachineError::Qmp {
+        message: format!("query-memory-size-summary: no base-memory in {summary}"),
+    })?;
+    q.execute("balloon", Some(json!({ "value": base }))).await.map(|_| ())
+}
+
 async fn set_balloon<F, Fut>(connect: &F, bytes: u64) -> Result<()>
 where
     F: Fn() -> Fut,

@@ -178,6 +178,9 @@ impl QemuDriver {
             }
         }
         progress(BootEvent::StateLoaded { after_ms: ms(started.elapsed()) });
+        // a state saved during the start-up squeeze (or by an older Gantry) may hold an
+        // inflated balloon: the guest gets all its memory back before it runs
+        crate::memory::deflate_fully(&mut q).await.map_err(say)?;
         q.execute("cont", None).await.map_err(say)?;
         let step = Instant::now();
         let mut ga = GuestAgent::connect(&i.guest_agent_socket(), GUEST_AGENT_BOUND).await.map_err(say)?;
@@ -204,13 +207,21 @@ impl QemuDriver {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or("the VM was started by an older Gantry (no launch record)")?;
+        // a stop during the start-up squeeze: the saved guest has all its memory
+        let mut q = self.qmp().await.map_err(say)?;
+        crate::memory::deflate_fully(&mut q).await.map_err(say)?;
+        drop(q);
+        let step = Instant::now();
         let mut ga = GuestAgent::connect(&i.guest_agent_socket(), GUEST_AGENT_BOUND).await.map_err(say)?;
         let out = ga.run(SUSPEND_PROGRAM, &[], SCRIPT_BOUND).await.map_err(say)?;
+        tracing::info!(ms = ms(step.elapsed()), code = out.code, "guest suspend script ran");
         if out.code != 0 {
             return Err(first_line(&out.stderr, &format!("{SUSPEND_PROGRAM} exited with {}", out.code)));
         }
+        let step = Instant::now();
         match self.migrate_out(pid).await {
             Ok(len) => {
+                tracing::info!(ms = ms(step.elapsed()), bytes = len, "the VM's state is written");
                 let disk = FileId::of("data disk", &i.disk()).map_err(say)?;
                 let saved_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 let manifest = Manifest { format: saved_state::FORMAT, launch, disk, state_len: len, saved_at };
@@ -249,7 +260,9 @@ impl QemuDriver {
             .map_err(say)?;
         let partial = i.saved_state_partial();
         let file = create_owner_only(&partial)?;
+        let step = Instant::now();
         let len = pump(file, conn, Direction::Save).await.map_err(|e| format!("writing {}: {e}", partial.display()))?;
+        tracing::info!(ms = ms(step.elapsed()), "the stream is in the file (synced)");
         drop(listener);
         let _ = std::fs::remove_file(&sock);
         let deadline = Instant::now() + SOCKET_BOUND;
