@@ -218,10 +218,8 @@ impl QemuDriver {
         if out.code != 0 {
             return Err(first_line(&out.stderr, &format!("{SUSPEND_PROGRAM} exited with {}", out.code)));
         }
-        let step = Instant::now();
         match self.migrate_out(pid).await {
             Ok(len) => {
-                tracing::info!(ms = ms(step.elapsed()), bytes = len, "the VM's state is written");
                 let disk = FileId::of("data disk", &i.disk()).map_err(say)?;
                 let saved_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 let manifest = Manifest { format: saved_state::FORMAT, launch, disk, state_len: len, saved_at };
