@@ -1,6 +1,6 @@
 //! The engine's event stream, described in plain words, reconnecting when the engine restarts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use bollard::models::EventMessage;
@@ -136,6 +136,46 @@ pub fn reconnect_delay(attempt: u32) -> Duration {
     Duration::from_millis((250u64 << attempt.min(5)).min(5_000))
 }
 
+/// Seconds before the newest delivered event whose events are still remembered.
+const REPLAY_MARGIN_SECS: i64 = 2;
+
+/// The events a stream delivered lately, to drop the repeats a replay brings after a reconnect
+/// (it resumes from the newest event's second).
+///
+/// The engine stamps an event before it queues it, so events logged at the same moment (two
+/// clients at work) can arrive slightly out of time order: a "newest time seen" mark would drop
+/// the late one as a repeat. Events are remembered by their identity instead, for the seconds a
+/// replay can bring back.
+#[derive(Debug, Default)]
+struct Delivered {
+    newest_secs: Option<i64>,
+    recent: HashSet<(i64, String, String, String)>,
+}
+
+impl Delivered {
+    /// True the first time `event` is seen (and remembers it); false for a repeat.
+    fn first_time(&mut self, event: &Event) -> bool {
+        if event.time_nano != 0 {
+            let key = (event.time_nano, event.resource.clone(), event.action.clone(), event.id.clone());
+            if !self.recent.insert(key) {
+                return false;
+            }
+        }
+        // (An engine that does not stamp nanoseconds leaves nothing to tell repeats by.)
+        if self.newest_secs.is_none_or(|newest| event.time > newest) {
+            self.newest_secs = Some(event.time);
+            let oldest_kept = event.time - REPLAY_MARGIN_SECS;
+            self.recent.retain(|(nano, ..)| nano.div_euclid(1_000_000_000) >= oldest_kept);
+        }
+        true
+    }
+
+    /// The second a replay starts from: the newest event's.
+    fn newest_secs(&self) -> Option<i64> {
+        self.newest_secs
+    }
+}
+
 impl Engine {
     /// Streams engine events until dropped. When the engine goes away the stream says so,
     /// retries with backoff, and continues (replaying what was missed) once it is back.
@@ -144,8 +184,8 @@ impl Engine {
         let filter = filter.clone();
         channel_stream(move |tx| async move {
             let mut since = filter.since;
-            // Newest event delivered; replays after a reconnect skip what was already sent.
-            let mut last_nano: i64 = 0;
+            // What was delivered; the replay after a reconnect skips it.
+            let mut delivered = Delivered::default();
             let mut attempt: u32 = 0;
             loop {
                 let mut filters: HashMap<String, Vec<String>> = HashMap::new();
@@ -170,12 +210,11 @@ impl Engine {
                                     attempt = 0;
                                 }
                                 let event = Event::from_raw(message);
-                                if event.time_nano != 0 && event.time_nano <= last_nano {
+                                if !delivered.first_time(&event) {
                                     continue;
                                 }
-                                last_nano = last_nano.max(event.time_nano);
-                                // Resume from this second on reconnect; `last_nano` drops the repeats.
-                                since = Some(event.time);
+                                // Resume from the newest second on reconnect; `delivered` drops the repeats.
+                                since = delivered.newest_secs().or(since);
                                 let description = event.describe();
                                 if !tx.send(Ok(EngineEvent::Event { event, description })).await { return Ok(()); }
                             }
@@ -257,6 +296,51 @@ mod tests {
             ev("container", "exec_start: sh -c ls", &[("name", "web")]).describe(),
             "command run in container web: sh -c ls"
         );
+    }
+
+    fn at(nano: i64, action: &str) -> Event {
+        Event { time: nano.div_euclid(1_000_000_000), time_nano: nano, ..ev("volume", action, &[]) }
+    }
+
+    #[test]
+    fn events_out_of_time_order_are_all_delivered() {
+        // Two clients at work: the engine stamps "push" first but queues "create" first.
+        let mut delivered = Delivered::default();
+        assert!(delivered.first_time(&at(10_500_000_000, "create")));
+        assert!(delivered.first_time(&at(10_400_000_000, "push")));
+        assert!(delivered.first_time(&at(9_999_000_000, "mount")), "across a second boundary too");
+        assert_eq!(delivered.newest_secs(), Some(10));
+    }
+
+    #[test]
+    fn a_replay_drops_what_was_delivered() {
+        let mut delivered = Delivered::default();
+        let first = [at(10_100_000_000, "create"), at(10_200_000_000, "mount"), at(11_000_000_000, "unmount")];
+        for e in &first {
+            assert!(delivered.first_time(e));
+        }
+        // The replay from second 11 repeats the last one; the same instant with another action is new.
+        assert!(!delivered.first_time(&first[2]));
+        assert!(delivered.first_time(&at(11_000_000_000, "destroy")));
+        assert!(!delivered.first_time(&first[0]), "still remembered a second later");
+    }
+
+    #[test]
+    fn old_events_are_forgotten() {
+        let mut delivered = Delivered::default();
+        for s in 0..1_000i64 {
+            assert!(delivered.first_time(&at(s * 1_000_000_000, "create")));
+        }
+        assert!(delivered.recent.len() <= (REPLAY_MARGIN_SECS + 1) as usize, "{}", delivered.recent.len());
+    }
+
+    #[test]
+    fn engines_without_nanoseconds_repeat_nothing_away() {
+        let mut delivered = Delivered::default();
+        let unstamped = Event { time: 7, ..ev("volume", "create", &[]) };
+        assert!(delivered.first_time(&unstamped));
+        assert!(delivered.first_time(&unstamped));
+        assert_eq!(delivered.newest_secs(), Some(7), "a replay still starts from its second");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use gantry_engine::{Endpoint, Engine, EngineEvent, EngineStream, EventFilter};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::task::JoinHandle;
@@ -152,4 +153,43 @@ async fn events_reconnect_after_the_engine_goes_away_and_comes_back() {
     within(30, async { while wait_action(&mut stream, "start").await.id != after {} }).await;
     drop(stream);
     proxy.stop();
+}
+
+/// Many clients at once: the engine stamps each event before it queues it, so events can arrive
+/// slightly out of time order; every one of them still comes through (a lab's `event_seen` check
+/// waited in vain for an `image push` logged while other labs were at work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_logged_at_once_all_arrive() {
+    const CONTAINERS: usize = 40;
+    let t = setup("events-at-once").await;
+    let mut stream = t.engine.events(&EventFilter { resources: vec!["container".into()], ..Default::default() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let creates = (0..CONTAINERS).map(|i| {
+        let engine = t.engine.clone();
+        let spec = t.sh(&format!("c{i}"), "true");
+        tokio::spawn(async move { engine.create_container(&spec).await })
+    });
+    let mut missing = std::collections::BTreeSet::new();
+    for created in futures_util::future::join_all(creates).await {
+        let id = created.expect("task").expect("container create");
+        t.track_container(&id);
+        missing.insert(id);
+    }
+    let mut out_of_order = 0;
+    let mut newest = 0i64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !missing.is_empty() {
+        let item = tokio::time::timeout_at(deadline, stream.next()).await;
+        let Ok(Some(item)) = item else {
+            panic!("{} of {CONTAINERS} `container create` events never came: {missing:?}", missing.len());
+        };
+        if let EngineEvent::Event { event, .. } = item.unwrap()
+            && event.action == "create"
+            && missing.remove(&event.id)
+        {
+            out_of_order += usize::from(event.time_nano < newest);
+            newest = newest.max(event.time_nano);
+        }
+    }
+    eprintln!("{CONTAINERS} container create events arrived, {out_of_order} of them out of time order");
 }
