@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gantry_engine::CancellationToken;
 use gantry_machine::driver::Driver;
 use gantry_machine::process;
 
@@ -15,10 +16,24 @@ use crate::vm::status::CachesGivenBack;
 const BOUND: Duration = Duration::from_secs(60);
 
 /// Squeezes the guest's caches out once; the outcome goes to the running status (a failure only
-/// to the log: the VM runs as before, with its caches).
-pub(super) async fn give_back_boot_caches<D: Driver>(shared: Arc<Shared<D>>, guest_mib: u64, qemu_pid: u32) {
+/// to the log: the VM runs as before, with its caches). A stop (`cancel`) ends it where it is:
+/// the monitor is free for the stop at once, and a stop that saves the VM gives the guest its
+/// memory back first.
+pub(super) async fn give_back_boot_caches<D: Driver>(
+    shared: Arc<Shared<D>>,
+    guest_mib: u64,
+    qemu_pid: u32,
+    cancel: CancellationToken,
+) {
     let before = process::resident_kib(qemu_pid);
-    match shared.driver.give_back_memory(guest_mib, BOUND).await {
+    let squeezed = tokio::select! {
+        r = shared.driver.give_back_memory(guest_mib, BOUND) => r,
+        () = cancel.cancelled() => {
+            tracing::info!("the start-up squeeze ends here: the VM stops");
+            return;
+        }
+    };
+    match squeezed {
         Ok(squeezed) => {
             let after = process::resident_kib(qemu_pid);
             tracing::info!(?before, ?after, ?squeezed, "start-up caches given back (QEMU RSS in KiB)");

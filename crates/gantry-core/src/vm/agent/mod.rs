@@ -621,7 +621,7 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
     }
     // a resumed VM has no boot caches: its memory is what it used at the save
     if !shared.attached() && !state.resumed && shared.features.memory_reclaim {
-        tokio::spawn(memory::give_back_boot_caches(shared.clone(), cfg.memory_mib, state.pid));
+        tokio::spawn(memory::give_back_boot_caches(shared.clone(), cfg.memory_mib, state.pid, tasks.clone()));
     }
     if let Some(fwd) = fwd {
         tokio::spawn(port_task(shared.clone(), engine, fwd, settings.vm.port_bind_address, tasks.clone()));
