@@ -192,18 +192,20 @@ gantry_wait_dockerd() {
     dockerd_answers
 }
 
-# gantry_start_engine ADDRESS: containerd, then dockerd (gantry_start_dockerd); returns once
-# dockerd answers (1 after an error line and the logs' tails if not).
+# gantry_start_engine ADDRESS: containerd and dockerd (gantry_start_dockerd) together; returns
+# once dockerd answers (1 after an error line and the logs' tails if not). dockerd does not need
+# containerd's socket to start: it waits up to 60 s for it (its client dials with WithBlock), so
+# its own start-up (seconds of Go initialisation under an emulated CPU) overlaps containerd's.
 gantry_start_engine() {
   mkdir -p /var/log
   containerd >>/var/log/containerd.log 2>&1 &
   containerd_pid=$!
+  log "containerd: started (pid $containerd_pid)"
+  gantry_start_dockerd "$1" || return 1
+  log "dockerd: started (pid $dockerd_pid), tcp $1:$PORT"
   wait_for containerd "$containerd_pid" /var/log/containerd.log 600 0.1 "no socket after 60s" \
     test -S "$CONTAINERD_SOCK" || return 1
   log "containerd: up (pid $containerd_pid)"
-
-  gantry_start_dockerd "$1" || return 1
-  log "dockerd: started (pid $dockerd_pid), tcp $1:$PORT"
   gantry_wait_dockerd || return 1
   log "dockerd: answers on $DOCKER_SOCK"
 }

@@ -137,9 +137,10 @@ hostname gantry
 log "stage2: mounts done (root $GANTRY_ROOTDEV)"
 
 # --- 2. modules (the kernel autoloads most netfilter bits; these it does not, or not early) ------
+# iptables is the legacy backend (build.sh): dockerd's rules need no nf_tables modules; a
+# container that uses nftables has them autoloaded.
 MODULES="virtio_net virtio_rng virtio_balloon virtio_console 9p 9pnet_virtio ext4 button evdev overlay
-br_netfilter bridge veth nf_conntrack nf_nat nf_tables nft_compat nft_chain_nat iptable_nat iptable_filter
-xt_MASQUERADE xt_addrtype xt_conntrack"
+br_netfilter bridge veth nf_conntrack nf_nat iptable_nat iptable_filter xt_MASQUERADE xt_addrtype xt_conntrack"
 # arm64 (QEMU's virt, kernel booted without ACPI): the power button is a GPIO line (gpio-keys)
 [ "$(uname -m)" != aarch64 ] || MODULES="$MODULES gpio_keys"
 # one modprobe process for all (each start costs ~0.3 s under TCG); report the ones missing

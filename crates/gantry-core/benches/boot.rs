@@ -1,9 +1,12 @@
-//! Boot phases before/after a kernel command-line change, in one run (issue 13, item 1).
+//! Boot phases before/after a change of the guest, in one run (issue 13, item 1).
 //!
-//! Boots the guest image under TCG (named in the output) from fresh instances, alternating the
-//! image as it is (before) and the same files with `GANTRY_BENCH_BOOT_APPEND` added to its kernel
-//! command line (after; default `mitigations=off`), and prints each phase of
-//! `gantry start --timings` (median of the rounds) with its ratio.
+//! Boots guest images under TCG (named in the output) from fresh instances, alternating before
+//! and after, and prints each phase of `gantry start --timings` (median of the rounds) with its
+//! ratio. Before/after is either
+//! - another image against the current one: `GANTRY_BENCH_BOOT_BEFORE=<image directory>` (an
+//!   image an older checkout built, e.g. `~/.cache/gantry/images/<hash>`), or
+//! - the current image as it is against the same files with `GANTRY_BENCH_BOOT_APPEND` added to
+//!   its kernel command line (default `mitigations=off`).
 //!
 //! Run: `cargo build -p gantry-cli && cargo bench -p gantry-core --bench boot`
 //! (`./scripts/bench boot`); `GANTRY_BENCH_BOOT_ROUNDS` pairs (default 3). Needs QEMU and the
@@ -71,10 +74,60 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let rounds: usize = std::env::var("GANTRY_BENCH_BOOT_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let image = gantry_machine::image::GuestImage::locate(&gantry_machine::image::default_dir()).unwrap();
-    let append = std::env::var("GANTRY_BENCH_BOOT_APPEND").unwrap_or_else(|_| "mitigations=off".into());
     let tmp = tempfile::Builder::new().prefix("gboot").tempdir_in("/tmp").unwrap();
+    let (before_dir, after_dir, after_label) = match std::env::var_os("GANTRY_BENCH_BOOT_BEFORE") {
+        Some(before) => {
+            let before = std::path::PathBuf::from(before);
+            let old = gantry_machine::image::GuestImage::locate(&before).unwrap();
+            println!(
+                "accelerator: tcg; {rounds} round(s), order alternating; before: image {}, after: image {}",
+                label(&old.dir),
+                label(&image.dir)
+            );
+            (before, image.dir.clone(), format!("after: image {}", label(&image.dir)))
+        }
+        None => {
+            let (variant, append) = cmdline_variant(&image, tmp.path());
+            (image.dir.clone(), variant, format!("after: + `{append}`"))
+        }
+    };
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        for first in [r % 2 == 0, r % 2 != 0] {
+            let home = tmp.path().join(format!("{}-{r}", if first { "before" } else { "after" }));
+            print!("round {r}, {}:", if first { "before" } else { "after" });
+            if first { before.push(boot(&home, &before_dir)) } else { after.push(boot(&home, &after_dir)) }
+        }
+    }
+    let phases: Vec<String> = before[0].iter().map(|(n, _)| n.clone()).collect();
+    let of = |runs: &[Vec<(String, f64)>], phase: &str| {
+        median(runs.iter().filter_map(|r| r.iter().find(|(n, _)| n == phase).map(|(_, s)| *s)).collect())
+    };
+    println!("\n| phase (median of {rounds}) | before | {after_label} | after / before |");
+    println!("|---|---:|---:|---:|");
+    for p in &phases {
+        let (b, a) = (of(&before, p), of(&after, p));
+        let ratio = if b > 0.05 { format!("{:.2}×", a / b) } else { "—".into() };
+        println!("| {p} | {b:.2} s | {a:.2} s | {ratio} |");
+    }
+    let totals = |runs: &[Vec<(String, f64)>]| -> Vec<String> {
+        runs.iter().map(|r| format!("{:.2}", r.iter().find(|(n, _)| n == "total").map_or(0.0, |x| x.1))).collect()
+    };
+    println!("\ntotals per round (s): before {}; after {}", totals(&before).join(", "), totals(&after).join(", "));
+}
+
+/// The image directory's last component (its hash, in the image cache).
+fn label(dir: &Path) -> String {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// The same image files with `GANTRY_BENCH_BOOT_APPEND` at the end of the kernel command line
+/// (the last word wins), in a directory under `tmp`; returns it and what was appended.
+fn cmdline_variant(image: &gantry_machine::image::GuestImage, tmp: &Path) -> (std::path::PathBuf, String) {
+    let append = std::env::var("GANTRY_BENCH_BOOT_APPEND").unwrap_or_else(|_| "mitigations=off".into());
     // after: the same files, the command line with `append` at its end (the last word wins)
-    let variant = tmp.path().join("variant-image");
+    let variant = tmp.join("variant-image");
     std::fs::create_dir_all(&variant).unwrap();
     for f in [&image.kernel, &image.initrd].into_iter().chain(image.rootfs.as_ref()) {
         let to = variant.join(f.file_name().unwrap());
@@ -85,25 +138,6 @@ fn main() {
     }
     let cmdline = format!("{} {append}", image.cmdline);
     std::fs::write(variant.join(gantry_machine::image::CMDLINE), format!("{cmdline}\n")).unwrap();
-
-    println!("accelerator: tcg; {rounds} round(s), order alternating; before: `{}`, after: `{cmdline}`", image.cmdline);
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-    for r in 0..rounds {
-        for first in [r % 2 == 0, r % 2 != 0] {
-            let home = tmp.path().join(format!("{}-{r}", if first { "before" } else { "after" }));
-            print!("round {r}, {}:", if first { "before" } else { "after" });
-            if first { before.push(boot(&home, &image.dir)) } else { after.push(boot(&home, &variant)) }
-        }
-    }
-    let phases: Vec<String> = before[0].iter().map(|(n, _)| n.clone()).collect();
-    let of = |runs: &[Vec<(String, f64)>], phase: &str| {
-        median(runs.iter().filter_map(|r| r.iter().find(|(n, _)| n == phase).map(|(_, s)| *s)).collect())
-    };
-    println!("\n| phase (median of {rounds}) | before | after: + `{append}` | after / before |");
-    println!("|---|---:|---:|---:|");
-    for p in &phases {
-        let (b, a) = (of(&before, p), of(&after, p));
-        let ratio = if b > 0.05 { format!("{:.2}×", a / b) } else { "—".into() };
-        println!("| {p} | {b:.2} s | {a:.2} s | {ratio} |");
-    }
+    println!("accelerator: tcg; before: `{}`, after: `{cmdline}`", image.cmdline);
+    (variant, append)
 }

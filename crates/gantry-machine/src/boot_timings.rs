@@ -53,8 +53,8 @@ pub struct HostMarks {
 pub struct GuestMarks {
     /// The first stamped line (the init's first: the kernel is done).
     pub first: Option<f64>,
-    /// The last stamped line before containerd was up: the init's own steps are done and
-    /// containerd is launched right after it.
+    /// containerd was launched: its own `containerd: started` line, or (an older init, which
+    /// printed none) the last stamped line before containerd was up.
     pub containerd_launched: Option<f64>,
     pub containerd_up: Option<f64>,
     pub dockerd_answers: Option<f64>,
@@ -64,13 +64,16 @@ pub struct GuestMarks {
 pub fn guest_marks(console: &str) -> GuestMarks {
     let mut g = GuestMarks::default();
     let mut last = None;
+    let mut started = None;
     for line in console.lines() {
         let Some(rest) = line.trim_end().strip_prefix(image::LINE_PREFIX) else { continue };
         let Some(t) = stamp(rest) else { continue };
         g.first.get_or_insert(t);
-        if rest.starts_with("containerd: up") && g.containerd_up.is_none() {
+        if rest.starts_with("containerd: started") && g.containerd_up.is_none() {
+            started = Some(t);
+        } else if rest.starts_with("containerd: up") && g.containerd_up.is_none() {
             g.containerd_up = Some(t);
-            g.containerd_launched = last;
+            g.containerd_launched = started.or(last);
         } else if rest.starts_with("dockerd: answers") && g.dockerd_answers.is_none() {
             g.dockerd_answers = Some(t);
         }
@@ -176,6 +179,25 @@ gantry-init: engine ready
         assert_eq!(g.containerd_launched, Some(30.52));
         assert_eq!(g.containerd_up, Some(38.25));
         assert_eq!(g.dockerd_answers, Some(82.84));
+    }
+
+    /// This init: containerd and dockerd are launched together; dockerd waits for containerd.
+    const CONSOLE_TOGETHER: &str = "gantry-init: stage1: 6.12.118+deb13-amd64 [3.40s]
+gantry-init: share: hid /tmp/x [11.09s]
+gantry-init: modules: engine network modules loaded [11.20s]
+gantry-init: containerd: started (pid 263) [11.25s]
+gantry-init: dockerd: started (pid 291), tcp 10.0.2.15:2376 [11.61s]
+gantry-init: containerd: up (pid 263) [14.97s]
+gantry-init: dockerd: answers on /var/run/docker.sock [26.34s]
+gantry-init: engine ready
+";
+
+    #[test]
+    fn containerd_launched_with_dockerd_is_timed_from_its_own_line() {
+        let g = guest_marks(CONSOLE_TOGETHER);
+        assert_eq!(g.containerd_launched, Some(11.25), "not dockerd's line, printed later");
+        assert_eq!(g.containerd_up, Some(14.97));
+        assert_eq!(g.dockerd_answers, Some(26.34));
     }
 
     #[test]
