@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
 use crate::error::{EngineError, ResourceKind, Result, Subject, classify};
 use crate::ssh::{SshConnector, SshTarget};
+use crate::system::EngineVersion;
 
 /// Seconds a request may wait for the engine's response headers.
 const REQUEST_TIMEOUT_SECS: u64 = 120;
@@ -176,17 +177,60 @@ pub struct Engine {
 impl Engine {
     /// Connects, checks that the engine answers, and negotiates the API version.
     pub async fn connect(endpoint: &Endpoint) -> Result<Self> {
+        Ok(Self::connect_once(endpoint).await?.0)
+    }
+
+    /// [`Engine::connect`], also returning the engine's version, from the one `/version` request
+    /// that negotiates the API version (each costs the engine a `runc --version` and a
+    /// `docker-init --version`: a third of a second in a VM whose CPU is emulated).
+    pub async fn connect_reporting_version(endpoint: &Endpoint) -> Result<(Self, EngineVersion)> {
+        match Self::connect_once(endpoint).await? {
+            (engine, Some(version)) => Ok((engine, version)),
+            (engine, None) => {
+                let version = engine.version().await?;
+                Ok((engine, version))
+            }
+        }
+    }
+
+    /// One `/version` request, at this client's API version; an engine older than the client is
+    /// then spoken to at its own API version through a new client (none connects before its
+    /// first request). An SSH endpoint, whose connection a new client would make again,
+    /// negotiates on its own connection instead (bollard's negotiation: the version is not kept).
+    async fn connect_once(endpoint: &Endpoint) -> Result<(Self, Option<EngineVersion>)> {
         let text = endpoint.to_string();
-        let version = API_DEFAULT_VERSION;
-        let docker = match endpoint {
+        let docker = Self::client(endpoint, API_DEFAULT_VERSION, &text)?;
+        let limit = if matches!(endpoint, Endpoint::Ssh(_)) { SSH_CONNECT_TIMEOUT } else { CONNECT_TIMEOUT };
+        let (docker, raw) = if matches!(endpoint, Endpoint::Ssh(_)) {
+            (answered(docker.negotiate_version(), limit, &text).await?, None)
+        } else {
+            let raw = answered(docker.version(), limit, &text).await?;
+            let Some(server) = raw.api_version.as_deref().and_then(parse_api_version) else {
+                return Err(EngineError::Unreachable {
+                    endpoint: text,
+                    reason: format!("its /version answer names no API version ({:?})", raw.api_version),
+                });
+            };
+            let docker = if server < *API_DEFAULT_VERSION { Self::client(endpoint, &server, &text)? } else { docker };
+            (docker, Some(raw))
+        };
+        let engine = Self { docker, endpoint: endpoint.clone(), endpoint_text: text };
+        tracing::debug!(endpoint = %engine.endpoint_text, api = %engine.api_version(), "connected to engine");
+        let version = raw.map(|raw| EngineVersion::from_raw(raw, engine.api_version()));
+        Ok((engine, version))
+    }
+
+    /// A client for `endpoint` speaking API `version` (no request made).
+    fn client(endpoint: &Endpoint, version: &ClientVersion, text: &str) -> Result<Docker> {
+        match endpoint {
             Endpoint::Unix(path) => {
                 if !path.exists() {
                     return Err(EngineError::Unreachable {
-                        endpoint: text,
+                        endpoint: text.to_string(),
                         reason: format!("socket {} does not exist", path.display()),
                     });
                 }
-                connect_unix(path)
+                connect_unix(path, version)
             }
             Endpoint::Tcp { address, tls: None } => {
                 check_plaintext(address)?;
@@ -196,7 +240,7 @@ impl Engine {
                 for file in [&tls.ca, &tls.cert, &tls.key] {
                     if !file.exists() {
                         return Err(EngineError::InvalidEndpoint {
-                            endpoint: text,
+                            endpoint: text.to_string(),
                             reason: format!(
                                 "TLS needs the client certificates ca.pem, cert.pem and key.pem (DOCKER_CERT_PATH or ~/.docker), and {} does not exist; Gantry never falls back to plaintext",
                                 file.display()
@@ -206,21 +250,10 @@ impl Engine {
                 }
                 Docker::connect_with_ssl(address, &tls.key, &tls.cert, &tls.ca, REQUEST_TIMEOUT_SECS, version)
             }
-            Endpoint::NamedPipe(pipe) => connect_pipe(pipe),
-            Endpoint::Ssh(target) => connect_ssh(target),
+            Endpoint::NamedPipe(pipe) => connect_pipe(pipe, version),
+            Endpoint::Ssh(target) => connect_ssh(target, version),
         }
-        .map_err(|e| classify(e, &text, Subject::new(ResourceKind::Engine, &text)))?;
-
-        let limit = if matches!(endpoint, Endpoint::Ssh(_)) { SSH_CONNECT_TIMEOUT } else { CONNECT_TIMEOUT };
-        let docker = match tokio::time::timeout(limit, docker.negotiate_version()).await {
-            Ok(Ok(docker)) => docker,
-            Ok(Err(e)) => return Err(unreachable_from(e, &text)),
-            Err(_) => {
-                return Err(EngineError::Unreachable { endpoint: text, reason: format!("no answer within {limit:?}") });
-            }
-        };
-        tracing::debug!(endpoint = %text, api = %docker.client_version(), "connected to engine");
-        Ok(Self { docker, endpoint: endpoint.clone(), endpoint_text: text })
+        .map_err(|e| classify(e, text, Subject::new(ResourceKind::Engine, text)))
     }
 
     /// Connects to the endpoint from the environment (see [`Endpoint::from_env`]).
@@ -283,6 +316,29 @@ fn check_plaintext(address: &str) -> Result<()> {
     Ok(())
 }
 
+/// `what` (a request), its error or silence within `limit` as "the engine at `endpoint` is
+/// unreachable".
+async fn answered<T>(
+    what: impl std::future::Future<Output = std::result::Result<T, bollard::errors::Error>>,
+    limit: Duration,
+    endpoint: &str,
+) -> Result<T> {
+    match tokio::time::timeout(limit, what).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(unreachable_from(e, endpoint)),
+        Err(_) => Err(EngineError::Unreachable {
+            endpoint: endpoint.to_string(),
+            reason: format!("no answer within {limit:?}"),
+        }),
+    }
+}
+
+/// `"1.45"` → API version 1.45.
+fn parse_api_version(s: &str) -> Option<ClientVersion> {
+    let (major, minor) = s.trim().split_once('.')?;
+    Some(ClientVersion { major_version: major.parse().ok()?, minor_version: minor.parse().ok()? })
+}
+
 fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
     match classify(e, endpoint, Subject::new(ResourceKind::Engine, endpoint)) {
         EngineError::Protocol { message } | EngineError::Api { message, .. } => {
@@ -295,7 +351,7 @@ fn unreachable_from(e: bollard::errors::Error, endpoint: &str) -> EngineError {
 /// An engine behind `ssh`: bollard sends each request through hyper's client, whose connections
 /// are `ssh ... docker system dial-stdio` processes (kept for reuse like any HTTP connection, and
 /// all channels of one shared SSH connection where `ssh_mux` can arrange it).
-fn connect_ssh(target: &SshTarget) -> std::result::Result<Docker, bollard::errors::Error> {
+fn connect_ssh(target: &SshTarget, version: &ClientVersion) -> std::result::Result<Docker, bollard::errors::Error> {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_max_idle_per_host(SSH_IDLE_CONNECTIONS)
         .build(SshConnector::new(target.clone()));
@@ -307,29 +363,29 @@ fn connect_ssh(target: &SshTarget) -> std::result::Result<Docker, bollard::error
         },
         Some("http://docker"),
         REQUEST_TIMEOUT_SECS,
-        API_DEFAULT_VERSION,
+        version,
     )
 }
 
 #[cfg(windows)]
-fn connect_pipe(pipe: &str) -> std::result::Result<Docker, bollard::errors::Error> {
-    Docker::connect_with_named_pipe(pipe, REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+fn connect_pipe(pipe: &str, version: &ClientVersion) -> std::result::Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_named_pipe(pipe, REQUEST_TIMEOUT_SECS, version)
 }
 
 #[cfg(unix)]
-fn connect_unix(path: &Path) -> std::result::Result<Docker, bollard::errors::Error> {
-    Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, API_DEFAULT_VERSION)
+fn connect_unix(path: &Path, version: &ClientVersion) -> std::result::Result<Docker, bollard::errors::Error> {
+    Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, version)
 }
 
 #[cfg(not(unix))]
-fn connect_unix(path: &Path) -> std::result::Result<Docker, bollard::errors::Error> {
+fn connect_unix(path: &Path, _version: &ClientVersion) -> std::result::Result<Docker, bollard::errors::Error> {
     Err(bollard::errors::Error::UnsupportedURISchemeError {
         uri: format!("unix://{} (unix sockets are not supported here: use npipe://)", path.display()),
     })
 }
 
 #[cfg(not(windows))]
-fn connect_pipe(pipe: &str) -> std::result::Result<Docker, bollard::errors::Error> {
+fn connect_pipe(pipe: &str, _version: &ClientVersion) -> std::result::Result<Docker, bollard::errors::Error> {
     Err(bollard::errors::Error::UnsupportedURISchemeError {
         uri: format!("npipe://{pipe} (named pipes exist on Windows only)"),
     })
@@ -338,6 +394,36 @@ fn connect_pipe(pipe: &str) -> std::result::Result<Docker, bollard::errors::Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn api_versions_parse_and_order() {
+        let v = |s| parse_api_version(s).map(|v| (v.major_version, v.minor_version));
+        assert_eq!(v("1.45"), Some((1, 45)));
+        assert_eq!(v(" 1.41\n"), Some((1, 41)));
+        for bad in ["", "1", "1.", ".45", "1.x", "v1.45", "1.45.1"] {
+            assert_eq!(v(bad), None, "{bad:?}");
+        }
+        // an engine older than this client is spoken to at its own version
+        assert!(parse_api_version("1.45").unwrap() < *API_DEFAULT_VERSION);
+        assert!(parse_api_version("1.41").unwrap() < parse_api_version("1.45").unwrap());
+        assert!(parse_api_version("2.0").unwrap() > *API_DEFAULT_VERSION);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn api_versions_round_trip(major in 0usize..100_000, minor in 0usize..100_000) {
+            let v = parse_api_version(&format!("{major}.{minor}")).map(|v| (v.major_version, v.minor_version));
+            proptest::prop_assert_eq!(v, Some((major, minor)));
+        }
+
+        #[test]
+        fn any_text_is_parsed_or_refused(s in "\\PC{0,12}") {
+            if let Some(v) = parse_api_version(&s) {
+                proptest::prop_assert_eq!(parse_api_version(&format!("{}.{}", v.major_version, v.minor_version)), Some(v));
+            }
+        }
+    }
 
     #[test]
     fn parses_endpoints() {

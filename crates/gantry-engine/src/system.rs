@@ -48,6 +48,23 @@ pub struct EngineVersion {
     pub git_commit: String,
 }
 
+impl EngineVersion {
+    /// From the engine's `/version` answer and the API version this client uses.
+    pub(crate) fn from_raw(v: bollard::models::SystemVersion, negotiated_api_version: String) -> Self {
+        Self {
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+            min_api_version: v.min_api_version.unwrap_or_default(),
+            negotiated_api_version,
+            os: v.os.unwrap_or_default(),
+            arch: v.arch.unwrap_or_default(),
+            kernel: v.kernel_version.unwrap_or_default(),
+            go_version: v.go_version.unwrap_or_default(),
+            git_commit: v.git_commit.unwrap_or_default(),
+        }
+    }
+}
+
 /// Usage of one kind of object.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -189,17 +206,7 @@ impl Engine {
     /// Engine version details.
     pub async fn version(&self) -> Result<EngineVersion> {
         let v = self.docker.version().await.map_err(|e| self.err(e, ResourceKind::Engine, ""))?;
-        Ok(EngineVersion {
-            version: v.version.unwrap_or_default(),
-            api_version: v.api_version.unwrap_or_default(),
-            min_api_version: v.min_api_version.unwrap_or_default(),
-            negotiated_api_version: self.api_version(),
-            os: v.os.unwrap_or_default(),
-            arch: v.arch.unwrap_or_default(),
-            kernel: v.kernel_version.unwrap_or_default(),
-            go_version: v.go_version.unwrap_or_default(),
-            git_commit: v.git_commit.unwrap_or_default(),
-        })
+        Ok(EngineVersion::from_raw(v, self.api_version()))
     }
 
     /// Disk used by images, containers, volumes and build cache (`docker system df`).

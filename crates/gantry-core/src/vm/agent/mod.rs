@@ -30,7 +30,7 @@ mod timings;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gantry_engine::{CancellationToken, Endpoint, Engine, TlsFiles};
+use gantry_engine::{CancellationToken, Endpoint, Engine, EngineVersion, TlsFiles};
 use gantry_machine::driver::{
     BootEvent, Driver, EngineEndpoint, Features, MachineConfig, PortForwarding, StopMode, console_log,
 };
@@ -545,10 +545,9 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
     let engine_addr = served_addr(&offered).map_err(VmError::at(Step::WaitForEngine))?;
     shared.step(Step::WaitForEngine, Some(format!("docker version over TLS on {engine_addr}")));
     let endpoint = engine_endpoint(inst, &offered).map_err(VmError::at(Step::WaitForEngine))?;
-    let engine = wait_for_engine(shared, &endpoint, console_log(&driver.logs()), ENGINE_ANSWER_TIMEOUT)
+    let (engine, version) = wait_for_engine(shared, &endpoint, console_log(&driver.logs()), ENGINE_ANSWER_TIMEOUT)
         .await
         .map_err(VmError::at(Step::WaitForEngine))?;
-    let version = engine.version().await.map_err(VmError::from).map_err(VmError::at(Step::WaitForEngine))?;
     clock.mark(|m| &mut m.tls_answered);
 
     let engine_local = LocalEndpoint::engine(inst);
@@ -629,19 +628,20 @@ async fn chain<D: Driver + 'static>(shared: &Arc<Shared<D>>, tasks: &Cancellatio
     Ok(())
 }
 
-/// Waits (at most `bound`) for the engine's TLS answer. The guest's init restarts a dockerd that
-/// exits on its own (its console says so): each restart seen starts the bound again, the init
-/// giving up ends the wait, and the error names the exit.
+/// Waits (at most `bound`) for the engine's TLS answer (its version: the one request that also
+/// negotiates the API). The guest's init restarts a dockerd that exits on its own (its console
+/// says so): each restart seen starts the bound again, the init giving up ends the wait, and the
+/// error names the exit.
 async fn wait_for_engine<D: Driver>(
     shared: &Shared<D>,
     endpoint: &Endpoint,
     console: Option<&std::path::Path>,
     bound: Duration,
-) -> Result<Engine, VmError> {
+) -> Result<(Engine, EngineVersion), VmError> {
     let mut deadline = tokio::time::Instant::now() + bound;
     let mut restarts_seen = 0;
     loop {
-        match Engine::connect(endpoint).await {
+        match Engine::connect_reporting_version(endpoint).await {
             Ok(e) => return Ok(e),
             Err(e) => {
                 let now = engine_restarts(&console.and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default());
