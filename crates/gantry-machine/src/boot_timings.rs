@@ -181,10 +181,11 @@ gantry-init: engine ready
         assert_eq!(g.dockerd_answers, Some(82.84));
     }
 
-    /// This init: containerd and dockerd are launched together; dockerd waits for containerd.
+    /// Lines as this init prints them (excerpt): containerd and dockerd are launched
+    /// together; dockerd waits for containerd.
     const CONSOLE_TOGETHER: &str = "gantry-init: stage1: 6.12.118+deb13-amd64 [3.40s]
+gantry-init: data: /var/lib/docker: 58.8 GiB (63088377856 bytes) trimmed [10.85s]
 gantry-init: share: hid /tmp/x [11.09s]
-gantry-init: modules: engine network modules loaded [11.20s]
 gantry-init: containerd: started (pid 263) [11.25s]
 gantry-init: dockerd: started (pid 291), tcp 10.0.2.15:2376 [11.61s]
 gantry-init: containerd: up (pid 263) [14.97s]
