@@ -372,3 +372,13 @@ gantry_node() {
   }
   echo "deps: node $have ($GANTRY_NODE_DIR/bin, first on PATH for this run), npm $(npm --version 2>/dev/null)"
 }
+
+# gantry_ui_build: the UI's packages (npm ci, only when the installed tree does not match the lock
+# file: npm ci deletes node_modules first) and its build into ui/dist, which the desktop app embeds.
+gantry_ui_build() {
+  gantry_node || return 1
+  if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    (cd ui && npm ci --no-audit --no-fund) || return 1
+  fi
+  (cd ui && npm run build)
+}

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The desktop app's idle cost (issue 13, item 4), for ./scripts/bench desktop-idle:
 #
-#   gantry_desktop_idle BIN SECONDS -> runs the desktop binary BIN on its own Xvfb display with an
+#   gantry_desktop_idle BIN SECONDS [VAR=VALUE...] -> runs the desktop binary BIN (with these
+#       variables in its environment) on its own Xvfb display with an
 #       empty GANTRY_HOME (the engine: DOCKER_HOST), lets it settle, then samples the CPU time of
 #       the app and its WebKit processes over SECONDS with the window shown, and again with the
 #       window unmapped (hidden: the page gets visibilitychange); prints one line per state:
@@ -29,6 +30,7 @@ _gantry_tree_usage() {
 
 gantry_desktop_idle() {
   local bin=$1 seconds=$2 dir disp=:120 xvfb app win t0 t1 r1 hz state
+  shift 2
   dir=$(mktemp -d /tmp/gantry-desktop-idle.XXXXXX)
   while [ -e "/tmp/.X11-unix/X${disp#:}" ] || [ -e "/tmp/.X${disp#:}-lock" ]; do
     disp=":$((${disp#:} + 1))"
@@ -37,7 +39,7 @@ gantry_desktop_idle() {
   xvfb=$!
   sleep 2
   mkdir -p "$dir/home"
-  DISPLAY=$disp GANTRY_HOME=$dir/home "$bin" >"$dir/app.log" 2>&1 </dev/null &
+  env "$@" DISPLAY="$disp" GANTRY_HOME="$dir/home" "$bin" >"$dir/app.log" 2>&1 </dev/null &
   app=$!
   # the window, once it is mapped
   for _ in $(seq 1 120); do
