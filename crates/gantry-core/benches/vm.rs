@@ -3,7 +3,9 @@
 //!
 //! - launch → `docker version` answered through Gantry's socket, vs starting a native dockerd;
 //! - API round trip (list containers x100) through Gantry's socket vs the guest's TLS endpoint;
-//! - HTTP throughput to a published port vs native `-p` on the host;
+//! - HTTP throughput to a published port vs native `-p` on the host, and vs a container fetching
+//!   the same file from another container in the same VM (issue 13, item 5); a small request's
+//!   latency the same two ways;
 //! - idle RSS of QEMU + agent, and how much of 1 GiB a container used comes back after it exits.
 //!
 //! Run: `cargo build -p gantry-cli && cargo bench -p gantry-core --bench vm`
@@ -51,11 +53,12 @@ fn docker(host: &str, args: &[&str]) -> String {
 
 fn busybox_tar(dir: &Path) -> PathBuf {
     let root = dir.join("rootfs");
-    common::busybox_root(&root, &["sh", "httpd", "cat", "sleep", "dd"]);
+    common::busybox_root(&root, &["sh", "httpd", "cat", "sleep", "dd", "wget", "true", "seq"]);
     std::fs::create_dir_all(root.join("www")).unwrap();
     // 4 MiB payload
     let payload: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.join("www/blob"), payload).unwrap();
+    std::fs::write(root.join("www/small"), [b'x'; 100]).unwrap();
     let tar = dir.join("bb.tar");
     assert!(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
     tar
@@ -73,6 +76,43 @@ fn http_mb_per_s(port: u16, rounds: usize) -> f64 {
         bytes += v.len();
     }
     bytes as f64 / (1024.0 * 1024.0) / t.elapsed().as_secs_f64()
+}
+
+/// Mean time of one small request (`/small`, 100 bytes) through a published port: connect,
+/// GET, read to the end.
+fn http_small_latency(port: u16, rounds: u32) -> Duration {
+    let t = Instant::now();
+    for _ in 0..rounds {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET /small HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut v = Vec::new();
+        s.read_to_end(&mut v).unwrap();
+        assert!(v.ends_with(&[b'x'; 100]), "bad small response");
+    }
+    t.elapsed() / rounds
+}
+
+/// How long `docker exec <container> sh -c <script>` takes, seen from the host.
+fn exec_time(host: &str, container: &str, script: &str) -> Duration {
+    let t = Instant::now();
+    docker(host, &["exec", container, "sh", "-c", script]);
+    t.elapsed()
+}
+
+/// The same transfers inside the VM, container to container over the engine's bridge (the
+/// baseline the issue names for a published port): `wget` in a client container fetches
+/// `/blob` `rounds` times and `/small` `small_rounds` times from `web_ip`; each loop's time less
+/// the same loop running `true` (the exec and the process starts, measured in the same run).
+/// Returns (MiB/s, mean small-request time).
+fn in_vm_baseline(host: &str, web_ip: &str, rounds: u32, small_rounds: u32) -> (f64, Duration) {
+    let loop_of = |n: u32, cmd: &str| format!("for i in $(seq {n}); do {cmd} || exit 1; done");
+    let empty = |n: u32| (0..3).map(|_| exec_time(host, "client", &loop_of(n, "/bin/true"))).min().unwrap_or_default();
+    let bulk = exec_time(host, "client", &loop_of(rounds, &format!("wget -q -O /dev/null http://{web_ip}/blob")));
+    let bulk = bulk.saturating_sub(empty(rounds));
+    let small =
+        exec_time(host, "client", &loop_of(small_rounds, &format!("wget -q -O /dev/null http://{web_ip}/small")));
+    let small = small.saturating_sub(empty(small_rounds)) / small_rounds;
+    (f64::from(rounds) * 4.0 / bulk.as_secs_f64().max(1e-3), small)
 }
 
 fn wait_http(port: u16) {
@@ -262,6 +302,30 @@ fn main() {
     wait_http(gport);
     let g_mbs = http_mb_per_s(gport, 20);
     println!("HTTP via Gantry's forward: {g_mbs:.1} MiB/s");
+    http_small_latency(gport, 5);
+    let g_small = http_small_latency(gport, 50);
+    println!("small request via Gantry's forward: {:.1} ms", g_small.as_secs_f64() * 1e3);
+    // the issue's baseline: the same fetches from another container in the same VM
+    docker(&ghost, &["run", "-d", "--name", "client", "bench/bb:1", "sleep", "3600"]);
+    let web_ip = docker(&ghost, &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    let (c_mbs, c_small) = in_vm_baseline(&ghost, &web_ip, 20, 50);
+    println!(
+        "HTTP container → container in the VM: {c_mbs:.1} MiB/s; small request {:.1} ms",
+        c_small.as_secs_f64() * 1e3
+    );
+    rows.push((
+        "HTTP throughput to a published port (4 MiB ×20)".into(),
+        format!("{g_mbs:.1} MiB/s"),
+        format!("{c_mbs:.1} MiB/s (container → container in the VM)"),
+        format!("{:.2}×", g_mbs / c_mbs),
+    ));
+    rows.push((
+        "small request (100 bytes) through a published port, mean of 50".into(),
+        format!("{:.1} ms", g_small.as_secs_f64() * 1e3),
+        format!("{:.1} ms (container → container in the VM)", c_small.as_secs_f64() * 1e3),
+        format!("{:.2}×", g_small.as_secs_f64() / c_small.as_secs_f64().max(1e-6)),
+    ));
+    docker(&ghost, &["rm", "-f", "client"]);
     if let Some((nd, _)) = &native {
         // the baseline dockerd runs without bridge/iptables: use host networking + a host port
         let nport = free_port();
@@ -288,7 +352,7 @@ fn main() {
         let n_mbs = http_mb_per_s(nport, 20);
         println!("HTTP native: {n_mbs:.1} MiB/s");
         rows.push((
-            "HTTP throughput to a published port (4 MiB ×20)".into(),
+            "HTTP throughput to a published port vs the host (4 MiB ×20)".into(),
             format!("{g_mbs:.1} MiB/s"),
             format!("{n_mbs:.1} MiB/s (native, host network)"),
             format!("{:.3}×", g_mbs / n_mbs),
