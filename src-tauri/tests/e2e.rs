@@ -785,7 +785,11 @@ async fn compose_folder_up_and_down(ctx: &Ctx) -> Result<()> {
     app.wait_text("[data-testid=compose-down-list]", &format!("{project}_data")).await?;
     app.click("[data-testid=confirm]").await?;
     app.wait_text("[data-testid=compose-output]", "Removed").await?;
-    app.wait_text("[data-testid=compose-service-web]", "not created").await?;
+    // `down` removes the containers one after the other and its output shows the first "Removed"
+    // at once: wait until every service's row (they follow the engine's events) has none left
+    for service in ["web", "api", "probe"] {
+        app.wait_text(&format!("[data-testid=compose-service-{service}]"), "not created").await?;
+    }
     assert_eq!(mine().await?, 0, "down removed every profile's containers");
     assert!(engine.list_volumes().await?.iter().all(|v| v.name != format!("{project}_data")), "the volume is deleted");
     Ok(())
