@@ -375,8 +375,8 @@ gantry_node() {
 
 # gantry_ui_build: the UI's packages (npm ci, only when the installed tree does not match the lock
 # file: npm ci deletes node_modules first) and its build into ui/dist, which the desktop app embeds.
+# Node must be on PATH already (gantry_install_deps, or gantry_node, has run).
 gantry_ui_build() {
-  gantry_node || return 1
   if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     (cd ui && npm ci --no-audit --no-fund) || return 1
   fi
