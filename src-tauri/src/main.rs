@@ -6,6 +6,7 @@
 
 mod commands;
 mod single_instance;
+mod software_rendering;
 mod tray;
 mod window_state;
 
@@ -13,6 +14,10 @@ use gantry_core::api::Gantry;
 use tauri::{DragDropEvent, Manager, RunEvent, WindowEvent};
 
 fn main() {
+    // Before anything else: this may start the program again (Linux without a GPU).
+    if let Err(e) = software_rendering::choose() {
+        eprintln!("gantry: {e}");
+    }
     if let Err(e) = run() {
         eprintln!("gantry: {e}");
         std::process::exit(1);

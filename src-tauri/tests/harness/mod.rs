@@ -60,7 +60,7 @@ pub fn require_env_for(engine: bool) -> Result<Option<Env>> {
     if engine && std::env::var("DOCKER_HOST").map_or(true, |v| v.is_empty()) {
         missing.push("DOCKER_HOST (a running engine)".to_string());
     }
-    for tool in ["Xvfb", "WebKitWebDriver"] {
+    for tool in ["Xvfb", "WebKitWebDriver", "xdotool"] {
         if which(tool).is_none() {
             missing.push(tool.to_string());
         }
@@ -175,6 +175,8 @@ fn start_xvfb() -> Result<(Child, String)> {
 pub struct App {
     client: Client,
     procs: std::sync::Mutex<Procs>,
+    /// The app's X display (`:N`, on the harness's own Xvfb).
+    display: String,
 }
 
 impl App {
@@ -232,7 +234,7 @@ impl App {
         )
         .await
         .map_err(|_| "no WebDriver session within 60 s")??;
-        let app = Self { client, procs: std::sync::Mutex::new(procs) };
+        let app = Self { client, procs: std::sync::Mutex::new(procs), display };
         app.wait_present(".shell").await?;
         Ok(app)
     }
@@ -396,11 +398,41 @@ impl App {
                 Vec::new(),
             )
             .await?;
-        let png = self.client.screenshot().await?;
+        let png = self.window_png().await?;
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join(format!("{name}.png")), png)?;
         Ok(())
+    }
+
+    /// WebDriver's screenshot of the window. With WebKitGTK's shared-memory renderer (what the app
+    /// picks without a GPU, as here) the screenshot can wait for a frame the window draws only on
+    /// its next input event: seen after Settings changed the engine connection, while the window
+    /// itself showed the page. If it has not come in 5 s, the pointer moves onto an empty spot of
+    /// the sidebar (no hover style there), which gives the window that event.
+    async fn window_png(&self) -> Result<Vec<u8>> {
+        let (x, y, _, height) = self.window_rect().await?;
+        let (px, py) = (x + 100, (y + height).saturating_sub(140));
+        let mut shot = std::pin::pin!(self.client.screenshot());
+        for attempt in 1..=3 {
+            match tokio::time::timeout(Duration::from_secs(5), &mut shot).await {
+                Ok(png) => return Ok(png?),
+                Err(_) => {
+                    eprintln!(
+                        "e2e: the screenshot waits for a frame; moving the pointer to {px},{} ({attempt})",
+                        py + attempt
+                    );
+                    let status = Command::new("xdotool")
+                        .env("DISPLAY", &self.display)
+                        .args(["mousemove", &px.to_string(), &(py + attempt).to_string()])
+                        .status()?;
+                    if !status.success() {
+                        return Err(format!("xdotool mousemove failed ({status})").into());
+                    }
+                }
+            }
+        }
+        Err("WebDriver's screenshot did not come within 5 s of each of three pointer moves".into())
     }
 
     /// Back to a known state between scenarios: no dialog, no detail view, the Dashboard.
