@@ -79,6 +79,25 @@ fn workload(host: &str, dir: &str, empty: Duration) -> Phases {
     Phases { create, stat, read, write_mib_s: mib_s(write), read_mib_s: mib_s(read_big) }
 }
 
+fn print_round(round: u32, share_kind: &str, shared: &Phases, disk: &Phases) {
+    println!(
+        "round {round}: small files: {share_kind} share {} (create {}, stat {}, read {}), VM disk {} (create {}, stat {}, read {}); \
+         256 MiB write/read: share {:.1}/{:.1} MiB/s, disk {:.1}/{:.1} MiB/s",
+        secs(shared.small_files()),
+        secs(shared.create),
+        secs(shared.stat),
+        secs(shared.read),
+        secs(disk.small_files()),
+        secs(disk.create),
+        secs(disk.stat),
+        secs(disk.read),
+        shared.write_mib_s,
+        shared.read_mib_s,
+        disk.write_mib_s,
+        disk.read_mib_s
+    );
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -94,14 +113,18 @@ fn main() {
         "shared_folders": [{ "path": share, "read_only": false }],
     }});
     std::fs::write(home.join("default/settings.json"), settings.to_string()).unwrap();
+    let virtiofsd = std::env::var_os("GANTRY_BENCH_VIRTIOFSD").map(PathBuf::from);
+    let wrapper = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lib/qemu-virtiofs.sh");
     let gantry = |args: &[&str]| {
-        Command::new(&bin)
-            .args(args)
-            .env("GANTRY_HOME", &home)
-            .env("DOCKER_CONFIG", &docker_config)
-            .env_remove("DOCKER_HOST")
-            .output()
-            .unwrap()
+        let mut cmd = Command::new(&bin);
+        cmd.args(args).env("GANTRY_HOME", &home).env("DOCKER_CONFIG", &docker_config).env_remove("DOCKER_HOST");
+        if let Some(v) = &virtiofsd {
+            cmd.env("GANTRY_QEMU", &wrapper)
+                .env("VFS_VIRTIOFSD", v)
+                .env("VFS_DIR", &share)
+                .env("VFS_SOCK", tmp.path().join("vfs.sock"));
+        }
+        cmd.output().unwrap()
     };
     let out = gantry(&["start"]);
     assert!(out.status.success(), "gantry start: {}", String::from_utf8_lossy(&out.stderr));
@@ -111,57 +134,55 @@ fn main() {
     let host = format!("unix://{}", home.join("default/docker.sock").display());
 
     let root = tmp.path().join("rootfs");
-    common::busybox_root(&root, &["sh", "sleep", "mkdir", "cat", "ls", "dd", "sync", "rm", "true"]);
+    common::busybox_root(&root, &["sh", "sleep", "mkdir", "cat", "ls", "dd", "sync", "rm", "true", "nsenter", "grep"]);
     let tar = tmp.path().join("bb.tar");
     assert!(Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
     docker(&host, &["import", tar.to_str().unwrap(), "bench/bb:1"]);
     let share_mount = format!("{}:/share", share.display());
-    docker(
-        &host,
-        &[
-            "run",
-            "-d",
-            "--privileged",
-            "--name",
-            "fs",
-            "-v",
-            &share_mount,
-            "-v",
-            "bench-disk:/disk",
-            "bench/bb:1",
-            "sleep",
-            "3600",
-        ],
-    );
+    let run_fs = || {
+        let args = ["run", "-d", "--privileged", "--name", "fs", "-v", &share_mount, "-v", "bench-disk:/disk"];
+        docker(&host, &[&args[..], &["bench/bb:1", "sleep", "3600"]].concat());
+    };
+    run_fs();
     let empty = (0..3).map(|_| exec_time(&host, "true")).min().unwrap_or_default();
     println!("docker exec of true: {:.0} ms (subtracted from each phase)", empty.as_secs_f64() * 1e3);
-    // alternately, twice each; the better of the two per phase
-    let mut runs: Vec<(Phases, Phases)> = Vec::new();
+    // alternately, twice each: (disk, share) per round
+    let mut p9_runs: Vec<(Phases, Phases)> = Vec::new();
     for round in 1..=2 {
         let disk = workload(&host, "/disk", empty);
         let shared = workload(&host, "/share", empty);
-        println!(
-            "round {round}: small files: VM disk {} (create {}, stat {}, read {}), 9p share {} (create {}, stat {}, read {}); \
-             256 MiB write/read: disk {:.1}/{:.1} MiB/s, share {:.1}/{:.1} MiB/s",
-            secs(disk.small_files()),
-            secs(disk.create),
-            secs(disk.stat),
-            secs(disk.read),
-            secs(shared.small_files()),
-            secs(shared.create),
-            secs(shared.stat),
-            secs(shared.read),
-            disk.write_mib_s,
-            disk.read_mib_s,
-            shared.write_mib_s,
-            shared.read_mib_s
-        );
-        runs.push((disk, shared));
+        print_round(round, "9p", &shared, &disk);
+        p9_runs.push((disk, shared));
     }
-    let best = |f: TimeOf, side: usize| runs.iter().map(|(d, s)| f(if side == 0 { d } else { s })).min().unwrap();
-    let best_rate =
-        |f: RateOf, side: usize| runs.iter().map(|(d, s)| f(if side == 0 { d } else { s })).fold(0.0, f64::max);
-    let mut rows: Vec<[String; 4]> = Vec::new();
+    // virtio-fs over the same path (the container is made again so its bind mount sees it)
+    let mut vfs_runs: Vec<(Phases, Phases)> = Vec::new();
+    if virtiofsd.is_some() {
+        docker(&host, &["rm", "-f", "fs"]);
+        let mount = format!("modprobe virtiofs && mount -t virtiofs vfs {}", share.display());
+        let nsenter = ["nsenter", "-t", "1", "-m", "--", "sh", "-c", &mount];
+        docker(&host, &[&["run", "--rm", "--privileged", "--pid=host", "bench/bb:1"][..], &nsenter].concat());
+        run_fs();
+        let mounts = docker(&host, &["exec", "fs", "grep", " /share ", "/proc/mounts"]);
+        assert!(mounts.contains("virtiofs"), "the share is not virtio-fs in the container: {mounts}");
+        for round in 1..=2 {
+            let shared = workload(&host, "/share", empty);
+            let disk = workload(&host, "/disk", empty);
+            print_round(round, "virtio-fs", &shared, &disk);
+            vfs_runs.push((disk, shared));
+        }
+    }
+    // the best round per phase; the disk's of all its rounds
+    let all: Vec<&(Phases, Phases)> = p9_runs.iter().chain(&vfs_runs).collect();
+    let best_disk = |f: TimeOf| all.iter().map(|(d, _)| f(d)).min().unwrap_or_default();
+    let best_share = |f: TimeOf, r: &[(Phases, Phases)]| r.iter().map(|(_, s)| f(s)).min();
+    let disk_rate = |f: RateOf| all.iter().map(|(d, _)| f(d)).fold(0.0, f64::max);
+    let share_rate = |f: RateOf, r: &[(Phases, Phases)]| r.iter().map(|(_, s)| f(s)).reduce(f64::max);
+    let time_ratio = |disk: Duration, share: Option<Duration>| {
+        share.map_or("—".into(), |s| format!("{:.2}×", disk.as_secs_f64() / s.as_secs_f64()))
+    };
+    let rate_ratio = |disk: f64, share: Option<f64>| share.map_or("—".into(), |s| format!("{:.2}×", s / disk));
+    let mib_s = |r: Option<f64>| r.map_or("—".into(), |r| format!("{r:.1} MiB/s"));
+    let mut rows: Vec<[String; 6]> = Vec::new();
     let phases: [(&str, TimeOf); 4] = [
         ("create 10,000 small files (then sync)", |p| p.create),
         ("stat them all (`ls -l`, cold)", |p| p.stat),
@@ -169,12 +190,14 @@ fn main() {
         ("**small-file workload: the three together**", Phases::small_files),
     ];
     for (name, f) in phases {
-        let (disk, shared) = (best(f, 0), best(f, 1));
+        let (disk, p9, vfs) = (best_disk(f), best_share(f, &p9_runs), best_share(f, &vfs_runs));
         rows.push([
             name.into(),
-            secs(shared),
+            p9.map_or("—".into(), secs),
+            vfs.map_or("—".into(), secs),
             secs(disk),
-            format!("{:.2}×", disk.as_secs_f64() / shared.as_secs_f64()),
+            time_ratio(disk, p9),
+            time_ratio(disk, vfs),
         ]);
     }
     let rates: [(&str, RateOf); 2] = [
@@ -182,29 +205,31 @@ fn main() {
         ("read it back (`dd bs=1M`, cold)", |p| p.read_mib_s),
     ];
     for (name, f) in rates {
-        let (disk, shared) = (best_rate(f, 0), best_rate(f, 1));
-        rows.push([
-            name.into(),
-            format!("{shared:.1} MiB/s"),
-            format!("{disk:.1} MiB/s"),
-            format!("{:.2}×", shared / disk),
-        ]);
+        let (disk, p9, vfs) = (disk_rate(f), share_rate(f, &p9_runs), share_rate(f, &vfs_runs));
+        rows.push([name.into(), mib_s(p9), mib_s(vfs), mib_s(Some(disk)), rate_ratio(disk, p9), rate_ratio(disk, vfs)]);
     }
     docker(&host, &["rm", "-f", "fs"]);
     let out = gantry(&["stop"]);
     assert!(out.status.success(), "gantry stop: {}", String::from_utf8_lossy(&out.stderr));
 
     let mut section = String::from("<!-- gantry-files-bench:start -->\n");
+    let how = if virtiofsd.is_some() {
+        "; virtio-fs through scripts/lib/qemu-virtiofs.sh, mounted over the share's path after the 9p rounds, \
+         the disk's best of all four rounds"
+    } else {
+        "; virtio-fs not measured (GANTRY_BENCH_VIRTIOFSD unset)"
+    };
     section.push_str(&format!(
         "Measured by `./scripts/bench files` ([source](../crates/gantry-core/benches/files.rs); accelerator: {accel}; \
-         2 CPUs, 2048 MiB guest; the better of two rounds per phase). Ratio: how fast the shared folder is \
+         2 CPUs, 2048 MiB guest; the better of two rounds per phase{how}). Ratios: how fast the shared folder is \
          against the VM's disk (time on the disk / time on the share; for MiB/s share / disk).\n\n"
     ));
     section.push_str(
-        "| phase | shared folder (virtio-9p) | VM's own disk (volume) | share / disk |\n|---|---:|---:|---:|\n",
+        "| phase | shared folder: virtio-9p (Gantry's) | shared folder: virtio-fs | VM's own disk (volume) | 9p / disk | virtio-fs / disk |\n\
+         |---|---:|---:|---:|---:|---:|\n",
     );
-    for [m, s, d, r] in &rows {
-        section.push_str(&format!("| {m} | {s} | {d} | {r} |\n"));
+    for [m, p, v, d, rp, rv] in &rows {
+        section.push_str(&format!("| {m} | {p} | {v} | {d} | {rp} | {rv} |\n"));
     }
     section.push_str("<!-- gantry-files-bench:end -->\n");
     println!("\n{section}");
