@@ -16,18 +16,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::gantry_bin;
+use common::{docker, gantry_bin};
 
 mod common;
 
 const FILES: u32 = 10_000;
 const BIG_MIB: u32 = 256;
-
-fn docker(host: &str, args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).env("DOCKER_HOST", host).output().unwrap();
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 /// How long `docker exec fs sh -c SCRIPT` takes, seen from the host.
 fn exec_time(host: &str, script: &str) -> Duration {
@@ -233,18 +227,5 @@ fn main() {
     }
     section.push_str("<!-- gantry-files-bench:end -->\n");
     println!("\n{section}");
-    write_section(&section);
-}
-
-fn write_section(section: &str) {
-    let docs: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let (start, end) = ("<!-- gantry-files-bench:start -->", "<!-- gantry-files-bench:end -->\n");
-    let old = std::fs::read_to_string(&docs).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let new = match (old.find(start), old.find(end)) {
-        (Some(a), Some(b)) => format!("{}{}{}", &old[..a], section, &old[b + end.len()..]),
-        _ => format!("{}\n\n{}", old.trim_end(), section),
-    };
-    if let Err(e) = std::fs::write(&docs, new) {
-        eprintln!("cannot update {}: {e}", docs.display());
-    }
+    common::write_docs_section("files", &section);
 }

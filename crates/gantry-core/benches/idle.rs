@@ -413,14 +413,5 @@ fn report(measured: &[Measured], accel: &str, disk: &str) -> String {
 
 fn write_docs(s: &str) {
     println!("\n{s}");
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let old = std::fs::read_to_string(&docs).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let (start, end) = ("<!-- gantry-idle-bench:start -->", "<!-- gantry-idle-bench:end -->\n");
-    let new = match (old.find(start), old.find(end)) {
-        (Some(a), Some(b)) => format!("{}{}{}", &old[..a], s, &old[b + end.len()..]),
-        _ => format!("{}\n\n{}", old.trim_end(), s),
-    };
-    if let Err(e) = std::fs::write(&docs, new) {
-        eprintln!("cannot update {}: {e}", docs.display());
-    }
+    common::write_docs_section("idle", s);
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gantry_bin;
+use common::{docker, gantry_bin};
 use gantry_engine::{ContainerFilter, Endpoint, Engine};
 
 mod common;
@@ -43,12 +43,6 @@ impl Ctx {
     fn sock(&self) -> PathBuf {
         self.home.join("default/docker.sock")
     }
-}
-
-fn docker(host: &str, args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).env("DOCKER_HOST", host).output().unwrap();
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn busybox_tar(dir: &Path) -> PathBuf {
@@ -439,13 +433,5 @@ fn main() {
     }
     section.push_str("<!-- gantry-vm-bench:end -->\n");
     println!("\n{section}");
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
-    let old = std::fs::read_to_string(&docs).unwrap_or_else(|_| "# Benchmarks\n\n".into());
-    let new = match (old.find("<!-- gantry-vm-bench:start -->"), old.find("<!-- gantry-vm-bench:end -->\n")) {
-        (Some(a), Some(b)) => format!("{}{}{}", &old[..a], section, &old[b + "<!-- gantry-vm-bench:end -->\n".len()..]),
-        _ => format!("{}\n\n{}", old.trim_end(), section),
-    };
-    if let Err(e) = std::fs::write(&docs, new) {
-        eprintln!("cannot update {}: {e}", docs.display());
-    }
+    common::write_docs_section("vm", &section);
 }

@@ -31,3 +31,28 @@ pub fn busybox_root(root: &Path, applets: &[&str]) {
     #[cfg(not(unix))]
     let _ = applets;
 }
+
+/// `docker ARGS` against the engine at `host` (a DOCKER_HOST value); its trimmed output. Panics
+/// with docker's error when it fails.
+#[allow(dead_code)]
+pub fn docker(host: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new("docker").args(args).env("DOCKER_HOST", host).output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Replaces the part of docs/benchmarks.md between `<!-- gantry-NAME-bench:start -->` and its
+/// end marker with `section` (which carries both markers), or appends it when they are missing.
+#[allow(dead_code)]
+pub fn write_docs_section(name: &str, section: &str) {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/benchmarks.md");
+    let (start, end) = (format!("<!-- gantry-{name}-bench:start -->"), format!("<!-- gantry-{name}-bench:end -->\n"));
+    let old = std::fs::read_to_string(&docs).unwrap_or_else(|_| "# Benchmarks\n\n".into());
+    let new = match (old.find(&start), old.find(&end)) {
+        (Some(a), Some(b)) => format!("{}{}{}", &old[..a], section, &old[b + end.len()..]),
+        _ => format!("{}\n\n{}", old.trim_end(), section),
+    };
+    if let Err(e) = std::fs::write(&docs, new) {
+        eprintln!("cannot update {}: {e}", docs.display());
+    }
+}
